@@ -1,0 +1,1 @@
+"""Intake: accepts questionnaire responses over HTTP and publishes them to Kafka via an outbox."""

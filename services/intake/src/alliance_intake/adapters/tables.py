@@ -1,0 +1,25 @@
+"""Tables owned by intake (schema `intake`)."""
+
+from __future__ import annotations
+
+from alliance_shared.outbox import plumbing_tables
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, UniqueConstraint, Uuid, func
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA = "intake"
+metadata = MetaData(schema=SCHEMA)
+
+# Every accepted response, durable before we answer 202: the intake's own record.
+submission = Table(
+    "submission",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("clinic_id", Text, nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("event", JSONB, nullable=False),
+    Column("accepted_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    UniqueConstraint("clinic_id", "idempotency_key"),
+)
+outbox, processed_event = plumbing_tables(metadata)

@@ -1,0 +1,41 @@
+"""Use case: accept a questionnaire response."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+from alliance_shared.instruments import Violation
+
+from alliance_intake.adapters.repository import store_submission
+from alliance_intake.domain.submission import (
+    ResponseSubmission,
+    SubmissionReceipt,
+    check_submission,
+    to_event,
+)
+
+
+class Rejected(Exception):
+    def __init__(self, violations: list[Violation]) -> None:
+        super().__init__(violations)
+        self.violations = violations
+
+
+async def submit_response(
+    pool: asyncpg.Pool,
+    submission: ResponseSubmission,
+    now: Callable[[], datetime],
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> SubmissionReceipt:
+    recorded_at = now()
+    violations = check_submission(submission, recorded_at)
+    if violations:
+        raise Rejected(violations)
+    accepted = to_event(submission, new_id(), recorded_at)
+    event_id, duplicate = await store_submission(
+        pool, submission.clinic_id, submission.idempotency_key, accepted
+    )
+    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)

@@ -1,0 +1,91 @@
+"""Pure rules for an incoming questionnaire response: validation and the event it becomes."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from alliance_shared.events import ResponseSubmitted, ResponseSubmittedPayload
+from alliance_shared.ids import ClinicId, PseudonymousId
+from alliance_shared.instruments import Violation, validate_response
+from pydantic import BaseModel, ConfigDict, Field
+
+# Clocks drift; a response stamped a little ahead of our clock is not an error.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+class ResponseSubmission(ResponseSubmittedPayload):
+    """The body of `POST /v1/responses`."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "clinic_id": "clinic-north",
+                    "case_id": "case-0001",
+                    "therapist_id": "th-07",
+                    "respondent_role": "client",
+                    "instrument": "SRS",
+                    "form": "client",
+                    "session_number": 3,
+                    "administered_at": "2026-11-20T15:00:00Z",
+                    "answers": {"1": 9.1, "2": 8.5, "3": 7.0, "4": 9.9},
+                    "idempotency_key": "ehr-7f3a-2026-11-20-srs",
+                }
+            ]
+        },
+    )
+
+    clinic_id: ClinicId
+    case_id: PseudonymousId
+    idempotency_key: str = Field(
+        min_length=8, max_length=128, description="Client-chosen key; a retry with it is a no-op."
+    )
+
+
+def check_submission(submission: ResponseSubmission, now: datetime) -> list[Violation]:
+    problems = validate_response(
+        submission.instrument, submission.form, submission.respondent_role, submission.answers
+    )
+    if submission.administered_at > now + FUTURE_TOLERANCE:
+        problems.append(Violation("administered_at", "must not be in the future"))
+    return problems
+
+
+def fingerprint(submission: ResponseSubmission) -> str:
+    """Identifies the content, so a reused idempotency key with other content is caught."""
+    return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event: ResponseSubmitted
+    fingerprint: str
+
+
+def to_event(submission: ResponseSubmission, event_id: uuid.UUID, now: datetime) -> Accepted:
+    payload = ResponseSubmittedPayload.model_validate(
+        submission.model_dump(exclude={"clinic_id", "case_id", "idempotency_key"})
+    )
+    event = ResponseSubmitted(
+        event_id=event_id,
+        clinic_id=submission.clinic_id,
+        case_id=submission.case_id,
+        occurred_at=submission.administered_at,
+        recorded_at=now,
+        payload=payload,
+    )
+    return Accepted(event, fingerprint(submission))
+
+
+class SubmissionReceipt(BaseModel):
+    event_id: uuid.UUID
+    duplicate: bool = Field(description="True when this idempotency key was already accepted.")
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before for different content."""

@@ -1,0 +1,1 @@
+"""Code shared by the Alliance services: event contracts, topics and Kafka/PostgreSQL plumbing."""

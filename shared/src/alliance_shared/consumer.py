@@ -1,0 +1,142 @@
+"""Batch consumption with exactly-once effects on PostgreSQL.
+
+One FastStream batch = one call of `process` (one PostgreSQL transaction that records the
+processed event ids with the projection changes). The Kafka offsets are committed only after
+that commit (`AckPolicy.MANUAL`). Errors are classified:
+
+- unreadable or invalid messages (poison) go to the dead-letter topic with the reason in
+  headers, and the pipeline goes on;
+- transient failures (PostgreSQL or Kafka unavailable) back off, then the batch is rewound
+  (`nack`) and redelivered;
+- any other failure of a batch is retried one event at a time, so a single bad event is
+  dead-lettered and the rest are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from faststream.kafka.message import KafkaMessage
+from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
+
+from alliance_shared.topics import DEAD_LETTER
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=BaseModel)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    KafkaError,
+)
+
+
+def raw_records_documented_as(model: type[BaseModel]) -> Any:
+    """Handler annotation: the batch arrives as raw bytes (validated per record here, so one
+    bad record cannot fail the batch), documented in AsyncAPI as `model`."""
+    return list[Annotated[bytes, WithJsonSchema(model.model_json_schema())]]
+
+
+async def raw_batch_decoder(msg: Any) -> list[bytes]:
+    """FastStream decoder that leaves each record's bytes alone."""
+    return [record.value or b"" for record in msg.raw_message]
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    producer: AIOKafkaProducer
+    service: str
+
+    async def send(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
+        headers = [
+            *(record.headers or ()),
+            ("dlq_reason", reason[:1000].encode()),
+            ("dlq_service", self.service.encode()),
+            ("dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        await self.producer.send_and_wait(
+            DEAD_LETTER.name, value=record.value, key=record.key, headers=headers
+        )
+        log.warning(
+            "dead-lettered a message",
+            extra={"topic": record.topic, "partition": record.partition,
+                   "offset": record.offset, "reason": reason[:200]},
+        )  # fmt: skip
+
+
+class BatchPipeline(Generic[E]):
+    def __init__(
+        self,
+        adapter: TypeAdapter[E],
+        process: Callable[[Sequence[E]], Awaitable[None]],
+        dead_letters: Callable[[], DeadLetters],
+        *,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.adapter = adapter
+        self.process = process
+        self.dead_letters = dead_letters
+        self.max_backoff = max_backoff
+        self.failures = 0
+        self.processed = 0
+
+    async def handle(self, msg: KafkaMessage) -> None:
+        records: tuple[ConsumerRecord[Any, Any], ...] = msg.raw_message
+        try:
+            good: list[tuple[ConsumerRecord[Any, Any], E]] = []
+            for record in records:
+                try:
+                    good.append((record, self.adapter.validate_json(record.value or b"")))
+                except ValidationError as exc:
+                    await self.dead_letters().send(record, f"invalid event: {_summary(exc)}")
+            await self._process(good)
+        except TRANSIENT_ERRORS as exc:
+            self.failures += 1
+            delay = min(self.max_backoff, 0.2 * 2 ** min(self.failures, 8))
+            log.warning(
+                "batch failed transiently; rewinding",
+                extra={"error": type(exc).__name__, "retry_in_s": delay},
+            )
+            await asyncio.sleep(delay)
+            await msg.nack()
+            return
+        self.failures = 0
+        self.processed += len(records)
+        await msg.ack()
+
+    async def _process(self, good: list[tuple[ConsumerRecord[Any, Any], E]]) -> None:
+        if not good:
+            return
+        try:
+            await self.process([event for _, event in good])
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            log.exception("batch failed; retrying its events one at a time")
+            for record, event in good:
+                try:
+                    await self.process([event])
+                except TRANSIENT_ERRORS:
+                    raise
+                except Exception as exc:
+                    await self.dead_letters().send(record, f"processing failed: {exc!r}")
+
+
+def _summary(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]
+    )

@@ -1,0 +1,66 @@
+"""PostgreSQL plumbing: connection pools and schema creation.
+
+Hot paths use asyncpg directly (batched, one transaction per batch); table definitions are
+SQLAlchemy/SQLModel metadata so the writer services and the gateway share one description.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """`postgresql://...` (libpq style, as asyncpg takes it) to SQLAlchemy's asyncpg dialect."""
+    scheme, _, rest = database_url.partition("://")
+    if scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise ValueError("DATABASE_URL must start with postgresql://")
+    return f"postgresql+asyncpg://{rest}"
+
+
+async def create_pool(database_url: str, size: int, *, read_only: bool = False) -> asyncpg.Pool:
+    settings = {"application_name": "alliance", "timezone": "UTC"}
+    if read_only:
+        # The gateway writes nothing but events: its sessions refuse writes outright.
+        settings["default_transaction_read_only"] = "on"
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=size, server_settings=settings, command_timeout=30
+    )
+    assert pool is not None
+    return pool
+
+
+def create_engine(database_url: str, size: int, *, read_only: bool = False) -> AsyncEngine:
+    settings = {"timezone": "UTC"}
+    if read_only:
+        settings["default_transaction_read_only"] = "on"
+    return create_async_engine(
+        sqlalchemy_url(database_url),
+        pool_size=size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": settings},
+    )
+
+
+async def create_schema(database_url: str, schema: str, metadata: MetaData) -> None:
+    """Creates the service's schema and tables. An advisory lock serialises concurrent starts.
+
+    Additive only (CREATE ... IF NOT EXISTS). Changing a table's shape needs a migration.
+    """
+    engine = create_async_engine(sqlalchemy_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('alliance-ddl'))"))
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            await conn.run_sync(metadata.create_all)
+    finally:
+        await engine.dispose()
+
+
+async def ping(pool: asyncpg.Pool) -> bool:
+    try:
+        async with pool.acquire(timeout=2) as conn:
+            return bool(await conn.fetchval("SELECT 1", timeout=2) == 1)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False

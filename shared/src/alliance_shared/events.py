@@ -1,0 +1,147 @@
+"""Versioned event contracts. Every event carries the same envelope; payloads are per type.
+
+Changing a payload in a backwards-incompatible way means a new `schema_version` (and a new
+model), never an edit in place: the topics keep their full history and are replayed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from alliance_shared.ids import CaseId, ClinicId, PseudonymousId, TherapistId
+
+# Namespace for deterministic ids of derived events (uuid5): a redelivered input yields the
+# same derived event id, so every consumer downstream can de-duplicate.
+DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1e3c0a-5b8e-4d6e-9a51-3e0c2d7a9b10")
+
+
+def derived_event_id(kind: str, *parts: object) -> uuid.UUID:
+    return uuid.uuid5(DERIVED_EVENT_NAMESPACE, ":".join([kind, *map(str, parts)]))
+
+
+class RespondentRole(StrEnum):
+    CLIENT = "client"
+    PARENT = "parent"  # parent or caregiver of a child client
+    THERAPIST = "therapist"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EventEnvelope(Frozen):
+    """Fields every event has. `occurred_at` is when it happened in the clinic (event time);
+    `recorded_at` is when the platform recorded it (processing time)."""
+
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    clinic_id: ClinicId
+    case_id: CaseId
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+
+
+ItemNumber = Annotated[int, Field(ge=1, le=200)]
+
+
+class ResponseSubmittedPayload(Frozen):
+    therapist_id: TherapistId
+    respondent_role: RespondentRole
+    respondent_id: PseudonymousId | None = Field(
+        None, description="Pseudonymous id of the respondent when several share a role (parents)."
+    )
+    instrument: str = Field(description="Instrument code, e.g. SRS, WAI-SR.")
+    form: str = Field(description="Form of the instrument, e.g. client, therapist, child.")
+    session_number: int = Field(ge=1, le=1000)
+    administered_at: AwareDatetime
+    answers: dict[ItemNumber, float | None] = Field(
+        description="Item number (1-based) to the answer; null marks a missing item."
+    )
+
+
+class ResponseSubmitted(EventEnvelope):
+    """A questionnaire response accepted by intake. Topic: responses."""
+
+    event_type: Literal["response.submitted"] = "response.submitted"
+    schema_version: Literal[1] = 1
+    payload: ResponseSubmittedPayload
+
+
+class DyadRef(Frozen):
+    """A therapeutic dyad: a therapist and one respondent (role) within a case."""
+
+    dyad_id: uuid.UUID
+    therapist_id: TherapistId
+    respondent_role: RespondentRole
+    respondent_id: PseudonymousId | None = None
+
+
+class ResponseScoredPayload(Frozen):
+    source_event_id: uuid.UUID
+    dyad: DyadRef
+    instrument: str
+    form: str
+    session_number: int
+    administered_at: AwareDatetime
+    total: float
+    subscales: dict[str, float]
+    normalized: float = Field(ge=0, le=1, description="Total on a 0-1 scale (share of range).")
+    scoring_key: str = Field(description="Key and version the score was computed with.")
+
+
+class ResponseScored(EventEnvelope):
+    """A response scored by the scoring service. Topic: scored. Id derived from the source."""
+
+    event_type: Literal["response.scored"] = "response.scored"
+    schema_version: Literal[1] = 1
+    payload: ResponseScoredPayload
+
+
+class AlertKind(StrEnum):
+    LOW_ALLIANCE = "low_alliance"
+
+
+class RuleEvidence(Frozen):
+    """Which rule fired, with what inputs and threshold, and where the threshold comes from."""
+
+    rule: str
+    inputs: dict[str, Any]
+    threshold: float
+    citation: str
+
+
+class AlertRaisedPayload(Frozen):
+    alert_id: uuid.UUID
+    kind: AlertKind
+    dyad: DyadRef
+    instrument: str
+    session_number: int
+    source_event_id: uuid.UUID
+    evidence: RuleEvidence
+
+
+class AlertRaised(EventEnvelope):
+    """An alert raised for the therapist of a dyad. Topic: notices. Id derived from the source."""
+
+    event_type: Literal["alert.raised"] = "alert.raised"
+    schema_version: Literal[1] = 1
+    payload: AlertRaisedPayload
+
+
+def envelope_fields(
+    *, event_id: uuid.UUID, clinic_id: str, case_id: str, occurred_at: datetime,
+    recorded_at: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "event_id": event_id,
+        "clinic_id": clinic_id,
+        "case_id": case_id,
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at,
+    }

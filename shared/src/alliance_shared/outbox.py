@@ -1,0 +1,214 @@
+"""Transactional outbox: events are written in the same PostgreSQL transaction as the state
+that produced them, then a relay publishes them to Kafka and deletes the rows.
+
+At-least-once: a crash between the Kafka ack and the delete publishes a row twice; consumers
+de-duplicate on the event id (which is deterministic for derived events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from alliance_shared.events import EventEnvelope
+from alliance_shared.kafka import create_producer, event_headers
+
+log = logging.getLogger(__name__)
+
+# A plain connection or one borrowed from a pool.
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
+def plumbing_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """The outbox and the processed-event ids, in the metadata's schema."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("topic", Text, nullable=False),
+        Column("key", Text, nullable=False),
+        Column("event_id", Uuid, nullable=False),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
+    processed = Table(
+        "processed_event",
+        metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("processed_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
+    return outbox, processed
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    topic: str
+    key: str
+    event: EventEnvelope
+
+    def row(self) -> tuple[str, str, object, bytes, str]:
+        headers = {k: v.decode() for k, v in event_headers(self.event)}
+        return (
+            self.topic,
+            self.key,
+            self.event.event_id,
+            self.event.model_dump_json().encode(),
+            json.dumps(headers),
+        )
+
+
+async def enqueue(conn: Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:
+    if messages:
+        await conn.executemany(
+            f"INSERT INTO {schema}.outbox (topic, key, event_id, value, headers) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb)",
+            [m.row() for m in messages],
+        )
+
+
+async def claim_processed(
+    conn: Connection, schema: str, event_ids: Sequence[object]
+) -> set[object]:
+    """Records event ids as processed; returns the ids that were new (the rest are redeliveries)."""
+    rows = await conn.fetch(
+        f"INSERT INTO {schema}.processed_event (event_id) SELECT unnest($1::uuid[]) "
+        "ON CONFLICT DO NOTHING RETURNING event_id",
+        list(event_ids),
+    )
+    return {r["event_id"] for r in rows}
+
+
+class OutboxRelay:
+    """Publishes outbox rows in id order with an idempotent producer, then deletes them.
+
+    Keeps running while Kafka is down (backing off) and catches up when it returns.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        bootstrap_servers: str,
+        client_id: str,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.pool = pool
+        self.schema = schema
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.producer = create_producer(bootstrap_servers, client_id)
+        self.kafka_up = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Call after a commit that enqueued messages, to publish them without waiting a poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._drop_producer()
+
+    async def _ensure_producer(self) -> None:
+        if not self.kafka_up:
+            # A failed start leaves the producer unusable: build a fresh one each attempt.
+            self.producer = create_producer(self.bootstrap_servers, self.client_id)
+            try:
+                await self.producer.start()
+            except BaseException:
+                await self.producer.stop()
+                raise
+            self.kafka_up = True
+
+    async def _drop_producer(self) -> None:
+        # Sends may be half done; the rows stay (the transaction rolled back) and are re-sent by
+        # a fresh producer. Consumers de-duplicate by event id.
+        if self.kafka_up:
+            self.kafka_up = False
+            try:
+                await asyncio.wait_for(self.producer.stop(), timeout=5)
+            except Exception:
+                log.warning("outbox producer did not stop cleanly", extra={"schema": self.schema})
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._ensure_producer()
+                published = await self.publish_pending()
+                failures = 0
+                if published:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka or PostgreSQL unavailable: back off, keep going
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log.warning(
+                    "outbox relay cannot publish, retrying",
+                    extra={"schema": self.schema, "error": type(exc).__name__, "retry_in_s": delay},
+                )
+                await self._drop_producer()
+                await asyncio.sleep(delay)
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+
+    async def publish_pending(self) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"SELECT id, topic, key, value, headers FROM {self.schema}.outbox "
+                "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            sends = [
+                await self.producer.send(
+                    r["topic"],
+                    value=r["value"],
+                    key=r["key"].encode(),
+                    headers=[(k, v.encode()) for k, v in json.loads(r["headers"]).items()],
+                )
+                for r in rows
+            ]
+            await asyncio.wait_for(asyncio.gather(*sends), timeout=30)
+            await conn.execute(
+                f"DELETE FROM {self.schema}.outbox WHERE id = ANY($1::bigint[])",
+                [r["id"] for r in rows],
+            )
+        return len(rows)
+
+    async def pending(self) -> int:
+        async with self.pool.acquire() as conn:
+            return int(await conn.fetchval(f"SELECT count(*) FROM {self.schema}.outbox"))

@@ -1,0 +1,49 @@
+"""Creates the Kafka topics explicitly (auto-creation is off on our brokers).
+
+    python -m alliance_shared.provisioning
+
+Reads KAFKA_BOOTSTRAP_SERVERS and ALLIANCE_TOPIC_PARTITIONS (default 12).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from alliance_shared.settings import CommonSettings
+from alliance_shared.topics import ALL_TOPICS, TopicSpec
+
+
+async def provision(
+    bootstrap_servers: str, partitions: int, topics: tuple[TopicSpec, ...] = ALL_TOPICS
+) -> list[str]:
+    """Creates missing topics; returns the names created. Existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="provisioning")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(t.name, num_partitions=partitions, replication_factor=1,
+                     topic_configs=t.topic_config())
+            for t in topics
+            if t.name not in existing
+        ]  # fmt: skip
+        if new:
+            await admin.create_topics(new)
+        return [t.name for t in new]
+    finally:
+        await admin.close()
+
+
+def main() -> int:
+    settings = CommonSettings()
+    created = asyncio.run(provision(settings.kafka_bootstrap_servers, settings.topic_partitions))
+    names = ", ".join(created) or "none (all exist)"
+    print(f"topics created: {names}; partitions per new topic: {settings.topic_partitions}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
