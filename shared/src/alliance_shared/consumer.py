@@ -18,11 +18,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
 
@@ -45,10 +46,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def raw_records_documented_as(model: type[BaseModel]) -> Any:
-    """Handler annotation: the batch arrives as raw bytes (validated per record here, so one
-    bad record cannot fail the batch), documented in AsyncAPI as `model`."""
-    return list[Annotated[bytes, WithJsonSchema(model.model_json_schema())]]
+def documented_as(model: type[BaseModel]) -> WithJsonSchema:
+    """For `Annotated[bytes, documented_as(Model)]`: records arrive as raw bytes (validated one
+    by one here, so one bad record cannot fail its batch) and AsyncAPI shows them as `model`."""
+    return WithJsonSchema(model.model_json_schema())
 
 
 async def raw_batch_decoder(msg: Any) -> list[bytes]:
@@ -58,18 +59,18 @@ async def raw_batch_decoder(msg: Any) -> list[bytes]:
 
 @dataclass(frozen=True)
 class DeadLetters:
-    producer: AIOKafkaProducer
+    broker: KafkaBroker
     service: str
 
     async def send(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
-        headers = [
-            *(record.headers or ()),
-            ("dlq_reason", reason[:1000].encode()),
-            ("dlq_service", self.service.encode()),
-            ("dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-        ]
-        await self.producer.send_and_wait(
-            DEAD_LETTER.name, value=record.value, key=record.key, headers=headers
+        headers = {
+            **{k: v.decode(errors="replace") for k, v in record.headers or ()},
+            "dlq_reason": reason[:1000],
+            "dlq_service": self.service,
+            "dlq_source": f"{record.topic}/{record.partition}/{record.offset}",
+        }
+        await self.broker.publish(
+            record.value or b"", DEAD_LETTER.name, key=record.key, headers=headers
         )
         log.warning(
             "dead-lettered a message",
@@ -83,7 +84,7 @@ class BatchPipeline(Generic[E]):
         self,
         adapter: TypeAdapter[E],
         process: Callable[[Sequence[E]], Awaitable[None]],
-        dead_letters: Callable[[], DeadLetters],
+        dead_letters: DeadLetters,
         *,
         max_backoff: float = 30.0,
     ) -> None:
@@ -102,7 +103,7 @@ class BatchPipeline(Generic[E]):
                 try:
                     good.append((record, self.adapter.validate_json(record.value or b"")))
                 except ValidationError as exc:
-                    await self.dead_letters().send(record, f"invalid event: {_summary(exc)}")
+                    await self.dead_letters.send(record, f"invalid event: {_summary(exc)}")
             await self._process(good)
         except TRANSIENT_ERRORS as exc:
             self.failures += 1
@@ -133,7 +134,7 @@ class BatchPipeline(Generic[E]):
                 except TRANSIENT_ERRORS:
                     raise
                 except Exception as exc:
-                    await self.dead_letters().send(record, f"processing failed: {exc!r}")
+                    await self.dead_letters.send(record, f"processing failed: {exc!r}")
 
 
 def _summary(exc: ValidationError) -> str:

@@ -6,8 +6,10 @@ SQLAlchemy/SQLModel metadata so the writer services and the gateway share one de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -43,7 +45,7 @@ def create_engine(database_url: str, size: int, *, read_only: bool = False) -> A
     )
 
 
-async def create_schema(database_url: str, schema: str, metadata: MetaData) -> None:
+async def create_schema(database_url: str, schema: str, tables: Sequence[Table]) -> None:
     """Creates the service's schema and tables. An advisory lock serialises concurrent starts.
 
     Additive only (CREATE ... IF NOT EXISTS). Changing a table's shape needs a migration.
@@ -53,7 +55,7 @@ async def create_schema(database_url: str, schema: str, metadata: MetaData) -> N
         async with engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('alliance-ddl'))"))
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(lambda sync: MetaData().create_all(sync, tables=list(tables)))
     finally:
         await engine.dispose()
 

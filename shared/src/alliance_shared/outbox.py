@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -120,8 +121,7 @@ class OutboxRelay:
         self.client_id = client_id
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.producer = create_producer(bootstrap_servers, client_id)
-        self.kafka_up = False
+        self.producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -138,24 +138,29 @@ class OutboxRelay:
             await asyncio.gather(self._task, return_exceptions=True)
         await self._drop_producer()
 
-    async def _ensure_producer(self) -> None:
-        if not self.kafka_up:
-            # A failed start leaves the producer unusable: build a fresh one each attempt.
-            self.producer = create_producer(self.bootstrap_servers, self.client_id)
+    @property
+    def kafka_up(self) -> bool:
+        return self.producer is not None
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self.producer is None:
+            # A failed start leaves a producer unusable: build a fresh one each attempt.
+            producer = create_producer(self.bootstrap_servers, self.client_id)
             try:
-                await self.producer.start()
+                await producer.start()
             except BaseException:
-                await self.producer.stop()
+                await producer.stop()
                 raise
-            self.kafka_up = True
+            self.producer = producer
+        return self.producer
 
     async def _drop_producer(self) -> None:
         # Sends may be half done; the rows stay (the transaction rolled back) and are re-sent by
         # a fresh producer. Consumers de-duplicate by event id.
-        if self.kafka_up:
-            self.kafka_up = False
+        producer, self.producer = self.producer, None
+        if producer is not None:
             try:
-                await asyncio.wait_for(self.producer.stop(), timeout=5)
+                await asyncio.wait_for(producer.stop(), timeout=5)
             except Exception:
                 log.warning("outbox producer did not stop cleanly", extra={"schema": self.schema})
 
@@ -163,8 +168,7 @@ class OutboxRelay:
         failures = 0
         while True:
             try:
-                await self._ensure_producer()
-                published = await self.publish_pending()
+                published = await self.publish_pending(await self._ensure_producer())
                 failures = 0
                 if published:
                     continue
@@ -184,7 +188,7 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
 
-    async def publish_pending(self) -> int:
+    async def publish_pending(self, producer: AIOKafkaProducer) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 f"SELECT id, topic, key, value, headers FROM {self.schema}.outbox "
@@ -194,7 +198,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             sends = [
-                await self.producer.send(
+                await producer.send(
                     r["topic"],
                     value=r["value"],
                     key=r["key"].encode(),

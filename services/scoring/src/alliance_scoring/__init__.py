@@ -1,0 +1,1 @@
+"""Scoring: consumes responses, scores them and keeps the dyad projections."""

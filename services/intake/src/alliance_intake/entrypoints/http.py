@@ -48,7 +48,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await create_schema(settings.database_url, SCHEMA, metadata)
+        await create_schema(settings.database_url, SCHEMA, list(metadata.tables.values()))
         pool = await create_pool(settings.database_url, settings.db_pool_size)
         relay = OutboxRelay(pool, SCHEMA, settings.kafka_bootstrap_servers, "intake-relay")
         relay.start()

@@ -1,0 +1,99 @@
+"""Pure scoring and the dyad projection fold. No I/O, no clock, no randomness."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from alliance_shared.events import (
+    DyadRef,
+    ResponseScored,
+    ResponseScoredPayload,
+    ResponseSubmitted,
+    derived_event_id,
+)
+from alliance_shared.instruments import score_response, validate_response
+
+DYAD_NAMESPACE = uuid.UUID("0b7d3f5e-2c1a-4e8b-9f3d-6a5c4b3e2d1f")
+
+
+class UnscorableResponse(Exception):
+    """The response breaks its instrument's rules (it did not come through intake's checks)."""
+
+
+def dyad_of(event: ResponseSubmitted) -> DyadRef:
+    p = event.payload
+    key = f"{event.case_id}|{p.therapist_id}|{p.respondent_role.value}|{p.respondent_id or ''}"
+    return DyadRef(
+        dyad_id=uuid.uuid5(DYAD_NAMESPACE, key),
+        therapist_id=p.therapist_id,
+        respondent_role=p.respondent_role,
+        respondent_id=p.respondent_id,
+    )
+
+
+def score(event: ResponseSubmitted, recorded_at: datetime) -> ResponseScored:
+    p = event.payload
+    violations = validate_response(p.instrument, p.form, p.respondent_role, p.answers)
+    if violations:
+        raise UnscorableResponse("; ".join(f"{v.field}: {v.rule}" for v in violations))
+    result = score_response(p.instrument, p.answers)
+    return ResponseScored(
+        event_id=derived_event_id("scored", event.event_id),
+        clinic_id=event.clinic_id,
+        case_id=event.case_id,
+        occurred_at=event.occurred_at,
+        recorded_at=recorded_at,
+        payload=ResponseScoredPayload(
+            source_event_id=event.event_id,
+            dyad=dyad_of(event),
+            instrument=p.instrument,
+            form=p.form,
+            session_number=p.session_number,
+            administered_at=p.administered_at,
+            total=result.total,
+            subscales=dict(result.subscales),
+            normalized=result.normalized,
+            scoring_key=result.scoring_key,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class DyadState:
+    """The dyad projection: its identity, how many responses it has, the latest per instrument."""
+
+    dyad: DyadRef
+    clinic_id: str
+    case_id: str
+    responses: int = 0
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def latest_entry(p: ResponseScoredPayload) -> dict[str, Any]:
+    return {
+        "session_number": p.session_number,
+        "administered_at": utc_iso(p.administered_at),
+        "total": p.total,
+        "subscales": p.subscales,
+        "normalized": p.normalized,
+        "source_event_id": str(p.source_event_id),
+    }
+
+
+def apply(state: DyadState | None, event: ResponseScored) -> DyadState:
+    p = event.payload
+    if state is None:
+        state = DyadState(dyad=p.dyad, clinic_id=event.clinic_id, case_id=event.case_id)
+    current = state.latest.get(p.instrument)
+    latest = dict(state.latest)
+    # Latest by administration time, not arrival: a late-arriving older response changes nothing.
+    if current is None or current["administered_at"] <= utc_iso(p.administered_at):
+        latest[p.instrument] = latest_entry(p)
+    return replace(state, responses=state.responses + 1, latest=latest)

@@ -1,0 +1,68 @@
+"""Scoring process: FastStream batch consumer of responses inside a FastAPI app (health)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated
+
+from alliance_shared.broker import batch_subscriber, create_broker
+from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
+from alliance_shared.events import ResponseScored, ResponseSubmitted
+from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
+from alliance_shared.topics import RESPONSES, SCORED
+from fastapi import FastAPI
+from faststream import FastStream
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import TypeAdapter
+
+from alliance_scoring.adapters.tables import SCHEMA, TABLES
+from alliance_scoring.application.project import project_batch
+from alliance_scoring.settings import ScoringSettings
+
+SERVICE = "scoring"
+DESCRIPTION = (
+    "Consumes questionnaire responses, scores them and keeps the dyad projections in PostgreSQL "
+    "(one transaction per batch, offsets committed after it); publishes scored responses."
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
+    broker = create_broker(settings, SERVICE)
+
+    async def process(events: Sequence[ResponseSubmitted]) -> None:
+        pool, relay = runtime.require()
+        if await project_batch(pool, events, utc_now):
+            relay.wake()
+
+    pipeline = BatchPipeline(TypeAdapter(ResponseSubmitted), process, DeadLetters(broker, SERVICE))
+
+    @batch_subscriber(broker, RESPONSES, group_id=SERVICE, max_records=settings.batch_max_records)
+    async def on_responses(
+        batch: list[Annotated[bytes, documented_as(ResponseSubmitted)]], msg: KafkaMessage
+    ) -> None:
+        await pipeline.handle(msg)
+
+    # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
+    broker.publisher(SCORED.name, schema=ResponseScored, description=SCORED.description)
+    return broker
+
+
+def create_app(settings: ScoringSettings | None = None) -> FastAPI:
+    settings = settings or ScoringSettings()
+    runtime = Runtime()
+    broker = build_broker(settings, runtime)
+    return consumer_service_app(
+        service=SERVICE, description=DESCRIPTION, settings=settings, schema=SCHEMA,
+        tables=TABLES, broker=broker, runtime=runtime,
+    )  # fmt: skip
+
+
+def asyncapi() -> FastStream:
+    """Source of the AsyncAPI document (see `scripts/contracts.py`)."""
+    return FastStream(build_broker(ScoringSettings(), Runtime()),
+                      specification=asyncapi_spec(SERVICE, DESCRIPTION))  # fmt: skip

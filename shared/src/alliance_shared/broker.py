@@ -1,0 +1,57 @@
+"""FastStream Kafka broker and batch subscribers configured the one safe way."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import BatchSubscriber
+
+from alliance_shared.consumer import raw_batch_decoder
+from alliance_shared.settings import CommonSettings
+from alliance_shared.topics import TopicSpec
+
+
+def create_broker(settings: CommonSettings, service: str) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=service,
+        # Topics are provisioned explicitly; a subscriber must never create one (FastStream
+        # 0.7 would create it with 1 partition).
+        allow_auto_create_topics=False,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=15000,
+        graceful_timeout=15.0,
+        description=f"Alliance {service} service",
+        # Per-message "Received/Processed" lines at DEBUG; our JSON handler formats the rest.
+        logger=logging.getLogger(f"alliance.{service}.broker"),
+        log_level=logging.DEBUG,
+    )
+
+
+def batch_subscriber(
+    broker: KafkaBroker,
+    topic: TopicSpec,
+    group_id: str,
+    *,
+    max_records: int = 500,
+    description: str = "",
+) -> Callable[[Callable[..., Awaitable[Any]]], BatchSubscriber]:
+    """A consumer-group batch subscriber that reads from the earliest offset and commits only
+    when told (`AckPolicy.MANUAL`: after the PostgreSQL transaction)."""
+    return broker.subscriber(  # type: ignore[return-value]
+        topic.name,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=100,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=raw_batch_decoder,
+        max_poll_interval_ms=300_000,
+        description=description or topic.description,
+    )

@@ -1,0 +1,103 @@
+"""Read models: tables written by their owning service and read by the gateway.
+
+Shaped like the API that serves them. Owners: `scoring.*` by scoring, `alerts.*` by alerts. The
+gateway reads them through a read-only session and never writes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, Table, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+def _tz(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+class Dyad(SQLModel, table=True):
+    """A therapist with one respondent (client, parent/caregiver or the therapist's own rating)
+    within a case, with its latest score per instrument."""
+
+    __tablename__ = "dyad"
+    __table_args__ = (Index("dyad_clinic_case", "clinic_id", "case_id"), {"schema": "scoring"})
+
+    dyad_id: uuid.UUID = Field(primary_key=True)
+    clinic_id: str = Field(sa_type=Text)
+    case_id: str = Field(sa_type=Text)
+    therapist_id: str = Field(sa_type=Text)
+    respondent_role: str = Field(sa_type=Text)
+    respondent_id: str | None = Field(default=None, sa_type=Text)
+    responses: int = 0
+    latest: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False),
+        description="Instrument code to its latest score (by administration time).",
+    )
+    updated_at: datetime = _tz()
+
+
+class DyadScore(SQLModel, table=True):
+    """One scored response in a dyad's timeline."""
+
+    __tablename__ = "dyad_score"
+    __table_args__ = (
+        Index("dyad_score_timeline", "dyad_id", "instrument", "administered_at"),
+        {"schema": "scoring"},
+    )
+
+    source_event_id: uuid.UUID = Field(primary_key=True)
+    dyad_id: uuid.UUID
+    clinic_id: str = Field(sa_type=Text)
+    instrument: str = Field(sa_type=Text)
+    form: str = Field(sa_type=Text)
+    session_number: int
+    administered_at: datetime = _tz()
+    total: float
+    subscales: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False)
+    )
+    normalized: float
+    scoring_key: str = Field(sa_type=Text)
+
+
+class Alert(SQLModel, table=True):
+    """An alert raised for a dyad, with the rule and inputs that raised it."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        Index("alert_clinic_raised", "clinic_id", "raised_at"),
+        # At most one open alert of a kind per dyad (de-duplication, enforced by the database).
+        Index(
+            "alert_one_open_per_dyad_kind",
+            "dyad_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        {"schema": "alerts"},
+    )
+
+    alert_id: uuid.UUID = Field(primary_key=True)
+    clinic_id: str = Field(sa_type=Text)
+    case_id: str = Field(sa_type=Text)
+    dyad_id: uuid.UUID
+    therapist_id: str = Field(sa_type=Text)
+    respondent_role: str = Field(sa_type=Text)
+    kind: str = Field(sa_type=Text)
+    status: str = Field(sa_type=Text)
+    instrument: str = Field(sa_type=Text)
+    session_number: int
+    source_event_id: uuid.UUID
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    raised_at: datetime = _tz()
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table

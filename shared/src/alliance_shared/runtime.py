@@ -1,0 +1,75 @@
+"""The process shell shared by the consumer services (scoring, alerts): a FastAPI app whose
+lifespan owns the PostgreSQL pool, the outbox relay and the FastStream broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from sqlalchemy import Table
+
+from alliance_shared.db import create_pool, create_schema, ping
+from alliance_shared.health import health_router
+from alliance_shared.outbox import OutboxRelay
+from alliance_shared.settings import CommonSettings
+
+
+@dataclass
+class Runtime:
+    """What the lifespan opens; handlers reach the pool and relay through it."""
+
+    pool: asyncpg.Pool | None = None
+    relay: OutboxRelay | None = None
+
+    def require(self) -> tuple[asyncpg.Pool, OutboxRelay]:
+        if self.pool is None or self.relay is None:
+            raise RuntimeError("service is not started")
+        return self.pool, self.relay
+
+
+def consumer_service_app(
+    *,
+    service: str,
+    description: str,
+    settings: CommonSettings,
+    schema: str,
+    tables: Sequence[Table],
+    broker: KafkaBroker,
+    runtime: Runtime,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await create_schema(settings.database_url, schema, tables)
+        runtime.pool = await create_pool(settings.database_url, settings.db_pool_size)
+        runtime.relay = OutboxRelay(
+            runtime.pool, schema, settings.kafka_bootstrap_servers, f"{service}-relay"
+        )
+        runtime.relay.start()
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()  # finishes the batch in hand first
+            await runtime.relay.stop()
+            await runtime.pool.close()
+
+    app = FastAPI(title=f"Alliance {service}", version="1", description=description,
+                  lifespan=lifespan)  # fmt: skip
+
+    async def db_up() -> bool:
+        return runtime.pool is not None and await ping(runtime.pool)
+
+    async def kafka_up() -> bool:
+        return await broker.ping(timeout=2)
+
+    app.include_router(health_router({"postgres": db_up, "kafka": kafka_up}))
+    return app
+
+
+def asyncapi_spec(service: str, description: str) -> AsyncAPI:
+    return AsyncAPI(title=f"Alliance {service}", version="1", description=description)
