@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -34,6 +35,7 @@ from alliance_shared.events import EventEnvelope
 from alliance_shared.kafka import create_producer, event_headers
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=EventEnvelope)
 
 # A plain connection or one borrowed from a pool.
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -87,16 +89,21 @@ async def enqueue(conn: Connection, schema: str, messages: Sequence[OutboxMessag
         )
 
 
-async def claim_processed(
-    conn: Connection, schema: str, event_ids: Sequence[object]
-) -> set[object]:
-    """Records event ids as processed; returns the ids that were new (the rest are redeliveries)."""
+async def claim_new_events(conn: Connection, schema: str, events: Sequence[E]) -> list[E]:
+    """Records the events' ids as processed, in the caller's transaction; returns the events not
+    seen before, in their order (redeliveries, and repeats within the batch, drop out)."""
     rows = await conn.fetch(
         f"INSERT INTO {schema}.processed_event (event_id) SELECT unnest($1::uuid[]) "
         "ON CONFLICT DO NOTHING RETURNING event_id",
-        list(event_ids),
+        list({e.event_id for e in events}),
     )
-    return {r["event_id"] for r in rows}
+    new_ids = {r["event_id"] for r in rows}
+    fresh: list[E] = []
+    for event in events:
+        if event.event_id in new_ids:
+            new_ids.discard(event.event_id)
+            fresh.append(event)
+    return fresh
 
 
 class OutboxRelay:

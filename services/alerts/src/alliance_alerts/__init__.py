@@ -1,0 +1,1 @@
+"""Alerts: turns scored responses into alerts (stored) and notices (published)."""

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 from alliance_shared.events import ResponseSubmitted
-from alliance_shared.outbox import OutboxMessage, claim_processed, enqueue
+from alliance_shared.outbox import OutboxMessage, claim_new_events, enqueue
 from alliance_shared.topics import SCORED
 
 from alliance_scoring.adapters.store import insert_scores, load_dyads, save_dyads
@@ -22,12 +22,7 @@ async def project_batch(
     processed (redeliveries) change nothing. Returns the number of new events."""
     recorded_at = now()
     async with pool.acquire() as conn, conn.transaction():
-        fresh_ids = await claim_processed(conn, SCHEMA, [e.event_id for e in events])
-        fresh: list[ResponseSubmitted] = []
-        for event in events:  # in partition order; a duplicate within the batch counts once
-            if event.event_id in fresh_ids:
-                fresh_ids.discard(event.event_id)
-                fresh.append(event)
+        fresh = await claim_new_events(conn, SCHEMA, events)
         if not fresh:
             return 0
         scored = [score(e, recorded_at) for e in fresh]

@@ -1,0 +1,6 @@
+from alliance_shared.service import serve
+
+from alliance_alerts.entrypoints.app import create_app
+from alliance_alerts.settings import AlertsSettings
+
+serve("alerts", create_app, AlertsSettings())

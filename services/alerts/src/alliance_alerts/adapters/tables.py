@@ -1,0 +1,12 @@
+"""Tables owned by alerts (schema `alerts`)."""
+
+from __future__ import annotations
+
+from alliance_shared.outbox import plumbing_tables
+from alliance_shared.readmodels import Alert, table_of
+from sqlalchemy import MetaData, Table
+
+SCHEMA = "alerts"
+_plumbing = MetaData(schema=SCHEMA)
+outbox, processed_event = plumbing_tables(_plumbing)
+TABLES: list[Table] = [table_of(Alert), outbox, processed_event]
