@@ -1,0 +1,1 @@
+"""Gateway: the GraphQL read API over the read models (Strawberry on ASGI)."""

@@ -1,0 +1,258 @@
+"""GraphQL schema (Strawberry). Resolvers are thin: they call the read-model queries.
+
+For now every query takes the clinic it reads and is scoped by it; authentication and
+role-based scoping come with the gateway issue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from alliance_shared.readmodels import Alert as AlertRow
+from alliance_shared.readmodels import Dyad as DyadRow
+from alliance_shared.readmodels import DyadScore as DyadScoreRow
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.fastapi import BaseContext
+from strawberry.scalars import JSON
+
+from alliance_gateway.adapters import queries
+from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
+
+MAX_PAGE = 200
+
+
+class Context(BaseContext):
+    """Per request: a read-only session and fresh DataLoaders (never shared across users)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__()
+        self.sessions = sessions
+        self._loaders: dict[str, DataLoader[Any, Any]] = {}
+
+    def timeline_loader(self, clinic_id: str) -> DataLoader[uuid.UUID, list[DyadScoreRow]]:
+        key = f"timeline:{clinic_id}"
+        if key not in self._loaders:
+
+            async def load(dyad_ids: list[uuid.UUID]) -> list[list[DyadScoreRow]]:
+                async with self.sessions() as session:
+                    return await queries.dyad_timelines(session, clinic_id, dyad_ids)
+
+            self._loaders[key] = DataLoader(load_fn=load)
+        return self._loaders[key]
+
+
+@strawberry.enum
+class RespondentRole(Enum):
+    CLIENT = "client"
+    PARENT = "parent"
+    THERAPIST = "therapist"
+
+
+@strawberry.enum
+class AlertStatus(Enum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@strawberry.type
+class Subscale:
+    name: str
+    score: float
+
+
+@strawberry.type(description="One scored questionnaire response.")
+class Score:
+    instrument: str
+    form: str
+    session_number: int
+    administered_at: datetime
+    total: float
+    normalized: float = strawberry.field(description="Total on a 0-1 scale (share of range).")
+    subscales: list[Subscale]
+    scoring_key: str
+
+    @classmethod
+    def from_row(cls, row: DyadScoreRow) -> Score:
+        return cls(
+            instrument=row.instrument,
+            form=row.form,
+            session_number=row.session_number,
+            administered_at=row.administered_at,
+            total=row.total,
+            normalized=row.normalized,
+            subscales=[Subscale(name=k, score=v) for k, v in sorted(row.subscales.items())],
+            scoring_key=row.scoring_key,
+        )
+
+
+@strawberry.type(description="The latest score of one instrument in a dyad.")
+class LatestScore:
+    instrument: str
+    session_number: int
+    administered_at: datetime
+    total: float
+    normalized: float
+
+
+@strawberry.type(description="A therapist with one respondent within a case.")
+class Dyad:
+    dyad_id: strawberry.ID
+    therapist_id: strawberry.ID
+    respondent_role: RespondentRole
+    respondent_id: strawberry.ID | None
+    responses: int
+    latest: list[LatestScore]
+    clinic_id: strawberry.Private[str]
+
+    @strawberry.field(description="Scores in administration order, optionally one instrument.")
+    async def timeline(self, info: strawberry.Info[Context, None],
+                       instrument: str | None = None) -> list[Score]:  # fmt: skip
+        rows = await info.context.timeline_loader(self.clinic_id).load(uuid.UUID(self.dyad_id))
+        return [Score.from_row(r) for r in rows if instrument in (None, r.instrument)]
+
+    @classmethod
+    def from_row(cls, row: DyadRow) -> Dyad:
+        return cls(
+            dyad_id=strawberry.ID(str(row.dyad_id)),
+            therapist_id=strawberry.ID(row.therapist_id),
+            respondent_role=RespondentRole(row.respondent_role),
+            respondent_id=strawberry.ID(row.respondent_id) if row.respondent_id else None,
+            responses=row.responses,
+            latest=[
+                LatestScore(
+                    instrument=instrument,
+                    session_number=v["session_number"],
+                    administered_at=datetime.fromisoformat(v["administered_at"]),
+                    total=v["total"],
+                    normalized=v["normalized"],
+                )
+                for instrument, v in sorted(row.latest.items())
+            ],
+            clinic_id=row.clinic_id,
+        )
+
+
+@strawberry.type(description="A client's case: its dyads (client, parents, therapist ratings).")
+class Case:
+    clinic_id: strawberry.ID
+    case_id: strawberry.ID
+    dyads: list[Dyad]
+
+
+@strawberry.type
+class RuleEvidence:
+    rule: str
+    threshold: float
+    citation: str
+    inputs: JSON
+
+
+@strawberry.type(description="An alert raised for a dyad, with the rule and inputs behind it.")
+class Alert:
+    alert_id: strawberry.ID
+    kind: str
+    status: AlertStatus
+    case_id: strawberry.ID
+    dyad_id: strawberry.ID
+    therapist_id: strawberry.ID
+    respondent_role: RespondentRole
+    instrument: str
+    session_number: int
+    raised_at: datetime
+    evidence: RuleEvidence
+
+    @classmethod
+    def from_row(cls, row: AlertRow) -> Alert:
+        e = row.evidence
+        return cls(
+            alert_id=strawberry.ID(str(row.alert_id)),
+            kind=row.kind,
+            status=AlertStatus(row.status),
+            case_id=strawberry.ID(row.case_id),
+            dyad_id=strawberry.ID(str(row.dyad_id)),
+            therapist_id=strawberry.ID(row.therapist_id),
+            respondent_role=RespondentRole(row.respondent_role),
+            instrument=row.instrument,
+            session_number=row.session_number,
+            raised_at=row.raised_at,
+            evidence=RuleEvidence(
+                rule=e["rule"], threshold=e["threshold"], citation=e["citation"], inputs=e["inputs"]
+            ),
+        )
+
+
+@strawberry.type
+class AlertEdge:
+    cursor: str
+    node: Alert
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A page of alerts, newest first (keyset pagination).")
+class AlertConnection:
+    edges: list[AlertEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A case of the clinic with its dyads, or null.")
+    async def case(self, info: strawberry.Info[Context, None], clinic_id: strawberry.ID,
+                   case_id: strawberry.ID) -> Case | None:  # fmt: skip
+        async with info.context.sessions() as session:
+            rows = await queries.case_dyads(session, str(clinic_id), str(case_id))
+        if not rows:
+            return None
+        return Case(clinic_id=clinic_id, case_id=case_id, dyads=[Dyad.from_row(r) for r in rows])
+
+    @strawberry.field(description="The clinic's alerts, newest first.")
+    async def alerts(
+        self,
+        info: strawberry.Info[Context, None],
+        clinic_id: strawberry.ID,
+        status: AlertStatus | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> AlertConnection:
+        if not 1 <= first <= MAX_PAGE:
+            raise ValueError(f"first: must be between 1 and {MAX_PAGE}")
+        try:
+            cursor = AlertCursor.decode(after) if after else None
+        except InvalidCursor as exc:
+            raise ValueError(str(exc)) from exc
+        async with info.context.sessions() as session:
+            rows, has_next = await queries.clinic_alerts(
+                session, str(clinic_id), status.value if status else None, first, cursor
+            )
+        edges = [
+            AlertEdge(cursor=AlertCursor(r.raised_at, r.alert_id).encode(), node=Alert.from_row(r))
+            for r in rows
+        ]
+        end = edges[-1].cursor if edges else None
+        return AlertConnection(edges=edges, page_info=PageInfo(has_next_page=has_next,
+                                                               end_cursor=end))  # fmt: skip
+
+
+def build_schema() -> strawberry.Schema:
+    extensions: list[Callable[[], Any]] = [
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=2000),
+    ]
+    return strawberry.Schema(query=Query, extensions=extensions)
+
+
+schema = build_schema()

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from alliance_shared.settings import CommonSettings
+
+
+class GatewaySettings(CommonSettings):
+    pass
