@@ -34,6 +34,8 @@ KAFKA_POM_DIR = REPO / "deploy" / "local" / "kafka"
 STACK_DIR = Path(os.environ.get("ALLIANCE_STACK_DIR", REPO / ".devstack")).resolve()
 LOGS = STACK_DIR / "logs"
 STATE_FILE = STACK_DIR / "state.json"
+# The broker's jars are shared by every stack directory (tests use throwaway ones).
+LIBS_CACHE = Path(os.environ.get("ALLIANCE_CACHE_DIR", Path.home() / ".cache" / "alliance")).resolve()
 KAFKA_READY_LINE = "Kafka Server started"
 SERVICES = ("intake", "scoring", "alerts", "gateway")
 # Ports tried first for the services so the demo URLs are memorable; any free port otherwise.
@@ -99,7 +101,7 @@ def log(msg: str) -> None:
 
 def ensure_kafka_libs() -> Path:
     version = kafka_version()
-    libs = STACK_DIR / f"kafka-libs-{version}"
+    libs = LIBS_CACHE / f"kafka-libs-{version}"
     if libs.exists() and any(libs.glob("kafka_2.13-*.jar")):
         return libs
     if not shutil.which("java"):
@@ -107,6 +109,7 @@ def ensure_kafka_libs() -> Path:
     if not shutil.which("mvn"):
         raise Missing("Maven is needed to fetch the Kafka jars: apt-get install -y maven")
     log(f"fetching Apache Kafka {version} jars from Maven Central (once)")
+    libs.parent.mkdir(parents=True, exist_ok=True)
     tmp = libs.with_suffix(".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     result = subprocess.run(

@@ -60,6 +60,7 @@ def consumer_service_app(
 
     app = FastAPI(title=f"Alliance {service}", version="1", description=description,
                   lifespan=lifespan)  # fmt: skip
+    app.state.runtime = runtime
 
     async def db_up() -> bool:
         return runtime.pool is not None and await ping(runtime.pool)

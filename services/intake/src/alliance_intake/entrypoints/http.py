@@ -67,6 +67,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         "an outbox, also when Kafka is down at the time.",
         lifespan=lifespan,
     )
+    app.state.runtime = runtime
 
     async def db_up() -> bool:
         return runtime.pool is not None and await ping(runtime.pool)

@@ -1,0 +1,92 @@
+# syntax=docker/dockerfile:1
+#
+# One image recipe for all four Alliance services (intake, scoring, alerts, gateway).
+#
+#   docker build -f deploy/docker/service.Dockerfile --build-arg SERVICE=intake -t alliance/intake .
+#
+# Why one shared file instead of services/<name>/Dockerfile: the four images differ only in the
+# workspace package that is installed (alliance-<service>) and the module that is run
+# (alliance_<service>). Four copies would be identical but for that name and would drift apart
+# (uv pin, base image, user, healthcheck); one file with ARG SERVICE keeps them in lock-step and
+# docker-compose.yml passes the name as a build argument. Build context = the repository root.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------- builder
+FROM ${PYTHON_IMAGE} AS builder
+
+# uv comes from PyPI (pinned), like every other tool of this project. Installed before
+# ARG SERVICE is declared, so all four service builds share this cached layer.
+ARG UV_VERSION=0.13.8
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+
+# Use the image's interpreter (never download one), compile bytecode once at build time, copy
+# (not hard-link) out of the cache mount, and put the environment at /app/.venv.
+ENV UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=/usr/local/bin/python3.11 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+
+WORKDIR /app
+
+ARG SERVICE
+
+# Layer 1: third-party dependencies only. uv needs the root manifest, the lock file and every
+# workspace member's pyproject.toml to resolve the workspace; source edits do not invalidate this.
+COPY pyproject.toml uv.lock ./
+COPY shared/pyproject.toml shared/
+COPY services/intake/pyproject.toml services/intake/
+COPY services/scoring/pyproject.toml services/scoring/
+COPY services/alerts/pyproject.toml services/alerts/
+COPY services/gateway/pyproject.toml services/gateway/
+COPY tools/demo/pyproject.toml tools/demo/
+# The `:` line fails early with a clear message instead of a uv error about "alliance-".
+RUN --mount=type=cache,target=/root/.cache/uv \
+    : "${SERVICE:?build with --build-arg SERVICE=intake|scoring|alerts|gateway}" \
+    && uv sync --frozen --no-dev --package "alliance-${SERVICE}" --no-editable --no-install-workspace
+
+# Layer 2: the workspace packages this service needs (shared + the service itself), installed as
+# regular wheels (--no-editable) so the venv does not point back into /app sources.
+COPY shared/src shared/src
+COPY services/${SERVICE}/src services/${SERVICE}/src
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --package "alliance-${SERVICE}" --no-editable
+
+# ---------------------------------------------------------------- runtime
+FROM ${PYTHON_IMAGE} AS runtime
+
+ARG SERVICE
+
+LABEL org.opencontainers.image.title="alliance-${SERVICE}" \
+      org.opencontainers.image.description="Alliance ${SERVICE} service"
+
+# Fixed uid/gid 10001 so volume ownership and Kubernetes runAsUser are predictable.
+# --no-log-init: a high uid otherwise bloats /var/log/faillog and lastlog (hadolint DL3046).
+RUN groupadd --gid 10001 alliance \
+    && useradd --no-log-init --uid 10001 --gid 10001 --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin alliance
+
+# Only the virtualenv travels; it stays owned by root, so the service cannot modify its own code.
+COPY --from=builder /app/.venv /app/.venv
+
+ENV PATH="/app/.venv/bin:${PATH}" \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    ALLIANCE_SERVICE=${SERVICE} \
+    ALLIANCE_HTTP_HOST=0.0.0.0 \
+    ALLIANCE_HTTP_PORT=8000
+
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8000
+
+# Liveness only (/healthz: the process answers); slim images have no curl, so use the stdlib.
+# urlopen raises on connection errors and non-2xx answers, which exits 1 (unhealthy).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('ALLIANCE_HTTP_PORT', '8000') + '/healthz', timeout=3)"]
+
+# Exec form cannot expand build arguments, so a shell resolves the module name once and then
+# `exec`s: python becomes PID 1 and receives SIGTERM directly (uvicorn shuts down gracefully).
+# Equivalent to CMD ["python", "-m", "alliance_<service>"].
+CMD ["/bin/sh", "-c", "exec python -m \"alliance_${ALLIANCE_SERVICE}\""]

@@ -1,0 +1,66 @@
+"""Shared fixtures. Integration and end-to-end tests run against real Kafka and PostgreSQL
+(see tests/stack.py for where they come from)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import asyncpg
+import pytest
+
+from alliance_shared.provisioning import provision
+from tests.stack import Endpoints, real_stack
+
+T = TypeVar("T")
+
+INTEGRATION_DIRS = ("integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.parts
+        if "integration" in parts:
+            item.add_marker(pytest.mark.integration)
+        if "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Endpoints]:
+    with real_stack() as endpoints:
+        partitions = int(os.environ.get("ALLIANCE_TOPIC_PARTITIONS", "12"))
+        asyncio.run(provision(endpoints.kafka_bootstrap_servers, partitions))
+        yield endpoints
+
+
+@pytest.fixture(scope="session")
+async def pg(stack: Endpoints) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=4)
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def ids() -> Callable[[str], str]:
+    """Unique pseudonymous ids per test, so tests sharing a database never see each other."""
+    run = uuid.uuid4().hex[:10]
+    return lambda name: f"{name}-{run}"
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60, interval: float = 0.25
+) -> T:
+    """Polls `probe` until it returns something truthy; fails after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last: {result!r})")
+        await asyncio.sleep(interval)

@@ -1,0 +1,98 @@
+"""Test helpers over the real engines: run an app in-process, produce and read Kafka topics."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from fastapi import FastAPI
+
+from alliance_shared.events import EventEnvelope, ResponseSubmitted
+from alliance_shared.kafka import event_headers
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Runs the app's lifespan (pool, relay, broker) and gives an HTTP client bound to it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def produce(bootstrap: str, topic: str, events: Sequence[EventEnvelope | bytes],
+                  key: str = "poison") -> None:  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for e in events:
+            if isinstance(e, bytes):
+                await producer.send_and_wait(topic, e, key=key.encode())
+            else:
+                await producer.send_and_wait(topic, e.model_dump_json().encode(),
+                                             key=e.case_id.encode(), headers=event_headers(e))  # fmt: skip
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of the topic from the beginning up to its current end (no group, no commit)."""
+    # Subscribed without a group, the consumer is assigned every partition of the topic.
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = list(consumer.assignment())
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            batch = await consumer.getmany(timeout_ms=500)
+            for recs in batch.values():
+                records.extend(recs)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def of_case(records: Sequence[ConsumerRecord[bytes, bytes]], case_id: str
+            ) -> list[ConsumerRecord[bytes, bytes]]:  # fmt: skip
+    return [r for r in records if r.key == case_id.encode()]
+
+
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=60)
+
+
+def response_body(clinic: str, case: str, session: int, item: float, *, instrument: str = "SRS",
+                  role: str = "client", therapist: str = "th-1", form: str = "client",
+                  respondent_id: str | None = None, key: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """A POST /v1/responses body; `item` is every item's answer."""
+    n = {"SRS": 4, "WAI-SR": 12}[instrument]
+    body: dict[str, Any] = {
+        "clinic_id": clinic, "case_id": case, "therapist_id": therapist,
+        "respondent_role": role, "instrument": instrument, "form": form,
+        "session_number": session,
+        "administered_at": (T0 + timedelta(weeks=session)).isoformat(),
+        "answers": {str(i): item for i in range(1, n + 1)},
+        "idempotency_key": key or f"{case}-{role}-{respondent_id}-{instrument}-{session}",
+    }  # fmt: skip
+    if respondent_id:
+        body["respondent_id"] = respondent_id
+    return body
+
+
+def submitted_event(clinic: str, case: str, session: int, item: float, **kw: Any
+                    ) -> ResponseSubmitted:  # fmt: skip
+    body = response_body(clinic, case, session, item, **kw)
+    payload = {k: v for k, v in body.items() if k not in ("clinic_id", "case_id", "idempotency_key")}
+    at = datetime.fromisoformat(body["administered_at"])
+    return ResponseSubmitted.model_validate({
+        "event_id": uuid.uuid4(), "clinic_id": clinic, "case_id": case, "occurred_at": at,
+        "recorded_at": at, "payload": payload,
+    })  # fmt: skip
+
+
