@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -46,7 +47,12 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, b
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = list(consumer.assignment())
+        for _ in range(100):  # the assignment lands shortly after start
+            if partitions := list(consumer.assignment()):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"no partitions assigned for {topic}")
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         records: list[ConsumerRecord[bytes, bytes]] = []

@@ -80,8 +80,8 @@ def from_launcher() -> Iterator[Endpoints]:
     env = {**os.environ, "ALLIANCE_STACK_DIR": stack_dir}
     env.pop("DATABASE_URL", None)
     launcher = [sys.executable, str(REPO / "deploy" / "local" / "devstack.py")]
-    subprocess.run([*launcher, "start"], env=env, check=True)
     try:
+        subprocess.run([*launcher, "start"], env=env, check=True)
         out = subprocess.run([*launcher, "env"], env=env, check=True, capture_output=True, text=True)
         values = dict(
             line.removeprefix("export ").split("=", 1)

@@ -191,7 +191,8 @@ def start_kafka(state: dict[str, Any]) -> None:
     fmt = subprocess.run(
         [
             "java", "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
-            "--ignore-formatted", "-t", cluster_id, "-c", str(home / "server.properties"),
+            "--ignore-formatted", f"--cluster-id={cluster_id}",  # ids may start with "-"
+            "-c", str(home / "server.properties"),
         ],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
