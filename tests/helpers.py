@@ -70,7 +70,7 @@ def of_case(records: Sequence[ConsumerRecord[bytes, bytes]], case_id: str
     return [r for r in records if r.key == case_id.encode()]
 
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=60)
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
 
 
 def response_body(clinic: str, case: str, session: int, item: float, *, instrument: str = "SRS",

@@ -77,7 +77,7 @@ async def test_invalid_input_names_the_field_and_rule(
         )
     assert bad_item.status_code == 422
     assert bad_item.json()["detail"] == [
-        {"loc": ["body", "answers", "3"], "msg": "must be between 0 and 10", "type": "instrument_rule"}
+        {"loc": ["body", "answers", "3"], "msg": "must be between 0 and 10", "type": "rule_violation"}
     ]
     assert bad_role.status_code == 422
     assert bad_role.json()["detail"][0]["loc"] == ["body", "respondent_role"]

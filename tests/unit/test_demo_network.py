@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -106,14 +107,15 @@ def test_trajectories_are_plausible(seed: int) -> None:
             low = client.index(min(client))
             assert min(client) < 36
             assert 0 < low < len(client) - 1
-            assert client[0] >= 35 and client[-1] >= 36
+            assert client[0] >= 35
+            assert client[-1] >= 36
         elif case.pattern is Pattern.SPLIT:  # the parents stay high while the child drops
             assert case.kind is CaseKind.CHILD
             assert client[-1] < 36
             for parent_id in case.parent_ids:
                 assert min(totals[case.case_id, parent_id]) >= 36
-        else:
-            assert client[-1] >= client[0] - 1
+        else:  # growth, give or take a session's noise
+            assert client[-1] >= client[0] - 1.2
     assert any(c.pattern is Pattern.SPLIT for c in network.cases)
 
 
@@ -129,7 +131,7 @@ def test_sessions_follow_the_protocol(seed: int) -> None:
             key=lambda s: s["session_number"],
         )
         times = [datetime.fromisoformat(s["administered_at"]) for s in srs]
-        assert all(b - a == timedelta(weeks=1) for a, b in zip(times, times[1:], strict=False))
+        assert all(b - a == timedelta(weeks=1) for a, b in itertools.pairwise(times))
         wai = {(s["respondent_role"], s["form"], s["session_number"])
                for s in mine if s["instrument"] == "WAI-SR"}  # fmt: skip
         if case.kind is CaseKind.ADULT:

