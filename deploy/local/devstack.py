@@ -96,6 +96,19 @@ def log(msg: str) -> None:
     print(f"[devstack] {msg}", flush=True)
 
 
+def apt_install(package: str, why: str) -> None:
+    """Installs a Debian package when we may (root with apt-get); otherwise says how to."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise Missing(f"{why}: apt-get install -y {package}")
+    log(f"{why}; installing the Debian package {package}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
+    result = subprocess.run(["apt-get", "install", "-y", "-q", package], env=env,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    if result.returncode != 0:
+        raise Missing(f"{why}; apt-get install -y {package} failed:\n{result.stderr[-2000:]}")
+
+
 # ---------------------------------------------------------------- Kafka
 
 
@@ -105,9 +118,9 @@ def ensure_kafka_libs() -> Path:
     if libs.exists() and any(libs.glob("kafka_2.13-*.jar")):
         return libs
     if not shutil.which("java"):
-        raise Missing("Java 17+ is needed for Kafka: apt-get install -y openjdk-17-jre-headless")
+        apt_install("openjdk-17-jre-headless", "Java 17+ is needed for Kafka")
     if not shutil.which("mvn"):
-        raise Missing("Maven is needed to fetch the Kafka jars: apt-get install -y maven")
+        apt_install("maven", "Maven is needed to fetch the Kafka jars")
     log(f"fetching Apache Kafka {version} jars from Maven Central (once)")
     libs.parent.mkdir(parents=True, exist_ok=True)
     tmp = libs.with_suffix(".tmp")
@@ -231,14 +244,8 @@ def pg_bindir() -> Path:
     for base in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (base / "initdb").exists():
             return base
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        log("PostgreSQL server not found; installing Debian package postgresql")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], check=True, env=env)
-        return pg_bindir()
-    raise Missing("PostgreSQL server binaries not found: apt-get install -y postgresql "
-                  "(or set DATABASE_URL to an existing server)")  # fmt: skip
+    apt_install("postgresql", "PostgreSQL server binaries not found (or set DATABASE_URL)")
+    return pg_bindir()
 
 
 def as_pg_user(cmd: list[str]) -> list[str]:

@@ -49,7 +49,26 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 def documented_as(model: type[BaseModel]) -> WithJsonSchema:
     """For `Annotated[bytes, documented_as(Model)]`: records arrive as raw bytes (validated one
     by one here, so one bad record cannot fail its batch) and AsyncAPI shows them as `model`."""
-    return WithJsonSchema(model.model_json_schema())
+    return WithJsonSchema(_inline_refs(model.model_json_schema()))
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A self-contained copy of a JSON schema: local `$ref`s replaced by their definitions
+    (our event models are not recursive), as AsyncAPI embeds it under another document."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
 
 
 async def raw_batch_decoder(msg: Any) -> list[bytes]:

@@ -40,7 +40,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--intake-url", required=True, help="e.g. http://127.0.0.1:8001")
     parser.add_argument("--seed", type=int, default=7, help="network seed (default: 7)")
     parser.add_argument(
-        "--gateway-url", help="print an example GraphQL query for this gateway, e.g. :8004"
+        "--gateway-url", help="print an example GraphQL query, e.g. http://127.0.0.1:8004"
     )
     parser.add_argument(
         "--now",
