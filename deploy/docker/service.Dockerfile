@@ -15,18 +15,19 @@ ARG PYTHON_IMAGE=python:3.11-slim
 # ---------------------------------------------------------------- builder
 FROM ${PYTHON_IMAGE} AS builder
 
-# uv comes from PyPI (pinned), like every other tool of this project. Installed before
-# ARG SERVICE is declared, so all four service builds share this cached layer.
-ARG UV_VERSION=0.13.8
-RUN pip install --no-cache-dir "uv==${UV_VERSION}"
-
-# Use the image's interpreter (never download one), compile bytecode once at build time, copy
-# (not hard-link) out of the cache mount, and put the environment at /app/.venv.
-ENV UV_PYTHON_DOWNLOADS=never \
+# uv: use the image's interpreter (never download one), compile bytecode once at build time,
+# copy (not hard-link) out of the cache mount, and put the environment at /app/.venv.
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    UV_PYTHON_DOWNLOADS=never \
     UV_PYTHON=/usr/local/bin/python3.11 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PROJECT_ENVIRONMENT=/app/.venv
+
+# uv comes from PyPI (pinned), like every other tool of this project. Installed before
+# ARG SERVICE is declared, so all four service builds share this cached layer.
+RUN pip install --no-cache-dir uv==0.13.8
 
 WORKDIR /app
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Local stack launcher: real Apache Kafka (KRaft) and PostgreSQL without a Docker engine.
 
-    python deploy/local/devstack.py start [--services] [--demo]   # idempotent
+    python deploy/local/devstack.py start [--services]   # idempotent
     python deploy/local/devstack.py status
     python deploy/local/devstack.py env        # shell exports for the running stack
     python deploy/local/devstack.py stop       # stops what this launcher started
@@ -240,12 +240,14 @@ def start_kafka(state: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- PostgreSQL
 
 
-def pg_bindir() -> Path:
+def pg_bindir(install: bool = True) -> Path:
     for base in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (base / "initdb").exists():
             return base
+    if not install:
+        raise Missing("PostgreSQL was installed but no initdb is under /usr/lib/postgresql/*/bin")
     apt_install("postgresql", "PostgreSQL server binaries not found (or set DATABASE_URL)")
-    return pg_bindir()
+    return pg_bindir(install=False)
 
 
 def as_pg_user(cmd: list[str]) -> list[str]:
