@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import asyncpg
 import pytest
-
 from alliance_shared.provisioning import provision
+
 from tests.stack import Endpoints, real_stack
 
 T = TypeVar("T")
@@ -53,14 +53,14 @@ def ids() -> Callable[[str], str]:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60, interval: float = 0.25
+    probe: Callable[[], Awaitable[T | None]], *, within: float = 60, interval: float = 0.25
 ) -> T:
-    """Polls `probe` until it returns something truthy; fails after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    """Polls `probe` until it returns something truthy; fails after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         result = await probe()
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last: {result!r})")
+            raise AssertionError(f"condition not met within {within} s (last: {result!r})")
         await asyncio.sleep(interval)

@@ -7,14 +7,16 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from fastapi import FastAPI
-
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from alliance_shared.events import EventEnvelope, ResponseSubmitted
 from alliance_shared.kafka import event_headers
+from fastapi import FastAPI
+
+# aiokafka ships no type information: its records are Any to mypy.
+Record: TypeAlias = Any
 
 
 @contextlib.asynccontextmanager
@@ -26,8 +28,9 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def produce(bootstrap: str, topic: str, events: Sequence[EventEnvelope | bytes],
-                  key: str = "poison") -> None:  # fmt: skip
+async def produce(
+    bootstrap: str, topic: str, events: Sequence[EventEnvelope | bytes], key: str = "poison"
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -35,13 +38,17 @@ async def produce(bootstrap: str, topic: str, events: Sequence[EventEnvelope | b
             if isinstance(e, bytes):
                 await producer.send_and_wait(topic, e, key=key.encode())
             else:
-                await producer.send_and_wait(topic, e.model_dump_json().encode(),
-                                             key=e.case_id.encode(), headers=event_headers(e))  # fmt: skip
+                await producer.send_and_wait(
+                    topic,
+                    e.model_dump_json().encode(),
+                    key=e.case_id.encode(),
+                    headers=event_headers(e),
+                )
     finally:
         await producer.stop()
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_topic(bootstrap: str, topic: str) -> list[Record]:
     """Every record of the topic from the beginning up to its current end (no group, no commit)."""
     # Subscribed without a group, the consumer is assigned every partition of the topic.
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -55,7 +62,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, b
             raise AssertionError(f"no partitions assigned for {topic}")
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord[bytes, bytes]] = []
+        records: list[Record] = []
         while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
             batch = await consumer.getmany(timeout_ms=500)
             for recs in batch.values():
@@ -65,40 +72,60 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, b
         await consumer.stop()
 
 
-def of_case(records: Sequence[ConsumerRecord[bytes, bytes]], case_id: str
-            ) -> list[ConsumerRecord[bytes, bytes]]:  # fmt: skip
+def of_case(records: Sequence[Record], case_id: str) -> list[Record]:
     return [r for r in records if r.key == case_id.encode()]
 
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
 
 
-def response_body(clinic: str, case: str, session: int, item: float, *, instrument: str = "SRS",
-                  role: str = "client", therapist: str = "th-1", form: str = "client",
-                  respondent_id: str | None = None, key: str | None = None) -> dict[str, Any]:  # fmt: skip
+def response_body(
+    clinic: str,
+    case: str,
+    session: int,
+    item: float,
+    *,
+    instrument: str = "SRS",
+    role: str = "client",
+    therapist: str = "th-1",
+    form: str = "client",
+    respondent_id: str | None = None,
+    key: str | None = None,
+) -> dict[str, Any]:
     """A POST /v1/responses body; `item` is every item's answer."""
     n = {"SRS": 4, "WAI-SR": 12}[instrument]
     body: dict[str, Any] = {
-        "clinic_id": clinic, "case_id": case, "therapist_id": therapist,
-        "respondent_role": role, "instrument": instrument, "form": form,
+        "clinic_id": clinic,
+        "case_id": case,
+        "therapist_id": therapist,
+        "respondent_role": role,
+        "instrument": instrument,
+        "form": form,
         "session_number": session,
         "administered_at": (T0 + timedelta(weeks=session)).isoformat(),
         "answers": {str(i): item for i in range(1, n + 1)},
         "idempotency_key": key or f"{case}-{role}-{respondent_id}-{instrument}-{session}",
-    }  # fmt: skip
+    }
     if respondent_id:
         body["respondent_id"] = respondent_id
     return body
 
 
-def submitted_event(clinic: str, case: str, session: int, item: float, **kw: Any
-                    ) -> ResponseSubmitted:  # fmt: skip
+def submitted_event(
+    clinic: str, case: str, session: int, item: float, **kw: Any
+) -> ResponseSubmitted:
     body = response_body(clinic, case, session, item, **kw)
-    payload = {k: v for k, v in body.items() if k not in ("clinic_id", "case_id", "idempotency_key")}
+    payload = {
+        k: v for k, v in body.items() if k not in ("clinic_id", "case_id", "idempotency_key")
+    }
     at = datetime.fromisoformat(body["administered_at"])
-    return ResponseSubmitted.model_validate({
-        "event_id": uuid.uuid4(), "clinic_id": clinic, "case_id": case, "occurred_at": at,
-        "recorded_at": at, "payload": payload,
-    })  # fmt: skip
-
-
+    return ResponseSubmitted.model_validate(
+        {
+            "event_id": uuid.uuid4(),
+            "clinic_id": clinic,
+            "case_id": case,
+            "occurred_at": at,
+            "recorded_at": at,
+            "payload": payload,
+        }
+    )

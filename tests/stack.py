@@ -47,9 +47,9 @@ def docker_engine_answers() -> bool:
 
 @contextlib.contextmanager
 def from_testcontainers() -> Iterator[Endpoints]:
+    from testcontainers.community.postgres import PostgresContainer
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
-    from testcontainers.community.postgres import PostgresContainer
 
     port = 19092
     kafka = (
@@ -60,7 +60,9 @@ def from_testcontainers() -> Iterator[Endpoints]:
         .with_env("KAFKA_LISTENERS", f"PLAINTEXT://:{port},CONTROLLER://:9093")
         .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{port}")
         .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
-        .with_env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
+        .with_env(
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        )
         .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
         .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
         .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
@@ -69,8 +71,12 @@ def from_testcontainers() -> Iterator[Endpoints]:
         .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
         .waiting_for(LogMessageWaitStrategy("Kafka Server started"))
     )
-    with PostgresContainer("postgres:15", username="alliance", password="alliance",
-                           dbname="alliance", driver=None) as pg, kafka:  # fmt: skip
+    with (
+        PostgresContainer(
+            "postgres:15", username="alliance", password="alliance", dbname="alliance", driver=None
+        ) as pg,
+        kafka,
+    ):
         yield Endpoints(f"127.0.0.1:{port}", pg.get_connection_url(), "testcontainers")
 
 
@@ -82,7 +88,9 @@ def from_launcher() -> Iterator[Endpoints]:
     launcher = [sys.executable, str(REPO / "deploy" / "local" / "devstack.py")]
     try:
         subprocess.run([*launcher, "start"], env=env, check=True)
-        out = subprocess.run([*launcher, "env"], env=env, check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [*launcher, "env"], env=env, check=True, capture_output=True, text=True
+        )
         values = dict(
             line.removeprefix("export ").split("=", 1)
             for line in out.stdout.splitlines()

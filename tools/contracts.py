@@ -20,12 +20,11 @@ from pathlib import Path
 # The documents name the broker as docker-compose.yml does, whatever this shell points at.
 os.environ["KAFKA_BOOTSTRAP_SERVERS"] = "kafka:9092"
 
-from faststream import FastStream  # noqa: E402
-
-from alliance_alerts.entrypoints.app import asyncapi as alerts_asyncapi  # noqa: E402
-from alliance_gateway.entrypoints.schema import schema as gateway_schema  # noqa: E402
-from alliance_intake.entrypoints.asyncapi import asyncapi as intake_asyncapi  # noqa: E402
-from alliance_scoring.entrypoints.app import asyncapi as scoring_asyncapi  # noqa: E402
+from alliance_alerts.entrypoints.app import asyncapi as alerts_asyncapi
+from alliance_gateway.entrypoints.schema import schema as gateway_schema
+from alliance_intake.entrypoints.asyncapi import asyncapi as intake_asyncapi
+from alliance_scoring.entrypoints.app import asyncapi as scoring_asyncapi
+from faststream import FastStream
 
 REPO = Path(__file__).resolve().parents[1]
 ASYNCAPI: dict[str, Callable[[], FastStream]] = {
@@ -43,8 +42,10 @@ def render_asyncapi(factory: Callable[[], FastStream]) -> str:
 
 
 def contracts() -> dict[Path, str]:
-    out = {REPO / "docs" / "asyncapi" / f"{name}.json": render_asyncapi(factory)
-           for name, factory in ASYNCAPI.items()}  # fmt: skip
+    out = {
+        REPO / "docs" / "asyncapi" / f"{name}.json": render_asyncapi(factory)
+        for name, factory in ASYNCAPI.items()
+    }
     out[REPO / "services" / "gateway" / "schema.graphql"] = gateway_schema.as_str() + "\n"
     return out
 
@@ -60,16 +61,23 @@ def main() -> int:
             continue
         if args.check:
             stale += 1
-            sys.stdout.writelines(difflib.unified_diff(
-                current.splitlines(keepends=True), text.splitlines(keepends=True),
-                str(path.relative_to(REPO)), "generated from the code"))  # fmt: skip
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    current.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    str(path.relative_to(REPO)),
+                    "generated from the code",
+                )
+            )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             print(f"wrote {path.relative_to(REPO)}")
     if stale:
-        print(f"\n{stale} contract(s) differ from the code: run `uv run python tools/contracts.py` "
-              "and commit the result.")  # fmt: skip
+        print(
+            f"\n{stale} contract(s) differ from the code: run `uv run python tools/contracts.py` "
+            "and commit the result."
+        )
         return 1
     return 0
 

@@ -35,7 +35,9 @@ STACK_DIR = Path(os.environ.get("ALLIANCE_STACK_DIR", REPO / ".devstack")).resol
 LOGS = STACK_DIR / "logs"
 STATE_FILE = STACK_DIR / "state.json"
 # The broker's jars are shared by every stack directory (tests use throwaway ones).
-LIBS_CACHE = Path(os.environ.get("ALLIANCE_CACHE_DIR", Path.home() / ".cache" / "alliance")).resolve()
+LIBS_CACHE = Path(
+    os.environ.get("ALLIANCE_CACHE_DIR", Path.home() / ".cache" / "alliance")
+).resolve()
 KAFKA_READY_LINE = "Kafka Server started"
 SERVICES = ("intake", "scoring", "alerts", "gateway")
 # Ports tried first for the services so the demo URLs are memorable; any free port otherwise.
@@ -103,8 +105,13 @@ def apt_install(package: str, why: str) -> None:
     log(f"{why}; installing the Debian package {package}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
-    result = subprocess.run(["apt-get", "install", "-y", "-q", package], env=env,
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        ["apt-get", "install", "-y", "-q", package],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise Missing(f"{why}; apt-get install -y {package} failed:\n{result.stderr[-2000:]}")
 
@@ -127,12 +134,19 @@ def ensure_kafka_libs() -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     result = subprocess.run(
         [
-            "mvn", "-q", "-B", "-f", str(KAFKA_POM_DIR / "pom.xml"),
-            "dependency:copy-dependencies", "-DincludeScope=runtime",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(KAFKA_POM_DIR / "pom.xml"),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
             f"-DoutputDirectory={tmp}",
         ],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise Missing(f"mvn could not fetch the Kafka jars:\n{result.stdout}\n{result.stderr}")
     tmp.rename(libs)
@@ -203,24 +217,41 @@ def start_kafka(state: dict[str, Any]) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     fmt = subprocess.run(
         [
-            "java", "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
-            "--ignore-formatted", f"--cluster-id={cluster_id}",  # ids may start with "-"
-            "-c", str(home / "server.properties"),
+            "java",
+            "-cp",
+            classpath,
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "--ignore-formatted",
+            f"--cluster-id={cluster_id}",  # ids may start with "-"
+            "-c",
+            str(home / "server.properties"),
         ],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if fmt.returncode != 0:
         raise Missing(f"kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
     logfile = LOGS / "kafka.log"
     out = logfile.open("w")
     proc = subprocess.Popen(
         [
-            "java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC",
+            "java",
+            "-Xms256m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={home / 'log4j2.yaml'}",
-            "-cp", classpath, "kafka.Kafka", str(home / "server.properties"),
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(home / "server.properties"),
         ],
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -231,8 +262,13 @@ def start_kafka(state: dict[str, Any]) -> None:
     else:
         proc.terminate()
         raise Missing(f"kafka did not start within 90 s; see {logfile}")
-    state["kafka"] = {"pid": proc.pid, "port": port, "controller_port": cport,
-                      "cluster_id": cluster_id, "version": kafka_version()}  # fmt: skip
+    state["kafka"] = {
+        "pid": proc.pid,
+        "port": port,
+        "controller_port": cport,
+        "cluster_id": cluster_id,
+        "version": kafka_version(),
+    }
     save_state(state)
     log(f"kafka {kafka_version()} started (pid {proc.pid}, 127.0.0.1:{port})")
 
@@ -278,27 +314,75 @@ def start_postgres(state: dict[str, Any]) -> None:
         os.chmod(LOGS, 0o777)
     if not (data / "PG_VERSION").exists():
         subprocess.run(
-            as_pg_user([str(bindir / "initdb"), "-D", str(data), "-U", "alliance",
-                        "--auth=trust", "-E", "UTF8", "--no-instructions"]),
-            check=True, capture_output=True,
-        )  # fmt: skip
+            as_pg_user(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "alliance",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
     port = free_port(p.get("port"))
     logfile = LOGS / "postgres.log"
-    options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c max_connections=200 "
-               "-c shared_buffers=256MB")  # fmt: skip
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c max_connections=200 "
+        "-c shared_buffers=256MB"
+    )
     result = subprocess.run(
-        as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(logfile),
-                    "-o", options, "-w", "-t", "60", "start"]),
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        as_pg_user(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(logfile),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise Missing(f"postgres did not start: {result.stdout}{result.stderr}; see {logfile}")
     pid = int((data / "postmaster.pid").read_text().split()[0])
     url = f"postgresql://alliance@127.0.0.1:{port}/alliance"
-    subprocess.run(as_pg_user([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                               "-U", "alliance", "alliance"]), capture_output=True, check=False)  # fmt: skip
-    state["postgres"] = {"pid": pid, "port": port, "url": url, "bindir": str(bindir),
-                         "data": str(data)}  # fmt: skip
+    subprocess.run(
+        as_pg_user(
+            [
+                str(bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "alliance",
+                "alliance",
+            ]
+        ),
+        capture_output=True,
+        check=False,
+    )
+    state["postgres"] = {
+        "pid": pid,
+        "port": port,
+        "url": url,
+        "bindir": str(bindir),
+        "data": str(data),
+    }
     save_state(state)
     log(f"postgres started (pid {pid}, {url})")
 
@@ -313,14 +397,19 @@ def stack_env(state: dict[str, Any]) -> dict[str, str]:
     }
     for name in SERVICES:
         if name in state.get("services", {}):
-            env[f"ALLIANCE_{name.upper()}_URL"] = f"http://127.0.0.1:{state['services'][name]['port']}"
+            env[f"ALLIANCE_{name.upper()}_URL"] = (
+                f"http://127.0.0.1:{state['services'][name]['port']}"
+            )
     return env
 
 
 def provision_topics(state: dict[str, Any]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "alliance_shared.provisioning"],
-        env={**os.environ, **stack_env(state)}, capture_output=True, text=True, check=False,
+        env={**os.environ, **stack_env(state)},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise Missing(
@@ -340,8 +429,13 @@ def start_services(state: dict[str, Any]) -> None:
         port = free_port(PREFERRED_PORTS[name])
         env = {**os.environ, **stack_env(state), "ALLIANCE_HTTP_PORT": str(port)}
         out = (LOGS / f"{name}.log").open("a")
-        proc = subprocess.Popen([sys.executable, "-m", f"alliance_{name}"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"alliance_{name}"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         services[name] = {"pid": proc.pid, "port": port}
         save_state(state)
     for name in SERVICES:
@@ -380,8 +474,11 @@ def stop(state: dict[str, Any]) -> None:
     stop_pid(state.get("kafka", {}).get("pid"), "kafka")
     p = state.get("postgres", {})
     if p.get("pid") and alive(p["pid"]):
-        subprocess.run(as_pg_user([f"{p['bindir']}/pg_ctl", "-D", p["data"], "-m", "fast",
-                                   "-w", "stop"]), capture_output=True, check=False)  # fmt: skip
+        subprocess.run(
+            as_pg_user([f"{p['bindir']}/pg_ctl", "-D", p["data"], "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+            check=False,
+        )
         log(f"stopped postgres (pid {p['pid']})")
     save_state(state)
 
@@ -390,26 +487,34 @@ def status(state: dict[str, Any]) -> int:
     rc = 0
     k, p = state.get("kafka", {}), state.get("postgres", {})
     kalive = alive(k.get("pid"))
-    print(f"kafka     {'running' if kalive else 'stopped'}"
-          + (f"  pid={k['pid']} bootstrap=127.0.0.1:{k['port']}" if kalive else ""))  # fmt: skip
+    print(
+        f"kafka     {'running' if kalive else 'stopped'}"
+        + (f"  pid={k['pid']} bootstrap=127.0.0.1:{k['port']}" if kalive else "")
+    )
     if p.get("external"):
         print("postgres  external (DATABASE_URL)")
     else:
         palive = alive(p.get("pid"))
         rc |= 0 if palive else 1
-        print(f"postgres  {'running' if palive else 'stopped'}"
-              + (f"  pid={p['pid']} url={p['url']}" if palive else ""))  # fmt: skip
+        print(
+            f"postgres  {'running' if palive else 'stopped'}"
+            + (f"  pid={p['pid']} url={p['url']}" if palive else "")
+        )
     rc |= 0 if kalive else 1
     for name, s in state.get("services", {}).items():
         up = alive(s.get("pid"))
-        print(f"{name:<9} {'running' if up else 'stopped'}  pid={s['pid']} "
-              f"http://127.0.0.1:{s['port']}")  # fmt: skip
+        print(
+            f"{name:<9} {'running' if up else 'stopped'}  pid={s['pid']} "
+            f"http://127.0.0.1:{s['port']}"
+        )
     print(f"logs      {LOGS}")
     return rc
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("command", choices=["start", "stop", "status", "env", "reset"])
     parser.add_argument("--services", action="store_true", help="also start the four services")
     args = parser.parse_args()

@@ -39,15 +39,21 @@ class ServiceProcess:
 
     def start(self) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", f"alliance_{self.name}"],
-                                     env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"alliance_{self.name}"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited; log: {self.log_path.read_text()[-3000:]}")
+                raise AssertionError(
+                    f"{self.name} exited; log: {self.log_path.read_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as r:
                     if r.status == 200:
@@ -73,8 +79,9 @@ class ServiceProcess:
 
 
 @pytest.fixture(scope="session")
-def services(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[dict[str, ServiceProcess]]:  # fmt: skip
+def services(
+    stack: Endpoints, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServiceProcess]]:
     log_dir = tmp_path_factory.mktemp("service-logs")
     env = {**os.environ, **stack.env(), "ALLIANCE_SCORING_BATCH": "25"}
     running = {name: ServiceProcess(name, env, log_dir) for name in SERVICES}

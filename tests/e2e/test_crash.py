@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import asyncpg
 import httpx
-
 from alliance_shared.topics import SCORED
+
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
 from tests.helpers import read_topic, response_body
@@ -19,13 +19,17 @@ CASES, SESSIONS = 30, 10  # 300 responses
 
 
 async def scored_in_clinic(pg: asyncpg.Pool, clinic: str) -> int:
-    return int(await pg.fetchval("SELECT count(*) FROM scoring.dyad_score WHERE clinic_id = $1", clinic))
+    return int(
+        await pg.fetchval("SELECT count(*) FROM scoring.dyad_score WHERE clinic_id = $1", clinic)
+    )
 
 
 async def test_scoring_killed_mid_stream_loses_and_doubles_nothing(
-    stack: Endpoints, services: dict[str, ServiceProcess], pg: asyncpg.Pool,
+    stack: Endpoints,
+    services: dict[str, ServiceProcess],
+    pg: asyncpg.Pool,
     ids: Callable[[str], str],
-) -> None:  # fmt: skip
+) -> None:
     clinic = ids("crash-clinic")
     bodies = [
         response_body(clinic, f"{clinic}-case{c}", s, 9.0)
@@ -42,14 +46,14 @@ async def test_scoring_killed_mid_stream_loses_and_doubles_nothing(
 
     async with httpx.AsyncClient(timeout=10) as client:
         stream = asyncio.create_task(post_all(client))
-        await eventually(lambda: _at_least(pg, clinic, 60), timeout=60)
+        await eventually(lambda: _at_least(pg, clinic, 60), within=60)
         scoring.kill9()  # mid-stream, usually mid-batch
         killed_at = await scored_in_clinic(pg, clinic)
         await asyncio.sleep(1)
         scoring.start()
         await stream
         scoring.wait_ready()
-        await eventually(lambda: _at_least(pg, clinic, len(bodies)), timeout=120)
+        await eventually(lambda: _at_least(pg, clinic, len(bodies)), within=120)
         await asyncio.sleep(2)  # let any duplicate redelivery land before counting
 
     assert killed_at < len(bodies), "the kill came after the stream: the test proved nothing"
@@ -59,12 +63,16 @@ async def test_scoring_killed_mid_stream_loses_and_doubles_nothing(
     )
     assert responses == len(bodies)
     latest_sessions = await pg.fetch(
-        "SELECT (latest->'SRS'->>'session_number')::int AS s FROM scoring.dyad WHERE clinic_id = $1",
+        "SELECT (latest->'SRS'->>'session_number')::int AS s FROM scoring.dyad "
+        "WHERE clinic_id = $1",
         clinic,
     )
     assert {r["s"] for r in latest_sessions} == {SESSIONS}
-    records = [r for r in await read_topic(stack.kafka_bootstrap_servers, SCORED.name)
-               if r.key and r.key.decode().startswith(clinic)]  # fmt: skip
+    records = [
+        r
+        for r in await read_topic(stack.kafka_bootstrap_servers, SCORED.name)
+        if r.key and r.key.decode().startswith(clinic)
+    ]
     assert len({json.loads(r.value)["event_id"] for r in records}) == len(bodies)
 
 

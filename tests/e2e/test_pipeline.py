@@ -15,7 +15,8 @@ CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $cas
   dyads { respondentRole respondentId responses
           latest { instrument total } timeline { instrument sessionNumber total } } } }"""
 ALERTS = """query($clinic: ID!) { alerts(clinicId: $clinic, status: OPEN) {
-  edges { node { caseId kind respondentRole sessionNumber evidence { rule threshold inputs } } } } }"""
+  edges { node { caseId kind respondentRole sessionNumber
+                 evidence { rule threshold inputs } } } } }"""
 
 
 async def graphql(client: httpx.AsyncClient, url: str, query: str, **variables: Any) -> Any:
@@ -47,23 +48,29 @@ async def test_responses_posted_over_http_show_up_in_graphql(
             dyads = (data["case"] or {}).get("dyads", [])
             return dyads if sum(d["responses"] for d in dyads) == 5 else None
 
-        dyads = await eventually(projected, timeout=60)
+        dyads = await eventually(projected, within=60)
 
         async def alerted() -> Any:
             data = await graphql(client, gateway, ALERTS, clinic=clinic)
             return data["alerts"]["edges"]
 
-        alerts = await eventually(alerted, timeout=60)
+        alerts = await eventually(alerted, within=60)
 
     by_role = {d["respondentRole"]: d for d in dyads}
     client_dyad = by_role["CLIENT"]
-    srs = [(p["sessionNumber"], p["total"]) for p in client_dyad["timeline"] if p["instrument"] == "SRS"]
+    srs = [
+        (p["sessionNumber"], p["total"])
+        for p in client_dyad["timeline"]
+        if p["instrument"] == "SRS"
+    ]
     assert srs == [(1, 38.0), (2, 32.0), (3, 28.0)]
     assert {"instrument": "WAI-SR", "total": 48.0} in client_dyad["latest"]
     assert by_role["PARENT"]["respondentId"] == "p1"
     assert by_role["PARENT"]["timeline"][0]["total"] == 39.2
     assert len(alerts) == 1
     alert = alerts[0]["node"]
-    assert alert["caseId"] == case and alert["kind"] == "low_alliance"
-    assert alert["respondentRole"] == "CLIENT" and alert["sessionNumber"] == 2
+    assert alert["caseId"] == case
+    assert alert["kind"] == "low_alliance"
+    assert alert["respondentRole"] == "CLIENT"
+    assert alert["sessionNumber"] == 2
     assert alert["evidence"]["inputs"]["total"] == 32.0

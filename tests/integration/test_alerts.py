@@ -7,13 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
-
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
 from alliance_scoring.domain.dyads import score
 from alliance_shared.topics import NOTICES, SCORED
+
 from tests.conftest import eventually
-from tests.helpers import of_case, produce, read_topic, serving, submitted_event
+from tests.helpers import Record, of_case, produce, read_topic, serving, submitted_event
 from tests.stack import Endpoints
 
 NOW = datetime.now(UTC)
@@ -32,32 +32,37 @@ async def test_low_srs_raises_one_alert_per_dyad_and_a_notice(
     ]
     await produce(stack.kafka_bootstrap_servers, SCORED.name, scored)
     async with serving(create_app(AlertsSettings.model_validate(stack.env()))):
-        notices = await eventually(
-            lambda: _records(stack, case), timeout=60
-        )
+        notices = await eventually(lambda: _records(stack, case), within=60)
         await produce(stack.kafka_bootstrap_servers, SCORED.name, scored)  # redelivery
         marker = score(submitted_event(clinic, case, 3, 9.9), NOW)
         await produce(stack.kafka_bootstrap_servers, SCORED.name, [marker])
 
         async def marker_processed() -> bool:
-            return bool(await pg.fetchval(
-                "SELECT 1 FROM alerts.processed_event WHERE event_id = $1", marker.event_id))  # fmt: skip
+            return bool(
+                await pg.fetchval(
+                    "SELECT 1 FROM alerts.processed_event WHERE event_id = $1", marker.event_id
+                )
+            )
 
         await eventually(marker_processed)
 
     alerts = await pg.fetch("SELECT * FROM alerts.alert WHERE case_id = $1", case)
     assert len(alerts) == 1
     alert = alerts[0]
-    assert (alert["kind"], alert["status"], alert["respondent_role"]) == ("low_alliance", "open", "client")
+    assert (alert["kind"], alert["status"], alert["respondent_role"]) == (
+        "low_alliance",
+        "open",
+        "client",
+    )
     evidence = json.loads(alert["evidence"])
     assert evidence["rule"] == "srs_total_below_cutoff"
     assert evidence["inputs"] == {"total": 32.0, "session_number": 1}
     assert evidence["threshold"] == 36.0
-    notice = json.loads(notices[0].value)  # type: ignore[attr-defined]
+    notice = json.loads(notices[0].value)
     assert notice["event_type"] == "alert.raised"
     assert notice["event_id"] == str(alert["alert_id"])
     assert len(of_case(await read_topic(stack.kafka_bootstrap_servers, NOTICES.name), case)) == 1
 
 
-async def _records(stack: Endpoints, case: str) -> list[object]:
-    return of_case(await read_topic(stack.kafka_bootstrap_servers, NOTICES.name), case)  # type: ignore[return-value]
+async def _records(stack: Endpoints, case: str) -> list[Record]:
+    return of_case(await read_topic(stack.kafka_bootstrap_servers, NOTICES.name), case)

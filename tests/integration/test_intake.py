@@ -6,12 +6,12 @@ import json
 from collections.abc import Callable
 
 import asyncpg
-
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
 from alliance_shared.topics import RESPONSES
+
 from tests.conftest import eventually
-from tests.helpers import of_case, read_topic, response_body, serving
+from tests.helpers import Record, of_case, read_topic, response_body, serving
 from tests.stack import Endpoints
 
 
@@ -37,17 +37,17 @@ async def test_accepted_response_is_stored_then_published_once(
         )
         assert stored == 1
 
-        async def published() -> list[object]:
+        async def published() -> list[Record]:
             return of_case(await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name), case)
 
-        records = await eventually(published, timeout=30)
+        records = await eventually(published, within=30)
     assert len(records) == 1
     record = records[0]
-    event = json.loads(record.value)  # type: ignore[attr-defined]
+    event = json.loads(record.value)
     assert event["event_id"] == event_id
     assert event["event_type"] == "response.submitted"
     assert event["clinic_id"] == clinic
-    assert dict(record.headers)["event_type"] == b"response.submitted"  # type: ignore[attr-defined]
+    assert dict(record.headers)["event_type"] == b"response.submitted"
 
 
 async def test_same_key_with_other_content_is_a_conflict(
@@ -55,7 +55,9 @@ async def test_same_key_with_other_content_is_a_conflict(
 ) -> None:
     clinic, case = ids("clinic"), ids("case")
     async with serving(create_app(settings(stack))) as client:
-        ok = await client.post("/v1/responses", json=response_body(clinic, case, 1, 9, key="k-12345678"))
+        ok = await client.post(
+            "/v1/responses", json=response_body(clinic, case, 1, 9, key="k-12345678")
+        )
         clash = await client.post(
             "/v1/responses", json=response_body(clinic, case, 2, 9, key="k-12345678")
         )
@@ -73,11 +75,16 @@ async def test_invalid_input_names_the_field_and_rule(
     async with serving(create_app(settings(stack))) as client:
         bad_item = await client.post("/v1/responses", json=body)
         bad_role = await client.post(
-            "/v1/responses", json={**response_body(ids("clinic"), case, 1, 9), "respondent_role": "x"}
+            "/v1/responses",
+            json={**response_body(ids("clinic"), case, 1, 9), "respondent_role": "x"},
         )
     assert bad_item.status_code == 422
     assert bad_item.json()["detail"] == [
-        {"loc": ["body", "answers", "3"], "msg": "must be between 0 and 10", "type": "rule_violation"}
+        {
+            "loc": ["body", "answers", "3"],
+            "msg": "must be between 0 and 10",
+            "type": "rule_violation",
+        }
     ]
     assert bad_role.status_code == 422
     assert bad_role.json()["detail"][0]["loc"] == ["body", "respondent_role"]
@@ -104,9 +111,10 @@ async def test_intake_accepts_while_kafka_is_down_and_catches_up(
         relay.bootstrap_servers = stack.kafka_bootstrap_servers  # Kafka is back
 
         async def all_published() -> bool:
-            return (await client.get("/v1/outbox")).json()["pending"] == 0
+            pending: int = (await client.get("/v1/outbox")).json()["pending"]
+            return pending == 0
 
-        await eventually(all_published, timeout=90)
+        await eventually(all_published, within=90)
     records = of_case(await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name), case)
     sessions = sorted(json.loads(r.value)["payload"]["session_number"] for r in records)
     assert sessions == [1, 2, 3, 4, 5]

@@ -6,13 +6,13 @@ import json
 from collections.abc import Callable
 
 import asyncpg
-
 from alliance_scoring.entrypoints.app import create_app
 from alliance_scoring.settings import ScoringSettings
 from alliance_shared.events import derived_event_id
 from alliance_shared.topics import DEAD_LETTER, RESPONSES, SCORED
+
 from tests.conftest import eventually
-from tests.helpers import of_case, produce, read_topic, serving, submitted_event
+from tests.helpers import Record, of_case, produce, read_topic, serving, submitted_event
 from tests.stack import Endpoints
 
 
@@ -23,8 +23,9 @@ def app(stack: Endpoints):  # type: ignore[no-untyped-def]
 async def dyads(pg: asyncpg.Pool, case: str) -> list[asyncpg.Record]:
     return await pg.fetch(
         "SELECT respondent_role, respondent_id, responses, latest FROM scoring.dyad "
-        "WHERE case_id = $1 ORDER BY respondent_role, respondent_id", case,
-    )  # fmt: skip
+        "WHERE case_id = $1 ORDER BY respondent_role, respondent_id",
+        case,
+    )
 
 
 async def test_responses_become_dyad_projections_and_scored_events(
@@ -51,37 +52,42 @@ async def test_responses_become_dyad_projections_and_scored_events(
         await produce(stack.kafka_bootstrap_servers, RESPONSES.name, [marker])
 
         async def marker_seen() -> bool:
-            return bool(await pg.fetchval(
-                "SELECT 1 FROM scoring.dyad_score WHERE source_event_id = $1", marker.event_id))  # fmt: skip
+            return bool(
+                await pg.fetchval(
+                    "SELECT 1 FROM scoring.dyad_score WHERE source_event_id = $1", marker.event_id
+                )
+            )
 
         await eventually(marker_seen)
-        scored = await eventually(
-            lambda: _scored_of(stack, case, expected=5), timeout=30
-        )
+        scored = await eventually(lambda: _scored_of(stack, case, expected=5), within=30)
 
     client, parent = rows[0], rows[1]
     assert (client["respondent_role"], client["responses"]) == ("client", 3)
     latest = json.loads(client["latest"])
-    assert latest["SRS"]["total"] == 38.0 and latest["SRS"]["session_number"] == 2
+    assert latest["SRS"]["total"] == 38.0
+    assert latest["SRS"]["session_number"] == 2
     assert latest["WAI-SR"]["total"] == 48.0
     assert (parent["respondent_role"], parent["respondent_id"], parent["responses"]) == (
-        "parent", "p1", 1
+        "parent",
+        "p1",
+        1,
     )
     after = await dyads(pg, case)
     assert sum(r["responses"] for r in after) == 5  # 4 + the marker, no double count
     timeline = await pg.fetch(
         "SELECT s.total, s.subscales FROM scoring.dyad_score s JOIN scoring.dyad d USING (dyad_id) "
-        "WHERE d.case_id = $1 AND s.instrument = 'WAI-SR'", case,
-    )  # fmt: skip
+        "WHERE d.case_id = $1 AND s.instrument = 'WAI-SR'",
+        case,
+    )
     assert json.loads(timeline[0]["subscales"]) == {"task": 16, "bond": 16, "goal": 16}
     expected_ids = {str(derived_event_id("scored", e.event_id)) for e in [*events, marker]}
     assert {json.loads(r.value)["event_id"] for r in scored} == expected_ids
 
 
-async def _scored_of(stack: Endpoints, case: str, expected: int) -> list[object] | None:
+async def _scored_of(stack: Endpoints, case: str, expected: int) -> list[Record] | None:
     records = of_case(await read_topic(stack.kafka_bootstrap_servers, SCORED.name), case)
     distinct = {json.loads(r.value)["event_id"] for r in records}
-    return records if len(distinct) >= expected else None  # type: ignore[return-value]
+    return records if len(distinct) >= expected else None
 
 
 async def test_poison_messages_are_dead_lettered_and_the_stream_goes_on(
@@ -93,27 +99,36 @@ async def test_poison_messages_are_dead_lettered_and_the_stream_goes_on(
         update={"payload": unscorable.payload.model_copy(update={"answers": {1: 99.0}})}
     )
     good = submitted_event(clinic, case, 2, 9.0)
-    await produce(stack.kafka_bootstrap_servers, RESPONSES.name,
-                  [b"\x00not json", b'{"event_type": "response.submitted"}'], key=case)  # fmt: skip
+    await produce(
+        stack.kafka_bootstrap_servers,
+        RESPONSES.name,
+        [b"\x00not json", b'{"event_type": "response.submitted"}'],
+        key=case,
+    )
     await produce(stack.kafka_bootstrap_servers, RESPONSES.name, [unscorable, good])
     async with serving(app(stack)):
 
         async def good_scored() -> bool:
-            return bool(await pg.fetchval(
-                "SELECT 1 FROM scoring.dyad_score WHERE source_event_id = $1", good.event_id))  # fmt: skip
+            return bool(
+                await pg.fetchval(
+                    "SELECT 1 FROM scoring.dyad_score WHERE source_event_id = $1", good.event_id
+                )
+            )
 
         await eventually(good_scored)
 
-        async def dead() -> list[object] | None:
-            records = of_case(await read_topic(stack.kafka_bootstrap_servers, DEAD_LETTER.name), case)
-            return records if len(records) >= 3 else None  # type: ignore[return-value]
+        async def dead() -> list[Record] | None:
+            records = of_case(
+                await read_topic(stack.kafka_bootstrap_servers, DEAD_LETTER.name), case
+            )
+            return records if len(records) >= 3 else None
 
-        records = await eventually(dead, timeout=30)
-    reasons = sorted(dict(r.headers)["dlq_reason"].decode() for r in records)  # type: ignore[attr-defined]
+        records = await eventually(dead, within=30)
+    reasons = sorted(dict(r.headers)["dlq_reason"].decode() for r in records)
     assert any(r.startswith("invalid event") and "Invalid JSON" in r for r in reasons), reasons
     assert any(r.startswith("invalid event") and "event_id" in r for r in reasons), reasons
     assert any(r.startswith("processing failed") and "answers.1" in r for r in reasons), reasons
     for r in records:
-        headers = dict(r.headers)  # type: ignore[attr-defined]
+        headers = dict(r.headers)
         assert headers["dlq_service"] == b"scoring"
         assert headers["dlq_source"].startswith(RESPONSES.name.encode())

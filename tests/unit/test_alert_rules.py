@@ -18,13 +18,24 @@ DYAD = DyadRef(dyad_id=uuid.uuid4(), therapist_id="th-1", respondent_role=Respon
 
 def scored(total: float, instrument: str = "SRS") -> ResponseScored:
     return ResponseScored(
-        event_id=uuid.uuid4(), clinic_id="c", case_id="k", occurred_at=T0, recorded_at=T0,
+        event_id=uuid.uuid4(),
+        clinic_id="c",
+        case_id="k",
+        occurred_at=T0,
+        recorded_at=T0,
         payload=ResponseScoredPayload(
-            source_event_id=uuid.uuid4(), dyad=DYAD, instrument=instrument, form="client",
-            session_number=4, administered_at=T0, total=total, subscales={},
-            normalized=total / 40, scoring_key=f"{instrument}/x",
+            source_event_id=uuid.uuid4(),
+            dyad=DYAD,
+            instrument=instrument,
+            form="client",
+            session_number=4,
+            administered_at=T0,
+            total=total,
+            subscales={},
+            normalized=total / 40,
+            scoring_key=f"{instrument}/x",
         ),
-    )  # fmt: skip
+    )
 
 
 def test_srs_below_cutoff_raises_with_its_evidence() -> None:
@@ -54,4 +65,5 @@ def test_cutoff_comes_from_configuration() -> None:
     config = AlertConfig(srs_cutoff=Threshold(30.0, "clinic policy"))
     assert decide(scored(32.0), set(), config) is None
     alert = decide(scored(29.0), set(), config)
-    assert alert is not None and alert.payload.evidence.citation == "clinic policy"
+    assert alert is not None
+    assert alert.payload.evidence.citation == "clinic policy"

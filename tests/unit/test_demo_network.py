@@ -82,8 +82,9 @@ def test_network_has_what_the_demo_shows(seed: int) -> None:
     assert {s["clinic_id"] for s in submissions} == set(CLINIC_IDS)
     parents = [s for s in submissions if s["respondent_role"] == RespondentRole.PARENT.value]
     assert parents
-    assert all(s["respondent_id"] == f"{s['case_id']}-parent{s['respondent_id'][-1]}"
-               for s in parents)  # fmt: skip
+    assert all(
+        s["respondent_id"] == f"{s['case_id']}-parent{s['respondent_id'][-1]}" for s in parents
+    )
     assert any(len(c.parent_ids) == 2 for c in network.cases)
     assert all(bool(c.parent_ids) == (c.kind is CaseKind.CHILD) for c in network.cases)
 
@@ -132,8 +133,11 @@ def test_sessions_follow_the_protocol(seed: int) -> None:
         )
         times = [datetime.fromisoformat(s["administered_at"]) for s in srs]
         assert all(b - a == timedelta(weeks=1) for a, b in itertools.pairwise(times))
-        wai = {(s["respondent_role"], s["form"], s["session_number"])
-               for s in mine if s["instrument"] == "WAI-SR"}  # fmt: skip
+        wai = {
+            (s["respondent_role"], s["form"], s["session_number"])
+            for s in mine
+            if s["instrument"] == "WAI-SR"
+        }
         if case.kind is CaseKind.ADULT:
             third = range(3, case.sessions + 1, 3)
             assert wai == {(r, r, n) for r in ("client", "therapist") for n in third}
@@ -176,8 +180,12 @@ async def test_driver_fails_loudly_on_4xx() -> None:
         return httpx.Response(422, json={"detail": [{"msg": "must be between 0 and 10"}]})
 
     with pytest.raises(IntakeRejected, match="must be between 0 and 10") as raised:
-        await send_all(generate_submissions(7, NOW), "http://intake",
-                       transport=httpx.MockTransport(reject), backoff=0)  # fmt: skip
+        await send_all(
+            generate_submissions(7, NOW),
+            "http://intake",
+            transport=httpx.MockTransport(reject),
+            backoff=0,
+        )
     assert raised.value.status_code == 422
 
 
@@ -189,6 +197,11 @@ async def test_driver_gives_up_after_retries() -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
     with pytest.raises(IntakeUnavailable, match="ConnectError"):
-        await send_all(generate_submissions(7, NOW)[:1], "http://intake",
-                       transport=httpx.MockTransport(refuse), retries=2, backoff=0)  # fmt: skip
+        await send_all(
+            generate_submissions(7, NOW)[:1],
+            "http://intake",
+            transport=httpx.MockTransport(refuse),
+            retries=2,
+            backoff=0,
+        )
     assert attempts["n"] == 3

@@ -4,18 +4,23 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from alliance_scoring.domain.dyads import DyadState, UnscorableResponse, apply, dyad_of, score
 from alliance_shared.events import RespondentRole, ResponseSubmitted, ResponseSubmittedPayload
+from hypothesis import given
+from hypothesis import strategies as st
 
 T0 = datetime(2026, 9, 1, 15, 0, tzinfo=UTC)
 
 
-def submitted(session: int, answers: dict[int, float | None], *, role: str = "client",
-              respondent_id: str | None = None, instrument: str = "SRS",
-              case_id: str = "case-1") -> ResponseSubmitted:  # fmt: skip
+def submitted(
+    session: int,
+    answers: dict[int, float | None],
+    *,
+    role: str = "client",
+    respondent_id: str | None = None,
+    instrument: str = "SRS",
+    case_id: str = "case-1",
+) -> ResponseSubmitted:
     at = T0 + timedelta(weeks=session)
     return ResponseSubmitted(
         event_id=uuid.uuid4(),
@@ -37,7 +42,8 @@ def submitted(session: int, answers: dict[int, float | None], *, role: str = "cl
 
 
 def srs(session: int, total_per_item: float, **kw: str) -> ResponseSubmitted:
-    return submitted(session, dict.fromkeys(range(1, 5), total_per_item), **kw)  # type: ignore[arg-type]
+    answers: dict[int, float | None] = dict.fromkeys(range(1, 5), total_per_item)
+    return submitted(session, answers, **kw)
 
 
 def test_scored_event_id_is_deterministic() -> None:
@@ -78,5 +84,6 @@ def test_folding_the_same_events_gives_the_same_state(sessions: list[tuple[int, 
 
     first, second = fold(), fold()
     assert first == second
-    assert first is not None and first.responses == len(events)
+    assert first is not None
+    assert first.responses == len(events)
     assert 0 <= first.latest["SRS"]["normalized"] <= 1

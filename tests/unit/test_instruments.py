@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from alliance_shared.events import RespondentRole
 from alliance_shared.instruments import score_response, validate_response
 
@@ -39,22 +38,44 @@ def test_valid_responses_pass() -> None:
     [
         ("XYZ", "client", CLIENT, {}, "instrument", "must be one of"),
         ("SRS", "child", CLIENT, {1: 1, 2: 1, 3: 1, 4: 1}, "form", "forms are"),
-        ("SRS", "client", RespondentRole.THERAPIST, {1: 1, 2: 1, 3: 1, 4: 1}, "respondent_role",
-         "answered by"),
+        (
+            "SRS",
+            "client",
+            RespondentRole.THERAPIST,
+            {1: 1, 2: 1, 3: 1, 4: 1},
+            "respondent_role",
+            "answered by",
+        ),
         ("SRS", "client", CLIENT, {1: 1, 2: 1, 3: 1}, "answers.4", "is required"),
         ("SRS", "client", CLIENT, {1: 1, 2: 1, 3: 1, 4: 1, 5: 1}, "answers.5", "has items 1-4"),
         ("SRS", "client", CLIENT, {1: 10.5, 2: 1, 3: 1, 4: 1}, "answers.1", "between 0 and 10"),
         ("SRS", "client", CLIENT, {1: 9.25, 2: 1, 3: 1, 4: 1}, "answers.1", "one decimal"),
         ("SRS", "client", CLIENT, {1: None, 2: 1, 3: 1, 4: 1}, "answers.1", "no missing"),
-        ("WAI-SR", "client", CLIENT, {**dict.fromkeys(range(1, 13), 3.0), 7: 2.5}, "answers.7",
-         "whole number"),
-        ("WAI-SR", "client", CLIENT, {**dict.fromkeys(range(1, 13), 3.0), 2: 0.0}, "answers.2",
-         "between 1 and 5"),
+        (
+            "WAI-SR",
+            "client",
+            CLIENT,
+            {**dict.fromkeys(range(1, 13), 3.0), 7: 2.5},
+            "answers.7",
+            "whole number",
+        ),
+        (
+            "WAI-SR",
+            "client",
+            CLIENT,
+            {**dict.fromkeys(range(1, 13), 3.0), 2: 0.0},
+            "answers.2",
+            "between 1 and 5",
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_rule_names_the_field(
-    instrument: str, form: str, role: RespondentRole, answers: dict[int, float | None],
-    field: str, rule: str,
-) -> None:  # fmt: skip
+    instrument: str,
+    form: str,
+    role: RespondentRole,
+    answers: dict[int, float | None],
+    field: str,
+    rule: str,
+) -> None:
     violations = validate_response(instrument, form, role, answers)
     assert any(v.field == field and rule in v.rule for v in violations), violations

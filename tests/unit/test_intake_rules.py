@@ -4,8 +4,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import ValidationError
-
 from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
 from alliance_intake.domain.submission import (
     ResponseSubmission,
@@ -13,18 +11,25 @@ from alliance_intake.domain.submission import (
     fingerprint,
     to_event,
 )
+from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def body(**overrides: object) -> dict[str, object]:
     return {
-        "clinic_id": "clinic-north", "case_id": "case-1", "therapist_id": "th-1",
-        "respondent_role": "client", "instrument": "SRS", "form": "client",
-        "session_number": 2, "administered_at": "2026-11-20T15:00:00Z",
-        "answers": {"1": 9, "2": 9, "3": 9, "4": 9}, "idempotency_key": "key-12345678",
+        "clinic_id": "clinic-north",
+        "case_id": "case-1",
+        "therapist_id": "th-1",
+        "respondent_role": "client",
+        "instrument": "SRS",
+        "form": "client",
+        "session_number": 2,
+        "administered_at": "2026-11-20T15:00:00Z",
+        "answers": {"1": 9, "2": 9, "3": 9, "4": 9},
+        "idempotency_key": "key-12345678",
         **overrides,
-    }  # fmt: skip
+    }
 
 
 def test_the_event_carries_the_envelope() -> None:

@@ -93,9 +93,13 @@ class DeadLetters:
         )
         log.warning(
             "dead-lettered a message",
-            extra={"topic": record.topic, "partition": record.partition,
-                   "offset": record.offset, "reason": reason[:200]},
-        )  # fmt: skip
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": reason[:200],
+            },
+        )
 
 
 class BatchPipeline(Generic[E]):

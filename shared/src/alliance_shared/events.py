@@ -135,9 +135,13 @@ class AlertRaised(EventEnvelope):
 
 
 def envelope_fields(
-    *, event_id: uuid.UUID, clinic_id: str, case_id: str, occurred_at: datetime,
+    *,
+    event_id: uuid.UUID,
+    clinic_id: str,
+    case_id: str,
+    occurred_at: datetime,
     recorded_at: datetime,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     return {
         "event_id": event_id,
         "clinic_id": clinic_id,

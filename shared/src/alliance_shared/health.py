@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 Check = Callable[[], Awaitable[bool]]
 
 
-def health_router(required: Mapping[str, Check], optional: Mapping[str, Check] | None = None
-                  ) -> APIRouter:  # fmt: skip
+def health_router(
+    required: Mapping[str, Check], optional: Mapping[str, Check] | None = None
+) -> APIRouter:
     """`required` checks decide readiness; `optional` ones are reported as degraded only."""
     router = APIRouter(tags=["operations"])
 

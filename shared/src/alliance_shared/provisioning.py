@@ -25,11 +25,15 @@ async def provision(
     try:
         existing = set(await admin.list_topics())
         new = [
-            NewTopic(t.name, num_partitions=partitions, replication_factor=1,
-                     topic_configs=t.topic_config())
+            NewTopic(
+                t.name,
+                num_partitions=partitions,
+                replication_factor=1,
+                topic_configs=t.topic_config(),
+            )
             for t in topics
             if t.name not in existing
-        ]  # fmt: skip
+        ]
         if new:
             await admin.create_topics(new)
         return [t.name for t in new]

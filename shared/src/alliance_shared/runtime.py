@@ -58,8 +58,9 @@ def consumer_service_app(
             await runtime.relay.stop()
             await runtime.pool.close()
 
-    app = FastAPI(title=f"Alliance {service}", version="1", description=description,
-                  lifespan=lifespan)  # fmt: skip
+    app = FastAPI(
+        title=f"Alliance {service}", version="1", description=description, lifespan=lifespan
+    )
     app.state.runtime = runtime
 
     async def db_up() -> bool:

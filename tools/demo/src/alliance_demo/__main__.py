@@ -56,8 +56,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def network_summary(network: Network) -> list[str]:
-    clinics = ", ".join(f"{c.clinic_id} ({len(c.therapist_ids)} therapists)"
-                        for c in network.clinics)  # fmt: skip
+    clinics = ", ".join(
+        f"{c.clinic_id} ({len(c.therapist_ids)} therapists)" for c in network.clinics
+    )
     kinds = Counter(c.kind for c in network.cases)
     patterns = Counter(c.pattern for c in network.cases)
     parents = sum(len(c.parent_ids) for c in network.cases)

@@ -85,8 +85,9 @@ async def send_all(
     )
 
 
-async def _post(client: httpx.AsyncClient, body: dict[str, Any], retries: int,
-                backoff: float) -> bool:  # fmt: skip
+async def _post(
+    client: httpx.AsyncClient, body: dict[str, Any], retries: int, backoff: float
+) -> bool:
     """Posts one submission; returns whether intake saw it before."""
     key = str(body["idempotency_key"])
     for attempt in range(retries + 1):

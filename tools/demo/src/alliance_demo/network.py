@@ -88,10 +88,15 @@ def build_network(seed: int, now: datetime) -> Network:
     rng = random.Random(seed)
 
     clinics = tuple(
-        Clinic(clinic_id, tuple(f"th-{clinic_id.removeprefix('clinic-')}-{n:02d}"
-                                for n in range(1, rng.randint(2, 3) + 1)))
+        Clinic(
+            clinic_id,
+            tuple(
+                f"th-{clinic_id.removeprefix('clinic-')}-{n:02d}"
+                for n in range(1, rng.randint(2, 3) + 1)
+            ),
+        )
         for clinic_id in CLINIC_IDS
-    )  # fmt: skip
+    )
     slots = [
         (clinic.clinic_id, therapist_id)
         for clinic in clinics
@@ -125,8 +130,9 @@ def build_network(seed: int, now: datetime) -> Network:
     return Network(seed, anchor, clinics, tuple(cases), tuple(submissions))
 
 
-def idempotency_key(case_id: str, respondent: str, instrument: str, form: str,
-                    session_number: int) -> str:  # fmt: skip
+def idempotency_key(
+    case_id: str, respondent: str, instrument: str, form: str, session_number: int
+) -> str:
     """Deterministic, so re-sending the demo is a no-op for intake."""
     return f"demo:{case_id}:{respondent}:{instrument}:{form}:s{session_number:02d}"
 
@@ -235,8 +241,15 @@ def _case_submissions(case: Case, anchor: datetime, rng: random.Random) -> list[
 
     out: list[dict[str, Any]] = []
 
-    def add(role: RespondentRole, respondent_id: str | None, instrument: str, form: str,
-            session: int, answers: dict[str, float], minutes_after: int) -> None:  # fmt: skip
+    def add(
+        role: RespondentRole,
+        respondent_id: str | None,
+        instrument: str,
+        form: str,
+        session: int,
+        answers: dict[str, float],
+        minutes_after: int,
+    ) -> None:
         body: dict[str, Any] = {
             "clinic_id": case.clinic_id,
             "case_id": case.case_id,
@@ -260,15 +273,35 @@ def _case_submissions(case: Case, anchor: datetime, rng: random.Random) -> list[
     for session in range(1, case.sessions + 1):
         srs_total = client[session - 1]
         # The SRS is given in the last minutes of the session (sessions are 50 minutes).
-        add(RespondentRole.CLIENT, None, "SRS", "client", session,
-            _srs_answers(srs_total, rng), 45)  # fmt: skip
+        add(RespondentRole.CLIENT, None, "SRS", "client", session, _srs_answers(srs_total, rng), 45)
         for n, (parent_id, totals) in enumerate(sorted(parents.items()), start=1):
-            add(RespondentRole.PARENT, parent_id, "SRS", "client", session,
-                _srs_answers(totals[session - 1], rng), 45 + n)  # fmt: skip
+            add(
+                RespondentRole.PARENT,
+                parent_id,
+                "SRS",
+                "client",
+                session,
+                _srs_answers(totals[session - 1], rng),
+                45 + n,
+            )
         if case.kind is CaseKind.ADULT and session % 3 == 0:
             mean = _wai_mean(srs_total)
-            add(RespondentRole.CLIENT, None, "WAI-SR", "client", session,
-                _wai_answers(mean, rng), 48)  # fmt: skip
-            add(RespondentRole.THERAPIST, None, "WAI-SR", "therapist", session,
-                _wai_answers(mean + therapist_bias, rng), 90)  # fmt: skip
+            add(
+                RespondentRole.CLIENT,
+                None,
+                "WAI-SR",
+                "client",
+                session,
+                _wai_answers(mean, rng),
+                48,
+            )
+            add(
+                RespondentRole.THERAPIST,
+                None,
+                "WAI-SR",
+                "therapist",
+                session,
+                _wai_answers(mean + therapist_bias, rng),
+                90,
+            )
     return out

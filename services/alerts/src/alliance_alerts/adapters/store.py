@@ -32,10 +32,20 @@ async def insert_alerts(conn: Connection, alerts: Sequence[AlertRaised]) -> None
         "respondent_role, kind, status, instrument, session_number, source_event_id, evidence, "
         "raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11::jsonb, $12)",
         [
-            (a.payload.alert_id, a.clinic_id, a.case_id, a.payload.dyad.dyad_id,
-             a.payload.dyad.therapist_id, a.payload.dyad.respondent_role.value,
-             a.payload.kind.value, a.payload.instrument, a.payload.session_number,
-             a.payload.source_event_id, a.payload.evidence.model_dump_json(), a.occurred_at)
+            (
+                a.payload.alert_id,
+                a.clinic_id,
+                a.case_id,
+                a.payload.dyad.dyad_id,
+                a.payload.dyad.therapist_id,
+                a.payload.dyad.respondent_role.value,
+                a.payload.kind.value,
+                a.payload.instrument,
+                a.payload.session_number,
+                a.payload.source_event_id,
+                a.payload.evidence.model_dump_json(),
+                a.occurred_at,
+            )
             for a in alerts
         ],
-    )  # fmt: skip
+    )

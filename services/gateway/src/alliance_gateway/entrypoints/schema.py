@@ -113,8 +113,9 @@ class Dyad:
     clinic_id: strawberry.Private[str]
 
     @strawberry.field(description="Scores in administration order, optionally one instrument.")
-    async def timeline(self, info: strawberry.Info[Context, None],
-                       instrument: str | None = None) -> list[Score]:  # fmt: skip
+    async def timeline(
+        self, info: strawberry.Info[Context, None], instrument: str | None = None
+    ) -> list[Score]:
         rows = await info.context.timeline_loader(self.clinic_id).load(uuid.UUID(self.dyad_id))
         return [Score.from_row(r) for r in rows if instrument in (None, r.instrument)]
 
@@ -210,8 +211,9 @@ class AlertConnection:
 @strawberry.type
 class Query:
     @strawberry.field(description="A case of the clinic with its dyads, or null.")
-    async def case(self, info: strawberry.Info[Context, None], clinic_id: strawberry.ID,
-                   case_id: strawberry.ID) -> Case | None:  # fmt: skip
+    async def case(
+        self, info: strawberry.Info[Context, None], clinic_id: strawberry.ID, case_id: strawberry.ID
+    ) -> Case | None:
         async with info.context.sessions() as session:
             rows = await queries.case_dyads(session, str(clinic_id), str(case_id))
         if not rows:
@@ -242,8 +244,9 @@ class Query:
             for r in rows
         ]
         end = edges[-1].cursor if edges else None
-        return AlertConnection(edges=edges, page_info=PageInfo(has_next_page=has_next,
-                                                               end_cursor=end))  # fmt: skip
+        return AlertConnection(
+            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=end)
+        )
 
 
 def build_schema() -> strawberry.Schema:

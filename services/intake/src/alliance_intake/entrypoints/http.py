@@ -103,11 +103,17 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             return JSONResponse({"detail": detail}, status_code=422)
         except IdempotencyConflict:
             return JSONResponse(
-                {"detail": [{"loc": ["body", "idempotency_key"],
-                             "msg": "was already used for a different response",
-                             "type": "idempotency_conflict"}]},
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "idempotency_key"],
+                            "msg": "was already used for a different response",
+                            "type": "idempotency_conflict",
+                        }
+                    ]
+                },
                 status_code=409,
-            )  # fmt: skip
+            )
         relay.wake()
         return receipt
 

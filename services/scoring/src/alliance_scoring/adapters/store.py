@@ -45,12 +45,20 @@ async def save_dyads(conn: Connection, states: Iterable[DyadState], now: datetim
         "ON CONFLICT (dyad_id) DO UPDATE SET responses = EXCLUDED.responses, "
         "latest = EXCLUDED.latest, updated_at = EXCLUDED.updated_at",
         [
-            (s.dyad.dyad_id, s.clinic_id, s.case_id, s.dyad.therapist_id,
-             s.dyad.respondent_role.value, s.dyad.respondent_id, s.responses,
-             json.dumps(s.latest), now)
+            (
+                s.dyad.dyad_id,
+                s.clinic_id,
+                s.case_id,
+                s.dyad.therapist_id,
+                s.dyad.respondent_role.value,
+                s.dyad.respondent_id,
+                s.responses,
+                json.dumps(s.latest),
+                now,
+            )
             for s in states
         ],
-    )  # fmt: skip
+    )
 
 
 async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> None:
@@ -60,10 +68,19 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11) "
         "ON CONFLICT (source_event_id) DO NOTHING",
         [
-            (e.payload.source_event_id, e.payload.dyad.dyad_id, e.clinic_id, e.payload.instrument,
-             e.payload.form, e.payload.session_number, e.payload.administered_at,
-             e.payload.total, json.dumps(e.payload.subscales), e.payload.normalized,
-             e.payload.scoring_key)
+            (
+                e.payload.source_event_id,
+                e.payload.dyad.dyad_id,
+                e.clinic_id,
+                e.payload.instrument,
+                e.payload.form,
+                e.payload.session_number,
+                e.payload.administered_at,
+                e.payload.total,
+                json.dumps(e.payload.subscales),
+                e.payload.normalized,
+                e.payload.scoring_key,
+            )
             for e in scored
         ],
-    )  # fmt: skip
+    )

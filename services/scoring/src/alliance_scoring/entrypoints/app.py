@@ -57,12 +57,19 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     runtime = Runtime()
     broker = build_broker(settings, runtime)
     return consumer_service_app(
-        service=SERVICE, description=DESCRIPTION, settings=settings, schema=SCHEMA,
-        tables=TABLES, broker=broker, runtime=runtime,
-    )  # fmt: skip
+        service=SERVICE,
+        description=DESCRIPTION,
+        settings=settings,
+        schema=SCHEMA,
+        tables=TABLES,
+        broker=broker,
+        runtime=runtime,
+    )
 
 
 def asyncapi() -> FastStream:
     """Source of the AsyncAPI document (see `scripts/contracts.py`)."""
-    return FastStream(build_broker(ScoringSettings(), Runtime()),
-                      specification=asyncapi_spec(SERVICE, DESCRIPTION))  # fmt: skip
+    return FastStream(
+        build_broker(ScoringSettings(), Runtime()),
+        specification=asyncapi_spec(SERVICE, DESCRIPTION),
+    )
