@@ -50,8 +50,12 @@ async def produce(
 
 async def read_topic(bootstrap: str, topic: str) -> list[Record]:
     """Every record of the topic from the beginning up to its current end (no group, no commit)."""
-    # Subscribed without a group, the consumer is assigned every partition of the topic.
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
+    # Subscribed without a group, the consumer is assigned every partition of the topic and,
+    # with no committed offsets, starts at the earliest. (An explicit seek_to_beginning races
+    # with the initial "latest" reset and sometimes loses.)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         for _ in range(100):  # the assignment lands shortly after start
@@ -60,7 +64,6 @@ async def read_topic(bootstrap: str, topic: str) -> list[Record]:
             await asyncio.sleep(0.1)
         else:
             raise AssertionError(f"no partitions assigned for {topic}")
-        await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         records: list[Record] = []
         while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
