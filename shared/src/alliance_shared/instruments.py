@@ -1,30 +1,54 @@
-"""Instrument registry as data: scoring keys, item ranges and citations (never item wording).
+"""Instrument registry as data: scoring keys, item ranges, missing-item policies and citations.
 
+Never item wording (the instruments are licensed): responses and scoring keys only.
 Pure code, no I/O. Intake validates responses against it; scoring computes scores with it.
-Sources and confidence tags: ../shared/reference/instruments.md (Hatcher & Gillaspy 2006 for the
-WAI-SR key; Duncan et al. 2003 for the SRS). The full registry (ORS, OQ-45.2, TASC-R, ...) is
-grown by the clinical-engine issue.
+Every fact comes from ../shared/reference/instruments.md with its confidence tag:
+[C] confirmed, [P] probably right, [U] unconfirmed (then it is a documented decision).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from alliance_shared.events import RespondentRole
+
+
+class Construct(StrEnum):
+    ALLIANCE = "alliance"  # the working relationship (higher = stronger)
+    OUTCOME = "outcome"  # symptoms and functioning (progress, recovery, deterioration)
+
+
+@dataclass(frozen=True)
+class MissingPolicy:
+    """How many items may be left blank, and how blanks are filled.
+
+    `max_missing` 0: every item is required. Otherwise each blank is replaced by the rounded
+    mean of the answered items of its subscale (after reversal), and a form with more blanks than
+    `max_missing` is invalid.
+    """
+
+    max_missing: int = 0
+    citation: str = "every item required"
 
 
 @dataclass(frozen=True)
 class Instrument:
     code: str
     version: str
+    construct: Construct
     items: int
     item_min: float
     item_max: float
-    decimals: int  # 0: whole numbers only; 1: one decimal (visual analogue scales)
+    decimals: int  # 0: whole numbers only; 1: one decimal (the 0-10 visual analogue scales)
     higher_is_better: bool
-    forms: Mapping[str, frozenset[RespondentRole]]  # form -> roles allowed to answer it
+    forms: Mapping[str, frozenset[RespondentRole]]  # form -> the roles that answer it
     subscales: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    reverse_items: frozenset[int] = frozenset()  # reversed value = item_min + item_max - x
+    critical_items: frozenset[int] = frozenset()  # any answer above item_min needs follow-up
+    missing: MissingPolicy = MissingPolicy()
     citation: str = ""
 
     @property
@@ -39,36 +63,159 @@ class Instrument:
     def scoring_key(self) -> str:
         return f"{self.code}/{self.version}"
 
+    def normalize(self, total: float) -> float:
+        """0-1 share of the range, oriented so that 1 is always the good end."""
+        share = (total - self.total_min) / (self.total_max - self.total_min)
+        return round(share if self.higher_is_better else 1 - share, 4)
+
+    def subscale_of(self, item: int) -> str | None:
+        return next((name for name, items in self.subscales.items() if item in items), None)
+
 
 _CLIENT_SIDE = frozenset({RespondentRole.CLIENT, RespondentRole.PARENT})
+_CLIENT = frozenset({RespondentRole.CLIENT})
+_PARENT = frozenset({RespondentRole.PARENT})
+_THERAPIST = frozenset({RespondentRole.THERAPIST})
 
 SRS = Instrument(
     code="SRS",
     version="3.0",
+    construct=Construct.ALLIANCE,
     items=4,
     item_min=0,
     item_max=10,
     decimals=1,
     higher_is_better=True,
     forms={"client": _CLIENT_SIDE},
-    citation="Duncan et al. 2003; 4 items 0-10 (one decimal), total 0-40 [C]",
+    citation="Duncan et al. 2003: 4 items 0-10 (one decimal), total 0-40, every session [C]",
+)
+
+CSRS = Instrument(
+    code="CSRS",
+    version="1.0",
+    construct=Construct.ALLIANCE,
+    items=4,
+    item_min=0,
+    item_max=10,
+    decimals=1,
+    higher_is_better=True,
+    forms={"child": _CLIENT},
+    citation="Child SRS (ages 6-12): same structure as the SRS, total 0-40 [C]; cut-off [U]",
 )
 
 WAI_SR = Instrument(
     code="WAI-SR",
     version="2006",
+    construct=Construct.ALLIANCE,
     items=12,
     item_min=1,
     item_max=5,
     decimals=0,
     higher_is_better=True,
-    forms={"client": _CLIENT_SIDE, "therapist": frozenset({RespondentRole.THERAPIST})},
+    forms={"client": _CLIENT_SIDE, "therapist": _THERAPIST},
     subscales={"task": (1, 2, 10, 12), "bond": (3, 5, 7, 9), "goal": (4, 6, 8, 11)},
-    citation="Hatcher & Gillaspy 2006; 12 items 1-5, subscales of 4 items [C]; "
-    "therapist form assumed to share the key [P]",
+    citation="Hatcher & Gillaspy 2006: 12 items 1-5, task/bond/goal subscales of 4 items [C]; "
+    "no reversed items [P]; therapist form shares the key [P]",
 )
 
-REGISTRY: Mapping[str, Instrument] = {i.code: i for i in (SRS, WAI_SR)}
+TASC_R = Instrument(
+    code="TASC-R",
+    version="R",
+    construct=Construct.ALLIANCE,
+    items=12,
+    item_min=1,
+    item_max=4,
+    decimals=0,
+    higher_is_better=True,
+    forms={"child": _CLIENT, "parent": _PARENT, "therapist": _THERAPIST},
+    reverse_items=frozenset({2, 5, 7, 8, 11}),
+    citation="TASC-R: 12 items 1-4, items 2, 5, 7, 8, 11 reversed (5 - x), total 12-48 "
+    "[C, vendor]; parent and therapist forms share the structure [C]; subscales [U]: total only",
+)
+
+ORS = Instrument(
+    code="ORS",
+    version="2.0",
+    construct=Construct.OUTCOME,
+    items=4,
+    item_min=0,
+    item_max=10,
+    decimals=1,
+    higher_is_better=True,
+    forms={"client": _CLIENT},
+    citation="Miller & Duncan ORS: 4 items 0-10, total 0-40, higher = better, start of every "
+    "session [C]",
+)
+
+CORS = Instrument(
+    code="CORS",
+    version="1.0",
+    construct=Construct.OUTCOME,
+    items=4,
+    item_min=0,
+    item_max=10,
+    decimals=1,
+    higher_is_better=True,
+    forms={"child": _CLIENT, "caregiver": _PARENT},
+    citation="Child ORS (ages 6-12): 4 items 0-10, total 0-40, higher = better [C]",
+)
+
+OQ_45 = Instrument(
+    code="OQ-45.2",
+    version="45.2",
+    construct=Construct.OUTCOME,
+    items=45,
+    item_min=0,
+    item_max=4,
+    decimals=0,
+    higher_is_better=False,
+    forms={"client": _CLIENT},
+    subscales={
+        "symptom_distress": (
+            2,
+            3,
+            5,
+            6,
+            8,
+            9,
+            10,
+            11,
+            13,
+            15,
+            22,
+            23,
+            24,
+            25,
+            27,
+            29,
+            31,
+            33,
+            34,
+            35,
+            36,
+            40,
+            41,
+            42,
+            45,
+        ),
+        "interpersonal_relations": (1, 7, 16, 17, 18, 19, 20, 26, 30, 37, 43),
+        "social_role": (4, 12, 14, 21, 28, 32, 38, 39, 44),
+    },  # fmt: skip
+    reverse_items=frozenset({1, 12, 13, 20, 21, 24, 31, 37, 43}),
+    critical_items=frozenset({8, 11, 26, 32, 44}),
+    missing=MissingPolicy(
+        max_missing=4,
+        citation="blanks take the rounded mean of the rest of their subscale [P]; at most 4 "
+        "blanks in all, else invalid (our decision: 4 of 45 is under 10%) [U]",
+    ),
+    citation="Lambert et al. OQ-45.2: 45 items 0-4, total 0-180, higher = worse [C]; reversed "
+    "items 1, 12, 13, 20, 21, 24, 31, 37, 43 (4 - x) [C]; subscale lists [P]; critical items "
+    "8, 11, 26, 32, 44 [P]",
+)
+
+REGISTRY: Mapping[str, Instrument] = {
+    i.code: i for i in (SRS, CSRS, WAI_SR, TASC_R, ORS, CORS, OQ_45)
+}
 
 
 @dataclass(frozen=True)
@@ -91,9 +238,8 @@ def validate_response(
     problems: list[Violation] = []
     roles = instrument.forms.get(form)
     if roles is None:
-        problems.append(
-            Violation("form", f"{instrument.code} forms are {sorted(instrument.forms)}")
-        )
+        forms = sorted(instrument.forms)
+        problems.append(Violation("form", f"{instrument.code} forms are {forms}"))
     elif role not in roles:
         allowed = sorted(r.value for r in roles)
         problems.append(
@@ -104,15 +250,17 @@ def validate_response(
         problems.append(
             Violation(f"answers.{item}", f"{instrument.code} has items 1-{instrument.items}")
         )
-    for item in sorted(expected - set(answers)):
-        problems.append(Violation(f"answers.{item}", "is required"))
+    blanks = sorted(expected - {i for i, v in answers.items() if v is not None})
+    if len(blanks) > instrument.missing.max_missing:
+        allowed_blanks = instrument.missing.max_missing
+        rule = (
+            "is required"
+            if allowed_blanks == 0
+            else f"is missing: {instrument.code} allows at most {allowed_blanks} blank items"
+        )
+        problems.extend(Violation(f"answers.{item}", rule) for item in blanks)
     for item, value in sorted(answers.items()):
-        if item not in expected:
-            continue
-        if value is None:
-            problems.append(
-                Violation(f"answers.{item}", f"{instrument.code} allows no missing items")
-            )
+        if item not in expected or value is None:
             continue
         if not instrument.item_min <= value <= instrument.item_max:
             problems.append(
@@ -131,19 +279,42 @@ def validate_response(
 class Score:
     total: float
     subscales: Mapping[str, float]
-    normalized: float  # 0-1 share of the total's range, higher = better for alliance scales
+    normalized: float  # 0-1 share of the range, 1 = the good end (see Instrument.normalize)
     scoring_key: str
+    prorated_items: tuple[int, ...] = ()  # blanks filled from their subscale's mean
+    critical_items: tuple[int, ...] = ()  # critical items answered above "never"
+
+
+def _round_half_up(x: float) -> float:
+    return math.floor(x + 0.5)
 
 
 def score_response(instrument_code: str, answers: Mapping[int, float | None]) -> Score:
-    """Scores a response that passed `validate_response`."""
+    """Scores a response that passed `validate_response`: reversal, prorating, subscales."""
     instrument = REGISTRY[instrument_code]
-    values = {item: float(v) for item, v in answers.items() if v is not None}
-    total = round(sum(values.values()), 1)
-    subscales = {
-        name: round(sum(values[i] for i in items), 1)
-        for name, items in instrument.subscales.items()
+    base = instrument.item_min + instrument.item_max
+    keyed = {
+        item: (base - float(v) if item in instrument.reverse_items else float(v))
+        for item, v in answers.items()
+        if v is not None
     }
-    share = (total - instrument.total_min) / (instrument.total_max - instrument.total_min)
-    normalized = share if instrument.higher_is_better else 1 - share
-    return Score(total, subscales, round(normalized, 4), instrument.scoring_key)
+    blanks = tuple(i for i in range(1, instrument.items + 1) if i not in keyed)
+    for item in blanks:
+        subscale = instrument.subscale_of(item)
+        peers = instrument.subscales[subscale] if subscale else range(1, instrument.items + 1)
+        answered = [keyed[i] for i in peers if i in keyed and i not in blanks]
+        keyed[item] = _round_half_up(sum(answered) / len(answered))
+    total = round(sum(keyed.values()), 1)
+    subscales = {
+        name: round(sum(keyed[i] for i in items), 1) for name, items in instrument.subscales.items()
+    }
+    critical = tuple(
+        sorted(
+            i
+            for i in instrument.critical_items
+            if (v := answers.get(i)) is not None and v > instrument.item_min
+        )
+    )
+    return Score(
+        total, subscales, instrument.normalize(total), instrument.scoring_key, blanks, critical
+    )
