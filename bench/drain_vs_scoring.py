@@ -143,6 +143,24 @@ def generate_events(n: int, seed: int) -> tuple[list[ResponseSubmitted], int]:
 # ---------------------------------------------------------------- machine and CPU accounting
 
 
+def source_revision() -> dict[str, Any]:
+    """The commit measured, and the files of scoring and shared that differ from it."""
+    import alliance_scoring
+
+    def git(*args: str) -> str:
+        result = subprocess.run(
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "shared/src", "services/scoring/src")
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or "unknown (not a git checkout)",
+        "scoring_package": str(Path(alliance_scoring.__file__).parent),
+        "uncommitted": [line[3:] for line in changed.splitlines()],
+    }
+
+
 def machine() -> dict[str, Any]:
     model = "unknown"
     with contextlib.suppress(OSError):
@@ -307,6 +325,7 @@ async def fill(stack: Stack, events: list[ResponseSubmitted], meter: CpuMeter) -
     )
     await producer.start()
     try:
+        await producer.partitions_for(RESPONSES.name)  # metadata before the clock starts
         cpu0, t0 = meter.snapshot(), time.perf_counter()
         futures = [
             await producer.send(RESPONSES.name, value=v, key=k, headers=h) for k, v, h in records
@@ -341,6 +360,20 @@ async def topic_sizes(bootstrap: str, topics: list[str]) -> dict[str, int]:
         return {t: sum(v for tp, v in end.items() if tp.topic == t) for t in topics}
     finally:
         await consumer.stop()
+
+
+async def wait_for_leaders(bootstrap: str, topic: str, within_s: float = 60) -> None:
+    """Just-created topics answer NotLeaderForPartition for a moment; a ListOffsets to every
+    partition's leader succeeds once they all lead, so the fill is not timed through that."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            await asyncio.wait_for(topic_sizes(bootstrap, [topic]), timeout=10)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def drain(
@@ -443,6 +476,10 @@ async def transaction_stats(pool: asyncpg.Pool) -> dict[str, Any]:
     return out
 
 
+def log_tail(path: Path, lines: int = 15) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
 def scan_log(path: Path) -> tuple[dict[str, int], list[str]]:
     """Counts the JSON log lines per level; returns the distinct WARNING+ messages (counted)."""
     levels: Counter[str] = Counter()
@@ -512,7 +549,9 @@ async def score_all(
             if count >= n:
                 break
             if proc.returncode is not None:
-                raise RuntimeError(f"scoring exited with {proc.returncode}; see {log_path}")
+                raise RuntimeError(
+                    f"scoring exited with {proc.returncode}; end of its log:\n{log_tail(log_path)}"
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"scoring processed {count}/{n} before the deadline")
             await asyncio.sleep(POLL_S)
@@ -589,6 +628,7 @@ async def score_all(
 
 async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[str, Any]:
     meter = CpuMeter(stack.kafka_pid, stack.postgres_pid)
+    source = source_revision()  # before the scoring process imports the code
     t = time.perf_counter()
     events, cases = generate_events(args.events, args.seed)
     print(
@@ -596,6 +636,7 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
         file=sys.stderr,
     )
 
+    await wait_for_leaders(stack.bootstrap, RESPONSES.name)
     fill_phase, value_bytes = await fill(stack, events, meter)
     del events
     print(f"[bench] fill: {fill_phase.rate:,.0f} events/s", file=sys.stderr)
@@ -624,6 +665,7 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine() | {"kafka": stack.kafka_version, "postgresql": pg_version},
+        "source": source,
         "config": {
             "events": args.events,
             "partitions": args.partitions,
@@ -660,6 +702,8 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['ram_gib']} GiB RAM, "
         f"Python {m['python']}, Kafka {m['kafka']}, PostgreSQL {m['postgresql']}",
+        f"source: commit {result['source']['commit']}, uncommitted changes in "
+        f"{result['source']['uncommitted'] or 'none'} ({result['source']['scoring_package']})",
         f"workload: {c['events']} events (avg {c['avg_value_bytes']} B), {c['cases']} cases, "
         f"{c['partitions']} partitions, scoring batch {c['scoring_batch']}",
         "",

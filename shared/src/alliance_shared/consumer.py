@@ -31,7 +31,7 @@ from alliance_shared.topics import DEAD_LETTER
 
 log = logging.getLogger(__name__)
 
-E = TypeVar("E", bound=BaseModel)
+E = TypeVar("E")
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -46,10 +46,12 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def documented_as(model: type[BaseModel]) -> WithJsonSchema:
-    """For `Annotated[bytes, documented_as(Model)]`: records arrive as raw bytes (validated one
-    by one here, so one bad record cannot fail its batch) and AsyncAPI shows them as `model`."""
-    return WithJsonSchema(_inline_refs(model.model_json_schema()))
+def documented_as(*models: type[BaseModel]) -> WithJsonSchema:
+    """For `Annotated[bytes, documented_as(Model, ...)]`: records arrive as raw bytes (validated
+    one by one here, so one bad record cannot fail its batch) and AsyncAPI shows them as one of
+    the models."""
+    schemas = [_inline_refs(m.model_json_schema()) for m in models]
+    return WithJsonSchema(schemas[0] if len(schemas) == 1 else {"oneOf": schemas})
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,12 @@ class EventEnvelope(Frozen):
 ItemNumber = Annotated[int, Field(ge=1, le=200)]
 
 
+class AgeGroup(StrEnum):
+    ADULT = "adult"
+    ADOLESCENT = "adolescent"  # 13-17
+    CHILD = "child"  # 6-12
+
+
 class ResponseSubmittedPayload(Frozen):
     therapist_id: TherapistId
     respondent_role: RespondentRole
@@ -63,6 +69,11 @@ class ResponseSubmittedPayload(Frozen):
     answers: dict[ItemNumber, float | None] = Field(
         description="Item number (1-based) to the answer; null marks a missing item."
     )
+    age_group: AgeGroup | None = Field(
+        None,
+        description="The client's age group, for age-normed cut-offs (ORS). Defaults: ORS adult, "
+        "CORS child.",
+    )
 
 
 class ResponseSubmitted(EventEnvelope):
@@ -71,6 +82,30 @@ class ResponseSubmitted(EventEnvelope):
     event_type: Literal["response.submitted"] = "response.submitted"
     schema_version: Literal[1] = 1
     payload: ResponseSubmittedPayload
+
+
+class EpisodeEnding(StrEnum):
+    PLANNED = "planned"  # by mutual agreement
+    UNILATERAL = "unilateral"  # the client dropped out
+
+
+class EpisodeEndedPayload(Frozen):
+    therapist_id: TherapistId
+    ending: EpisodeEnding
+    ended_at: AwareDatetime
+    last_session_number: int | None = Field(None, ge=1)
+
+
+class EpisodeEnded(EventEnvelope):
+    """The end of a treatment episode, planned or unilateral. Topic: responses (so it is ordered
+    with the case's responses)."""
+
+    event_type: Literal["episode.ended"] = "episode.ended"
+    schema_version: Literal[1] = 1
+    payload: EpisodeEndedPayload
+
+
+CaseInput = Annotated[ResponseSubmitted | EpisodeEnded, Field(discriminator="event_type")]
 
 
 class DyadRef(Frozen):
@@ -91,8 +126,16 @@ class ResponseScoredPayload(Frozen):
     administered_at: AwareDatetime
     total: float
     subscales: dict[str, float]
-    normalized: float = Field(ge=0, le=1, description="Total on a 0-1 scale (share of range).")
+    normalized: float = Field(
+        ge=0, le=1, description="Total on a 0-1 scale (share of range), 1 = the good end."
+    )
     scoring_key: str = Field(description="Key and version the score was computed with.")
+    prorated_items: list[int] = Field(
+        default_factory=list, description="Blank items filled from their subscale's mean."
+    )
+    critical_items: list[int] = Field(
+        default_factory=list, description="Critical items answered above 'never' (OQ-45.2)."
+    )
 
 
 class ResponseScored(EventEnvelope):
@@ -103,10 +146,6 @@ class ResponseScored(EventEnvelope):
     payload: ResponseScoredPayload
 
 
-class AlertKind(StrEnum):
-    LOW_ALLIANCE = "low_alliance"
-
-
 class RuleEvidence(Frozen):
     """Which rule fired, with what inputs and threshold, and where the threshold comes from."""
 
@@ -114,6 +153,43 @@ class RuleEvidence(Frozen):
     inputs: dict[str, Any]
     threshold: float
     citation: str
+
+
+class SignalKind(StrEnum):
+    PHASE_CHANGED = "phase_changed"
+    RUPTURE_OPENED = "rupture_opened"
+    RUPTURE_REPAIRED = "rupture_repaired"
+    RUPTURE_ESCALATED = "rupture_escalated"
+    SPLIT_DETECTED = "split_detected"
+    DETERIORATED = "deteriorated"
+    OFF_TRACK = "off_track"
+    CRITICAL_ITEM = "critical_item"
+    TERMINATION_READY = "termination_ready"
+
+
+class ClinicalSignalPayload(Frozen):
+    kind: SignalKind
+    dyad: DyadRef | None = Field(None, description="The dyad concerned; null for case signals.")
+    instrument: str | None = None
+    session_number: int | None = None
+    source_event_id: uuid.UUID
+    severity: Literal["low", "moderate", "high"] | None = None
+    summary: str = Field(description="One line for a clinician, without personal data.")
+    evidence: list[RuleEvidence] = Field(description="Every rule that fired, with its inputs.")
+
+
+class ClinicalSignal(EventEnvelope):
+    """A derived clinical event (phase changed, rupture opened/repaired/escalated, split,
+    deterioration, off track, critical item, termination ready). Topic: scored. Id derived from
+    its source event and kind."""
+
+    event_type: Literal["clinical.signal"] = "clinical.signal"
+    schema_version: Literal[1] = 1
+    payload: ClinicalSignalPayload
+
+
+class AlertKind(StrEnum):
+    LOW_ALLIANCE = "low_alliance"
 
 
 class AlertRaisedPayload(Frozen):
@@ -149,3 +225,6 @@ def envelope_fields(
         "occurred_at": occurred_at,
         "recorded_at": recorded_at,
     }
+
+
+ScoringOutput = Annotated[ResponseScored | ClinicalSignal, Field(discriminator="event_type")]

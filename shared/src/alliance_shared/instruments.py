@@ -72,6 +72,10 @@ class Instrument:
         return next((name for name, items in self.subscales.items() if item in items), None)
 
 
+def _items(numbers: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in numbers.split())
+
+
 _CLIENT_SIDE = frozenset({RespondentRole.CLIENT, RespondentRole.PARENT})
 _CLIENT = frozenset({RespondentRole.CLIENT})
 _PARENT = frozenset({RespondentRole.PARENT})
@@ -171,36 +175,12 @@ OQ_45 = Instrument(
     higher_is_better=False,
     forms={"client": _CLIENT},
     subscales={
-        "symptom_distress": (
-            2,
-            3,
-            5,
-            6,
-            8,
-            9,
-            10,
-            11,
-            13,
-            15,
-            22,
-            23,
-            24,
-            25,
-            27,
-            29,
-            31,
-            33,
-            34,
-            35,
-            36,
-            40,
-            41,
-            42,
-            45,
+        "symptom_distress": _items(
+            "2 3 5 6 8 9 10 11 13 15 22 23 24 25 27 29 31 33 34 35 36 40 41 42 45"
         ),
-        "interpersonal_relations": (1, 7, 16, 17, 18, 19, 20, 26, 30, 37, 43),
-        "social_role": (4, 12, 14, 21, 28, 32, 38, 39, 44),
-    },  # fmt: skip
+        "interpersonal_relations": _items("1 7 16 17 18 19 20 26 30 37 43"),
+        "social_role": _items("4 12 14 21 28 32 38 39 44"),
+    },
     reverse_items=frozenset({1, 12, 13, 20, 21, 24, 31, 37, 43}),
     critical_items=frozenset({8, 11, 26, 32, 44}),
     missing=MissingPolicy(

@@ -38,6 +38,32 @@ class Dyad(SQLModel, table=True):
         sa_column=Column(JSONB, nullable=False),
         description="Instrument code to its latest score (by administration time).",
     )
+    clinical: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False),
+        description="Trend, client-therapist discrepancy and ruptures with their repair state.",
+    )
+    updated_at: datetime = _tz()
+
+
+class CaseView(SQLModel, table=True):
+    """The family view of a case: phase, episode, outcome progress, splits, readiness."""
+
+    __tablename__ = "case_view"
+    __table_args__ = (Index("case_view_clinic", "clinic_id", "case_id"), {"schema": "scoring"})
+
+    case_id: str = Field(primary_key=True, sa_type=Text)
+    clinic_id: str = Field(sa_type=Text)
+    phase: str = Field(sa_type=Text)
+    latest_session: int
+    episode: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    outcomes: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False)
+    )
+    splits: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False)
+    )
+    readiness: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     updated_at: datetime = _tz()
 
 

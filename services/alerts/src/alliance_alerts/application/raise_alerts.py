@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
-from alliance_shared.events import AlertRaised, ResponseScored
+from alliance_shared.events import AlertRaised, ResponseScored, ScoringOutput
 from alliance_shared.outbox import OutboxMessage, claim_new_events, enqueue
 from alliance_shared.topics import NOTICES
 
@@ -15,11 +15,13 @@ from alliance_alerts.domain.rules import AlertConfig, decide
 
 
 async def raise_alerts(
-    pool: asyncpg.Pool, events: Sequence[ResponseScored], config: AlertConfig
+    pool: asyncpg.Pool, events: Sequence[ScoringOutput], config: AlertConfig
 ) -> int:
     """Returns the number of alerts raised. Redelivered events change nothing."""
     async with pool.acquire() as conn, conn.transaction():
-        fresh = await claim_new_events(conn, SCHEMA, events)
+        claimed = await claim_new_events(conn, SCHEMA, events)
+        # Clinical signals are recorded as processed; their alert rules come with issue 4.
+        fresh = [e for e in claimed if isinstance(e, ResponseScored)]
         if not fresh:
             return 0
         open_kinds = await open_alert_kinds(conn, {e.payload.dyad.dyad_id for e in fresh})

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from alliance_shared.broker import batch_subscriber, create_broker
 from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
-from alliance_shared.events import AlertRaised, ResponseScored
+from alliance_shared.events import AlertRaised, ClinicalSignal, ResponseScored, ScoringOutput
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
 from alliance_shared.topics import NOTICES, SCORED
 from fastapi import FastAPI
@@ -30,16 +30,19 @@ def build_broker(settings: AlertsSettings, runtime: Runtime) -> KafkaBroker:
     broker = create_broker(settings, SERVICE)
     config = settings.alert_config()
 
-    async def process(events: Sequence[ResponseScored]) -> None:
+    async def process(events: Sequence[ScoringOutput]) -> None:
         pool, relay = runtime.require()
         if await raise_alerts(pool, events, config):
             relay.wake()
 
-    pipeline = BatchPipeline(TypeAdapter(ResponseScored), process, DeadLetters(broker, SERVICE))
+    pipeline: BatchPipeline[ScoringOutput] = BatchPipeline(
+        TypeAdapter(ScoringOutput), process, DeadLetters(broker, SERVICE)
+    )
 
     @batch_subscriber(broker, SCORED, group_id=SERVICE)
     async def on_scored(
-        batch: list[Annotated[bytes, documented_as(ResponseScored)]], msg: KafkaMessage
+        batch: list[Annotated[bytes, documented_as(ResponseScored, ClinicalSignal)]],
+        msg: KafkaMessage,
     ) -> None:
         await pipeline.handle(msg)
 

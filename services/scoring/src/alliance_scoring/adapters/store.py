@@ -1,63 +1,112 @@
-"""PostgreSQL adapter for the dyad projections (asyncpg, batched: this is the hot path)."""
+"""PostgreSQL adapter for the case projections (asyncpg, batched: this is the hot path).
+
+The fold state of each case lives in `scoring.case_state`; the read models the gateway serves
+(`scoring.dyad`, `scoring.dyad_score`, `scoring.case_view`) are written from it in the same
+transaction, shaped like the API.
+"""
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from alliance_shared.events import DyadRef, RespondentRole, ResponseScored
+from alliance_shared.events import ResponseScored
 from alliance_shared.outbox import Connection
 
 from alliance_scoring.adapters.tables import SCHEMA
-from alliance_scoring.domain.dyads import DyadState
+from alliance_scoring.domain.state import CaseState, DyadState
 
 
-async def load_dyads(conn: Connection, dyad_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, DyadState]:
+async def load_cases(conn: Connection, case_ids: Iterable[str]) -> dict[str, CaseState]:
     rows = await conn.fetch(
-        f"SELECT dyad_id, clinic_id, case_id, therapist_id, respondent_role, respondent_id, "
-        f"responses, latest FROM {SCHEMA}.dyad WHERE dyad_id = ANY($1::uuid[])",
-        list(dyad_ids),
+        f"SELECT case_id, state FROM {SCHEMA}.case_state WHERE case_id = ANY($1::text[])",
+        list(case_ids),
     )
-    return {
-        r["dyad_id"]: DyadState(
-            dyad=DyadRef(
-                dyad_id=r["dyad_id"],
-                therapist_id=r["therapist_id"],
-                respondent_role=RespondentRole(r["respondent_role"]),
-                respondent_id=r["respondent_id"],
-            ),
-            clinic_id=r["clinic_id"],
-            case_id=r["case_id"],
-            responses=r["responses"],
-            latest=json.loads(r["latest"]),
-        )
-        for r in rows
+    return {r["case_id"]: CaseState.model_validate_json(r["state"]) for r in rows}
+
+
+def dyad_view(case: CaseState, dyad: DyadState) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The dyad's `latest` and `clinical` columns."""
+    latest = {
+        code: {
+            "session_number": p.session_number,
+            "administered_at": p.administered_at.isoformat(),
+            "total": p.total,
+            "normalized": p.normalized,
+            "subscales": p.subscales,
+            "source_event_id": str(p.source_event_id),
+        }
+        for code, points in dyad.series.items()
+        for p in points[-1:]
     }
+    clinical = {
+        "phase": case.phase,
+        "trend": dyad.trend.model_dump(mode="json") if dyad.trend else None,
+        "discrepancy": dyad.discrepancy,
+        "ruptures": [r.model_dump(mode="json") for r in dyad.ruptures],
+        "open_ruptures": sum(r.is_open for r in dyad.ruptures),
+    }
+    return latest, clinical
 
 
-async def save_dyads(conn: Connection, states: Iterable[DyadState], now: datetime) -> None:
+async def save_cases(conn: Connection, cases: Iterable[CaseState], now: datetime) -> None:
+    cases = list(cases)
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.dyad (dyad_id, clinic_id, case_id, therapist_id, respondent_role, "
-        "respondent_id, responses, latest, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9) "
-        "ON CONFLICT (dyad_id) DO UPDATE SET responses = EXCLUDED.responses, "
-        "latest = EXCLUDED.latest, updated_at = EXCLUDED.updated_at",
+        f"INSERT INTO {SCHEMA}.case_state (case_id, clinic_id, state, updated_at) "
+        "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (case_id) DO UPDATE SET "
+        "state = EXCLUDED.state, updated_at = EXCLUDED.updated_at",
+        [(c.case_id, c.clinic_id, c.model_dump_json(), now) for c in cases],
+    )
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.case_view (case_id, clinic_id, phase, latest_session, episode, "
+        "outcomes, splits, readiness, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9) "
+        "ON CONFLICT (case_id) DO UPDATE SET phase = EXCLUDED.phase, "
+        "latest_session = EXCLUDED.latest_session, episode = EXCLUDED.episode, "
+        "outcomes = EXCLUDED.outcomes, splits = EXCLUDED.splits, "
+        "readiness = EXCLUDED.readiness, updated_at = EXCLUDED.updated_at",
         [
             (
-                s.dyad.dyad_id,
-                s.clinic_id,
-                s.case_id,
-                s.dyad.therapist_id,
-                s.dyad.respondent_role.value,
-                s.dyad.respondent_id,
-                s.responses,
-                json.dumps(s.latest),
+                c.case_id,
+                c.clinic_id,
+                c.phase,
+                c.latest_session,
+                c.episode.model_dump_json(),
+                json.dumps([o.model_dump(mode="json") for o in c.outcomes.values()]),
+                json.dumps([s.model_dump(mode="json") for s in c.splits]),
+                c.readiness.model_dump_json(),
                 now,
             )
-            for s in states
+            for c in cases
         ],
+    )
+    rows = []
+    for c in cases:
+        for d in c.dyads.values():
+            latest, clinical = dyad_view(c, d)
+            rows.append(
+                (
+                    d.dyad.dyad_id,
+                    c.clinic_id,
+                    c.case_id,
+                    d.dyad.therapist_id,
+                    d.dyad.respondent_role.value,
+                    d.dyad.respondent_id,
+                    d.responses,
+                    json.dumps(latest),
+                    json.dumps(clinical),
+                    now,
+                )
+            )
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.dyad (dyad_id, clinic_id, case_id, therapist_id, respondent_role, "
+        "respondent_id, responses, latest, clinical, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10) "
+        "ON CONFLICT (dyad_id) DO UPDATE SET responses = EXCLUDED.responses, "
+        "latest = EXCLUDED.latest, clinical = EXCLUDED.clinical, updated_at = EXCLUDED.updated_at",
+        rows,
     )
 
 

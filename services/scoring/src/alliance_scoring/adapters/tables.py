@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from alliance_shared.outbox import plumbing_tables
-from alliance_shared.readmodels import Dyad, DyadScore, table_of
-from sqlalchemy import MetaData, Table
+from alliance_shared.readmodels import CaseView, Dyad, DyadScore, table_of
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "scoring"
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
-TABLES: list[Table] = [table_of(Dyad), table_of(DyadScore), outbox, processed_event]
+# The fold state of each case (private to scoring; the read models are derived from it).
+case_state = Table(
+    "case_state",
+    _plumbing,
+    Column("case_id", Text, primary_key=True),
+    Column("clinic_id", Text, nullable=False),
+    Column("state", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
+TABLES: list[Table] = [
+    table_of(Dyad),
+    table_of(DyadScore),
+    table_of(CaseView),
+    case_state,
+    outbox,
+    processed_event,
+]

@@ -1,11 +1,9 @@
-"""Pure scoring and the dyad projection fold. No I/O, no clock, no randomness."""
+"""Scoring one response and naming its dyad. Pure: no I/O, no clock, no randomness."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from alliance_shared.events import (
     DyadRef,
@@ -57,43 +55,7 @@ def score(event: ResponseSubmitted, recorded_at: datetime) -> ResponseScored:
             subscales=dict(result.subscales),
             normalized=result.normalized,
             scoring_key=result.scoring_key,
+            prorated_items=list(result.prorated_items),
+            critical_items=list(result.critical_items),
         ),
     )
-
-
-@dataclass(frozen=True)
-class DyadState:
-    """The dyad projection: its identity, how many responses it has, the latest per instrument."""
-
-    dyad: DyadRef
-    clinic_id: str
-    case_id: str
-    responses: int = 0
-    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
-def latest_entry(p: ResponseScoredPayload) -> dict[str, Any]:
-    return {
-        "session_number": p.session_number,
-        "administered_at": utc_iso(p.administered_at),
-        "total": p.total,
-        "subscales": p.subscales,
-        "normalized": p.normalized,
-        "source_event_id": str(p.source_event_id),
-    }
-
-
-def apply(state: DyadState | None, event: ResponseScored) -> DyadState:
-    p = event.payload
-    if state is None:
-        state = DyadState(dyad=p.dyad, clinic_id=event.clinic_id, case_id=event.case_id)
-    current = state.latest.get(p.instrument)
-    latest = dict(state.latest)
-    # Latest by administration time, not arrival: a late-arriving older response changes nothing.
-    if current is None or current["administered_at"] <= utc_iso(p.administered_at):
-        latest[p.instrument] = latest_entry(p)
-    return replace(state, responses=state.responses + 1, latest=latest)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from alliance_shared.broker import batch_subscriber, create_broker
+from alliance_shared.clinical_config import DEFAULT_CONFIG
 from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
-from alliance_shared.events import ResponseScored, ResponseSubmitted
+from alliance_shared.events import CaseInput, EpisodeEnded, ResponseSubmitted, ScoringOutput
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
 from alliance_shared.topics import RESPONSES, SCORED
 from fastapi import FastAPI
@@ -34,21 +35,24 @@ def utc_now() -> datetime:
 def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
     broker = create_broker(settings, SERVICE)
 
-    async def process(events: Sequence[ResponseSubmitted]) -> None:
+    async def process(events: Sequence[CaseInput]) -> None:
         pool, relay = runtime.require()
-        if await project_batch(pool, events, utc_now):
+        if await project_batch(pool, events, utc_now, lambda clinic_id: DEFAULT_CONFIG):
             relay.wake()
 
-    pipeline = BatchPipeline(TypeAdapter(ResponseSubmitted), process, DeadLetters(broker, SERVICE))
+    pipeline: BatchPipeline[CaseInput] = BatchPipeline(
+        TypeAdapter(CaseInput), process, DeadLetters(broker, SERVICE)
+    )
 
     @batch_subscriber(broker, RESPONSES, group_id=SERVICE, max_records=settings.batch_max_records)
     async def on_responses(
-        batch: list[Annotated[bytes, documented_as(ResponseSubmitted)]], msg: KafkaMessage
+        batch: list[Annotated[bytes, documented_as(ResponseSubmitted, EpisodeEnded)]],
+        msg: KafkaMessage,
     ) -> None:
         await pipeline.handle(msg)
 
     # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
-    broker.publisher(SCORED.name, schema=ResponseScored, description=SCORED.description)
+    broker.publisher(SCORED.name, schema=ScoringOutput, description=SCORED.description)
     return broker
 
 

@@ -1,0 +1,232 @@
+"""Rupture rules over one dyad's alliance series, and the rupture lifecycle. Pure.
+
+Rules (each switchable and tuned through ClinicalConfig; see docs/clinical.md):
+- `below_cutoff`: the SRS/CSRS total is below its cut-off.
+- `drop_from_previous`: the SRS/CSRS total fell by at least 1 point since the previous session.
+- `reliable_drop`: the score fell below the mean of the dyad's own course by 1 SD (lenient,
+  moderate) or 2 SD (strict, high), SD being the larger of the dyad's own and the clinic's
+  sample SD (Gumz et al. 2012).
+- `sudden_loss`: the three Tang & DeRubeis criteria, mirrored for a loss; judged once the two
+  sessions after the drop are in, so it is reported two sessions late.
+
+A rupture is repaired when the score returns to its pre-rupture level (the V shape) and becomes
+unresolved (escalated) after `repair_window_sessions` sessions without that.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Literal
+
+from alliance_shared.clinical_config import ClinicalConfig
+from alliance_shared.events import RuleEvidence
+from alliance_shared.instruments import Instrument
+
+from alliance_scoring.domain.state import Point, Rupture
+from alliance_scoring.domain.stats import T_CRITICAL_95, mean, pooled_sd, sample_sd
+
+Severity = Literal["low", "moderate", "high"]
+SEVERITY_ORDER: dict[Severity, int] = {"low": 0, "moderate": 1, "high": 2}
+RUPTURE_NAMESPACE = uuid.UUID("3e9c1f0e-7a55-4b0e-8d5c-1c2b3a4d5e6f")
+
+
+def rupture_id(dyad_id: uuid.UUID, instrument: str, session: int) -> uuid.UUID:
+    return uuid.uuid5(RUPTURE_NAMESPACE, f"{dyad_id}:{instrument}:{session}")
+
+
+def session_rules(
+    instrument: Instrument, prior: Sequence[Point], point: Point, config: ClinicalConfig
+) -> list[tuple[RuleEvidence, Severity]]:
+    """The rules judged on the new session against the sessions before it."""
+    hits: list[tuple[RuleEvidence, Severity]] = []
+    cutoff = config.alliance_cutoffs.get(instrument.code)
+    if cutoff and config.enabled("below_cutoff") and point.total < cutoff.value:
+        hits.append(
+            (
+                RuleEvidence(
+                    rule="below_cutoff",
+                    inputs={"total": point.total, "session_number": point.session_number},
+                    threshold=cutoff.value,
+                    citation=cutoff.source,
+                ),
+                "low",
+            )
+        )
+    if cutoff and prior and config.enabled("drop_from_previous"):
+        previous = prior[-1]
+        drop = round(previous.total - point.total, 4)
+        if drop >= config.drop_from_previous.value:
+            hits.append(
+                (
+                    RuleEvidence(
+                        rule="drop_from_previous",
+                        inputs={
+                            "previous_total": previous.total,
+                            "total": point.total,
+                            "drop": drop,
+                            "previous_session": previous.session_number,
+                        },
+                        threshold=config.drop_from_previous.value,
+                        citation=config.drop_from_previous.source,
+                    ),
+                    "low",
+                )
+            )
+    if len(prior) >= config.reliable_drop_min_sessions.value and config.enabled("reliable_drop"):
+        hits.extend(_reliable_drop(instrument, prior, point, config))
+    return hits
+
+
+def _reliable_drop(
+    instrument: Instrument, prior: Sequence[Point], point: Point, config: ClinicalConfig
+) -> list[tuple[RuleEvidence, Severity]]:
+    course = [p.total for p in prior]
+    own_sd = sample_sd(course)
+    sample = config.alliance_sample_sd.get(instrument.code)
+    floor = config.sd_floor_share_of_range.value * (instrument.total_max - instrument.total_min)
+    sd = max(own_sd, sample.value if sample else 0.0, floor)
+    drop = mean(course) - point.total
+    for z, severity in (
+        (config.reliable_drop_strict_sd, "high"),
+        (config.reliable_drop_lenient_sd, "moderate"),
+    ):
+        if drop >= z.value * sd:
+            evidence = RuleEvidence(
+                rule="reliable_drop",
+                inputs={
+                    "total": point.total,
+                    "course_mean": round(mean(course), 3),
+                    "own_sd": round(own_sd, 3),
+                    "sample_sd": sample.value if sample else None,
+                    "sd_used": round(sd, 3),
+                    "sessions": len(course),
+                    "z": z.value,
+                },
+                threshold=round(z.value * sd, 3),
+                citation=z.source + "; Gumz et al. 2012 (stricter SD)",
+            )
+            return [(evidence, severity)]  # type: ignore[list-item]
+    return []
+
+
+def sudden_loss(
+    instrument: Instrument, series: Sequence[Point], config: ClinicalConfig
+) -> tuple[RuleEvidence, Point, Point] | None:
+    """Judges the drop into the third-latest session (its two following sessions are in).
+    Returns the evidence, the session before the drop and the session of the drop."""
+    if len(series) < 4 or not config.enabled("sudden_loss"):
+        return None
+    at = len(series) - 3
+    before, drop_point = series[at - 1], series[at]
+    s = drop_point.session_number
+    pre = [p.total for p in series if s - 3 <= p.session_number <= s - 1]
+    post = [p.total for p in series if s <= p.session_number <= s + 2]
+    rcv = config.alliance_reliable_change.get(instrument.code)
+    if len(pre) < 2 or len(post) < 2 or rcv is None:
+        return None  # fewer than 2 sessions on a side: not evaluable
+    drop = before.total - drop_point.total
+    critical = T_CRITICAL_95[len(pre) + len(post) - 2]
+    difference = mean(pre) - mean(post)
+    pooled = pooled_sd(pre, post)
+    criteria = (
+        drop >= rcv.value,
+        before.total > 0 and drop >= config.sudden_loss_share.value * before.total,
+        difference > critical * pooled,
+    )
+    if not all(criteria):
+        return None
+    evidence = RuleEvidence(
+        rule="sudden_loss",
+        inputs={
+            "previous_total": before.total,
+            "total": drop_point.total,
+            "drop": round(drop, 3),
+            "pre_mean": round(mean(pre), 3),
+            "post_mean": round(mean(post), 3),
+            "pooled_sd": round(pooled, 3),
+            "critical_value": critical,
+            "n_pre": len(pre),
+            "n_post": len(post),
+            "share_threshold": config.sudden_loss_share.value,
+        },
+        threshold=rcv.value,
+        citation=f"{config.sudden_loss_share.source}; reliable-change value: {rcv.source}",
+    )
+    return evidence, before, drop_point
+
+
+def _strongest(hits: Sequence[tuple[RuleEvidence, Severity]]) -> Severity:
+    return max((s for _, s in hits), key=SEVERITY_ORDER.__getitem__)
+
+
+def advance_ruptures(
+    ruptures: tuple[Rupture, ...],
+    dyad_id: uuid.UUID,
+    instrument: Instrument,
+    series: Sequence[Point],
+    point: Point,
+    config: ClinicalConfig,
+) -> tuple[Rupture, ...]:
+    """Moves this instrument's ruptures one session on: repair, escalation, new ruptures."""
+    window = int(config.repair_window_sessions.value)
+    updated: list[Rupture] = []
+    for r in ruptures:
+        if (
+            r.instrument != instrument.code
+            or not r.is_open
+            or point.session_number <= r.opened_session
+        ):
+            updated.append(r)
+        elif point.total >= r.target:
+            updated.append(
+                r.model_copy(
+                    update={"status": "repaired", "resolved_session": point.session_number}
+                )
+            )
+        elif r.status == "open" and point.session_number - r.opened_session >= window:
+            updated.append(
+                r.model_copy(
+                    update={"status": "unresolved", "resolved_session": point.session_number}
+                )
+            )
+        else:
+            updated.append(r)
+    prior = [p for p in series if p.session_number < point.session_number]
+    hits = session_rules(instrument, prior, point, config)
+    loss = sudden_loss(instrument, series, config)
+    open_now = next((r for r in updated if r.instrument == instrument.code and r.is_open), None)
+    if loss is not None:
+        evidence, before, drop_point = loss
+        if open_now is None:
+            # Reported late: the rupture is dated at the drop, two sessions back.
+            opened = Rupture(
+                rupture_id=rupture_id(dyad_id, instrument.code, drop_point.session_number),
+                instrument=instrument.code,
+                opened_session=drop_point.session_number,
+                opened_at=drop_point.administered_at,
+                severity="moderate",
+                target=before.total,
+                evidence=(evidence,),
+            )
+            updated.append(opened)
+            open_now = opened
+        elif all(e.rule != "sudden_loss" for e in open_now.evidence):
+            updated[updated.index(open_now)] = open_now = open_now.model_copy(
+                update={"evidence": (*open_now.evidence, evidence)}
+            )
+    if hits and open_now is None:
+        cutoff = config.alliance_cutoffs.get(instrument.code)
+        target = prior[-1].total if prior else (cutoff.value if cutoff else point.total)
+        updated.append(
+            Rupture(
+                rupture_id=rupture_id(dyad_id, instrument.code, point.session_number),
+                instrument=instrument.code,
+                opened_session=point.session_number,
+                opened_at=point.administered_at,
+                severity=_strongest(hits),
+                target=target,
+                evidence=tuple(e for e, _ in hits),
+            )
+        )
+    return tuple(updated)

@@ -1,0 +1,118 @@
+"""The projection state of a case, as immutable values that serialise to JSON.
+
+A case holds its dyads (therapist x respondent), each with its score series per instrument and
+its ruptures, plus the case-level views: outcome progress, split alliance, phase, episode and
+termination readiness. `case.apply` folds events into it; `case.decide` derives signals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from alliance_shared.events import DyadRef, RuleEvidence
+from pydantic import BaseModel, ConfigDict, Field
+
+Phase = Literal["foundation", "work", "termination", "closed"]
+OutcomeClass = Literal["recovered", "improved", "unchanged", "deteriorated"]
+
+
+class Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Point(Value):
+    """One scored administration."""
+
+    session_number: int
+    administered_at: datetime
+    total: float
+    normalized: float
+    subscales: dict[str, float] = Field(default_factory=dict)
+    source_event_id: uuid.UUID
+
+
+class Rupture(Value):
+    """A rupture episode of one dyad on one instrument: opened by one or more rules, repaired
+    when the score returns to its pre-rupture level, unresolved (escalated) after the window."""
+
+    rupture_id: uuid.UUID
+    instrument: str
+    opened_session: int
+    opened_at: datetime
+    severity: Literal["low", "moderate", "high"]
+    target: float  # the pre-rupture level to return to
+    status: Literal["open", "repaired", "unresolved"] = "open"
+    resolved_session: int | None = None
+    evidence: tuple[RuleEvidence, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "repaired"
+
+
+class Trend(Value):
+    instrument: str
+    slope_per_session: float  # normalised (0-1) units per session
+    sessions: int
+    declining: bool
+
+
+class DyadState(Value):
+    dyad: DyadRef
+    series: dict[str, tuple[Point, ...]] = Field(default_factory=dict)  # by instrument
+    ruptures: tuple[Rupture, ...] = ()
+    trend: Trend | None = None
+    discrepancy: float | None = None  # this rating minus the therapist's, 0-1 scale
+    responses: int = 0
+
+
+class OutcomeState(Value):
+    """Progress of one outcome series (e.g. the client's ORS) against its intake baseline."""
+
+    instrument: str
+    respondent_role: str
+    baseline: Point
+    latest: Point
+    cutoff: float
+    reliable_change: float
+    higher_is_better: bool
+    improvement: float  # in the instrument's good direction, points
+    outcome_class: OutcomeClass
+    recovered_streak: int = 0  # consecutive administrations classed recovered
+    expected_improvement: float | None = None
+    on_track: bool | None = None
+    curve_band: str | None = None
+
+
+class SplitState(Value):
+    child_dyad_id: uuid.UUID
+    parent_dyad_id: uuid.UUID
+    gap: float  # parent minus child, 0-1 scale
+    active: bool
+    reason: str | None = None
+
+
+class Readiness(Value):
+    ready: bool
+    reasons: tuple[str, ...] = ()
+
+
+class Episode(Value):
+    status: Literal["open", "ended"] = "open"
+    ending: Literal["planned", "unilateral"] | None = None
+    ended_at: datetime | None = None
+
+
+class CaseState(Value):
+    clinic_id: str
+    case_id: str
+    dyads: dict[str, DyadState] = Field(default_factory=dict)  # by dyad id
+    outcomes: dict[str, OutcomeState] = Field(default_factory=dict)  # by instrument:role
+    splits: tuple[SplitState, ...] = ()
+    phase: Phase = "foundation"
+    latest_session: int = 0
+    episode: Episode = Episode()
+    readiness: Readiness = Readiness(ready=False)
+    critical_items: tuple[int, ...] = ()  # of the latest response, when any were endorsed
