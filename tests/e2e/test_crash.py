@@ -73,7 +73,12 @@ async def test_scoring_killed_mid_stream_loses_and_doubles_nothing(
         for r in await read_topic(stack.kafka_bootstrap_servers, SCORED.name)
         if r.key and r.key.decode().startswith(clinic)
     ]
-    assert len({json.loads(r.value)["event_id"] for r in records}) == len(bodies)
+    published = [json.loads(r.value) for r in records]
+    scored = {e["event_id"] for e in published if e["event_type"] == "response.scored"}
+    assert len(scored) == len(bodies)
+    # Each case went from foundation to work once (session 6): signals are not doubled either.
+    phase_changes = {e["event_id"] for e in published if e["event_type"] == "clinical.signal"}
+    assert len(phase_changes) == CASES
 
 
 async def _at_least(pg: asyncpg.Pool, clinic: str, n: int) -> bool:

@@ -18,14 +18,27 @@ from alliance_scoring.adapters.tables import SCHEMA as SCORING
 from alliance_scoring.adapters.tables import TABLES as SCORING_TABLES
 from alliance_shared.db import create_schema
 
+from alliance_scoring.adapters.store import insert_scores, save_cases
+from alliance_scoring.domain.dyads import score
+from alliance_scoring.domain.state import CaseState
+from alliance_shared.events import ResponseSubmitted
 from tests.helpers import serving
+from tests.unit.clinical import fold, response
 from tests.stack import Endpoints
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
 CASE_QUERY = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
-  caseId dyads { therapistId respondentRole responses latest { instrument total }
-  timeline { sessionNumber total normalized subscales { name score } } } } }"""
+  caseId phase latestSession episode { status ending }
+  outcomes { instrument respondentRole baselineTotal latestTotal improvement outcomeClass
+             cutoff reliableChange onTrack expectedImprovement }
+  readiness { ready reasons }
+  splits { gap active }
+  dyads { therapistId respondentRole responses phase discrepancy latest { instrument total }
+    trend { slopePerSession declining }
+    ruptures { instrument openedSession severity status target
+               evidence { rule threshold inputs citation } }
+    timeline { sessionNumber total normalized subscales { name score } } } } }"""
 ALERTS_QUERY = """query($clinic: ID!, $after: String) {
   alerts(clinicId: $clinic, first: 2, after: $after) {
   edges { cursor node { alertId kind status sessionNumber evidence { rule threshold inputs } } }
@@ -39,39 +52,20 @@ async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[s
     return body["data"]  # type: ignore[no-any-return]
 
 
-async def seed_dyad(pg: asyncpg.Pool, clinic: str, case: str) -> uuid.UUID:
-    dyad_id = uuid.uuid4()
-    latest = {
-        "SRS": {
-            "session_number": 2,
-            "administered_at": T0.isoformat(),
-            "total": 33.0,
-            "normalized": 0.825,
-            "subscales": {},
-            "source_event_id": str(uuid.uuid4()),
-        }
-    }
-    await pg.execute(
-        f"INSERT INTO {SCORING}.dyad "
-        "VALUES ($1, $2, $3, 'th-9', 'client', NULL, 2, $4::jsonb, now())",
-        dyad_id,
-        clinic,
-        case,
-        json.dumps(latest),
-    )
-    for session, total in ((1, 38.0), (2, 33.0)):
-        await pg.execute(
-            f"INSERT INTO {SCORING}.dyad_score VALUES ($1, $2, $3, 'SRS', 'client', $4, $5, $6, "
-            "'{}'::jsonb, $7, 'SRS/3.0')",
-            uuid.uuid4(),
-            dyad_id,
-            clinic,
-            session,
-            T0 + timedelta(weeks=session),
-            total,
-            total / 40,
-        )
-    return dyad_id
+async def seed_case(pg: asyncpg.Pool, clinic: str, case: str) -> CaseState:
+    """Writes a folded case through scoring's own read-model writer."""
+    events = [
+        response(case, 1, "SRS", 38, clinic=clinic, therapist="th-9"),
+        response(case, 2, "SRS", 33.2, clinic=clinic, therapist="th-9"),
+        response(case, 1, "ORS", 18, clinic=clinic, therapist="th-9"),
+        response(case, 2, "ORS", 26, clinic=clinic, therapist="th-9"),
+    ]
+    run = fold(events)
+    scored = [score(e, e.recorded_at) for e in events if isinstance(e, ResponseSubmitted)]
+    async with pg.acquire() as conn, conn.transaction():
+        await save_cases(conn, [run.state], T0)
+        await insert_scores(conn, scored)
+    return run.state
 
 
 async def seed_alert(pg: asyncpg.Pool, clinic: str, dyad_id: uuid.UUID, at: datetime) -> uuid.UUID:
@@ -102,14 +96,26 @@ async def test_case_is_read_with_its_dyads_and_only_in_its_clinic(
 ) -> None:
     await create_schema(stack.database_url, SCORING, SCORING_TABLES)
     clinic, case = ids("clinic"), ids("case")
-    await seed_dyad(pg, clinic, case)
+    await seed_case(pg, clinic, case)
     async with serving(create_app(GatewaySettings.model_validate(stack.env()))) as client:
         data = await gql(client, CASE_QUERY, clinic=clinic, case=case)
         other = await gql(client, CASE_QUERY, clinic=ids("other-clinic"), case=case)
-    dyad = data["case"]["dyads"][0]
+    found = data["case"]
+    assert (found["phase"], found["latestSession"]) == ("FOUNDATION", 2)
+    assert found["episode"] == {"status": "open", "ending": None}
+    [outcome] = found["outcomes"]
+    assert outcome["instrument"] == "ORS"
+    assert (outcome["baselineTotal"], outcome["latestTotal"]) == (18.0, 26.0)
+    assert outcome["outcomeClass"] == "RECOVERED"
+    assert not found["readiness"]["ready"]
+    dyad = found["dyads"][0]
     assert dyad["respondentRole"] == "CLIENT"
-    assert dyad["latest"] == [{"instrument": "SRS", "total": 33.0}]
-    assert [p["total"] for p in dyad["timeline"]] == [38.0, 33.0]
+    assert dyad["phase"] == "FOUNDATION"
+    assert {"instrument": "SRS", "total": 33.2} in dyad["latest"]
+    assert [p["total"] for p in dyad["timeline"] if p["sessionNumber"] == 2] == [33.2, 26.0]
+    [rupture] = dyad["ruptures"]
+    assert (rupture["instrument"], rupture["openedSession"], rupture["status"]) == ("SRS", 2, "OPEN")
+    assert {e["rule"] for e in rupture["evidence"]} == {"below_cutoff", "drop_from_previous"}
     assert other["case"] is None
 
 

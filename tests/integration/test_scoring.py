@@ -81,12 +81,23 @@ async def test_responses_become_dyad_projections_and_scored_events(
     )
     assert json.loads(timeline[0]["subscales"]) == {"task": 16, "bond": 16, "goal": 16}
     expected_ids = {str(derived_event_id("scored", e.event_id)) for e in [*events, marker]}
-    assert {json.loads(r.value)["event_id"] for r in scored} == expected_ids
+    published = [json.loads(r.value) for r in scored]
+    scores = {e["event_id"] for e in published if e["event_type"] == "response.scored"}
+    assert scores == expected_ids
+    # Session 1's SRS total of 32 is below the cut-off: a rupture signal with its evidence.
+    signals = [e["payload"] for e in published if e["event_type"] == "clinical.signal"]
+    opened = [s for s in signals if s["kind"] == "rupture_opened"]
+    assert opened
+    assert opened[0]["evidence"][0]["rule"] == "below_cutoff"
 
 
 async def _scored_of(stack: Endpoints, case: str, expected: int) -> list[Record] | None:
     records = of_case(await read_topic(stack.kafka_bootstrap_servers, SCORED.name), case)
-    distinct = {json.loads(r.value)["event_id"] for r in records}
+    distinct = {
+        e["event_id"]
+        for e in map(json.loads, (r.value for r in records))
+        if e["event_type"] == "response.scored"
+    }
     return records if len(distinct) >= expected else None
 
 

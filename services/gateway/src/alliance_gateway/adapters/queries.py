@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from alliance_shared.readmodels import Alert, Dyad, DyadScore
+from alliance_shared.readmodels import Alert, CaseView, Dyad, DyadScore
 from sqlalchemy import and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -21,6 +21,13 @@ async def case_dyads(session: AsyncSession, clinic_id: str, case_id: str) -> lis
         .order_by(col(Dyad.respondent_role), col(Dyad.therapist_id), col(Dyad.dyad_id))
     )
     return list(rows.scalars())
+
+
+async def case_view(session: AsyncSession, clinic_id: str, case_id: str) -> CaseView | None:
+    rows = await session.execute(
+        select(CaseView).where(CaseView.clinic_id == clinic_id, CaseView.case_id == case_id)
+    )
+    return rows.scalars().first()
 
 
 async def dyad_timelines(

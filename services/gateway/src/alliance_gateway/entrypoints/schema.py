@@ -14,6 +14,7 @@ from typing import Any
 
 import strawberry
 from alliance_shared.readmodels import Alert as AlertRow
+from alliance_shared.readmodels import CaseView as CaseViewRow
 from alliance_shared.readmodels import Dyad as DyadRow
 from alliance_shared.readmodels import DyadScore as DyadScoreRow
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,6 +61,144 @@ class AlertStatus(Enum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+
+
+@strawberry.enum
+class Phase(Enum):
+    FOUNDATION = "foundation"
+    WORK = "work"
+    TERMINATION = "termination"
+    CLOSED = "closed"
+
+
+@strawberry.enum
+class Severity(Enum):
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+
+
+@strawberry.enum
+class RuptureStatus(Enum):
+    OPEN = "open"
+    REPAIRED = "repaired"
+    UNRESOLVED = "unresolved"
+
+
+@strawberry.enum
+class OutcomeClass(Enum):
+    RECOVERED = "recovered"
+    IMPROVED = "improved"
+    UNCHANGED = "unchanged"
+    DETERIORATED = "deteriorated"
+
+
+@strawberry.type(description="Which rule fired, with its inputs, threshold and source.")
+class RuleEvidence:
+    rule: str
+    threshold: float
+    citation: str
+    inputs: JSON
+
+    @classmethod
+    def from_json(cls, e: dict[str, Any]) -> RuleEvidence:
+        return cls(
+            rule=e["rule"], threshold=e["threshold"], citation=e["citation"], inputs=e["inputs"]
+        )
+
+
+@strawberry.type(description="A rupture: opened by rules, repaired on return to its level.")
+class Rupture:
+    rupture_id: strawberry.ID
+    instrument: str
+    opened_session: int
+    opened_at: datetime
+    severity: Severity
+    target: float = strawberry.field(description="The pre-rupture level to return to.")
+    status: RuptureStatus
+    resolved_session: int | None
+    evidence: list[RuleEvidence]
+
+    @classmethod
+    def from_json(cls, r: dict[str, Any]) -> Rupture:
+        return cls(
+            rupture_id=strawberry.ID(r["rupture_id"]),
+            instrument=r["instrument"],
+            opened_session=r["opened_session"],
+            opened_at=datetime.fromisoformat(r["opened_at"]),
+            severity=Severity(r["severity"]),
+            target=r["target"],
+            status=RuptureStatus(r["status"]),
+            resolved_session=r["resolved_session"],
+            evidence=[RuleEvidence.from_json(e) for e in r["evidence"]],
+        )
+
+
+@strawberry.type(description="Least-squares slope of the 0-1 alliance over recent sessions.")
+class Trend:
+    instrument: str
+    slope_per_session: float
+    sessions: int
+    declining: bool
+
+
+@strawberry.type(description="Outcome progress against the intake baseline (Jacobson-Truax).")
+class Outcome:
+    instrument: str
+    respondent_role: RespondentRole
+    baseline_session: int
+    baseline_total: float
+    latest_session: int
+    latest_total: float
+    improvement: float = strawberry.field(description="Points, in the good direction.")
+    outcome_class: OutcomeClass
+    recovered_streak: int
+    cutoff: float
+    reliable_change: float
+    expected_improvement: float | None
+    on_track: bool | None
+    curve_band: str | None
+
+    @classmethod
+    def from_json(cls, o: dict[str, Any]) -> Outcome:
+        return cls(
+            instrument=o["instrument"],
+            respondent_role=RespondentRole(o["respondent_role"]),
+            baseline_session=o["baseline"]["session_number"],
+            baseline_total=o["baseline"]["total"],
+            latest_session=o["latest"]["session_number"],
+            latest_total=o["latest"]["total"],
+            improvement=o["improvement"],
+            outcome_class=OutcomeClass(o["outcome_class"]),
+            recovered_streak=o["recovered_streak"],
+            cutoff=o["cutoff"],
+            reliable_change=o["reliable_change"],
+            expected_improvement=o["expected_improvement"],
+            on_track=o["on_track"],
+            curve_band=o["curve_band"],
+        )
+
+
+@strawberry.type(description="Child versus parent alliance on the 0-1 scale.")
+class Split:
+    child_dyad_id: strawberry.ID
+    parent_dyad_id: strawberry.ID
+    gap: float = strawberry.field(description="Parent minus child.")
+    active: bool
+    reason: str | None
+
+
+@strawberry.type(description="Decision support for planning termination, with its reasons.")
+class Readiness:
+    ready: bool
+    reasons: list[str]
+
+
+@strawberry.type
+class Episode:
+    status: str
+    ending: str | None = strawberry.field(description="planned or unilateral (dropout)")
+    ended_at: datetime | None
 
 
 @strawberry.type
@@ -110,6 +249,13 @@ class Dyad:
     respondent_id: strawberry.ID | None
     responses: int
     latest: list[LatestScore]
+    phase: Phase
+    trend: Trend | None
+    discrepancy: float | None = strawberry.field(
+        description="This rating minus the therapist's own, on the 0-1 scale."
+    )
+    ruptures: list[Rupture]
+    open_ruptures: int
     clinic_id: strawberry.Private[str]
 
     @strawberry.field(description="Scores in administration order, optionally one instrument.")
@@ -121,6 +267,7 @@ class Dyad:
 
     @classmethod
     def from_row(cls, row: DyadRow) -> Dyad:
+        clinical = row.clinical
         return cls(
             dyad_id=strawberry.ID(str(row.dyad_id)),
             therapist_id=strawberry.ID(row.therapist_id),
@@ -137,6 +284,11 @@ class Dyad:
                 )
                 for instrument, v in sorted(row.latest.items())
             ],
+            phase=Phase(clinical.get("phase", "foundation")),
+            trend=Trend(**trend) if (trend := clinical.get("trend")) else None,
+            discrepancy=clinical.get("discrepancy"),
+            ruptures=[Rupture.from_json(r) for r in clinical.get("ruptures", [])],
+            open_ruptures=clinical.get("open_ruptures", 0),
             clinic_id=row.clinic_id,
         )
 
@@ -145,15 +297,42 @@ class Dyad:
 class Case:
     clinic_id: strawberry.ID
     case_id: strawberry.ID
+    phase: Phase
+    latest_session: int
+    episode: Episode
+    outcomes: list[Outcome]
+    splits: list[Split]
+    readiness: Readiness
     dyads: list[Dyad]
 
-
-@strawberry.type
-class RuleEvidence:
-    rule: str
-    threshold: float
-    citation: str
-    inputs: JSON
+    @classmethod
+    def from_rows(cls, view: CaseViewRow, dyads: list[DyadRow]) -> Case:
+        return cls(
+            clinic_id=strawberry.ID(view.clinic_id),
+            case_id=strawberry.ID(view.case_id),
+            phase=Phase(view.phase),
+            latest_session=view.latest_session,
+            episode=Episode(
+                status=view.episode["status"],
+                ending=view.episode.get("ending"),
+                ended_at=datetime.fromisoformat(e) if (e := view.episode.get("ended_at")) else None,
+            ),
+            outcomes=[Outcome.from_json(o) for o in view.outcomes],
+            splits=[
+                Split(
+                    child_dyad_id=strawberry.ID(s["child_dyad_id"]),
+                    parent_dyad_id=strawberry.ID(s["parent_dyad_id"]),
+                    gap=s["gap"],
+                    active=s["active"],
+                    reason=s.get("reason"),
+                )
+                for s in view.splits
+            ],
+            readiness=Readiness(
+                ready=view.readiness["ready"], reasons=list(view.readiness["reasons"])
+            ),
+            dyads=[Dyad.from_row(r) for r in dyads],
+        )
 
 
 @strawberry.type(description="An alert raised for a dyad, with the rule and inputs behind it.")
@@ -184,9 +363,7 @@ class Alert:
             instrument=row.instrument,
             session_number=row.session_number,
             raised_at=row.raised_at,
-            evidence=RuleEvidence(
-                rule=e["rule"], threshold=e["threshold"], citation=e["citation"], inputs=e["inputs"]
-            ),
+            evidence=RuleEvidence.from_json(e),
         )
 
 
@@ -215,10 +392,11 @@ class Query:
         self, info: strawberry.Info[Context, None], clinic_id: strawberry.ID, case_id: strawberry.ID
     ) -> Case | None:
         async with info.context.sessions() as session:
+            view = await queries.case_view(session, str(clinic_id), str(case_id))
+            if view is None:
+                return None
             rows = await queries.case_dyads(session, str(clinic_id), str(case_id))
-        if not rows:
-            return None
-        return Case(clinic_id=clinic_id, case_id=case_id, dyads=[Dyad.from_row(r) for r in rows])
+        return Case.from_rows(view, rows)
 
     @strawberry.field(description="The clinic's alerts, newest first.")
     async def alerts(
