@@ -59,6 +59,13 @@ LAUNCHER = REPO / "deploy" / "local" / "devstack.py"
 POLL_S = 0.25
 MAX_RECORDS = 500
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
+# Runs `python -m alliance_scoring` under cProfile. uvicorn re-raises SIGTERM after its graceful
+# shutdown, which would kill the process before cProfile writes; exiting instead lets it write.
+PROFILE_WRAPPER = """
+import cProfile, runpy, signal, sys
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+cProfile.run('runpy.run_module("alliance_scoring", run_name="__main__")', sys.argv[1])
+"""
 
 
 # ---------------------------------------------------------------- workload
@@ -501,7 +508,13 @@ def scan_log(path: Path) -> tuple[dict[str, int], list[str]]:
 
 
 async def score_all(
-    stack: Stack, n: int, batch: int, meter: CpuMeter, log_path: Path, deadline: float
+    stack: Stack,
+    n: int,
+    batch: int,
+    meter: CpuMeter,
+    log_path: Path,
+    deadline: float,
+    profile: Path | None,
 ) -> ScoringRun:
     port = free_port()
     env = {
@@ -518,10 +531,12 @@ async def score_all(
     try:
         cpu0 = meter.snapshot()
         t0 = time.perf_counter()
+        command = ["-m", "alliance_scoring"]
+        if profile is not None:
+            command = ["-c", PROFILE_WRAPPER, str(profile)]
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "alliance_scoring",
+            *command,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -650,7 +665,9 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
 
     log_path = Path(args.scoring_log or stack.directory / "logs" / "bench-scoring.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    scoring = await score_all(stack, args.events, args.batch, meter, log_path, deadline)
+    scoring = await score_all(
+        stack, args.events, args.batch, meter, log_path, deadline, args.profile
+    )
     sizes = await topic_sizes(stack.bootstrap, [SCORED.name, DEAD_LETTER.name])
 
     pg = await asyncpg.connect(stack.database_url)
@@ -671,6 +688,7 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
             "partitions": args.partitions,
             "cases": cases,
             "scoring_batch": args.batch,
+            "scoring_under_cprofile": args.profile is not None,
             "getmany_max_records": MAX_RECORDS,
             "avg_value_bytes": round(value_bytes / args.events),
             "seed": args.seed,
@@ -745,6 +763,12 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the result JSON to this file")
     parser.add_argument("--scoring-log", type=Path, help="where scoring's log goes")
     parser.add_argument("--keep", action="store_true", help="keep the stack directory")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="run scoring under cProfile and write its stats here (slows scoring down: "
+        "its rates are then not comparable)",
+    )
     args = parser.parse_args()
     if not 1 <= args.events <= 2_000_000 or not 1 <= args.partitions <= 256:
         parser.error("--events must be 1..2000000 and --partitions 1..256")

@@ -14,17 +14,17 @@ from alliance_alerts.adapters.tables import SCHEMA as ALERTS
 from alliance_alerts.adapters.tables import TABLES as ALERT_TABLES
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
+from alliance_scoring.adapters.store import insert_scores, save_cases
 from alliance_scoring.adapters.tables import SCHEMA as SCORING
 from alliance_scoring.adapters.tables import TABLES as SCORING_TABLES
-from alliance_shared.db import create_schema
-
-from alliance_scoring.adapters.store import insert_scores, save_cases
 from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.state import CaseState
+from alliance_shared.db import create_schema
 from alliance_shared.events import ResponseSubmitted
+
 from tests.helpers import serving
-from tests.unit.clinical import fold, response
 from tests.stack import Endpoints
+from tests.unit.clinical import fold, response
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -114,7 +114,11 @@ async def test_case_is_read_with_its_dyads_and_only_in_its_clinic(
     assert {"instrument": "SRS", "total": 33.2} in dyad["latest"]
     assert [p["total"] for p in dyad["timeline"] if p["sessionNumber"] == 2] == [33.2, 26.0]
     [rupture] = dyad["ruptures"]
-    assert (rupture["instrument"], rupture["openedSession"], rupture["status"]) == ("SRS", 2, "OPEN")
+    assert (rupture["instrument"], rupture["openedSession"], rupture["status"]) == (
+        "SRS",
+        2,
+        "OPEN",
+    )
     assert {e["rule"] for e in rupture["evidence"]} == {"below_cutoff", "drop_from_previous"}
     assert other["case"] is None
 

@@ -11,6 +11,7 @@ from alliance_intake.domain.submission import (
     fingerprint,
     to_event,
 )
+from alliance_shared.events import ResponseSubmitted
 from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -40,6 +41,7 @@ def test_the_event_carries_the_envelope() -> None:
     assert accepted.event.clinic_id == "clinic-north"
     assert accepted.event.occurred_at == submission.administered_at
     assert accepted.event.recorded_at == NOW
+    assert isinstance(accepted.event, ResponseSubmitted)
     assert accepted.event.payload.answers == {1: 9, 2: 9, 3: 9, 4: 9}
 
 

@@ -1,4 +1,4 @@
-"""Use case: accept a questionnaire response."""
+"""Use cases: accept a questionnaire response; record the end of an episode."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import asyncpg
 from alliance_shared.instruments import Violation
 
 from alliance_intake.adapters.repository import store_submission
+from alliance_intake.domain.episode import EpisodeEndingSubmission, check_ending, ending_event
 from alliance_intake.domain.submission import (
     ResponseSubmission,
     SubmissionReceipt,
@@ -35,6 +36,23 @@ async def submit_response(
     if violations:
         raise Rejected(violations)
     accepted = to_event(submission, new_id(), recorded_at)
+    event_id, duplicate = await store_submission(
+        pool, submission.clinic_id, submission.idempotency_key, accepted
+    )
+    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)
+
+
+async def record_episode_ending(
+    pool: asyncpg.Pool,
+    submission: EpisodeEndingSubmission,
+    now: Callable[[], datetime],
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> SubmissionReceipt:
+    recorded_at = now()
+    violations = check_ending(submission, recorded_at)
+    if violations:
+        raise Rejected(violations)
+    accepted = ending_event(submission, new_id(), recorded_at)
     event_id, duplicate = await store_submission(
         pool, submission.clinic_id, submission.idempotency_key, accepted
     )

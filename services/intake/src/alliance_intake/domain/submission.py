@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from alliance_shared.events import ResponseSubmitted, ResponseSubmittedPayload
+from alliance_shared.events import EventEnvelope, ResponseSubmitted, ResponseSubmittedPayload
 from alliance_shared.ids import ClinicId, PseudonymousId
 from alliance_shared.instruments import Violation, validate_response
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,14 +56,14 @@ def check_submission(submission: ResponseSubmission, now: datetime) -> list[Viol
     return problems
 
 
-def fingerprint(submission: ResponseSubmission) -> str:
+def fingerprint(submission: BaseModel) -> str:
     """Identifies the content, so a reused idempotency key with other content is caught."""
     return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Accepted:
-    event: ResponseSubmitted
+    event: EventEnvelope
     fingerprint: str
 
 

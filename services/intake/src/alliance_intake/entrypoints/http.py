@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from alliance_shared.db import create_pool, create_schema, ping
@@ -16,13 +17,19 @@ from fastapi import FastAPI, status
 from fastapi.responses import JSONResponse
 
 from alliance_intake.adapters.tables import SCHEMA, metadata
-from alliance_intake.application.submit import Rejected, submit_response
+from alliance_intake.application.submit import Rejected, record_episode_ending, submit_response
+from alliance_intake.domain.episode import EpisodeEndingSubmission
 from alliance_intake.domain.submission import (
     IdempotencyConflict,
     ResponseSubmission,
     SubmissionReceipt,
 )
 from alliance_intake.settings import IntakeSettings
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The idempotency key was used for a different submission."},
+    422: {"description": "Invalid input; `detail[].loc` names each field, `msg` the rule."},
+}
 
 
 def utc_now() -> datetime:
@@ -83,18 +90,34 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         "/v1/responses",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=SubmissionReceipt,
-        responses={
-            409: {"description": "The idempotency key was used for a different response."},
-            422: {"description": "Invalid response; `detail` names each field and rule."},
-        },
+        responses=ERRORS,
         tags=["responses"],
     )
     async def post_response(submission: ResponseSubmission) -> SubmissionReceipt | JSONResponse:
         """Accepts one questionnaire response. A retry with the same idempotency key returns the
         original event id and publishes nothing new."""
+        return await accept(lambda pool: submit_response(pool, submission, utc_now))
+
+    @app.post(
+        "/v1/episode-endings",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=SubmissionReceipt,
+        responses=ERRORS,
+        tags=["episodes"],
+    )
+    async def post_episode_ending(
+        submission: EpisodeEndingSubmission,
+    ) -> SubmissionReceipt | JSONResponse:
+        """Records the end of a treatment episode: `planned` (mutual agreement) or `unilateral`
+        (the client dropped out). Idempotent like responses."""
+        return await accept(lambda pool: record_episode_ending(pool, submission, utc_now))
+
+    async def accept(
+        use_case: Callable[[asyncpg.Pool], Awaitable[SubmissionReceipt]],
+    ) -> SubmissionReceipt | JSONResponse:
         pool, relay = runtime.require()
         try:
-            receipt = await submit_response(pool, submission, utc_now)
+            receipt = await use_case(pool)
         except Rejected as rejected:
             detail = [
                 {"loc": ["body", *v.field.split(".")], "msg": v.rule, "type": "rule_violation"}
@@ -102,18 +125,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             ]
             return JSONResponse({"detail": detail}, status_code=422)
         except IdempotencyConflict:
-            return JSONResponse(
-                {
-                    "detail": [
-                        {
-                            "loc": ["body", "idempotency_key"],
-                            "msg": "was already used for a different response",
-                            "type": "idempotency_conflict",
-                        }
-                    ]
-                },
-                status_code=409,
-            )
+            conflict = {
+                "loc": ["body", "idempotency_key"],
+                "msg": "was already used for a different submission",
+                "type": "idempotency_conflict",
+            }
+            return JSONResponse({"detail": [conflict]}, status_code=409)
         relay.wake()
         return receipt
 

@@ -1,0 +1,62 @@
+"""Pure rules for recording the end of a treatment episode."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from alliance_shared.events import EpisodeEnded, EpisodeEndedPayload
+from alliance_shared.ids import ClinicId, PseudonymousId
+from alliance_shared.instruments import Violation
+from pydantic import ConfigDict, Field
+
+from alliance_intake.domain.submission import FUTURE_TOLERANCE, Accepted, fingerprint
+
+
+class EpisodeEndingSubmission(EpisodeEndedPayload):
+    """The body of `POST /v1/episode-endings`."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "clinic_id": "clinic-north",
+                    "case_id": "case-0001",
+                    "therapist_id": "th-07",
+                    "ending": "planned",
+                    "ended_at": "2026-11-20T16:00:00Z",
+                    "last_session_number": 12,
+                    "idempotency_key": "ehr-7f3a-episode-end",
+                }
+            ]
+        },
+    )
+
+    clinic_id: ClinicId
+    case_id: PseudonymousId
+    idempotency_key: str = Field(min_length=8, max_length=128)
+
+
+def check_ending(submission: EpisodeEndingSubmission, now: datetime) -> list[Violation]:
+    if submission.ended_at > now + FUTURE_TOLERANCE:
+        return [Violation("ended_at", "must not be in the future")]
+    return []
+
+
+def ending_event(
+    submission: EpisodeEndingSubmission, event_id: uuid.UUID, now: datetime
+) -> Accepted:
+    payload = EpisodeEndedPayload.model_validate(
+        submission.model_dump(exclude={"clinic_id", "case_id", "idempotency_key"})
+    )
+    event = EpisodeEnded(
+        event_id=event_id,
+        clinic_id=submission.clinic_id,
+        case_id=submission.case_id,
+        occurred_at=submission.ended_at,
+        recorded_at=now,
+        payload=payload,
+    )
+    return Accepted(event, fingerprint(submission))
