@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alliance_shared.broker import create_broker
-from alliance_shared.events import ResponseSubmitted
+from alliance_shared.events import CaseInput
 from alliance_shared.runtime import asyncapi_spec
 from alliance_shared.topics import RESPONSES
 from faststream import FastStream
@@ -18,5 +18,5 @@ DESCRIPTION = (
 
 def asyncapi() -> FastStream:
     broker = create_broker(IntakeSettings(), "intake")
-    broker.publisher(RESPONSES.name, schema=ResponseSubmitted, description=RESPONSES.description)
+    broker.publisher(RESPONSES.name, schema=CaseInput, description=RESPONSES.description)
     return FastStream(broker, specification=asyncapi_spec("intake", DESCRIPTION))
