@@ -479,6 +479,11 @@ async def transaction_stats(pool: asyncpg.Pool) -> dict[str, Any]:
             "gap_ms_median": round(statistics.median(gaps_ms), 1),
             "gap_ms_p95": round(gaps_ms[int(0.95 * (len(gaps_ms) - 1))], 1),
             "gap_ms_max": round(gaps_ms[-1], 1),
+            "gap_ms_deciles": [
+                round(q, 1) for q in statistics.quantiles(gaps_ms, n=10, method="inclusive")
+            ]
+            if len(gaps_ms) > 1
+            else [],
         }
     return out
 
@@ -598,12 +603,11 @@ async def score_all(
             else None
         )
         cpu = CpuMeter.delta(cpu0, cpu1)
-        rows = {
-            "processed_event": await processed(pool),
-            "dyad_score": await processed(pool, "dyad_score"),
-            "dyad": await processed(pool, "dyad"),
-            "outbox": await processed(pool, "outbox"),
-        }
+        tables = await pool.fetch(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'scoring' ORDER BY table_name"
+        )
+        rows = {t["table_name"]: await processed(pool, t["table_name"]) for t in tables}
         levels, warnings = scan_log(log_path)
         return ScoringRun(
             batch=batch,

@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from alliance_shared.events import EventEnvelope, ResponseSubmitted
+from alliance_shared.instruments import REGISTRY
 from alliance_shared.kafka import event_headers
 from fastapi import FastAPI
 
@@ -96,7 +97,7 @@ def response_body(
     key: str | None = None,
 ) -> dict[str, Any]:
     """A POST /v1/responses body; `item` is every item's answer."""
-    n = {"SRS": 4, "WAI-SR": 12}[instrument]
+    n = REGISTRY[instrument].items
     body: dict[str, Any] = {
         "clinic_id": clinic,
         "case_id": case,
