@@ -184,3 +184,61 @@ async def test_every_alliance_and_outcome_pattern_reaches_graphql(
     } <= kinds
     [critical] = [s for s in signals if s["kind"] == "critical_item"]
     assert critical["evidence"][0]["inputs"]["items"] == [8]
+
+
+async def test_clinic_configuration_changes_the_rules_for_that_clinic_only(
+    services: dict[str, ServiceProcess], ids: Callable[[str], str]
+) -> None:
+    tuned, default = ids("tuned-clinic"), ids("default-clinic")
+    intake, gateway = services["intake"].url, services["gateway"].url
+    async with httpx.AsyncClient(timeout=10) as client:
+        bad = await client.patch(
+            f"{intake}/v1/clinics/{tuned}/configuration",
+            json={
+                "overrides": {"alliance_cutoffs": {"SRS": {"value": "low"}}},
+                "idempotency_key": "config-bad-0001",
+            },
+        )
+        assert bad.status_code == 422
+        assert bad.json()["detail"][0]["loc"][:4] == [
+            "body",
+            "overrides",
+            "alliance_cutoffs",
+            "SRS",
+        ]
+        change = {
+            "overrides": {
+                "alliance_cutoffs": {
+                    "SRS": {"value": 30, "source": "clinic policy", "confidence": "U"}
+                },
+                "rules_enabled": {"drop_from_previous": False},
+            },
+            "effective_from": T0.isoformat(),
+            "idempotency_key": "config-srs-30-0001",
+        }
+        ok = await client.patch(f"{intake}/v1/clinics/{tuned}/configuration", json=change)
+        assert ok.status_code == 202, ok.text
+        again = await client.patch(f"{intake}/v1/clinics/{tuned}/configuration", json=change)
+        assert again.json() == {**ok.json(), "duplicate": True}
+        current = (await client.get(f"{intake}/v1/clinics/{tuned}/configuration")).json()
+        assert current["version"] == 1
+        assert current["configuration"]["alliance_cutoffs"]["SRS"]["value"] == 30
+
+        for clinic in (tuned, default):
+            await post_case(client, intake, srs(clinic, f"{clinic}-case", [38, 32.4]))
+
+        async def ruptures(clinic: str) -> list[Any] | None:
+            r = await client.post(
+                f"{gateway}/graphql",
+                json={"query": CASE, "variables": {"clinic": clinic, "case": f"{clinic}-case"}},
+            )
+            found = r.json()["data"]["case"]
+            if not found or found["latestSession"] != 2:
+                return None
+            return [found["dyads"][0]["ruptures"]]
+
+        [tuned_ruptures] = await eventually(lambda: ruptures(tuned), within=60)
+        [default_ruptures] = await eventually(lambda: ruptures(default), within=60)
+    assert tuned_ruptures == []  # 32.4 is above the clinic's cut-off of 30; drops switched off
+    [rupture] = default_ruptures
+    assert {e["rule"] for e in rupture["evidence"]} == {"below_cutoff", "drop_from_previous"}

@@ -33,7 +33,14 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E")
 
+
+class RetryLater(Exception):
+    """Raised by a handler when the batch cannot be processed yet (e.g. it needs an event from
+    another topic that has not arrived): the batch is rewound and redelivered after a backoff."""
+
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    RetryLater,
     OSError,
     TimeoutError,
     asyncpg.exceptions.ConnectionDoesNotExistError,

@@ -81,6 +81,13 @@ class ResponseSubmitted(EventEnvelope):
 
     event_type: Literal["response.submitted"] = "response.submitted"
     schema_version: Literal[1] = 1
+    config_version: int = Field(
+        0,
+        ge=0,
+        description="The clinic's latest configuration version when intake accepted the "
+        "response (0: the defaults). Scoring applies the version in force at administration "
+        "among those, so a replay reproduces the same state.",
+    )
     payload: ResponseSubmittedPayload
 
 
@@ -106,6 +113,29 @@ class EpisodeEnded(EventEnvelope):
 
 
 CaseInput = Annotated[ResponseSubmitted | EpisodeEnded, Field(discriminator="event_type")]
+
+
+CLINIC_LEVEL_CASE_ID = "clinic-level"  # the envelope's case id on clinic-wide events
+
+
+class ClinicConfiguredPayload(Frozen):
+    version: int = Field(ge=1, description="Increments by one per clinic.")
+    effective_from: AwareDatetime = Field(
+        description="Responses administered from then on use this configuration."
+    )
+    configuration: dict[str, Any] = Field(
+        description="The complete clinical configuration (ClinicalConfig), defaults included, "
+        "so a replay does not depend on the defaults of the code that replays it."
+    )
+    overrides: dict[str, Any] = Field(description="What the clinic changed from the defaults.")
+
+
+class ClinicConfigured(EventEnvelope):
+    """A clinic's clinical configuration changed. Topic: config (key: clinic id)."""
+
+    event_type: Literal["clinic.configured"] = "clinic.configured"
+    schema_version: Literal[1] = 1
+    payload: ClinicConfiguredPayload
 
 
 class DyadRef(Frozen):

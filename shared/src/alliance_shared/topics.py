@@ -24,6 +24,7 @@ RESPONSES = TopicSpec(
 SCORED = TopicSpec(
     "alliance.scored.v1", True, "Scored responses and derived clinical events (key: case id)."
 )
+CONFIG = TopicSpec("alliance.config.v1", True, "Clinic configuration changes (key: clinic id).")
 NOTICES = TopicSpec("alliance.notices.v1", True, "Alerts raised for clinicians (key: case id).")
 DEAD_LETTER = TopicSpec(
     "alliance.deadletter.v1",
@@ -31,4 +32,4 @@ DEAD_LETTER = TopicSpec(
     "Messages no consumer could read, with the reason in headers (key: original key).",
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (RESPONSES, SCORED, NOTICES, DEAD_LETTER)
+ALL_TOPICS: tuple[TopicSpec, ...] = (RESPONSES, CONFIG, SCORED, NOTICES, DEAD_LETTER)

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from alliance_shared.outbox import plumbing_tables
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, UniqueConstraint, Uuid, func
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "intake"
@@ -21,5 +31,16 @@ submission = Table(
     Column("event", JSONB, nullable=False),
     Column("accepted_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
     UniqueConstraint("clinic_id", "idempotency_key"),
+)
+# Every version of every clinic's configuration (intake is where configuration changes arrive).
+clinic_config = Table(
+    "clinic_config",
+    metadata,
+    Column("clinic_id", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
+    Column("configuration", JSONB, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
 outbox, processed_event = plumbing_tables(metadata)

@@ -7,11 +7,18 @@ from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
+from alliance_shared.clinical_config import ClinicalConfig
 from alliance_shared.instruments import Violation
 
-from alliance_intake.adapters.repository import store_submission
+from alliance_intake.adapters.repository import (
+    latest_config_version,
+    store_configuration,
+    store_submission,
+)
+from alliance_intake.domain.configuration import ConfigurationChange, configured_event, resolve
 from alliance_intake.domain.episode import EpisodeEndingSubmission, check_ending, ending_event
 from alliance_intake.domain.submission import (
+    Accepted,
     ResponseSubmission,
     SubmissionReceipt,
     check_submission,
@@ -35,7 +42,8 @@ async def submit_response(
     violations = check_submission(submission, recorded_at)
     if violations:
         raise Rejected(violations)
-    accepted = to_event(submission, new_id(), recorded_at)
+    config_version = await latest_config_version(pool, submission.clinic_id)
+    accepted = to_event(submission, new_id(), recorded_at, config_version)
     event_id, duplicate = await store_submission(
         pool, submission.clinic_id, submission.idempotency_key, accepted
     )
@@ -56,4 +64,23 @@ async def record_episode_ending(
     event_id, duplicate = await store_submission(
         pool, submission.clinic_id, submission.idempotency_key, accepted
     )
+    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)
+
+
+async def configure_clinic(
+    pool: asyncpg.Pool,
+    clinic_id: str,
+    change: ConfigurationChange,
+    now: Callable[[], datetime],
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> SubmissionReceipt:
+    """Records the clinic's next configuration version. Invalid overrides raise
+    pydantic.ValidationError, which names the field."""
+    recorded_at = now()
+
+    def build(version: int, current: ClinicalConfig) -> Accepted:
+        config = resolve(current, change.overrides)
+        return configured_event(clinic_id, change, version, config, new_id(), recorded_at)
+
+    event_id, duplicate = await store_configuration(pool, clinic_id, change.idempotency_key, build)
     return SubmissionReceipt(event_id=event_id, duplicate=duplicate)

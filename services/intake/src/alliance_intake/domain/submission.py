@@ -67,7 +67,9 @@ class Accepted:
     fingerprint: str
 
 
-def to_event(submission: ResponseSubmission, event_id: uuid.UUID, now: datetime) -> Accepted:
+def to_event(
+    submission: ResponseSubmission, event_id: uuid.UUID, now: datetime, config_version: int = 0
+) -> Accepted:
     payload = ResponseSubmittedPayload.model_validate(
         submission.model_dump(exclude={"clinic_id", "case_id", "idempotency_key"})
     )
@@ -77,6 +79,7 @@ def to_event(submission: ResponseSubmission, event_id: uuid.UUID, now: datetime)
         case_id=submission.case_id,
         occurred_at=submission.administered_at,
         recorded_at=now,
+        config_version=config_version,
         payload=payload,
     )
     return Accepted(event, fingerprint(submission))

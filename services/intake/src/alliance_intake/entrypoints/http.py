@@ -6,18 +6,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from alliance_shared.db import create_pool, create_schema, ping
 from alliance_shared.health import health_router
+from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
-from fastapi import FastAPI, status
+from fastapi import FastAPI, Path, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
+from alliance_intake.adapters.repository import current_configuration
 from alliance_intake.adapters.tables import SCHEMA, metadata
-from alliance_intake.application.submit import Rejected, record_episode_ending, submit_response
+from alliance_intake.application.submit import (
+    Rejected,
+    configure_clinic,
+    record_episode_ending,
+    submit_response,
+)
+from alliance_intake.domain.configuration import ConfigurationChange
 from alliance_intake.domain.episode import EpisodeEndingSubmission
 from alliance_intake.domain.submission import (
     IdempotencyConflict,
@@ -26,6 +35,7 @@ from alliance_intake.domain.submission import (
 )
 from alliance_intake.settings import IntakeSettings
 
+ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "The idempotency key was used for a different submission."},
     422: {"description": "Invalid input; `detail[].loc` names each field, `msg` the rule."},
@@ -111,6 +121,42 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         """Records the end of a treatment episode: `planned` (mutual agreement) or `unilateral`
         (the client dropped out). Idempotent like responses."""
         return await accept(lambda pool: record_episode_ending(pool, submission, utc_now))
+
+    @app.patch(
+        "/v1/clinics/{clinic_id}/configuration",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=SubmissionReceipt,
+        responses=ERRORS,
+        tags=["configuration"],
+    )
+    async def patch_configuration(
+        clinic_id: ClinicPath, change: ConfigurationChange
+    ) -> SubmissionReceipt | JSONResponse:
+        """Changes the clinic's clinical configuration (cut-offs, norm set, reliable-change
+        values, rupture and split thresholds, phase boundaries, rules switched on or off). The
+        change is an event; responses administered from `effective_from` use it. Keys and
+        defaults: docs/clinical.md."""
+        try:
+            return await accept(lambda pool: configure_clinic(pool, clinic_id, change, utc_now))
+        except ValidationError as invalid:
+            detail = [
+                {"loc": ["body", "overrides", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in invalid.errors()
+            ]
+            return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.get("/v1/clinics/{clinic_id}/configuration", tags=["configuration"])
+    async def get_configuration(clinic_id: ClinicPath) -> dict[str, Any]:
+        """The clinic's current configuration and its version (0: the network defaults)."""
+        pool, _ = runtime.require()
+        async with pool.acquire() as conn:
+            version, config, effective_from = await current_configuration(conn, clinic_id)
+        return {
+            "clinic_id": clinic_id,
+            "version": version,
+            "effective_from": effective_from,
+            "configuration": config.model_dump(mode="json"),
+        }
 
     async def accept(
         use_case: Callable[[asyncpg.Pool], Awaitable[SubmissionReceipt]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alliance_shared.outbox import plumbing_tables
 from alliance_shared.readmodels import CaseView, Dyad, DyadScore, table_of
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "scoring"
@@ -19,11 +19,21 @@ case_state = Table(
     Column("state", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
+# The clinics' configuration versions, from the config topic.
+clinic_config = Table(
+    "clinic_config",
+    _plumbing,
+    Column("clinic_id", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
+    Column("configuration", JSONB, nullable=False),
+)
 TABLES: list[Table] = [
     table_of(Dyad),
     table_of(DyadScore),
     table_of(CaseView),
     case_state,
+    clinic_config,
     outbox,
     processed_event,
 ]

@@ -7,18 +7,23 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from alliance_shared.broker import batch_subscriber, create_broker
-from alliance_shared.clinical_config import DEFAULT_CONFIG
 from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
-from alliance_shared.events import CaseInput, EpisodeEnded, ResponseSubmitted, ScoringOutput
+from alliance_shared.events import (
+    CaseInput,
+    ClinicConfigured,
+    EpisodeEnded,
+    ResponseSubmitted,
+    ScoringOutput,
+)
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
-from alliance_shared.topics import RESPONSES, SCORED
+from alliance_shared.topics import CONFIG, RESPONSES, SCORED
 from fastapi import FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter
 
 from alliance_scoring.adapters.tables import SCHEMA, TABLES
-from alliance_scoring.application.project import project_batch
+from alliance_scoring.application.project import project_batch, record_configurations
 from alliance_scoring.settings import ScoringSettings
 
 SERVICE = "scoring"
@@ -37,8 +42,22 @@ def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
 
     async def process(events: Sequence[CaseInput]) -> None:
         pool, relay = runtime.require()
-        if await project_batch(pool, events, utc_now, lambda clinic_id: DEFAULT_CONFIG):
+        if await project_batch(pool, events, utc_now):
             relay.wake()
+
+    async def process_configurations(events: Sequence[ClinicConfigured]) -> None:
+        await record_configurations(runtime.require()[0], events)
+
+    config_pipeline = BatchPipeline(
+        TypeAdapter(ClinicConfigured), process_configurations, DeadLetters(broker, SERVICE)
+    )
+
+    # A group of its own: this subscriber's offsets are committed independently.
+    @batch_subscriber(broker, CONFIG, group_id=f"{SERVICE}-config")
+    async def on_configuration(
+        batch: list[Annotated[bytes, documented_as(ClinicConfigured)]], msg: KafkaMessage
+    ) -> None:
+        await config_pipeline.handle(msg)
 
     pipeline: BatchPipeline[CaseInput] = BatchPipeline(
         TypeAdapter(CaseInput), process, DeadLetters(broker, SERVICE)

@@ -1,0 +1,87 @@
+"""Pure rules for a clinic's clinical configuration: overrides merged onto the current one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from alliance_shared.clinical_config import ClinicalConfig
+from alliance_shared.events import (
+    CLINIC_LEVEL_CASE_ID,
+    ClinicConfigured,
+    ClinicConfiguredPayload,
+)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from alliance_intake.domain.submission import Accepted, fingerprint
+
+
+class ConfigurationChange(BaseModel):
+    """The body of `PATCH /v1/clinics/{clinic_id}/configuration`."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "overrides": {
+                        "oq_norm_set": "NL",
+                        "split_gap": {"value": 0.25, "source": "clinic policy", "confidence": "U"},
+                        "rules_enabled": {"drop_from_previous": False},
+                    },
+                    "idempotency_key": "config-2026-11-25-nl-norms",
+                }
+            ]
+        },
+    )
+
+    overrides: dict[str, Any] = Field(
+        description="ClinicalConfig fields to change; nested objects are merged (see "
+        "docs/clinical.md for every key)."
+    )
+    effective_from: AwareDatetime | None = Field(
+        None, description="Default: now. Responses administered from then on use it."
+    )
+    idempotency_key: str = Field(min_length=8, max_length=128)
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def resolve(current: ClinicalConfig, overrides: dict[str, Any]) -> ClinicalConfig:
+    """The new complete configuration; raises pydantic.ValidationError naming the field."""
+    return ClinicalConfig.model_validate(deep_merge(current.model_dump(mode="json"), overrides))
+
+
+def configured_event(
+    clinic_id: str,
+    change: ConfigurationChange,
+    version: int,
+    config: ClinicalConfig,
+    event_id: uuid.UUID,
+    now: datetime,
+) -> Accepted:
+    effective_from = change.effective_from or now
+    event = ClinicConfigured(
+        event_id=event_id,
+        clinic_id=clinic_id,
+        case_id=CLINIC_LEVEL_CASE_ID,
+        occurred_at=effective_from,
+        recorded_at=now,
+        payload=ClinicConfiguredPayload(
+            version=version,
+            effective_from=effective_from,
+            configuration=config.model_dump(mode="json"),
+            overrides=change.overrides,
+        ),
+    )
+    return Accepted(event, fingerprint(change))
