@@ -6,11 +6,14 @@ SQLAlchemy/SQLModel metadata so the writer services and the gateway share one de
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import asyncpg
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -45,16 +48,39 @@ def create_engine(database_url: str, size: int, *, read_only: bool = False) -> A
     )
 
 
-async def create_schema(database_url: str, schema: str, tables: Sequence[Table]) -> None:
+async def create_schema(
+    database_url: str, schema: str, tables: Sequence[Table], projection_version: int | None = None
+) -> None:
     """Creates the service's schema and tables. An advisory lock serialises concurrent starts.
 
-    Additive only (CREATE ... IF NOT EXISTS). Changing a table's shape needs a migration.
+    Source data (intake) is additive only: CREATE ... IF NOT EXISTS. A projection (scoring,
+    alerts) passes its `projection_version`: when the stored one differs, the schema is dropped
+    and created anew, and the service's consumer group (named after the version) replays the
+    topics from the beginning. That is how a projection's shape changes: by a rebuild.
     """
     engine = create_async_engine(sqlalchemy_url(database_url))
     try:
         async with engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('alliance-ddl'))"))
+            if projection_version is not None:
+                stored = await conn.execute(
+                    text(
+                        "SELECT coalesce(obj_description(oid, 'pg_namespace'), 'unversioned') "
+                        "FROM pg_namespace WHERE nspname = :schema"
+                    ),
+                    {"schema": schema},
+                )
+                marker = f"projection version {projection_version}"
+                current = stored.scalar()  # None: no such schema yet
+                if current is not None and current != marker:
+                    log.warning(
+                        "projection shape changed: rebuilding by replay",
+                        extra={"schema": schema, "was": current, "now": marker},
+                    )
+                    await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            if projection_version is not None:
+                await conn.execute(text(f"COMMENT ON SCHEMA \"{schema}\" IS '{marker}'"))
             await conn.run_sync(lambda sync: MetaData().create_all(sync, tables=list(tables)))
     finally:
         await engine.dispose()

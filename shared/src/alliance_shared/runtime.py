@@ -39,12 +39,13 @@ def consumer_service_app(
     settings: CommonSettings,
     schema: str,
     tables: Sequence[Table],
+    projection_version: int,
     broker: KafkaBroker,
     runtime: Runtime,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await create_schema(settings.database_url, schema, tables)
+        await create_schema(settings.database_url, schema, tables, projection_version)
         runtime.pool = await create_pool(settings.database_url, settings.db_pool_size)
         runtime.relay = OutboxRelay(
             runtime.pool, schema, settings.kafka_bootstrap_servers, f"{service}-relay"

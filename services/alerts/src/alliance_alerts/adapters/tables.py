@@ -7,6 +7,9 @@ from alliance_shared.readmodels import Alert, table_of
 from sqlalchemy import MetaData, Table
 
 SCHEMA = "alerts"
+# Bump when the tables or the fold change shape: the projection is then rebuilt by replay
+# (the schema is recreated and a consumer group named after the version reads from the start).
+PROJECTION_VERSION = 1
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
 TABLES: list[Table] = [table_of(Alert), outbox, processed_event]

@@ -15,11 +15,13 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter
 
-from alliance_alerts.adapters.tables import SCHEMA, TABLES
+from alliance_alerts.adapters.tables import PROJECTION_VERSION, SCHEMA, TABLES
 from alliance_alerts.application.raise_alerts import raise_alerts
 from alliance_alerts.settings import AlertsSettings
 
 SERVICE = "alerts"
+# Named after the projection version: a new version is a new group that replays from the start.
+GROUP = f"{SERVICE}-v{PROJECTION_VERSION}"
 DESCRIPTION = (
     "Applies the alert rules to scored responses, keeps alert state in PostgreSQL (one open "
     "alert per kind per dyad) and publishes notices."
@@ -39,7 +41,7 @@ def build_broker(settings: AlertsSettings, runtime: Runtime) -> KafkaBroker:
         TypeAdapter(ScoringOutput), process, DeadLetters(broker, SERVICE)
     )
 
-    @batch_subscriber(broker, SCORED, group_id=SERVICE)
+    @batch_subscriber(broker, SCORED, group_id=GROUP)
     async def on_scored(
         batch: list[Annotated[bytes, documented_as(ResponseScored, ClinicalSignal)]],
         msg: KafkaMessage,
@@ -61,6 +63,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         tables=TABLES,
+        projection_version=PROJECTION_VERSION,
         broker=broker,
         runtime=runtime,
     )

@@ -57,8 +57,9 @@ def check_submission(submission: ResponseSubmission, now: datetime) -> list[Viol
 
 
 def fingerprint(submission: BaseModel) -> str:
-    """Identifies the content, so a reused idempotency key with other content is caught."""
-    return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
+    """Identifies the content, so a reused idempotency key with other content is caught.
+    Defaults are left out, so adding an optional field to the contract changes no fingerprint."""
+    return hashlib.sha256(submission.model_dump_json(exclude_defaults=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

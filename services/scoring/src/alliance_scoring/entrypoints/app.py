@@ -22,11 +22,13 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter
 
-from alliance_scoring.adapters.tables import SCHEMA, TABLES
+from alliance_scoring.adapters.tables import PROJECTION_VERSION, SCHEMA, TABLES
 from alliance_scoring.application.project import project_batch, record_configurations
 from alliance_scoring.settings import ScoringSettings
 
 SERVICE = "scoring"
+# Named after the projection version: a new version is a new group that replays from the start.
+GROUP = f"{SERVICE}-v{PROJECTION_VERSION}"
 DESCRIPTION = (
     "Consumes questionnaire responses, scores them and keeps the dyad projections in PostgreSQL "
     "(one transaction per batch, offsets committed after it); publishes scored responses."
@@ -53,7 +55,7 @@ def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
     )
 
     # A group of its own: this subscriber's offsets are committed independently.
-    @batch_subscriber(broker, CONFIG, group_id=f"{SERVICE}-config")
+    @batch_subscriber(broker, CONFIG, group_id=f"{GROUP}-config")
     async def on_configuration(
         batch: list[Annotated[bytes, documented_as(ClinicConfigured)]], msg: KafkaMessage
     ) -> None:
@@ -63,7 +65,12 @@ def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
         TypeAdapter(CaseInput), process, DeadLetters(broker, SERVICE)
     )
 
-    @batch_subscriber(broker, RESPONSES, group_id=SERVICE, max_records=settings.batch_max_records)
+    @batch_subscriber(
+        broker,
+        RESPONSES,
+        group_id=GROUP,
+        max_records=settings.batch_max_records,
+    )
     async def on_responses(
         batch: list[Annotated[bytes, documented_as(ResponseSubmitted, EpisodeEnded)]],
         msg: KafkaMessage,
@@ -85,6 +92,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         tables=TABLES,
+        projection_version=PROJECTION_VERSION,
         broker=broker,
         runtime=runtime,
     )
