@@ -48,11 +48,12 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import TypeAdapter
+
 from alliance_shared.events import RespondentRole, ResponseSubmitted, ResponseSubmittedPayload
 from alliance_shared.instruments import validate_response
 from alliance_shared.kafka import event_headers
 from alliance_shared.topics import DEAD_LETTER, RESPONSES, SCORED
-from pydantic import TypeAdapter
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = REPO / "deploy" / "local" / "devstack.py"

@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import asyncpg
 import pytest
-from alliance_shared.provisioning import provision
 
+from alliance_shared.provisioning import provision
 from tests.stack import Endpoints, real_stack
 
 T = TypeVar("T")

@@ -11,10 +11,11 @@ from typing import Any, TypeAlias
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
+
 from alliance_shared.events import EventEnvelope, ResponseSubmitted
 from alliance_shared.instruments import REGISTRY
 from alliance_shared.kafka import event_headers
-from fastapi import FastAPI
 
 # aiokafka ships no type information: its records are Any to mypy.
 Record: TypeAlias = Any

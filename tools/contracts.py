@@ -20,11 +20,12 @@ from pathlib import Path
 # The documents name the broker as docker-compose.yml does, whatever this shell points at.
 os.environ["KAFKA_BOOTSTRAP_SERVERS"] = "kafka:9092"
 
+from faststream import FastStream
+
 from alliance_alerts.entrypoints.app import asyncapi as alerts_asyncapi
 from alliance_gateway.entrypoints.schema import schema as gateway_schema
 from alliance_intake.entrypoints.asyncapi import asyncapi as intake_asyncapi
 from alliance_scoring.entrypoints.app import asyncapi as scoring_asyncapi
-from faststream import FastStream
 
 REPO = Path(__file__).resolve().parents[1]
 ASYNCAPI: dict[str, Callable[[], FastStream]] = {

@@ -13,8 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from alliance_shared.topics import SCORED
 
+from alliance_shared.topics import SCORED
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
 from tests.helpers import T0, read_topic, response_body

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import asyncpg
 import httpx
-from alliance_shared.topics import SCORED
 
+from alliance_shared.topics import SCORED
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
 from tests.helpers import read_topic, response_body

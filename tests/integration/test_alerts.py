@@ -7,11 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
+
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
 from alliance_scoring.domain.dyads import score
 from alliance_shared.topics import NOTICES, SCORED
-
 from tests.conftest import eventually
 from tests.helpers import Record, of_case, produce, read_topic, serving, submitted_event
 from tests.stack import Endpoints

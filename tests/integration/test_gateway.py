@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+
 from alliance_alerts.adapters.tables import SCHEMA as ALERTS
 from alliance_alerts.adapters.tables import TABLES as ALERT_TABLES
 from alliance_gateway.entrypoints.app import create_app
@@ -21,7 +22,6 @@ from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.state import CaseState
 from alliance_shared.db import create_schema
 from alliance_shared.events import ResponseSubmitted
-
 from tests.helpers import serving
 from tests.stack import Endpoints
 from tests.unit.clinical import fold, response

@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 
 import asyncpg
+
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
 from alliance_shared.topics import RESPONSES
-
 from tests.conftest import eventually
 from tests.helpers import Record, of_case, read_topic, response_body, serving
 from tests.stack import Endpoints

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from alliance_shared.clinical_config import DEFAULT_CONFIG, ClinicalConfig
 from alliance_shared.events import CaseInput, SignalKind
-
 from tests.unit.clinical import ended, fold, response, srs_series
 
 K = SignalKind

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
+
 from alliance_intake.domain.configuration import resolve
 from alliance_scoring.domain.configuration import ConfigVersion, in_force
 from alliance_shared.clinical_config import DEFAULT_CONFIG
-from pydantic import ValidationError
 
 T = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from alliance_demo.driver import IntakeRejected, IntakeUnavailable, send_all
 from alliance_demo.network import (
     CLINIC_IDS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from alliance_shared.events import RespondentRole
 from alliance_shared.instruments import score_response, validate_response
 

@@ -4,6 +4,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
+
 from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
 from alliance_intake.domain.submission import (
     ResponseSubmission,
@@ -12,7 +14,6 @@ from alliance_intake.domain.submission import (
     to_event,
 )
 from alliance_shared.events import ResponseSubmitted
-from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -1,6 +1,5 @@
-from alliance_shared.service import serve
-
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
+from alliance_shared.service import serve
 
 serve("alerts", create_app, AlertsSettings())

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from alliance_shared.settings import CommonSettings
 from pydantic import Field
 
 from alliance_alerts.domain.rules import AlertConfig, Threshold
+from alliance_shared.settings import CommonSettings
 
 
 class AlertsSettings(CommonSettings):

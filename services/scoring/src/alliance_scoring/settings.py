@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from alliance_shared.settings import CommonSettings
 from pydantic import Field
+
+from alliance_shared.settings import CommonSettings
 
 
 class ScoringSettings(CommonSettings):

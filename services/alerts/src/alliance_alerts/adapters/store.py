@@ -6,10 +6,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from alliance_alerts.adapters.tables import SCHEMA
 from alliance_shared.events import AlertKind, AlertRaised
 from alliance_shared.outbox import Connection
-
-from alliance_alerts.adapters.tables import SCHEMA
 
 
 async def open_alert_kinds(

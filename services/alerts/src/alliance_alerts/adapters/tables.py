@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import MetaData, Table
+
 from alliance_shared.outbox import plumbing_tables
 from alliance_shared.readmodels import Alert, table_of
-from sqlalchemy import MetaData, Table
 
 SCHEMA = "alerts"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
-from alliance_shared.events import AlertRaised, ResponseScored, ScoringOutput
-from alliance_shared.outbox import OutboxMessage, claim_new_events, enqueue
-from alliance_shared.topics import NOTICES
 
 from alliance_alerts.adapters.store import insert_alerts, open_alert_kinds
 from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.domain.rules import AlertConfig, decide
+from alliance_shared.events import AlertRaised, ResponseScored, ScoringOutput
+from alliance_shared.outbox import OutboxMessage, claim_new_events, enqueue
+from alliance_shared.topics import NOTICES
 
 
 async def raise_alerts(

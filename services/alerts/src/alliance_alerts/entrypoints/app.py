@@ -5,11 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from alliance_shared.broker import batch_subscriber, create_broker
-from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
-from alliance_shared.events import AlertRaised, ClinicalSignal, ResponseScored, ScoringOutput
-from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
-from alliance_shared.topics import NOTICES, SCORED
 from fastapi import FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -18,6 +13,11 @@ from pydantic import TypeAdapter
 from alliance_alerts.adapters.tables import PROJECTION_VERSION, SCHEMA, TABLES
 from alliance_alerts.application.raise_alerts import raise_alerts
 from alliance_alerts.settings import AlertsSettings
+from alliance_shared.broker import batch_subscriber, create_broker
+from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
+from alliance_shared.events import AlertRaised, ClinicalSignal, ResponseScored, ScoringOutput
+from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
+from alliance_shared.topics import NOTICES, SCORED
 
 SERVICE = "alerts"
 # Named after the projection version: a new version is a new group that replays from the start.

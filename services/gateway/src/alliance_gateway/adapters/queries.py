@@ -6,12 +6,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from alliance_shared.readmodels import Alert, CaseView, Dyad, DyadScore
 from sqlalchemy import and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from alliance_gateway.domain.cursor import AlertCursor
+from alliance_shared.readmodels import Alert, CaseView, Dyad, DyadScore
 
 
 async def case_dyads(session: AsyncSession, clinic_id: str, case_id: str) -> list[Dyad]:

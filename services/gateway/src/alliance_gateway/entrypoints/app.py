@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from alliance_shared.db import create_engine
-from alliance_shared.health import health_router
-from alliance_shared.kafka import kafka_reachable
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +12,9 @@ from strawberry.fastapi import GraphQLRouter
 
 from alliance_gateway.entrypoints.schema import Context, schema
 from alliance_gateway.settings import GatewaySettings
+from alliance_shared.db import create_engine
+from alliance_shared.health import health_router
+from alliance_shared.kafka import kafka_reachable
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:

@@ -13,10 +13,6 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from alliance_shared.readmodels import Alert as AlertRow
-from alliance_shared.readmodels import CaseView as CaseViewRow
-from alliance_shared.readmodels import Dyad as DyadRow
-from alliance_shared.readmodels import DyadScore as DyadScoreRow
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -25,6 +21,10 @@ from strawberry.scalars import JSON
 
 from alliance_gateway.adapters import queries
 from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
+from alliance_shared.readmodels import Alert as AlertRow
+from alliance_shared.readmodels import CaseView as CaseViewRow
+from alliance_shared.readmodels import Dyad as DyadRow
+from alliance_shared.readmodels import DyadScore as DyadScoreRow
 
 MAX_PAGE = 200
 

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
+
+from alliance_intake.adapters.tables import SCHEMA
+from alliance_intake.domain.submission import Accepted, IdempotencyConflict
 from alliance_shared.clinical_config import DEFAULT_CONFIG, ClinicalConfig
 from alliance_shared.events import ClinicConfigured
 from alliance_shared.outbox import Connection, OutboxMessage, enqueue
 from alliance_shared.topics import CONFIG, RESPONSES
-
-from alliance_intake.adapters.tables import SCHEMA
-from alliance_intake.domain.submission import Accepted, IdempotencyConflict
 
 
 async def store_submission(

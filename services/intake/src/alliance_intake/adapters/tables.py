@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from alliance_shared.outbox import plumbing_tables
 from sqlalchemy import (
     Column,
     DateTime,
@@ -15,6 +14,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from alliance_shared.outbox import plumbing_tables
 
 SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
-from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.instruments import Violation
 
 from alliance_intake.adapters.repository import (
     latest_config_version,
@@ -24,6 +22,8 @@ from alliance_intake.domain.submission import (
     check_submission,
     to_event,
 )
+from alliance_shared.clinical_config import ClinicalConfig
+from alliance_shared.instruments import Violation
 
 
 class Rejected(Exception):

@@ -6,15 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from alliance_intake.domain.submission import Accepted, fingerprint
 from alliance_shared.clinical_config import ClinicalConfig
 from alliance_shared.events import (
     CLINIC_LEVEL_CASE_ID,
     ClinicConfigured,
     ClinicConfiguredPayload,
 )
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-
-from alliance_intake.domain.submission import Accepted, fingerprint
 
 
 class ConfigurationChange(BaseModel):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from alliance_shared.events import EpisodeEnded, EpisodeEndedPayload
-from alliance_shared.ids import ClinicId, PseudonymousId
-from alliance_shared.instruments import Violation
 from pydantic import ConfigDict, Field
 
 from alliance_intake.domain.submission import FUTURE_TOLERANCE, Accepted, fingerprint
+from alliance_shared.events import EpisodeEnded, EpisodeEndedPayload
+from alliance_shared.ids import ClinicId, PseudonymousId
+from alliance_shared.instruments import Violation
 
 
 class EpisodeEndingSubmission(EpisodeEndedPayload):

@@ -7,10 +7,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from alliance_shared.events import EventEnvelope, ResponseSubmitted, ResponseSubmittedPayload
 from alliance_shared.ids import ClinicId, PseudonymousId
 from alliance_shared.instruments import Violation, validate_response
-from pydantic import BaseModel, ConfigDict, Field
 
 # Clocks drift; a response stamped a little ahead of our clock is not an error.
 FUTURE_TOLERANCE = timedelta(minutes=5)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from faststream import FastStream
+
+from alliance_intake.settings import IntakeSettings
 from alliance_shared.broker import create_broker
 from alliance_shared.events import CaseInput
 from alliance_shared.runtime import asyncapi_spec
 from alliance_shared.topics import RESPONSES
-from faststream import FastStream
-
-from alliance_intake.settings import IntakeSettings
 
 DESCRIPTION = (
     "Accepts questionnaire responses over HTTP (OpenAPI at /docs) and publishes each accepted "

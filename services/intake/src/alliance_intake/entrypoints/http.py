@@ -9,11 +9,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
-from alliance_shared.db import create_pool, create_schema, ping
-from alliance_shared.health import health_router
-from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
-from alliance_shared.kafka import kafka_reachable
-from alliance_shared.outbox import OutboxRelay
 from fastapi import FastAPI, Path, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -34,6 +29,11 @@ from alliance_intake.domain.submission import (
     SubmissionReceipt,
 )
 from alliance_intake.settings import IntakeSettings
+from alliance_shared.db import create_pool, create_schema, ping
+from alliance_shared.health import health_router
+from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
+from alliance_shared.kafka import kafka_reachable
+from alliance_shared.outbox import OutboxRelay
 
 ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 ERRORS: dict[int | str, dict[str, Any]] = {

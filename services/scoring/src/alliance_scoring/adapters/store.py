@@ -12,13 +12,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.events import ClinicConfigured, ResponseScored
-from alliance_shared.outbox import Connection
-
 from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.domain.configuration import ConfigVersion
 from alliance_scoring.domain.state import CaseState, DyadState
+from alliance_shared.clinical_config import ClinicalConfig
+from alliance_shared.events import ClinicConfigured, ResponseScored
+from alliance_shared.outbox import Connection
 
 
 async def load_cases(conn: Connection, case_ids: Iterable[str]) -> dict[str, CaseState]:

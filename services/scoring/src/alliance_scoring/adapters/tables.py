@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from alliance_shared.outbox import plumbing_tables
-from alliance_shared.readmodels import CaseView, Dyad, DyadScore, table_of
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
+
+from alliance_shared.outbox import plumbing_tables
+from alliance_shared.readmodels import CaseView, Dyad, DyadScore, table_of
 
 SCHEMA = "scoring"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay

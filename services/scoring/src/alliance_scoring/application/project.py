@@ -7,17 +7,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import asyncpg
-from alliance_shared.clinical_config import DEFAULT_CONFIG, ClinicalConfig
-from alliance_shared.consumer import RetryLater
-from alliance_shared.events import (
-    CaseInput,
-    ClinicConfigured,
-    EventEnvelope,
-    ResponseScored,
-    ResponseSubmitted,
-)
-from alliance_shared.outbox import Connection, OutboxMessage, claim_new_events, enqueue
-from alliance_shared.topics import SCORED
 
 from alliance_scoring.adapters.store import (
     insert_scores,
@@ -30,6 +19,17 @@ from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.domain.case import apply, decide, new_case
 from alliance_scoring.domain.configuration import in_force
 from alliance_scoring.domain.dyads import score
+from alliance_shared.clinical_config import DEFAULT_CONFIG, ClinicalConfig
+from alliance_shared.consumer import RetryLater
+from alliance_shared.events import (
+    CaseInput,
+    ClinicConfigured,
+    EventEnvelope,
+    ResponseScored,
+    ResponseSubmitted,
+)
+from alliance_shared.outbox import Connection, OutboxMessage, claim_new_events, enqueue
+from alliance_shared.topics import SCORED
 
 
 class ConfigurationNotYetKnown(RetryLater):

@@ -9,6 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from alliance_scoring.domain.outcome import advance_outcome
+from alliance_scoring.domain.ruptures import advance_ruptures
+from alliance_scoring.domain.state import (
+    CaseState,
+    DyadState,
+    Episode,
+    Phase,
+    Point,
+    Readiness,
+    SplitState,
+    Trend,
+)
+from alliance_scoring.domain.stats import slope
 from alliance_shared.clinical_config import ClinicalConfig
 from alliance_shared.events import (
     CaseInput,
@@ -24,20 +37,6 @@ from alliance_shared.events import (
     derived_event_id,
 )
 from alliance_shared.instruments import REGISTRY, Construct, Instrument
-
-from alliance_scoring.domain.outcome import advance_outcome
-from alliance_scoring.domain.ruptures import advance_ruptures
-from alliance_scoring.domain.state import (
-    CaseState,
-    DyadState,
-    Episode,
-    Phase,
-    Point,
-    Readiness,
-    SplitState,
-    Trend,
-)
-from alliance_scoring.domain.stats import slope
 
 
 def new_case(clinic_id: str, case_id: str) -> CaseState:

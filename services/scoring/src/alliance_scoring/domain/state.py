@@ -11,8 +11,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from alliance_shared.events import DyadRef, RuleEvidence
 from pydantic import BaseModel, ConfigDict, Field
+
+from alliance_shared.events import DyadRef, RuleEvidence
 
 Phase = Literal["foundation", "work", "termination", "closed"]
 OutcomeClass = Literal["recovered", "improved", "unchanged", "deteriorated"]

@@ -6,6 +6,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
+from fastapi import FastAPI
+from faststream import FastStream
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import TypeAdapter
+
+from alliance_scoring.adapters.tables import PROJECTION_VERSION, SCHEMA, TABLES
+from alliance_scoring.application.project import project_batch, record_configurations
+from alliance_scoring.settings import ScoringSettings
 from alliance_shared.broker import batch_subscriber, create_broker
 from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
 from alliance_shared.events import (
@@ -17,14 +25,6 @@ from alliance_shared.events import (
 )
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
 from alliance_shared.topics import CONFIG, RESPONSES, SCORED
-from fastapi import FastAPI
-from faststream import FastStream
-from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import TypeAdapter
-
-from alliance_scoring.adapters.tables import PROJECTION_VERSION, SCHEMA, TABLES
-from alliance_scoring.application.project import project_batch, record_configurations
-from alliance_scoring.settings import ScoringSettings
 
 SERVICE = "scoring"
 # Named after the projection version: a new version is a new group that replays from the start.
