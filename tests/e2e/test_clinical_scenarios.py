@@ -24,6 +24,7 @@ CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $cas
   phase latestSession episode { status ending } readiness { ready reasons }
   outcomes { instrument outcomeClass improvement onTrack expectedImprovement }
   splits { gap active reason }
+  signals { kind severity summary evidence { rule inputs } }
   dyads { respondentRole responses phase discrepancy
           ruptures { openedSession status severity resolvedSession evidence { rule } } } } }"""
 
@@ -152,6 +153,11 @@ async def test_every_alliance_and_outcome_pattern_reaches_graphql(
     [outcome] = recovery["outcomes"]
     assert outcome["outcomeClass"] == "RECOVERED"
     assert recovery["episode"] == {"status": "ended", "ending": "planned"}
+    kinds = [s["kind"] for s in recovery["signals"]]  # newest first
+    assert kinds[0] == "PHASE_CHANGED"  # termination -> closed by the planned ending
+    [ready] = [s for s in recovery["signals"] if s["kind"] == "TERMINATION_READY"]
+    assert ready["evidence"][0]["rule"] == "termination_readiness"
+    assert any("ORS recovered" in r for r in ready["evidence"][0]["inputs"]["reasons"])
 
     assert deteriorate["outcomes"][0]["outcomeClass"] == "DETERIORATED"
     assert offtrack["outcomes"][0]["onTrack"] is False

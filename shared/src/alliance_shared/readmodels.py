@@ -91,6 +91,30 @@ class DyadScore(SQLModel, table=True):
     scoring_key: str = Field(sa_type=Text)
 
 
+class Signal(SQLModel, table=True):
+    """A derived clinical event of a case, with the rule and inputs that produced it."""
+
+    __tablename__ = "signal"
+    __table_args__ = (
+        Index("signal_case", "clinic_id", "case_id", "occurred_at"),
+        {"schema": "scoring"},
+    )
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    clinic_id: str = Field(sa_type=Text)
+    case_id: str = Field(sa_type=Text)
+    dyad_id: uuid.UUID | None = None
+    kind: str = Field(sa_type=Text)
+    severity: str | None = Field(default=None, sa_type=Text)
+    instrument: str | None = Field(default=None, sa_type=Text)
+    session_number: int | None = None
+    summary: str = Field(sa_type=Text)
+    evidence: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False)
+    )
+    occurred_at: datetime = _tz()
+
+
 class Alert(SQLModel, table=True):
     """An alert raised for a dyad, with the rule and inputs that raised it."""
 

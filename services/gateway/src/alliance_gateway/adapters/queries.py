@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from alliance_gateway.domain.cursor import AlertCursor
-from alliance_shared.readmodels import Alert, CaseView, Dyad, DyadScore
+from alliance_shared.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
 
 
 async def case_dyads(session: AsyncSession, clinic_id: str, case_id: str) -> list[Dyad]:
@@ -67,3 +67,13 @@ async def clinic_alerts(
     query = query.order_by(col(Alert.raised_at).desc(), col(Alert.alert_id).desc()).limit(first + 1)
     rows = list((await session.execute(query)).scalars())
     return rows[:first], len(rows) > first
+
+
+async def case_signals(
+    session: AsyncSession, clinic_id: str, case_id: str, kinds: Sequence[str] | None, first: int
+) -> list[Signal]:
+    query = select(Signal).where(Signal.clinic_id == clinic_id, Signal.case_id == case_id)
+    if kinds:
+        query = query.where(col(Signal.kind).in_(kinds))
+    query = query.order_by(col(Signal.occurred_at).desc(), col(Signal.event_id)).limit(first)
+    return list((await session.execute(query)).scalars())

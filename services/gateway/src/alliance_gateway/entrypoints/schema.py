@@ -25,6 +25,7 @@ from alliance_shared.readmodels import Alert as AlertRow
 from alliance_shared.readmodels import CaseView as CaseViewRow
 from alliance_shared.readmodels import Dyad as DyadRow
 from alliance_shared.readmodels import DyadScore as DyadScoreRow
+from alliance_shared.readmodels import Signal as SignalRow
 
 MAX_PAGE = 200
 
@@ -194,6 +195,46 @@ class Readiness:
     reasons: list[str]
 
 
+@strawberry.enum
+class SignalKind(Enum):
+    PHASE_CHANGED = "phase_changed"
+    RUPTURE_OPENED = "rupture_opened"
+    RUPTURE_REPAIRED = "rupture_repaired"
+    RUPTURE_ESCALATED = "rupture_escalated"
+    SPLIT_DETECTED = "split_detected"
+    DETERIORATED = "deteriorated"
+    OFF_TRACK = "off_track"
+    CRITICAL_ITEM = "critical_item"
+    TERMINATION_READY = "termination_ready"
+
+
+@strawberry.type(description="A derived clinical event with the rules and inputs behind it.")
+class Signal:
+    signal_id: strawberry.ID
+    kind: SignalKind
+    severity: Severity | None
+    dyad_id: strawberry.ID | None
+    instrument: str | None
+    session_number: int | None
+    summary: str
+    occurred_at: datetime
+    evidence: list[RuleEvidence]
+
+    @classmethod
+    def from_row(cls, row: SignalRow) -> Signal:
+        return cls(
+            signal_id=strawberry.ID(str(row.event_id)),
+            kind=SignalKind(row.kind),
+            severity=Severity(row.severity) if row.severity else None,
+            dyad_id=strawberry.ID(str(row.dyad_id)) if row.dyad_id else None,
+            instrument=row.instrument,
+            session_number=row.session_number,
+            summary=row.summary,
+            occurred_at=row.occurred_at,
+            evidence=[RuleEvidence.from_json(e) for e in row.evidence],
+        )
+
+
 @strawberry.type
 class Episode:
     status: str
@@ -304,6 +345,25 @@ class Case:
     splits: list[Split]
     readiness: Readiness
     dyads: list[Dyad]
+
+    @strawberry.field(description="Derived clinical events, newest first.")
+    async def signals(
+        self,
+        info: strawberry.Info[Context, None],
+        kinds: list[SignalKind] | None = None,
+        first: int = 50,
+    ) -> list[Signal]:
+        if not 1 <= first <= MAX_PAGE:
+            raise ValueError(f"first: must be between 1 and {MAX_PAGE}")
+        async with info.context.sessions() as session:
+            rows = await queries.case_signals(
+                session,
+                str(self.clinic_id),
+                str(self.case_id),
+                [k.value for k in kinds] if kinds else None,
+                first,
+            )
+        return [Signal.from_row(r) for r in rows]
 
     @classmethod
     def from_rows(cls, view: CaseViewRow, dyads: list[DyadRow]) -> Case:

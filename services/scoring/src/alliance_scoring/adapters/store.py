@@ -16,7 +16,7 @@ from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.domain.configuration import ConfigVersion
 from alliance_scoring.domain.state import CaseState, DyadState
 from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.events import ClinicConfigured, ResponseScored
+from alliance_shared.events import ClinicalSignal, ClinicConfigured, ResponseScored
 from alliance_shared.outbox import Connection
 
 
@@ -163,3 +163,18 @@ async def load_configurations(
             ConfigVersion(r["version"], r["effective_from"], config)
         )
     return versions
+
+
+async def insert_signals(conn: Connection, signals: Sequence[ClinicalSignal]) -> None:
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.signal (event_id, clinic_id, case_id, dyad_id, kind, severity, "
+        "instrument, session_number, summary, evidence, occurred_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11) ON CONFLICT DO NOTHING",
+        [
+            (s.event_id, s.clinic_id, s.case_id, s.payload.dyad.dyad_id if s.payload.dyad else None,
+             s.payload.kind.value, s.payload.severity, s.payload.instrument,
+             s.payload.session_number, s.payload.summary,
+             json.dumps([e.model_dump(mode="json") for e in s.payload.evidence]), s.occurred_at)
+            for s in signals
+        ],
+    )  # fmt: skip

@@ -6,12 +6,12 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_shared.outbox import plumbing_tables
-from alliance_shared.readmodels import CaseView, Dyad, DyadScore, table_of
+from alliance_shared.readmodels import CaseView, Dyad, DyadScore, Signal, table_of
 
 SCHEMA = "scoring"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 2
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
 # The fold state of each case (private to scoring; the read models are derived from it).
@@ -36,6 +36,7 @@ TABLES: list[Table] = [
     table_of(Dyad),
     table_of(DyadScore),
     table_of(CaseView),
+    table_of(Signal),
     case_state,
     clinic_config,
     outbox,

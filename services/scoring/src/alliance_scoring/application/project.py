@@ -10,6 +10,7 @@ import asyncpg
 
 from alliance_scoring.adapters.store import (
     insert_scores,
+    insert_signals,
     load_cases,
     load_configurations,
     save_cases,
@@ -23,6 +24,7 @@ from alliance_shared.clinical_config import DEFAULT_CONFIG, ClinicalConfig
 from alliance_shared.consumer import RetryLater
 from alliance_shared.events import (
     CaseInput,
+    ClinicalSignal,
     ClinicConfigured,
     EventEnvelope,
     ResponseScored,
@@ -81,18 +83,22 @@ async def project_batch(
         config_for = await _configurations(conn, fresh)
         cases = await load_cases(conn, {e.case_id for e in fresh})
         scored: list[ResponseScored] = []
-        published: list[EventEnvelope] = []
+        signals: list[ClinicalSignal] = []
+        published: list[EventEnvelope] = []  # each score followed by the signals it caused
         for event in fresh:  # in partition order: each case's events in their order
             before = cases.get(event.case_id) or new_case(event.clinic_id, event.case_id)
             config = config_for(event)
             result = score(event, recorded_at) if isinstance(event, ResponseSubmitted) else None
             after = apply(before, event, result, config)
             cases[event.case_id] = after
+            derived = decide(before, after, event, result, config)
             if result is not None:
                 scored.append(result)
                 published.append(result)
-            published.extend(decide(before, after, event, result, config))
+            signals.extend(derived)
+            published.extend(derived)
         await save_cases(conn, cases.values(), recorded_at)
         await insert_scores(conn, scored)
+        await insert_signals(conn, signals)
         await enqueue(conn, SCHEMA, [OutboxMessage(SCORED.name, e.case_id, e) for e in published])
     return len(fresh)
