@@ -153,8 +153,8 @@ async def test_every_alliance_and_outcome_pattern_reaches_graphql(
     [outcome] = recovery["outcomes"]
     assert outcome["outcomeClass"] == "RECOVERED"
     assert recovery["episode"] == {"status": "ended", "ending": "planned"}
-    kinds = [s["kind"] for s in recovery["signals"]]  # newest first
-    assert kinds[0] == "PHASE_CHANGED"  # termination -> closed by the planned ending
+    newest_first = [s["kind"] for s in recovery["signals"]]
+    assert newest_first[0] == "PHASE_CHANGED"  # termination -> closed by the planned ending
     [ready] = [s for s in recovery["signals"] if s["kind"] == "TERMINATION_READY"]
     assert ready["evidence"][0]["rule"] == "termination_readiness"
     assert any("ORS recovered" in r for r in ready["evidence"][0]["inputs"]["reasons"])

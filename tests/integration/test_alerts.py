@@ -1,68 +1,158 @@
-"""Alerts against real Kafka and PostgreSQL: the SRS cut-off rule, de-duplication, notices."""
+"""Alerts against real Kafka and PostgreSQL: rules from scoring's events, de-duplication under
+redelivery, lifecycle commands, escalation on a fake clock, routing, notices."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
-from alliance_scoring.domain.dyads import score
-from alliance_shared.topics import NOTICES, SCORED
+from alliance_shared.events import (
+    CLINIC_LEVEL_CASE_ID,
+    AlertCommand,
+    AlertCommandAction,
+    AlertCommandPayload,
+    StaffChanged,
+    StaffChangedPayload,
+    StaffRole,
+)
+from alliance_shared.topics import COMMANDS, CONFIG, NOTICES, SCORED
 from tests.conftest import eventually
-from tests.helpers import Record, of_case, produce, read_topic, serving, submitted_event
+from tests.helpers import of_case, produce, read_topic, serving
 from tests.stack import Endpoints
+from tests.unit.clinical import srs_series
+from tests.unit.test_alert_rules import outputs
 
-NOW = datetime.now(UTC)
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
-async def test_low_srs_raises_one_alert_per_dyad_and_a_notice(
+def settings(stack: Endpoints) -> AlertsSettings:
+    return AlertsSettings.model_validate({**stack.env(), "ALLIANCE_ALERTS_TICK_SECONDS": "0.2"})
+
+
+async def alert_rows(pg: asyncpg.Pool, case: str) -> list[asyncpg.Record]:
+    return await pg.fetch("SELECT * FROM alerts.alert WHERE case_id = $1 ORDER BY raised_at", case)
+
+
+async def notices_of(stack: Endpoints, case: str) -> list[dict[str, Any]]:
+    records = of_case(await read_topic(stack.kafka_bootstrap_servers, NOTICES.name), case)
+    return [json.loads(r.value)["payload"] for r in records]
+
+
+async def test_rupture_lifecycle_through_kafka_with_escalation_on_a_fake_clock(
     stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
 ) -> None:
     clinic, case = ids("clinic"), ids("case")
-    # Client: 32 (below 36), then 30 (still low: no second alert while one is open).
-    # Parent: 38 (fine). Totals are 4 x the item value.
-    scored = [
-        score(submitted_event(clinic, case, 1, 8.0), NOW),
-        score(submitted_event(clinic, case, 2, 7.5), NOW),
-        score(submitted_event(clinic, case, 1, 9.5, role="parent", respondent_id="p1"), NOW),
-    ]
-    await produce(stack.kafka_bootstrap_servers, SCORED.name, scored)
-    async with serving(create_app(AlertsSettings.model_validate(stack.env()))):
-        notices = await eventually(lambda: _records(stack, case), within=60)
-        await produce(stack.kafka_bootstrap_servers, SCORED.name, scored)  # redelivery
-        marker = score(submitted_event(clinic, case, 3, 9.9), NOW)
-        await produce(stack.kafka_bootstrap_servers, SCORED.name, [marker])
-
-        async def marker_processed() -> bool:
-            return bool(
-                await pg.fetchval(
-                    "SELECT 1 FROM alerts.processed_event WHERE event_id = $1", marker.event_id
-                )
-            )
-
-        await eventually(marker_processed)
-
-    alerts = await pg.fetch("SELECT * FROM alerts.alert WHERE case_id = $1", case)
-    assert len(alerts) == 1
-    alert = alerts[0]
-    assert (alert["kind"], alert["status"], alert["respondent_role"]) == (
-        "low_alliance",
-        "open",
-        "client",
+    published = outputs(srs_series(case, [38] * 6 + [30], clinic=clinic))
+    supervisor = StaffChanged(
+        event_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id=CLINIC_LEVEL_CASE_ID,
+        occurred_at=datetime.now(UTC),
+        recorded_at=datetime.now(UTC),
+        payload=StaffChangedPayload(staff_id="sup-1", role=StaffRole.SUPERVISOR),
     )
-    evidence = json.loads(alert["evidence"])
-    assert evidence["rule"] == "srs_total_below_cutoff"
-    assert evidence["inputs"] == {"total": 32.0, "session_number": 1}
-    assert evidence["threshold"] == 36.0
-    notice = json.loads(notices[0].value)
-    assert notice["event_type"] == "alert.raised"
-    assert notice["event_id"] == str(alert["alert_id"])
-    assert len(of_case(await read_topic(stack.kafka_bootstrap_servers, NOTICES.name), case)) == 1
+    await produce(stack.kafka_bootstrap_servers, CONFIG.name, [supervisor])
+    await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
+    clock = FakeClock(published[-1].occurred_at + timedelta(hours=1))
+    async with serving(create_app(settings(stack), clock=clock)):
+        [alert] = await eventually(lambda: alert_rows(pg, case))
+        assert (alert["kind"], alert["status"], alert["therapist_id"]) == (
+            "rupture",
+            "open",
+            "th-1",
+        )
+        # Redelivery of everything raises nothing new.
+        await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
+        # 80 hours later nobody has acknowledged it: it escalates to the supervisors, dated at
+        # its due time (72 h), once.
+        clock.now += timedelta(hours=80)
+
+        async def escalated() -> bool:
+            rows = await alert_rows(pg, case)
+            return len(rows) == 1 and rows[0]["escalated"]
+
+        await eventually(escalated)
+        ack = AlertCommand(
+            event_id=uuid.uuid4(),
+            clinic_id=clinic,
+            case_id=case,
+            occurred_at=clock.now,
+            recorded_at=clock.now,
+            payload=AlertCommandPayload(
+                alert_id=alert["alert_id"],
+                action=AlertCommandAction.RESOLVE,
+                actor_id="th-1",
+                note="discussed in session",
+            ),
+        )
+        await produce(stack.kafka_bootstrap_servers, COMMANDS.name, [ack, ack])  # twice
+
+        async def resolved() -> bool:
+            rows = await alert_rows(pg, case)
+            return bool(rows[0]["status"] == "resolved")
+
+        await eventually(resolved)
+
+        async def three_notices() -> list[dict[str, Any]] | None:
+            found = await notices_of(stack, case)
+            return found if len({n["action"] for n in found}) >= 3 else None
+
+        notices = await eventually(three_notices, within=30)
+    history = await pg.fetch(
+        "SELECT action, status, actor_id, note, at FROM alerts.alert_transition "
+        "WHERE alert_id = $1 ORDER BY at, action",
+        alert["alert_id"],
+    )
+    assert [h["action"] for h in history] == ["raised", "escalated", "resolved"]
+    assert history[1]["at"] == alert["raised_at"] + timedelta(hours=72)
+    assert history[2]["note"] == "discussed in session"
+    by_action = {n["action"]: n for n in notices}
+    assert by_action["raised"]["recipients"] == ["th-1"]
+    assert by_action["escalated"]["recipients"] == ["th-1", "sup-1"]
+    assert by_action["resolved"]["actor_id"] == "th-1"
+    assert len(notices) == len({(n["action"]) for n in notices})  # no notice twice
 
 
-async def _records(stack: Endpoints, case: str) -> list[Record]:
-    return of_case(await read_topic(stack.kafka_bootstrap_servers, NOTICES.name), case)
+async def test_a_command_that_does_not_apply_is_dead_lettered_with_its_reason(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    published = outputs(srs_series(case, [38] * 6 + [30], clinic=clinic))
+    await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
+    async with serving(create_app(settings(stack))):
+        [alert] = await eventually(lambda: alert_rows(pg, case))
+        now = datetime.now(UTC)
+        no_note = AlertCommand(
+            event_id=uuid.uuid4(),
+            clinic_id=clinic,
+            case_id=case,
+            occurred_at=now,
+            recorded_at=now,
+            payload=AlertCommandPayload(
+                alert_id=alert["alert_id"], action=AlertCommandAction.RESOLVE, actor_id="th-1"
+            ),
+        )
+        await produce(stack.kafka_bootstrap_servers, COMMANDS.name, [no_note])
+
+        async def dead() -> list[Any]:
+            from alliance_shared.topics import DEAD_LETTER
+
+            return of_case(await read_topic(stack.kafka_bootstrap_servers, DEAD_LETTER.name), case)
+
+        [record] = await eventually(dead, within=30)
+    reason = dict(record.headers)["dlq_reason"].decode()
+    assert "a resolution needs a note" in reason
+    assert (await alert_rows(pg, case))[0]["status"] == "open"

@@ -121,5 +121,9 @@ def fold(events: Sequence[CaseInput], config: ClinicalConfig = DEFAULT_CONFIG) -
     return run
 
 
-def srs_series(case: str, totals: list[float], **kw: str) -> list[CaseInput]:
+def srs_series(case: str, totals: Sequence[float], **kw: str) -> list[CaseInput]:
     return [response(case, s, "SRS", t, **kw) for s, t in enumerate(totals, start=1)]  # type: ignore[arg-type]
+
+
+def ors(case: str, session: int, total: float, **kw: str) -> CaseInput:
+    return response(case, session, "ORS", total, **kw)  # type: ignore[arg-type]

@@ -1,69 +1,234 @@
+"""Alert rules, lifecycle and escalation, pure, on a fake clock. Signals come from the real
+clinical fold (tests/unit/clinical.py)."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import timedelta
 
-from alliance_alerts.domain.rules import AlertConfig, Threshold, decide
-from alliance_shared.events import (
-    AlertKind,
-    DyadRef,
-    RespondentRole,
-    ResponseScored,
-    ResponseScoredPayload,
+import pytest
+
+from alliance_alerts.domain.rules import (
+    Alert,
+    CommandRejected,
+    Key,
+    escalation_due,
+    notice,
+    on_command,
+    on_scoring,
+    recipients,
 )
+from alliance_scoring.domain.dyads import score
+from alliance_shared.clinical_config import DEFAULT_CONFIG, AlertRule, ClinicalConfig
+from alliance_shared.events import (
+    AlertAction,
+    AlertCommand,
+    AlertCommandAction,
+    AlertCommandPayload,
+    AlertKind,
+    AlertPriority,
+    AlertStatus,
+    CaseInput,
+    ResponseSubmitted,
+    ScoringOutput,
+)
+from tests.unit.clinical import T0, ended, fold, ors, response, srs_series
 
-T0 = datetime(2026, 9, 1, tzinfo=UTC)
-DYAD = DyadRef(dyad_id=uuid.uuid4(), therapist_id="th-1", respondent_role=RespondentRole.CLIENT)
+
+def outputs(events: Sequence[CaseInput]) -> list[ScoringOutput]:
+    """What scoring publishes for these events, in order: each score, then its signals."""
+    run = fold(events)
+    published: list[ScoringOutput] = []
+    for event in events:
+        if isinstance(event, ResponseSubmitted):
+            published.append(score(event, event.recorded_at))
+        published.extend(s for s in run.signals if s.payload.source_event_id == event.event_id)
+    return published
 
 
-def scored(total: float, instrument: str = "SRS") -> ResponseScored:
-    return ResponseScored(
+def run_alerts(
+    events: Sequence[ScoringOutput], config: ClinicalConfig = DEFAULT_CONFIG
+) -> tuple[dict[Key, Alert], list[Alert]]:
+    active: dict[Key, Alert] = {}
+    changes: list[Alert] = []
+    for event in events:
+        for alert in on_scoring(event, active, config, "th-1"):
+            changes.append(alert)
+            if alert.is_active:
+                active[(alert.kind, alert.subject)] = alert
+            else:
+                active.pop((alert.kind, alert.subject), None)
+    return active, changes
+
+
+def command(alert: Alert, action: str, at_hours: float, **kw: object) -> AlertCommand:
+    at = alert.raised_at + timedelta(hours=at_hours)
+    return AlertCommand(
         event_id=uuid.uuid4(),
-        clinic_id="c",
-        case_id="k",
-        occurred_at=T0,
-        recorded_at=T0,
-        payload=ResponseScoredPayload(
-            source_event_id=uuid.uuid4(),
-            dyad=DYAD,
-            instrument=instrument,
-            form="client",
-            session_number=4,
-            administered_at=T0,
-            total=total,
-            subscales={},
-            normalized=total / 40,
-            scoring_key=f"{instrument}/x",
+        clinic_id=alert.clinic_id,
+        case_id=alert.case_id,
+        occurred_at=at,
+        recorded_at=at,
+        payload=AlertCommandPayload(
+            alert_id=alert.alert_id, action=AlertCommandAction(action), actor_id="th-1", **kw
         ),
     )
 
 
-def test_srs_below_cutoff_raises_with_its_evidence() -> None:
-    event = scored(35.9)
-    alert = decide(event, set(), AlertConfig())
-    assert alert is not None
-    assert alert.payload.kind == AlertKind.LOW_ALLIANCE
-    assert alert.payload.evidence.threshold == 36
-    assert alert.payload.evidence.inputs == {"total": 35.9, "session_number": 4}
-    assert "Duncan" in alert.payload.evidence.citation
-    assert decide(event, set(), AlertConfig()) == alert  # deterministic id and content
+def test_a_rupture_raises_one_alert_routed_to_the_therapist() -> None:
+    active, changes = run_alerts(outputs(srs_series("c1", [38, 38, 38, 38, 38, 38, 30, 30])))
+    [alert] = active.values()
+    assert alert.kind is AlertKind.RUPTURE
+    assert alert.priority is AlertPriority.URGENT
+    assert alert.therapist_id == "th-1"
+    assert alert.escalate_at == alert.raised_at + timedelta(hours=72)
+    assert [t.action for t in alert.history] == [AlertAction.RAISED]
+    assert {e.rule for e in alert.evidence} == {
+        "below_cutoff",
+        "drop_from_previous",
+        "reliable_drop",
+    }
+    note = notice(alert, recipients(alert, ["sup-1"]))
+    assert note.payload.recipients == ["th-1"]  # supervisors only once escalated
+    assert note.event_id == alert.history[-1].event_id
+    assert len([c for c in changes if c.kind is AlertKind.RUPTURE]) == 1
 
 
-def test_at_or_above_cutoff_raises_nothing() -> None:
-    assert decide(scored(36.0), set(), AlertConfig()) is None
+def test_in_the_foundation_phase_a_rupture_is_part_of_the_early_warning() -> None:
+    active, _ = run_alerts(outputs(srs_series("c1", [38, 38, 30])))
+    [alert] = active.values()
+    assert alert.kind is AlertKind.EARLY_LOW_ALLIANCE
+    assert [t.action for t in alert.history] == [AlertAction.RAISED, AlertAction.UPDATED]
+    assert {e.rule for e in alert.evidence} == {
+        "early_low_alliance",
+        "below_cutoff",
+        "drop_from_previous",
+    }
 
 
-def test_no_second_alert_while_one_is_open() -> None:
-    assert decide(scored(20.0), {AlertKind.LOW_ALLIANCE}, AlertConfig()) is None
+def test_a_repaired_rupture_resolves_its_alert_by_itself() -> None:
+    series = [38, 38, 38, 38, 38, 38, 30, 34, 38]
+    active, changes = run_alerts(outputs(srs_series("c1", series)))
+    rupture = [c for c in changes if c.kind is AlertKind.RUPTURE][-1]
+    assert rupture.status is AlertStatus.RESOLVED
+    assert rupture.history[-1].action is AlertAction.AUTO_RESOLVED
+    assert (AlertKind.RUPTURE, rupture.subject) not in active
 
 
-def test_other_instruments_are_ignored() -> None:
-    assert decide(scored(20.0, "WAI-SR"), set(), AlertConfig()) is None
+def test_an_unresolved_rupture_escalates_its_alert() -> None:
+    series = [38, 38, 38, 38, 38, 38, 30, 30, 30, 30, 30, 30, 30]
+    active, _ = run_alerts(outputs(srs_series("c1", series)))
+    alert = active[(AlertKind.RUPTURE, next(k[1] for k in active if k[0] is AlertKind.RUPTURE))]
+    assert alert.escalated
+    assert alert.severity == "high"
+    assert [t.action for t in alert.history] == [AlertAction.RAISED, AlertAction.ESCALATED]
+    assert recipients(alert, ["sup-1"]) == ["th-1", "sup-1"]
 
 
-def test_cutoff_comes_from_configuration() -> None:
-    config = AlertConfig(srs_cutoff=Threshold(30.0, "clinic policy"))
-    assert decide(scored(32.0), set(), config) is None
-    alert = decide(scored(29.0), set(), config)
-    assert alert is not None
-    assert alert.payload.evidence.citation == "clinic policy"
+def test_critical_items_are_same_day_and_go_to_supervisors_at_once() -> None:
+    answers: dict[int, float | None] = dict.fromkeys(range(1, 46), 0.0)
+    answers[11] = 1
+    active, _ = run_alerts(outputs([response("c1", 1, "OQ-45.2", 0, answers=answers)]))
+    alert = active[(AlertKind.CRITICAL_ITEM, next(k[1] for k in active))]
+    assert alert.priority is AlertPriority.SAME_DAY
+    assert alert.escalated
+    assert [t.action for t in alert.history] == [AlertAction.RAISED, AlertAction.ESCALATED]
+
+
+def test_early_low_alliance_in_the_foundation_phase_only_and_it_clears() -> None:
+    early, _ = run_alerts(outputs(srs_series("c1", [34.4])))
+    assert AlertKind.EARLY_LOW_ALLIANCE in {k[0] for k in early}
+    late, _ = run_alerts(outputs(srs_series("c1", [38, 38, 38, 38, 38, 34.4])))
+    assert AlertKind.EARLY_LOW_ALLIANCE not in {k[0] for k in late}
+    cleared, _ = run_alerts(outputs(srs_series("c1", [34.4, 37.2])))
+    assert AlertKind.EARLY_LOW_ALLIANCE not in {k[0] for k in cleared}
+
+
+def test_outcome_split_and_readiness_alerts_and_readiness_clears_at_the_ending() -> None:
+    events = [
+        ors("c1", 1, 18),
+        *srs_series("c1", [38]),
+        ors("c1", 2, 24),
+        ors("c1", 3, 28),
+        ors("c1", 4, 30),
+    ]
+    active, _ = run_alerts(outputs(events))
+    assert (AlertKind.TERMINATION_READINESS, "case") in active
+    assert active[(AlertKind.TERMINATION_READINESS, "case")].priority is AlertPriority.ROUTINE
+    after, _ = run_alerts(outputs([*events, ended("c1", "planned", 4)]))
+    assert (AlertKind.TERMINATION_READINESS, "case") not in after
+    worse, _ = run_alerts(outputs([ors("c2", 1, 20), ors("c2", 2, 14.8)]))
+    assert (AlertKind.DETERIORATION, "ORS") in worse
+
+
+def test_a_kind_switched_off_raises_nothing() -> None:
+    config = DEFAULT_CONFIG.model_copy(
+        update={"alert_rules": {**DEFAULT_CONFIG.alert_rules, "rupture": AlertRule(enabled=False)}}
+    )
+    series = [38, 38, 38, 38, 38, 38, 30]
+    active, _ = run_alerts(outputs(srs_series("c1", series)), config)
+    assert AlertKind.RUPTURE not in {k[0] for k in active}
+
+
+def rupture_alert() -> Alert:
+    active, _ = run_alerts(outputs(srs_series("c1", [38, 38, 38, 38, 38, 38, 30])))
+    return next(a for a in active.values() if a.kind is AlertKind.RUPTURE)
+
+
+def test_lifecycle_acknowledge_snooze_reassign_resolve() -> None:
+    alert = rupture_alert()
+    acked = on_command(alert, command(alert, "acknowledge", 1))
+    assert acked.status is AlertStatus.ACKNOWLEDGED
+    with pytest.raises(CommandRejected, match="already acknowledged"):
+        on_command(acked, command(alert, "acknowledge", 2))
+    snoozed = on_command(
+        acked, command(alert, "snooze", 2, snooze_until=alert.raised_at + timedelta(days=7))
+    )
+    assert snoozed.snoozed_until == alert.raised_at + timedelta(days=7)
+    moved = on_command(snoozed, command(alert, "reassign", 3, assignee_id="th-2"))
+    assert moved.therapist_id == "th-2"
+    with pytest.raises(CommandRejected, match="note"):
+        on_command(moved, command(alert, "resolve", 4))
+    resolved = on_command(moved, command(alert, "resolve", 4, note="talked it through"))
+    assert resolved.status is AlertStatus.RESOLVED
+    assert [t.action for t in resolved.history] == [
+        AlertAction.RAISED,
+        AlertAction.ACKNOWLEDGED,
+        AlertAction.SNOOZED,
+        AlertAction.REASSIGNED,
+        AlertAction.RESOLVED,
+    ]
+    assert resolved.history[-1].note == "talked it through"
+    with pytest.raises(CommandRejected, match="already resolved"):
+        on_command(resolved, command(alert, "acknowledge", 5))
+
+
+def test_escalation_on_a_fake_clock_once_and_dated_at_its_due_time() -> None:
+    alert = rupture_alert()
+    due = alert.escalate_at
+    assert due is not None
+    assert escalation_due(alert, due - timedelta(seconds=1)) is None
+    escalated = escalation_due(alert, due + timedelta(days=30))  # the service was down a month
+    assert escalated is not None
+    assert escalated.history[-1].at == due
+    assert escalation_due(escalated, due + timedelta(days=31)) is None  # exactly once
+    again = escalation_due(alert, due + timedelta(days=2))
+    assert again is not None and again.history[-1].event_id == escalated.history[-1].event_id  # noqa: PT018
+
+
+def test_acknowledged_alerts_do_not_escalate_and_snooze_defers_it() -> None:
+    alert = rupture_alert()
+    assert alert.escalate_at is not None
+    acked = on_command(alert, command(alert, "acknowledge", 1))
+    assert escalation_due(acked, alert.escalate_at + timedelta(days=1)) is None
+    until = alert.escalate_at + timedelta(days=2)
+    snoozed = on_command(alert, command(alert, "snooze", 1, snooze_until=until))
+    assert escalation_due(snoozed, alert.escalate_at + timedelta(days=1)) is None
+    assert escalation_due(snoozed, until) is not None
+
+
+def test_same_inputs_same_alert_ids() -> None:
+    events = outputs(srs_series("c1", [38, 38, 38, 38, 38, 38, 30]))
+    assert run_alerts(events)[0] == run_alerts(events)[0]
+    assert rupture_alert().raised_at > T0

@@ -6,7 +6,7 @@ import pytest
 
 from alliance_shared.clinical_config import DEFAULT_CONFIG, ClinicalConfig
 from alliance_shared.events import CaseInput, SignalKind
-from tests.unit.clinical import ended, fold, response, srs_series
+from tests.unit.clinical import ended, fold, ors, response, srs_series
 
 K = SignalKind
 
@@ -167,10 +167,6 @@ def test_client_therapist_discrepancy_on_wai_sr() -> None:
     assert client.discrepancy == pytest.approx(0.75 - 0.5)
 
 
-def ors(case: str, session: int, total: float, **kw: str) -> CaseInput:
-    return response(case, session, "ORS", total, **kw)  # type: ignore[arg-type]
-
-
 def test_recovery_and_termination_readiness() -> None:
     events = [
         ors("c1", 1, 18),
@@ -257,6 +253,20 @@ def test_phases_foundation_work_and_closed() -> None:
     assert [(c["from"], c["to"]) for c in changes] == [("foundation", "work"), ("work", "closed")]
     assert changes[0]["latest_session"] == 6
     assert run.state.episode.ending == "unilateral"
+
+
+def test_an_ended_episode_is_no_longer_ready_for_termination() -> None:
+    events = [
+        ors("c1", 1, 18),
+        *srs_series("c1", [38]),
+        ors("c1", 2, 24),
+        ors("c1", 3, 28),
+        ors("c1", 4, 30),
+        ended("c1", "planned", 4),
+    ]
+    run = fold(events)
+    assert run.state.phase == "closed"
+    assert not run.state.readiness.ready
 
 
 def test_rules_can_be_switched_off_per_clinic() -> None:

@@ -6,8 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from alliance_intake.domain.configuration import resolve
-from alliance_scoring.domain.configuration import ConfigVersion, in_force
-from alliance_shared.clinical_config import DEFAULT_CONFIG
+from alliance_shared.clinical_config import DEFAULT_CONFIG, ConfigVersion, in_force
 
 T = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -22,7 +21,8 @@ def test_overrides_merge_into_nested_values_and_keep_the_rest() -> None:
         DEFAULT_CONFIG, {"alliance_cutoffs": {"SRS": {"value": 34}}, "oq_norm_set": "NL"}
     )
     assert config.alliance_cutoffs["SRS"].value == 34
-    assert config.alliance_cutoffs["SRS"].source == DEFAULT_CONFIG.alliance_cutoffs["SRS"].source
+    assert config.alliance_cutoffs["SRS"].source == "clinic configuration"
+    assert config.alliance_cutoffs["SRS"].confidence == "U"
     assert config.alliance_cutoffs["CSRS"] == DEFAULT_CONFIG.alliance_cutoffs["CSRS"]
     assert config.norm_set().cutoff.value == 56
 

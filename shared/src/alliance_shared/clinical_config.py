@@ -8,9 +8,12 @@ source they used (see docs/clinical.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Confidence = Literal["C", "P", "U"]
 
@@ -52,6 +55,19 @@ class ExpectedCurveBand(BaseModel):
     tolerance: Cited  # below expected by more than this: not on track
 
 
+# Rule names for `rules_enabled` (all on by default). The alert kinds are switched separately.
+RULES = (
+    "below_cutoff",
+    "drop_from_previous",
+    "reliable_drop",
+    "sudden_loss",
+    "split_alliance",
+    "deterioration",
+    "off_track",
+    "critical_items",
+    "termination_readiness",
+)
+
 _SRS = "Duncan et al. 2003; PCOMS/OpenFIT"
 _SUDDEN = "Tang & DeRubeis 1999 criteria, mirrored for losses as coded in R `suddengains`"
 _CURVE = "Finch et al. 2001 method (score ~ log(session) by intake severity); parameters ours"
@@ -66,6 +82,41 @@ NORM_SETS: dict[str, NormSet] = {
         reliable_change=cited(18, "OQ-45 Dutch RCI", "C"),
     ),
 }
+
+
+class AlertRule(BaseModel):
+    """How one alert kind behaves in a clinic."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    priority: Literal["same_day", "urgent", "routine"] = "urgent"
+    # Unacknowledged this long after it was raised: escalate to the clinic's supervisors.
+    # 0: at once. None: never.
+    escalate_after_hours: Cited | None = None
+
+
+_ESCALATE = "unacknowledged before the next weekly session: escalate (our default)"
+
+
+def _alert_rules() -> dict[str, AlertRule]:
+    def hours(h: float, source: str = _ESCALATE) -> Cited:
+        return cited(h, source, "U")
+
+    return {
+        "rupture": AlertRule(escalate_after_hours=hours(72)),
+        "early_low_alliance": AlertRule(escalate_after_hours=hours(72)),
+        "split_alliance": AlertRule(escalate_after_hours=hours(72)),
+        "deterioration": AlertRule(escalate_after_hours=hours(72)),
+        "off_track": AlertRule(priority="routine", escalate_after_hours=hours(168)),
+        "critical_item": AlertRule(
+            priority="same_day",
+            escalate_after_hours=cited(
+                0, "critical items need same-day follow-up: supervisors at once [P]", "P"
+            ),
+        ),
+        "termination_readiness": AlertRule(priority="routine"),
+    }
 
 
 class ClinicalConfig(BaseModel):
@@ -177,8 +228,21 @@ class ClinicalConfig(BaseModel):
     readiness_consecutive_recovered: Cited = cited(
         2, "recovered over consecutive administrations (products' approximation)", "P"
     )
-    # -- which rules run
+    # -- alerts: per kind, switched on or off, priority and escalation
+    alert_rules: dict[str, AlertRule] = Field(default_factory=_alert_rules)
+    # -- which rules run (keys: RULES)
     rules_enabled: dict[str, bool] = Field(default_factory=dict)
+
+    @field_validator("rules_enabled")
+    @classmethod
+    def _known_rules(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(value) - set(RULES))
+        if unknown:
+            raise ValueError(f"unknown rules {unknown}; rules are {sorted(RULES)}")
+        return value
+
+    def alert_rule(self, kind: str) -> AlertRule:
+        return self.alert_rules.get(kind) or AlertRule(enabled=False)
 
     def enabled(self, rule: str) -> bool:
         return self.rules_enabled.get(rule, True)
@@ -195,3 +259,26 @@ class ClinicalConfig(BaseModel):
 
 
 DEFAULT_CONFIG = ClinicalConfig()
+
+# -- which configuration applies to an event
+#
+# Intake stamps each response with the clinic's latest configuration version when it accepted it
+# (scored events and signals carry the same stamp). The configuration in force is the newest of
+# the versions up to that stamp whose `effective_from` is not after the event's time. Both are
+# fixed in the event, so a replay chooses the same configuration however topics interleave.
+
+
+@dataclass(frozen=True)
+class ConfigVersion:
+    version: int
+    effective_from: datetime
+    config: ClinicalConfig
+
+
+def in_force(
+    versions: Sequence[ConfigVersion], stamped_version: int, administered_at: datetime
+) -> ClinicalConfig:
+    candidates = [
+        v for v in versions if v.version <= stamped_version and v.effective_from <= administered_at
+    ]
+    return max(candidates, key=lambda v: v.version).config if candidates else DEFAULT_CONFIG

@@ -7,7 +7,6 @@ model), never an edit in place: the topics keep their full history and are repla
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -173,6 +172,7 @@ class ResponseScored(EventEnvelope):
 
     event_type: Literal["response.scored"] = "response.scored"
     schema_version: Literal[1] = 1
+    config_version: int = Field(0, ge=0, description="As on the response it scores.")
     payload: ResponseScoredPayload
 
 
@@ -215,46 +215,133 @@ class ClinicalSignal(EventEnvelope):
 
     event_type: Literal["clinical.signal"] = "clinical.signal"
     schema_version: Literal[1] = 1
+    config_version: int = Field(0, ge=0, description="As on the response that caused it.")
     payload: ClinicalSignalPayload
 
 
 class AlertKind(StrEnum):
-    LOW_ALLIANCE = "low_alliance"
+    RUPTURE = "rupture"
+    EARLY_LOW_ALLIANCE = "early_low_alliance"  # low alliance in the foundation phase: dropout risk
+    SPLIT_ALLIANCE = "split_alliance"
+    DETERIORATION = "deterioration"
+    OFF_TRACK = "off_track"
+    CRITICAL_ITEM = "critical_item"
+    TERMINATION_READINESS = "termination_readiness"
 
 
-class AlertRaisedPayload(Frozen):
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class AlertPriority(StrEnum):
+    SAME_DAY = "same_day"  # act today (critical items)
+    URGENT = "urgent"  # before the next session
+    ROUTINE = "routine"
+
+
+class AlertAction(StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"  # by a user, with a note
+    AUTO_RESOLVED = "auto_resolved"  # its condition cleared (e.g. the rupture was repaired)
+    SNOOZED = "snoozed"
+    ESCALATED = "escalated"  # to the clinic's supervisors
+    REASSIGNED = "reassigned"
+    UPDATED = "updated"  # new evidence on an open alert (e.g. the rupture went unresolved)
+
+
+class AlertNoticePayload(Frozen):
     alert_id: uuid.UUID
     kind: AlertKind
-    dyad: DyadRef
-    instrument: str
-    session_number: int
+    action: AlertAction
+    status: AlertStatus
+    priority: AlertPriority
+    severity: Literal["low", "moderate", "high"] | None = None
+    dyad: DyadRef | None = None
+    subject: str = Field(description="What the alert is about within the case (de-duplication).")
+    instrument: str | None = None
+    session_number: int | None = None
+    summary: str
+    recipients: list[PseudonymousId] = Field(description="Staff ids to notify.")
+    escalated: bool = False
+    snoozed_until: AwareDatetime | None = None
+    actor_id: PseudonymousId | None = Field(None, description="Who acted; null: the system.")
+    note: str | None = None
     source_event_id: uuid.UUID
-    evidence: RuleEvidence
+    evidence: list[RuleEvidence] = Field(default_factory=list)
 
 
-class AlertRaised(EventEnvelope):
-    """An alert raised for the therapist of a dyad. Topic: notices. Id derived from the source."""
+class AlertNotice(EventEnvelope):
+    """An alert raised or changed (every transition is one). Topic: notices. Ids are derived
+    from the source event and the transition, so replays and redeliveries repeat them."""
 
-    event_type: Literal["alert.raised"] = "alert.raised"
+    event_type: Literal["alert.notice"] = "alert.notice"
     schema_version: Literal[1] = 1
-    payload: AlertRaisedPayload
+    payload: AlertNoticePayload
 
 
-def envelope_fields(
-    *,
-    event_id: uuid.UUID,
-    clinic_id: str,
-    case_id: str,
-    occurred_at: datetime,
-    recorded_at: datetime,
-) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "clinic_id": clinic_id,
-        "case_id": case_id,
-        "occurred_at": occurred_at,
-        "recorded_at": recorded_at,
-    }
+class AlertCommandAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    SNOOZE = "snooze"
+    REASSIGN = "reassign"
 
+
+class AlertCommandPayload(Frozen):
+    alert_id: uuid.UUID
+    action: AlertCommandAction
+    actor_id: PseudonymousId
+    note: str | None = Field(None, max_length=2000)
+    snooze_until: AwareDatetime | None = None
+    assignee_id: PseudonymousId | None = None
+
+
+class AlertCommand(EventEnvelope):
+    """A user's command on an alert (from the gateway). Topic: commands (key: case id). Only the
+    alerts service applies it."""
+
+    event_type: Literal["alert.command"] = "alert.command"
+    schema_version: Literal[1] = 1
+    payload: AlertCommandPayload
+
+
+class StaffRole(StrEnum):
+    THERAPIST = "therapist"
+    SUPERVISOR = "supervisor"
+    CLINIC_ADMIN = "clinic_admin"
+
+
+class StaffChangedPayload(Frozen):
+    staff_id: PseudonymousId
+    role: StaffRole
+    active: bool = True
+
+
+class StaffChanged(EventEnvelope):
+    """A clinic's staff roster changed. Topic: config (key: clinic id)."""
+
+    event_type: Literal["staff.changed"] = "staff.changed"
+    schema_version: Literal[1] = 1
+    payload: StaffChangedPayload
+
+
+class CaseAssignedPayload(Frozen):
+    therapist_id: TherapistId
+    transfer: bool = Field(False, description="True when the case moves from another therapist.")
+
+
+class CaseAssigned(EventEnvelope):
+    """The therapist responsible for a case (alerts are routed to them). Topic: config."""
+
+    event_type: Literal["case.assigned"] = "case.assigned"
+    schema_version: Literal[1] = 1
+    payload: CaseAssignedPayload
+
+
+ClinicInput = Annotated[
+    ClinicConfigured | StaffChanged | CaseAssigned, Field(discriminator="event_type")
+]
 
 ScoringOutput = Annotated[ResponseScored | ClinicalSignal, Field(discriminator="event_type")]

@@ -116,18 +116,21 @@ class Signal(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    """An alert raised for a dyad, with the rule and inputs that raised it."""
+    """An alert with its lifecycle state, the rule and inputs that raised it, and its recipient."""
 
     __tablename__ = "alert"
     __table_args__ = (
         Index("alert_clinic_raised", "clinic_id", "raised_at"),
-        # At most one open alert of a kind per dyad (de-duplication, enforced by the database).
+        Index("alert_therapist", "clinic_id", "therapist_id", "raised_at"),
+        # At most one active alert of a kind per subject of a case (de-duplication, enforced
+        # by the database as well as by the rules).
         Index(
-            "alert_one_open_per_dyad_kind",
-            "dyad_id",
+            "alert_one_active_per_subject",
+            "case_id",
             "kind",
+            "subject",
             unique=True,
-            postgresql_where=text("status = 'open'"),
+            postgresql_where=text("status <> 'resolved'"),
         ),
         {"schema": "alerts"},
     )
@@ -135,16 +138,47 @@ class Alert(SQLModel, table=True):
     alert_id: uuid.UUID = Field(primary_key=True)
     clinic_id: str = Field(sa_type=Text)
     case_id: str = Field(sa_type=Text)
-    dyad_id: uuid.UUID
-    therapist_id: str = Field(sa_type=Text)
-    respondent_role: str = Field(sa_type=Text)
     kind: str = Field(sa_type=Text)
+    subject: str = Field(sa_type=Text)
+    dyad_id: uuid.UUID | None = None
+    respondent_role: str | None = Field(default=None, sa_type=Text)
+    therapist_id: str | None = Field(default=None, sa_type=Text)
     status: str = Field(sa_type=Text)
-    instrument: str = Field(sa_type=Text)
-    session_number: int
+    priority: str = Field(sa_type=Text)
+    severity: str | None = Field(default=None, sa_type=Text)
+    escalated: bool = False
+    escalate_at: datetime | None = _tz(nullable=True)
+    snoozed_until: datetime | None = _tz(nullable=True)
+    instrument: str | None = Field(default=None, sa_type=Text)
+    session_number: int | None = None
     source_event_id: uuid.UUID
-    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    summary: str = Field(sa_type=Text)
+    evidence: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False)
+    )
     raised_at: datetime = _tz()
+    updated_at: datetime = _tz()
+    state: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False),
+        description="The alert as the alerts service folds it (alliance_alerts.domain.rules).",
+    )
+
+
+class AlertTransition(SQLModel, table=True):
+    """Every transition of every alert: raised, acknowledged, resolved, snoozed, escalated..."""
+
+    __tablename__ = "alert_transition"
+    __table_args__ = (Index("alert_transition_alert", "alert_id", "at"), {"schema": "alerts"})
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    alert_id: uuid.UUID
+    clinic_id: str = Field(sa_type=Text)
+    at: datetime = _tz()
+    action: str = Field(sa_type=Text)
+    status: str = Field(sa_type=Text)
+    actor_id: str | None = Field(default=None, sa_type=Text)
+    note: str | None = Field(default=None, sa_type=Text)
 
 
 def table_of(model: type[SQLModel]) -> Table:

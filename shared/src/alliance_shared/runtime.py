@@ -3,9 +3,11 @@ lifespan owns the PostgreSQL pool, the outbox relay and the FastStream broker.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
@@ -42,7 +44,10 @@ def consumer_service_app(
     projection_version: int,
     broker: KafkaBroker,
     runtime: Runtime,
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
+    """`background`: long-running loops started with the service and cancelled at shutdown."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await create_schema(settings.database_url, schema, tables, projection_version)
@@ -52,9 +57,13 @@ def consumer_service_app(
         )
         runtime.relay.start()
         await broker.start()
+        tasks = [asyncio.create_task(loop()) for loop in background]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await broker.stop()  # finishes the batch in hand first
             await runtime.relay.stop()
             await runtime.pool.close()

@@ -25,6 +25,9 @@ SCORED = TopicSpec(
     "alliance.scored.v1", True, "Scored responses and derived clinical events (key: case id)."
 )
 CONFIG = TopicSpec("alliance.config.v1", True, "Clinic configuration changes (key: clinic id).")
+COMMANDS = TopicSpec(
+    "alliance.commands.v1", True, "Users' commands on alerts, from the gateway (key: case id)."
+)
 NOTICES = TopicSpec("alliance.notices.v1", True, "Alerts raised for clinicians (key: case id).")
 DEAD_LETTER = TopicSpec(
     "alliance.deadletter.v1",
@@ -32,4 +35,4 @@ DEAD_LETTER = TopicSpec(
     "Messages no consumer could read, with the reason in headers (key: original key).",
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (RESPONSES, CONFIG, SCORED, NOTICES, DEAD_LETTER)
+ALL_TOPICS: tuple[TopicSpec, ...] = (RESPONSES, CONFIG, SCORED, COMMANDS, NOTICES, DEAD_LETTER)

@@ -1,10 +1,11 @@
-"""Demo network simulator: sends a small clinic network's questionnaire responses to intake.
+"""Demo network simulator: sends a small clinic network's questionnaire responses and episode
+endings to intake, with a case for every clinical pattern (see alliance_demo.network).
 
     python -m alliance_demo --intake-url http://127.0.0.1:8001 [--seed 7]
                             [--gateway-url http://127.0.0.1:8004] [--now 2026-11-25]
 
-Re-running with the same seed on the same (UTC) day is a no-op: every response comes back as a
-duplicate. Responses are dated relative to the day of `--now` (default: today), so to repeat a
+Re-running with the same seed on the same (UTC) day is a no-op: every submission comes back as
+a duplicate. Responses are dated relative to the day of `--now` (default: today), so to repeat a
 run on a later day against the same stack, pass the earlier run's date as `--now`.
 """
 
@@ -35,7 +36,8 @@ def parse_now(text: str) -> datetime:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m alliance_demo",
-        description="Send a simulated clinic network's alliance questionnaires to intake.",
+        description="Send a simulated clinic network's questionnaires (alliance and outcome) "
+        "and episode endings to intake.",
     )
     parser.add_argument("--intake-url", required=True, help="e.g. http://127.0.0.1:8001")
     parser.add_argument("--seed", type=int, default=7, help="network seed (default: 7)")
@@ -55,6 +57,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+# What each pattern should show once scoring has folded the case (see docs/clinical.md).
+SHOWS = {
+    Pattern.GROWTH: "alliance grows, outcome on track, no rupture",
+    Pattern.REPAIRED_RUPTURE: "V-shaped rupture, repaired within the window",
+    Pattern.UNREPAIRED_RUPTURE: "rupture unresolved after 6 sessions (escalated)",
+    Pattern.SPLIT: "child low, parents high: split alliance",
+    Pattern.RECOVERY: "recovered twice: termination readiness, planned ending",
+    Pattern.DETERIORATION: "outcome reliably worse, alliance fine",
+    Pattern.NOT_ON_TRACK: "severe intake, flat: off track; a critical item once",
+    Pattern.DROPOUT: "rupture, then a unilateral ending",
+}
+
+
 def network_summary(network: Network) -> list[str]:
     clinics = ", ".join(
         f"{c.clinic_id} ({len(c.therapist_ids)} therapists)" for c in network.clinics
@@ -62,19 +77,36 @@ def network_summary(network: Network) -> list[str]:
     kinds = Counter(c.kind for c in network.cases)
     patterns = Counter(c.pattern for c in network.cases)
     parents = sum(len(c.parent_ids) for c in network.cases)
-    return [
+    instruments = Counter(r["instrument"] for r in network.responses)
+    endings = Counter(e["ending"] for e in network.endings)
+    width = max(len(p.value) for p in Pattern)
+    lines = [
         f"Alliance demo network, seed {network.seed}, "
-        f"responses dated before {network.anchor:%Y-%m-%d %H:%M} UTC",
+        f"everything dated before {network.anchor:%Y-%m-%d %H:%M} UTC",
         f"  clinics:   {clinics}",
         f"  cases:     {len(network.cases)} ({kinds[CaseKind.ADULT]} adult, "
-        f"{kinds[CaseKind.CHILD]} child with {parents} parent/caregiver respondents)",
-        "  alliance:  " + ", ".join(f"{p.value} {patterns[p]}" for p in Pattern),
-        *(
-            f"             {c.pattern.value}: {c.case_id} ({c.clinic_id}, {c.kind.value})"
-            for c in network.cases
-            if c.pattern is not Pattern.GROWTH
-        ),
+        f"{kinds[CaseKind.ADOLESCENT]} adolescent, {kinds[CaseKind.CHILD]} child with "
+        f"{parents} parent/caregiver respondents)",
+        f"  responses: {len(network.responses)} ("
+        + ", ".join(f"{code} {n}" for code, n in sorted(instruments.items()))
+        + ")",
+        f"  endings:   {len(network.endings)} ("
+        + ", ".join(f"{kind} {n}" for kind, n in sorted(endings.items()))
+        + ")",
+        "  patterns:",
     ]
+    for pattern in Pattern:
+        cases = [c for c in network.cases if c.pattern is pattern]
+        lines.append(f"    {pattern.value:<{width}} {patterns[pattern]:>2}  {SHOWS[pattern]}")
+        if pattern is not Pattern.GROWTH:
+            lines.extend(
+                f"    {'':<{width}}     {c.case_id} ({c.clinic_id}, {c.kind.value}, "
+                f"{c.outcome}, {c.sessions} sessions"
+                + (f", {c.ending.value} ending" if c.ending else "")
+                + ")"
+                for c in cases
+            )
+    return lines
 
 
 def example_query(network: Network) -> tuple[str, str]:
@@ -82,10 +114,18 @@ def example_query(network: Network) -> tuple[str, str]:
     case = next((c for c in network.cases if c.pattern is Pattern.SPLIT), network.cases[0])
     query = f"""{{
   case(clinicId: "{case.clinic_id}", caseId: "{case.case_id}") {{
-    caseId
+    caseId phase latestSession
+    episode {{ status ending endedAt }}
+    outcomes {{ instrument respondentRole baselineTotal latestTotal improvement outcomeClass
+               onTrack }}
+    splits {{ gap active reason }}
+    readiness {{ ready reasons }}
     dyads {{
-      therapistId respondentRole respondentId responses
-      timeline(instrument: "SRS") {{ sessionNumber administeredAt total }}
+      therapistId respondentRole respondentId responses discrepancy
+      trend {{ instrument slopePerSession declining }}
+      ruptures {{ instrument openedSession status resolvedSession severity
+                 evidence {{ rule threshold inputs }} }}
+      timeline {{ instrument sessionNumber total }}
     }}
   }}
   alerts(clinicId: "{case.clinic_id}", status: OPEN, first: 20) {{
@@ -108,7 +148,8 @@ def gateway_hint(network: Network, gateway_url: str) -> list[str]:
     return [
         "",
         f"Case {case_id} and its clinic's open alerts, in GraphiQL at {endpoint}",
-        "(scores and alerts appear once scoring and alerts have consumed the events):",
+        "(scores and alerts appear once scoring and alerts have consumed the events;",
+        "put another case id from the list above in the query to see its pattern):",
         "",
         query,
         "",
@@ -140,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nintake unavailable at {args.intake_url}: {exc}", file=sys.stderr)
         return 1
     print(
-        f"  responses: {result.sent} sent to {args.intake_url}: "
+        f"  sent:      {result.sent} to {args.intake_url} "
+        f"({result.sent - result.endings} responses, {result.endings} episode endings): "
         f"{result.accepted} accepted, {result.duplicates} duplicates"
     )
     if args.gateway_url:

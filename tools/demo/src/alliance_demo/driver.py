@@ -1,9 +1,11 @@
-"""Sends generated submissions to the real intake API (`POST /v1/responses`).
+"""Sends generated submissions to the real intake API: questionnaire responses to
+`POST /v1/responses`, episode endings (bodies with an `ending`) to `POST /v1/episode-endings`.
 
-Each case's responses go out one after another in administration order (so every dyad's events
-reach Kafka in order); up to `concurrency` cases are sent at the same time. Connection errors,
-timeouts and 5xx answers are retried with backoff; that is safe because every submission has
-an idempotency key. A 4xx answer stops the run with the body intake sent.
+Each case's submissions go out one after another: its responses in administration order, then
+its episode ending, so the case's events reach Kafka (one partition per case) in that order; up
+to `concurrency` cases are sent at the same time. Connection errors, timeouts and 5xx answers
+are retried with backoff; that is safe because every submission has an idempotency key. A 4xx
+answer stops the run with the body intake sent.
 """
 
 from __future__ import annotations
@@ -15,14 +17,39 @@ from typing import Any
 
 import httpx
 
+from alliance_demo.network import is_ending
+
 RESPONSES_PATH = "/v1/responses"
+ENDINGS_PATH = "/v1/episode-endings"
 
 
 @dataclass(frozen=True)
 class SendResult:
     sent: int
-    accepted: int  # new responses
+    accepted: int  # new submissions
     duplicates: int  # idempotency key seen before: nothing new was published
+    endings: int = 0  # of the sent submissions, how many were episode endings
+
+
+def path_of(body: dict[str, Any]) -> str:
+    return ENDINGS_PATH if is_ending(body) else RESPONSES_PATH
+
+
+def by_case(submissions: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Each case's submissions in sending order: responses by administration time, then the
+    episode ending(s)."""
+    cases: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for body in submissions:
+        cases.setdefault((body["clinic_id"], body["case_id"]), []).append(body)
+    for bodies in cases.values():
+        bodies.sort(
+            key=lambda b: (
+                is_ending(b),
+                b["ended_at"] if is_ending(b) else b["administered_at"],
+                b["idempotency_key"],
+            )
+        )
+    return cases
 
 
 class IntakeRejected(Exception):
@@ -53,27 +80,24 @@ async def send_all(
     `IntakeUnavailable` when retries run out (the other sends are cancelled then)."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    by_case: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for body in submissions:
-        by_case.setdefault((body["clinic_id"], body["case_id"]), []).append(body)
-    for bodies in by_case.values():
-        bodies.sort(key=lambda b: (b["administered_at"], b["idempotency_key"]))
-    counts = {"accepted": 0, "duplicates": 0}
+    cases = by_case(submissions)
+    counts = {"accepted": 0, "duplicates": 0, "endings": 0}
 
     async with httpx.AsyncClient(
         base_url=intake_url.rstrip("/"), timeout=request_timeout, transport=transport
     ) as client:
-        pending: Iterator[list[dict[str, Any]]] = iter(by_case.values())
+        pending: Iterator[list[dict[str, Any]]] = iter(cases.values())
 
         async def worker() -> None:
             for bodies in pending:  # shared iterator: each case is taken by one worker
                 for body in bodies:
                     duplicate = await _post(client, body, retries, backoff)
                     counts["duplicates" if duplicate else "accepted"] += 1
+                    counts["endings"] += is_ending(body)
 
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(min(concurrency, len(by_case))):
+                for _ in range(min(concurrency, len(cases))):
                     group.create_task(worker())
         except ExceptionGroup as failed:
             raise _first(failed.exceptions) from None
@@ -82,6 +106,7 @@ async def send_all(
         sent=counts["accepted"] + counts["duplicates"],
         accepted=counts["accepted"],
         duplicates=counts["duplicates"],
+        endings=counts["endings"],
     )
 
 
@@ -92,7 +117,7 @@ async def _post(
     key = str(body["idempotency_key"])
     for attempt in range(retries + 1):
         try:
-            response = await client.post(RESPONSES_PATH, json=body)
+            response = await client.post(path_of(body), json=body)
         except httpx.TransportError as exc:  # connect/read errors and timeouts
             problem = f"{type(exc).__name__}: {exc}"
         else:

@@ -1,50 +1,176 @@
-"""PostgreSQL adapter for alert state."""
+"""PostgreSQL adapter for alert state, routing and notices."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from alliance_alerts.adapters.tables import SCHEMA
-from alliance_shared.events import AlertKind, AlertRaised
+from alliance_alerts.domain.rules import Alert, Key
+from alliance_shared.events import AlertCommand, CaseAssigned, StaffChanged, StaffRole
 from alliance_shared.outbox import Connection
 
 
-async def open_alert_kinds(
-    conn: Connection, dyad_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, set[AlertKind]]:
+def _alerts(rows: Iterable[object]) -> list[Alert]:
+    return [Alert.model_validate_json(r["state"]) for r in rows]  # type: ignore[index]
+
+
+async def active_alerts(conn: Connection, case_ids: Iterable[str]) -> dict[str, dict[Key, Alert]]:
+    """Per case, its active (not resolved) alerts by (kind, subject)."""
     rows = await conn.fetch(
-        f"SELECT dyad_id, kind FROM {SCHEMA}.alert "
-        "WHERE status = 'open' AND dyad_id = ANY($1::uuid[])",
-        list(dyad_ids),
+        f"SELECT state FROM {SCHEMA}.alert WHERE case_id = ANY($1::text[]) "
+        "AND status <> 'resolved'",
+        list(case_ids),
     )
-    kinds: dict[uuid.UUID, set[AlertKind]] = defaultdict(set)
-    for r in rows:
-        kinds[r["dyad_id"]].add(AlertKind(r["kind"]))
-    return kinds
+    by_case: dict[str, dict[Key, Alert]] = {}
+    for alert in _alerts(rows):
+        by_case.setdefault(alert.case_id, {})[(alert.kind, alert.subject)] = alert
+    return by_case
 
 
-async def insert_alerts(conn: Connection, alerts: Sequence[AlertRaised]) -> None:
+async def alerts_by_id(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Alert]:
+    rows = await conn.fetch(
+        f"SELECT state FROM {SCHEMA}.alert WHERE alert_id = ANY($1::uuid[]) FOR UPDATE",
+        list(alert_ids),
+    )
+    return {a.alert_id: a for a in _alerts(rows)}
+
+
+async def due_alerts(conn: Connection, now: datetime, limit: int) -> list[Alert]:
+    rows = await conn.fetch(
+        f"SELECT state FROM {SCHEMA}.alert WHERE status = 'open' AND NOT escalated "
+        "AND escalate_at <= $1 ORDER BY escalate_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now,
+        limit,
+    )
+    return _alerts(rows)
+
+
+async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
+    """Upserts the alerts and appends their new transitions to the history."""
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.alert (alert_id, clinic_id, case_id, dyad_id, therapist_id, "
-        "respondent_role, kind, status, instrument, session_number, source_event_id, evidence, "
-        "raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11::jsonb, $12)",
+        f"INSERT INTO {SCHEMA}.alert (alert_id, clinic_id, case_id, kind, subject, dyad_id, "
+        "respondent_role, therapist_id, status, priority, severity, escalated, escalate_at, "
+        "snoozed_until, instrument, session_number, source_event_id, summary, evidence, "
+        "raised_at, updated_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20, $21, $22::jsonb) "
+        "ON CONFLICT (alert_id) DO UPDATE SET therapist_id = EXCLUDED.therapist_id, "
+        "status = EXCLUDED.status, severity = EXCLUDED.severity, "
+        "escalated = EXCLUDED.escalated, escalate_at = EXCLUDED.escalate_at, "
+        "snoozed_until = EXCLUDED.snoozed_until, summary = EXCLUDED.summary, "
+        "evidence = EXCLUDED.evidence, updated_at = EXCLUDED.updated_at, state = EXCLUDED.state",
         [
             (
-                a.payload.alert_id,
+                a.alert_id,
                 a.clinic_id,
                 a.case_id,
-                a.payload.dyad.dyad_id,
-                a.payload.dyad.therapist_id,
-                a.payload.dyad.respondent_role.value,
-                a.payload.kind.value,
-                a.payload.instrument,
-                a.payload.session_number,
-                a.payload.source_event_id,
-                a.payload.evidence.model_dump_json(),
-                a.occurred_at,
+                a.kind.value,
+                a.subject,
+                a.dyad.dyad_id if a.dyad else None,
+                a.dyad.respondent_role.value if a.dyad else None,
+                a.therapist_id,
+                a.status.value,
+                a.priority.value,
+                a.severity,
+                a.escalated,
+                a.escalate_at,
+                a.snoozed_until,
+                a.instrument,
+                a.session_number,
+                a.source_event_id,
+                a.summary,
+                json.dumps([e.model_dump(mode="json") for e in a.evidence]),
+                a.raised_at,
+                a.history[-1].at,
+                a.model_dump_json(),
             )
             for a in alerts
         ],
     )
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.alert_transition (event_id, alert_id, clinic_id, at, action, "
+        "status, actor_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        [
+            (
+                t.event_id,
+                a.alert_id,
+                a.clinic_id,
+                t.at,
+                t.action.value,
+                t.status.value,
+                t.actor_id,
+                t.note,
+            )
+            for a in alerts
+            for t in a.history
+        ],
+    )
+
+
+async def therapists(conn: Connection, case_ids: Iterable[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        f"SELECT case_id, therapist_id FROM {SCHEMA}.assignment WHERE case_id = ANY($1::text[])",
+        list(case_ids),
+    )
+    return {r["case_id"]: r["therapist_id"] for r in rows}
+
+
+async def observe_therapists(conn: Connection, seen: dict[str, tuple[str, str]]) -> None:
+    """Cases without an explicit assignment are routed to the therapist last seen rating them."""
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.assignment (case_id, clinic_id, therapist_id, explicit) "
+        "VALUES ($1, $2, $3, false) ON CONFLICT (case_id) DO UPDATE SET "
+        "therapist_id = EXCLUDED.therapist_id, updated_at = now() "
+        f"WHERE NOT {SCHEMA}.assignment.explicit",
+        [(case, clinic, therapist) for case, (clinic, therapist) in seen.items()],
+    )
+
+
+async def assign(conn: Connection, events: Sequence[CaseAssigned]) -> None:
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.assignment (case_id, clinic_id, therapist_id, explicit) "
+        "VALUES ($1, $2, $3, true) ON CONFLICT (case_id) DO UPDATE SET "
+        "therapist_id = EXCLUDED.therapist_id, explicit = true, updated_at = now()",
+        [(e.case_id, e.clinic_id, e.payload.therapist_id) for e in events],
+    )
+
+
+async def save_staff(conn: Connection, events: Sequence[StaffChanged]) -> None:
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.staff (clinic_id, staff_id, role, active) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (clinic_id, staff_id) DO UPDATE SET role = EXCLUDED.role, "
+        "active = EXCLUDED.active",
+        [(e.clinic_id, e.payload.staff_id, e.payload.role.value, e.payload.active) for e in events],
+    )
+
+
+async def supervisors(conn: Connection, clinic_ids: Iterable[str]) -> dict[str, list[str]]:
+    rows = await conn.fetch(
+        f"SELECT clinic_id, staff_id FROM {SCHEMA}.staff WHERE clinic_id = ANY($1::text[]) "
+        "AND role = $2 AND active ORDER BY staff_id",
+        list(clinic_ids),
+        StaffRole.SUPERVISOR.value,
+    )
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        found.setdefault(r["clinic_id"], []).append(r["staff_id"])
+    return found
+
+
+async def park_commands(conn: Connection, commands: Sequence[AlertCommand]) -> None:
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.pending_command (event_id, alert_id, command) "
+        "VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
+        [(str(c.event_id), str(c.payload.alert_id), c.model_dump_json()) for c in commands],
+    )
+
+
+async def take_parked(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> list[AlertCommand]:
+    rows = await conn.fetch(
+        f"DELETE FROM {SCHEMA}.pending_command WHERE alert_id = ANY($1::text[]) RETURNING command",
+        [str(a) for a in alert_ids],
+    )
+    commands = [AlertCommand.model_validate_json(r["command"]) for r in rows]
+    return sorted(commands, key=lambda c: (c.occurred_at, str(c.event_id)))

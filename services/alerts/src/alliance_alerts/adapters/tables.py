@@ -2,15 +2,53 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import Boolean, Column, DateTime, MetaData, Table, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 
+from alliance_shared.config_store import clinic_config_table
 from alliance_shared.outbox import plumbing_tables
-from alliance_shared.readmodels import Alert, table_of
+from alliance_shared.readmodels import Alert, AlertTransition, table_of
 
 SCHEMA = "alerts"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 2
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
-TABLES: list[Table] = [table_of(Alert), outbox, processed_event]
+clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
+staff = Table(
+    "staff",
+    _plumbing,
+    Column("clinic_id", Text, primary_key=True),
+    Column("staff_id", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+# Who is responsible for a case: an explicit assignment, else the therapist last seen rating it.
+assignment = Table(
+    "assignment",
+    _plumbing,
+    Column("case_id", Text, primary_key=True),
+    Column("clinic_id", Text, nullable=False),
+    Column("therapist_id", Text, nullable=False),
+    Column("explicit", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
+# Commands that arrived before their alert (the topics are not ordered with each other).
+pending_command = Table(
+    "pending_command",
+    _plumbing,
+    Column("event_id", Text, primary_key=True),
+    Column("alert_id", Text, nullable=False, index=True),
+    Column("command", JSONB, nullable=False),
+)
+TABLES: list[Table] = [
+    table_of(Alert),
+    table_of(AlertTransition),
+    clinic_config,
+    staff,
+    assignment,
+    pending_command,
+    outbox,
+    processed_event,
+]

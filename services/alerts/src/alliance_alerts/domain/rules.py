@@ -1,68 +1,424 @@
-"""Pure alert rules: `decide(scored, open alerts, config) -> alert or nothing`."""
+"""Alert rules and lifecycle, pure: no I/O, no clock (time is passed in), no randomness.
+
+- `on_scoring(event, ...)`: scoring's derived events raise, update or resolve alerts.
+- `on_command(alert, command)`: a user's acknowledge / resolve / snooze / reassign.
+- `escalation_due(alert, now)`: an unacknowledged alert past its kind's delay escalates.
+
+Every change appends a transition to the alert's history and becomes one notice. Ids derive
+from the inputs, so a replay or a redelivery produces the same alerts, transitions and notices.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Set
-from dataclasses import dataclass
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
+
+from alliance_shared.clinical_config import ClinicalConfig
 from alliance_shared.events import (
+    AlertAction,
+    AlertCommand,
+    AlertCommandAction,
     AlertKind,
-    AlertRaised,
-    AlertRaisedPayload,
+    AlertNotice,
+    AlertNoticePayload,
+    AlertPriority,
+    AlertStatus,
+    ClinicalSignal,
+    DyadRef,
     ResponseScored,
     RuleEvidence,
+    SignalKind,
     derived_event_id,
 )
+from alliance_shared.instruments import REGISTRY, Construct
+
+Severity = Literal["low", "moderate", "high"]
 
 
-@dataclass(frozen=True)
-class Threshold:
-    """A clinical number with where it comes from. Defaults: ../shared/reference/instruments.md."""
-
-    value: float
-    citation: str
+class Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-@dataclass(frozen=True)
-class AlertConfig:
-    srs_cutoff: Threshold = Threshold(
-        36.0,
-        "Duncan et al. 2003 / PCOMS: SRS total below 36 flags a possible alliance problem [C]",
+class Transition(Value):
+    event_id: uuid.UUID
+    at: datetime
+    action: AlertAction
+    status: AlertStatus  # after the transition
+    actor_id: str | None = None
+    note: str | None = None
+
+
+class Alert(Value):
+    alert_id: uuid.UUID
+    clinic_id: str
+    case_id: str
+    kind: AlertKind
+    subject: str
+    dyad: DyadRef | None
+    instrument: str | None
+    session_number: int | None
+    severity: Severity | None
+    priority: AlertPriority
+    status: AlertStatus
+    therapist_id: str | None  # the recipient: the case's assigned therapist
+    escalated: bool = False
+    escalate_at: datetime | None = None  # when unacknowledged it escalates; None: never
+    snoozed_until: datetime | None = None
+    raised_at: datetime
+    source_event_id: uuid.UUID
+    summary: str
+    evidence: tuple[RuleEvidence, ...] = ()
+    history: tuple[Transition, ...] = ()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is not AlertStatus.RESOLVED
+
+    def moved(
+        self,
+        action: AlertAction,
+        at: datetime,
+        key: object,
+        *,
+        actor_id: str | None = None,
+        note: str | None = None,
+        **changes: object,
+    ) -> Alert:
+        """This alert after one transition (the transition is appended to its history)."""
+        status = changes.get("status", self.status)
+        assert isinstance(status, AlertStatus)
+        transition = Transition(
+            event_id=derived_event_id("alert-transition", self.alert_id, action.value, key),
+            at=at,
+            action=action,
+            status=status,
+            actor_id=actor_id,
+            note=note,
+        )
+        return self.model_copy(update={**changes, "history": (*self.history, transition)})
+
+
+Key = tuple[AlertKind, str]  # (kind, subject): at most one active alert per key in a case
+
+
+def notice(alert: Alert, recipients: Sequence[str]) -> AlertNotice:
+    """The notice of the alert's latest transition."""
+    last = alert.history[-1]
+    return AlertNotice(
+        event_id=last.event_id,
+        clinic_id=alert.clinic_id,
+        case_id=alert.case_id,
+        occurred_at=last.at,
+        recorded_at=last.at,
+        payload=AlertNoticePayload(
+            alert_id=alert.alert_id,
+            kind=alert.kind,
+            action=last.action,
+            status=alert.status,
+            priority=alert.priority,
+            severity=alert.severity,
+            dyad=alert.dyad,
+            subject=alert.subject,
+            instrument=alert.instrument,
+            session_number=alert.session_number,
+            summary=alert.summary,
+            recipients=list(recipients),
+            escalated=alert.escalated,
+            snoozed_until=alert.snoozed_until,
+            actor_id=last.actor_id,
+            note=last.note,
+            source_event_id=alert.source_event_id,
+            evidence=list(alert.evidence),
+        ),
     )
 
 
-LOW_ALLIANCE_RULE = "srs_total_below_cutoff"
+def recipients(alert: Alert, supervisors: Sequence[str]) -> list[str]:
+    """The therapist; the clinic's supervisors too once escalated (and for critical items)."""
+    people = [alert.therapist_id] if alert.therapist_id else []
+    if alert.escalated:
+        people += [s for s in supervisors if s not in people]
+    return people
 
 
-def decide(
-    scored: ResponseScored, open_kinds: Set[AlertKind], config: AlertConfig
-) -> AlertRaised | None:
-    """Raises a low-alliance alert when the SRS total is below the cut-off and the dyad has no
-    open alert of that kind already (one open alert per kind per dyad)."""
-    p = scored.payload
-    if p.instrument != "SRS" or p.total >= config.srs_cutoff.value:
+# ------------------------------------------------------------------------- scoring's events
+
+
+def _raise(
+    event: ResponseScored | ClinicalSignal,
+    kind: AlertKind,
+    subject: str,
+    config: ClinicalConfig,
+    therapist_id: str | None,
+    *,
+    dyad: DyadRef | None,
+    instrument: str | None,
+    session: int | None,
+    severity: Severity | None,
+    summary: str,
+    evidence: Sequence[RuleEvidence],
+) -> Alert | None:
+    rule = config.alert_rule(kind.value)
+    if not rule.enabled:
         return None
-    if AlertKind.LOW_ALLIANCE in open_kinds:
+    at = event.occurred_at
+    delay = rule.escalate_after_hours
+    escalate_at = at + timedelta(hours=delay.value) if delay is not None else None
+    alert_id = derived_event_id("alert", kind.value, subject, event.event_id)
+    alert = Alert(
+        alert_id=alert_id,
+        clinic_id=event.clinic_id,
+        case_id=event.case_id,
+        kind=kind,
+        subject=subject,
+        dyad=dyad,
+        instrument=instrument,
+        session_number=session,
+        severity=severity,
+        priority=AlertPriority(rule.priority),
+        status=AlertStatus.OPEN,
+        therapist_id=therapist_id,
+        escalate_at=escalate_at,
+        raised_at=at,
+        source_event_id=event.event_id,
+        summary=summary,
+        evidence=tuple(evidence),
+    )
+    raised = alert.moved(AlertAction.RAISED, at, event.event_id)
+    if escalate_at is not None and escalate_at <= at:  # critical items: at once
+        raised = raised.moved(AlertAction.ESCALATED, at, "escalation", escalated=True)
+    return raised
+
+
+def _auto_resolve(alert: Alert, event: ResponseScored | ClinicalSignal, why: str) -> Alert:
+    return alert.moved(
+        AlertAction.AUTO_RESOLVED,
+        event.occurred_at,
+        event.event_id,
+        status=AlertStatus.RESOLVED,
+        note=why,
+    )
+
+
+def on_scoring(
+    event: ResponseScored | ClinicalSignal,
+    active: Mapping[Key, Alert],
+    config: ClinicalConfig,
+    therapist_id: str | None,
+) -> list[Alert]:
+    """The alerts this event raises or changes (new states, each with its new transition)."""
+    if isinstance(event, ResponseScored):
+        return _on_score(event, active, config, therapist_id)
+    p = event.payload
+    dyad_subject = str(p.dyad.dyad_id) if p.dyad else "case"
+    common = {
+        "dyad": p.dyad,
+        "instrument": p.instrument,
+        "session": p.session_number,
+        "severity": p.severity,
+        "summary": p.summary,
+        "evidence": p.evidence,
+    }
+
+    def raise_unless_active(kind: AlertKind, subject: str) -> list[Alert]:
+        if (kind, subject) in active:
+            return []
+        alert = _raise(event, kind, subject, config, therapist_id, **common)  # type: ignore[arg-type]
+        return [alert] if alert else []
+
+    # In the foundation phase a low alliance is one alert (early_low_alliance) that also
+    # carries the rupture's evidence, not two alerts about the same thing.
+    rupture = active.get((AlertKind.RUPTURE, dyad_subject)) or active.get(
+        (AlertKind.EARLY_LOW_ALLIANCE, dyad_subject)
+    )
+    match p.kind:
+        case SignalKind.RUPTURE_OPENED:
+            if rupture is not None:
+                return [
+                    rupture.moved(
+                        AlertAction.UPDATED,
+                        event.occurred_at,
+                        event.event_id,
+                        note=p.summary,
+                        evidence=(*rupture.evidence, *p.evidence),
+                    )
+                ]
+            return raise_unless_active(AlertKind.RUPTURE, dyad_subject)
+        case SignalKind.RUPTURE_ESCALATED:
+            if rupture is None:
+                return raise_unless_active(AlertKind.RUPTURE, dyad_subject)
+            updated = rupture.model_copy(
+                update={
+                    "severity": "high",
+                    "evidence": (*rupture.evidence, *p.evidence),
+                    "summary": p.summary,
+                }
+            )
+            return [
+                updated.moved(
+                    AlertAction.ESCALATED,
+                    event.occurred_at,
+                    event.event_id,
+                    escalated=True,
+                    note=p.summary,
+                )
+            ]
+        case SignalKind.RUPTURE_REPAIRED:
+            return [_auto_resolve(rupture, event, p.summary)] if rupture else []
+        case SignalKind.SPLIT_DETECTED:
+            pair = p.evidence[0].inputs
+            subject = f"{pair['child_dyad_id']}:{pair['parent_dyad_id']}"
+            return raise_unless_active(AlertKind.SPLIT_ALLIANCE, subject)
+        case SignalKind.DETERIORATED:
+            return raise_unless_active(AlertKind.DETERIORATION, p.instrument or "outcome")
+        case SignalKind.OFF_TRACK:
+            return raise_unless_active(AlertKind.OFF_TRACK, p.instrument or "outcome")
+        case SignalKind.CRITICAL_ITEM:
+            return raise_unless_active(AlertKind.CRITICAL_ITEM, dyad_subject)
+        case SignalKind.TERMINATION_READY:
+            return raise_unless_active(AlertKind.TERMINATION_READINESS, "case")
+        case SignalKind.PHASE_CHANGED:
+            current = active.get((AlertKind.TERMINATION_READINESS, "case"))
+            if current and p.evidence and p.evidence[0].inputs.get("to") == "closed":
+                return [_auto_resolve(current, event, "episode ended")]
+            return []
+    return []
+
+
+def _on_score(
+    event: ResponseScored,
+    active: Mapping[Key, Alert],
+    config: ClinicalConfig,
+    therapist_id: str | None,
+) -> list[Alert]:
+    """Early warning of dropout: a low alliance score in the foundation phase."""
+    p = event.payload
+    if REGISTRY[p.instrument].construct is not Construct.ALLIANCE:
+        return []
+    cutoff = config.alliance_cutoffs.get(p.instrument)
+    if cutoff is None:
+        return []
+    key = (AlertKind.EARLY_LOW_ALLIANCE, str(p.dyad.dyad_id))
+    current = active.get(key)
+    if p.total >= cutoff.value:
+        return (
+            [
+                _auto_resolve(
+                    current, event, f"{p.instrument} {p.total:g} back at or above {cutoff.value:g}"
+                )
+            ]
+            if current
+            else []
+        )
+    if current or p.session_number > config.foundation_sessions.value:
+        return []
+    evidence = RuleEvidence(
+        rule="early_low_alliance",
+        inputs={
+            "total": p.total,
+            "session_number": p.session_number,
+            "foundation_sessions": config.foundation_sessions.value,
+        },
+        threshold=cutoff.value,
+        citation=f"{cutoff.source}; early alliance (sessions 1-5) predicts dropout",
+    )
+    alert = _raise(
+        event,
+        AlertKind.EARLY_LOW_ALLIANCE,
+        key[1],
+        config,
+        therapist_id,
+        dyad=p.dyad,
+        instrument=p.instrument,
+        session=p.session_number,
+        severity="moderate",
+        summary=f"{p.instrument} {p.total:g} below {cutoff.value:g} in session "
+        f"{p.session_number} (foundation phase): dropout risk",
+        evidence=[evidence],
+    )
+    return [alert] if alert else []
+
+
+# ------------------------------------------------------------------------- user commands
+
+
+class CommandRejected(ValueError):
+    """The command does not apply to the alert as it is; the message says why."""
+
+
+def on_command(alert: Alert, command: AlertCommand) -> Alert:
+    c = command.payload
+    at = command.occurred_at
+    if not alert.is_active:
+        raise CommandRejected(f"alert {alert.alert_id} is already resolved")
+    match c.action:
+        case AlertCommandAction.ACKNOWLEDGE:
+            if alert.status is AlertStatus.ACKNOWLEDGED:
+                raise CommandRejected("alert is already acknowledged")
+            return alert.moved(
+                AlertAction.ACKNOWLEDGED,
+                at,
+                command.event_id,
+                status=AlertStatus.ACKNOWLEDGED,
+                actor_id=c.actor_id,
+                note=c.note,
+            )
+        case AlertCommandAction.RESOLVE:
+            if not c.note:
+                raise CommandRejected("note: a resolution needs a note")
+            return alert.moved(
+                AlertAction.RESOLVED,
+                at,
+                command.event_id,
+                status=AlertStatus.RESOLVED,
+                actor_id=c.actor_id,
+                note=c.note,
+            )
+        case AlertCommandAction.SNOOZE:
+            if c.snooze_until is None or c.snooze_until <= at:
+                raise CommandRejected("snooze_until: must be after the command's time")
+            escalate_at = alert.escalate_at and max(alert.escalate_at, c.snooze_until)
+            return alert.moved(
+                AlertAction.SNOOZED,
+                at,
+                command.event_id,
+                snoozed_until=c.snooze_until,
+                escalate_at=escalate_at,
+                actor_id=c.actor_id,
+                note=c.note,
+            )
+        case AlertCommandAction.REASSIGN:
+            if not c.assignee_id:
+                raise CommandRejected("assignee_id: required to reassign")
+            return alert.moved(
+                AlertAction.REASSIGNED,
+                at,
+                command.event_id,
+                therapist_id=c.assignee_id,
+                actor_id=c.actor_id,
+                note=c.note,
+            )
+    raise CommandRejected(f"unknown action {c.action}")
+
+
+# ------------------------------------------------------------------------- escalation
+
+
+def escalation_due(alert: Alert, now: datetime) -> Alert | None:
+    """Escalates an open (unacknowledged) alert whose time has come. The transition is dated at
+    its due time, not at `now`: an escalation missed while the service was down fires once when
+    it comes back, and a replay dates it the same."""
+    due = alert.escalate_at
+    if alert.status is not AlertStatus.OPEN or alert.escalated or due is None or due > now:
         return None
-    alert_id = derived_event_id("alert", AlertKind.LOW_ALLIANCE.value, scored.event_id)
-    return AlertRaised(
-        event_id=alert_id,
-        clinic_id=scored.clinic_id,
-        case_id=scored.case_id,
-        occurred_at=scored.occurred_at,
-        recorded_at=scored.recorded_at,
-        payload=AlertRaisedPayload(
-            alert_id=alert_id,
-            kind=AlertKind.LOW_ALLIANCE,
-            dyad=p.dyad,
-            instrument=p.instrument,
-            session_number=p.session_number,
-            source_event_id=scored.event_id,
-            evidence=RuleEvidence(
-                rule=LOW_ALLIANCE_RULE,
-                inputs={"total": p.total, "session_number": p.session_number},
-                threshold=config.srs_cutoff.value,
-                citation=config.srs_cutoff.citation,
-            ),
-        ),
+    return alert.moved(
+        AlertAction.ESCALATED,
+        due,
+        "escalation",
+        escalated=True,
+        note="not acknowledged in time: escalated to the clinic's supervisors",
     )

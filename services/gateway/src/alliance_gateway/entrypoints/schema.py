@@ -147,6 +147,7 @@ class Trend:
 class Outcome:
     instrument: str
     respondent_role: RespondentRole
+    respondent_id: strawberry.ID | None
     baseline_session: int
     baseline_total: float
     latest_session: int
@@ -165,6 +166,7 @@ class Outcome:
         return cls(
             instrument=o["instrument"],
             respondent_role=RespondentRole(o["respondent_role"]),
+            respondent_id=strawberry.ID(r) if (r := o.get("respondent_id")) else None,
             baseline_session=o["baseline"]["session_number"],
             baseline_total=o["baseline"]["total"],
             latest_session=o["latest"]["session_number"],
@@ -395,35 +397,87 @@ class Case:
         )
 
 
-@strawberry.type(description="An alert raised for a dyad, with the rule and inputs behind it.")
+@strawberry.enum
+class AlertKind(Enum):
+    RUPTURE = "rupture"
+    EARLY_LOW_ALLIANCE = "early_low_alliance"
+    SPLIT_ALLIANCE = "split_alliance"
+    DETERIORATION = "deterioration"
+    OFF_TRACK = "off_track"
+    CRITICAL_ITEM = "critical_item"
+    TERMINATION_READINESS = "termination_readiness"
+
+
+@strawberry.enum
+class AlertPriority(Enum):
+    SAME_DAY = "same_day"
+    URGENT = "urgent"
+    ROUTINE = "routine"
+
+
+@strawberry.type(description="One step of an alert's life.")
+class AlertTransition:
+    at: datetime
+    action: str
+    status: AlertStatus
+    actor_id: strawberry.ID | None
+    note: str | None
+
+
+@strawberry.type(description="An alert with its lifecycle, recipient and the rule behind it.")
 class Alert:
     alert_id: strawberry.ID
-    kind: str
+    kind: AlertKind
     status: AlertStatus
+    priority: AlertPriority
+    severity: Severity | None
     case_id: strawberry.ID
-    dyad_id: strawberry.ID
-    therapist_id: strawberry.ID
-    respondent_role: RespondentRole
-    instrument: str
-    session_number: int
+    subject: str
+    dyad_id: strawberry.ID | None
+    respondent_role: RespondentRole | None
+    therapist_id: strawberry.ID | None = strawberry.field(description="The recipient.")
+    escalated: bool = strawberry.field(description="Also sent to the clinic's supervisors.")
+    escalate_at: datetime | None
+    snoozed_until: datetime | None
+    instrument: str | None
+    session_number: int | None
+    summary: str
     raised_at: datetime
-    evidence: RuleEvidence
+    evidence: list[RuleEvidence]
+    history: list[AlertTransition]
 
     @classmethod
     def from_row(cls, row: AlertRow) -> Alert:
-        e = row.evidence
+        state = row.state
         return cls(
             alert_id=strawberry.ID(str(row.alert_id)),
-            kind=row.kind,
+            kind=AlertKind(row.kind),
             status=AlertStatus(row.status),
+            priority=AlertPriority(row.priority),
+            severity=Severity(row.severity) if row.severity else None,
             case_id=strawberry.ID(row.case_id),
-            dyad_id=strawberry.ID(str(row.dyad_id)),
-            therapist_id=strawberry.ID(row.therapist_id),
-            respondent_role=RespondentRole(row.respondent_role),
+            subject=row.subject,
+            dyad_id=strawberry.ID(str(row.dyad_id)) if row.dyad_id else None,
+            respondent_role=RespondentRole(row.respondent_role) if row.respondent_role else None,
+            therapist_id=strawberry.ID(row.therapist_id) if row.therapist_id else None,
+            escalated=row.escalated,
+            escalate_at=row.escalate_at,
+            snoozed_until=row.snoozed_until,
             instrument=row.instrument,
             session_number=row.session_number,
+            summary=row.summary,
             raised_at=row.raised_at,
-            evidence=RuleEvidence.from_json(e),
+            evidence=[RuleEvidence.from_json(e) for e in row.evidence],
+            history=[
+                AlertTransition(
+                    at=datetime.fromisoformat(t["at"]),
+                    action=t["action"],
+                    status=AlertStatus(t["status"]),
+                    actor_id=strawberry.ID(t["actor_id"]) if t.get("actor_id") else None,
+                    note=t.get("note"),
+                )
+                for t in state.get("history", [])
+            ],
         )
 
 

@@ -57,9 +57,25 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+CLINIC_SOURCE = "clinic configuration"
+
+
+def attribute(overrides: Any) -> Any:
+    """A changed number without a source of its own is the clinic's, not the reference's: its
+    source becomes the clinic's configuration and its confidence U."""
+    if isinstance(overrides, dict):
+        attributed = {k: attribute(v) for k, v in overrides.items()}
+        if "value" in overrides and "source" not in overrides:
+            attributed.setdefault("source", CLINIC_SOURCE)
+            attributed.setdefault("confidence", "U")
+        return attributed
+    return overrides
+
+
 def resolve(current: ClinicalConfig, overrides: dict[str, Any]) -> ClinicalConfig:
     """The new complete configuration; raises pydantic.ValidationError naming the field."""
-    return ClinicalConfig.model_validate(deep_merge(current.model_dump(mode="json"), overrides))
+    merged = deep_merge(current.model_dump(mode="json"), attribute(overrides))
+    return ClinicalConfig.model_validate(merged)
 
 
 def configured_event(

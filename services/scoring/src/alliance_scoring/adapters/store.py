@@ -13,10 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from alliance_scoring.adapters.tables import SCHEMA
-from alliance_scoring.domain.configuration import ConfigVersion
 from alliance_scoring.domain.state import CaseState, DyadState
-from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.events import ClinicalSignal, ClinicConfigured, ResponseScored
+from alliance_shared.events import ClinicalSignal, ResponseScored
 from alliance_shared.outbox import Connection
 
 
@@ -134,35 +132,6 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
             for e in scored
         ],
     )
-
-
-async def save_configurations(conn: Connection, events: Sequence[ClinicConfigured]) -> None:
-    await conn.executemany(
-        f"INSERT INTO {SCHEMA}.clinic_config (clinic_id, version, effective_from, configuration) "
-        "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
-        [
-            (e.clinic_id, e.payload.version, e.payload.effective_from,
-             json.dumps(e.payload.configuration))
-            for e in events
-        ],
-    )  # fmt: skip
-
-
-async def load_configurations(
-    conn: Connection, clinic_ids: Iterable[str]
-) -> dict[str, list[ConfigVersion]]:
-    rows = await conn.fetch(
-        f"SELECT clinic_id, version, effective_from, configuration FROM {SCHEMA}.clinic_config "
-        "WHERE clinic_id = ANY($1::text[]) ORDER BY clinic_id, version",
-        list(clinic_ids),
-    )
-    versions: dict[str, list[ConfigVersion]] = {}
-    for r in rows:
-        config = ClinicalConfig.model_validate_json(r["configuration"])
-        versions.setdefault(r["clinic_id"], []).append(
-            ConfigVersion(r["version"], r["effective_from"], config)
-        )
-    return versions
 
 
 async def insert_signals(conn: Connection, signals: Sequence[ClinicalSignal]) -> None:

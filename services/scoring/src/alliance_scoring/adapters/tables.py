@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 
+from alliance_shared.config_store import clinic_config_table
 from alliance_shared.outbox import plumbing_tables
 from alliance_shared.readmodels import CaseView, Dyad, DyadScore, Signal, table_of
 
 SCHEMA = "scoring"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 2
+PROJECTION_VERSION = 3
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
 # The fold state of each case (private to scoring; the read models are derived from it).
@@ -23,15 +24,7 @@ case_state = Table(
     Column("state", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
-# The clinics' configuration versions, from the config topic.
-clinic_config = Table(
-    "clinic_config",
-    _plumbing,
-    Column("clinic_id", Text, primary_key=True),
-    Column("version", Integer, primary_key=True),
-    Column("effective_from", DateTime(timezone=True), nullable=False),
-    Column("configuration", JSONB, nullable=False),
-)
+clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
 TABLES: list[Table] = [
     table_of(Dyad),
     table_of(DyadScore),

@@ -51,7 +51,10 @@ def apply(
         ended = Episode(
             status="ended", ending=event.payload.ending.value, ended_at=event.payload.ended_at
         )
-        return state.model_copy(update={"episode": ended, "phase": "closed"})
+        readiness = Readiness(ready=False, reasons=("episode ended",))
+        return state.model_copy(
+            update={"episode": ended, "phase": "closed", "readiness": readiness}
+        )
     assert scored is not None
     state = _record_response(state, event, scored, config)
     state = _with_discrepancies(state)
@@ -98,11 +101,15 @@ def _record_response(
     )
     outcomes = dict(state.outcomes)
     if instrument.construct is Construct.OUTCOME:
+        # One series per respondent: two caregivers' CORS are two series.
         outcome_key = f"{p.instrument}:{p.dyad.respondent_role.value}"
+        if p.dyad.respondent_id:
+            outcome_key += f":{p.dyad.respondent_id}"
         outcome = advance_outcome(
             outcomes.get(outcome_key),
             instrument,
             p.dyad.respondent_role.value,
+            p.dyad.respondent_id,
             point,
             event.payload.age_group,
             config,
@@ -284,6 +291,7 @@ def decide(
                 case_id=after.case_id,
                 occurred_at=event.occurred_at,
                 recorded_at=event.recorded_at,
+                config_version=event.config_version if isinstance(event, ResponseSubmitted) else 0,
                 payload=ClinicalSignalPayload(
                     kind=kind,
                     dyad=dyad,
@@ -428,9 +436,11 @@ def decide(
                         inputs={
                             **inputs,
                             "expected_improvement": o.expected_improvement,
+                            "tolerance": o.tolerance,
                             "band": o.curve_band,
                         },
-                        threshold=o.expected_improvement or 0.0,
+                        # Not on track: improvement below expected minus the tolerance.
+                        threshold=round((o.expected_improvement or 0.0) - (o.tolerance or 0.0), 3),
                         citation="expected curve gain*ln(session) by intake band "
                         "(Finch et al. 2001 method; approximation)",
                     )

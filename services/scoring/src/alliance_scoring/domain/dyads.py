@@ -44,6 +44,7 @@ def score(event: ResponseSubmitted, recorded_at: datetime) -> ResponseScored:
         case_id=event.case_id,
         occurred_at=event.occurred_at,
         recorded_at=recorded_at,
+        config_version=event.config_version,
         payload=ResponseScoredPayload(
             source_event_id=event.event_id,
             dyad=dyad_of(event),

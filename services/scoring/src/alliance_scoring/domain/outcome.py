@@ -56,6 +56,7 @@ def advance_outcome(
     previous: OutcomeState | None,
     instrument: Instrument,
     role: str,
+    respondent_id: str | None,
     point: Point,
     age_group: AgeGroup | None,
     config: ClinicalConfig,
@@ -75,12 +76,16 @@ def advance_outcome(
     )
     expected, on_track, band_name = None, None, None
     band = config.curve_for(instrument.code, baseline.total)
-    if band is not None and config.enabled("off_track") and point.session_number >= 2:
+    # Sessions are counted from the baseline: a first measure at session 3 is session 1 of its
+    # curve.
+    curve_session = point.session_number - baseline.session_number + 1
+    if band is not None and config.enabled("off_track") and curve_session >= 2:
         band_name = band.name
-        expected = round(band.gain_per_log_session.value * math.log(point.session_number), 3)
+        expected = round(band.gain_per_log_session.value * math.log(curve_session), 3)
         on_track = improvement >= expected - band.tolerance.value
     return OutcomeState(
         instrument=instrument.code,
+        respondent_id=respondent_id,
         respondent_role=role,
         baseline=baseline,
         latest=point,

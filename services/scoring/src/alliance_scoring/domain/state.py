@@ -74,6 +74,7 @@ class OutcomeState(Value):
 
     instrument: str
     respondent_role: str
+    respondent_id: str | None = None
     baseline: Point
     latest: Point
     cutoff: float
@@ -85,6 +86,7 @@ class OutcomeState(Value):
     expected_improvement: float | None = None
     on_track: bool | None = None
     curve_band: str | None = None
+    tolerance: float | None = None
 
 
 class SplitState(Value):
@@ -110,7 +112,7 @@ class CaseState(Value):
     clinic_id: str
     case_id: str
     dyads: dict[str, DyadState] = Field(default_factory=dict)  # by dyad id
-    outcomes: dict[str, OutcomeState] = Field(default_factory=dict)  # by instrument:role
+    outcomes: dict[str, OutcomeState] = Field(default_factory=dict)  # by instrument:dyad
     splits: tuple[SplitState, ...] = ()
     phase: Phase = "foundation"
     latest_session: int = 0

@@ -17,11 +17,14 @@ from alliance_scoring.settings import ScoringSettings
 from alliance_shared.broker import batch_subscriber, create_broker
 from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
 from alliance_shared.events import (
+    CaseAssigned,
     CaseInput,
     ClinicConfigured,
+    ClinicInput,
     EpisodeEnded,
     ResponseSubmitted,
     ScoringOutput,
+    StaffChanged,
 )
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
 from alliance_shared.topics import CONFIG, RESPONSES, SCORED
@@ -47,17 +50,18 @@ def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
         if await project_batch(pool, events, utc_now):
             relay.wake()
 
-    async def process_configurations(events: Sequence[ClinicConfigured]) -> None:
+    async def process_configurations(events: Sequence[ClinicInput]) -> None:
         await record_configurations(runtime.require()[0], events)
 
-    config_pipeline = BatchPipeline(
-        TypeAdapter(ClinicConfigured), process_configurations, DeadLetters(broker, SERVICE)
+    config_pipeline: BatchPipeline[ClinicInput] = BatchPipeline(
+        TypeAdapter(ClinicInput), process_configurations, DeadLetters(broker, SERVICE)
     )
 
     # A group of its own: this subscriber's offsets are committed independently.
     @batch_subscriber(broker, CONFIG, group_id=f"{GROUP}-config")
     async def on_configuration(
-        batch: list[Annotated[bytes, documented_as(ClinicConfigured)]], msg: KafkaMessage
+        batch: list[Annotated[bytes, documented_as(ClinicConfigured, StaffChanged, CaseAssigned)]],
+        msg: KafkaMessage,
     ) -> None:
         await config_pipeline.handle(msg)
 

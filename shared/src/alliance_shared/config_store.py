@@ -1,0 +1,90 @@
+"""Each consumer keeps its own copy of the clinics' configuration versions (from the config
+topic) and picks, per event, the version in force (see clinical_config.in_force)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from alliance_shared.clinical_config import (
+    DEFAULT_CONFIG,
+    ClinicalConfig,
+    ConfigVersion,
+    in_force,
+)
+from alliance_shared.consumer import RetryLater
+from alliance_shared.events import ClinicConfigured
+from alliance_shared.outbox import Connection
+
+
+class ConfigurationNotYetKnown(RetryLater):
+    """An event names a configuration version the config topic has not delivered yet."""
+
+
+def clinic_config_table(metadata: MetaData) -> Table:
+    return Table(
+        "clinic_config",
+        metadata,
+        Column("clinic_id", Text, primary_key=True),
+        Column("version", Integer, primary_key=True),
+        Column("effective_from", DateTime(timezone=True), nullable=False),
+        Column("configuration", JSONB, nullable=False),
+    )
+
+
+async def save_configurations(
+    conn: Connection, schema: str, events: Sequence[ClinicConfigured]
+) -> None:
+    await conn.executemany(
+        f"INSERT INTO {schema}.clinic_config (clinic_id, version, effective_from, configuration) "
+        "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+        [
+            (e.clinic_id, e.payload.version, e.payload.effective_from,
+             json.dumps(e.payload.configuration))
+            for e in events
+        ],
+    )  # fmt: skip
+
+
+async def load_configurations(
+    conn: Connection, schema: str, clinic_ids: Iterable[str]
+) -> dict[str, list[ConfigVersion]]:
+    rows = await conn.fetch(
+        f"SELECT clinic_id, version, effective_from, configuration FROM {schema}.clinic_config "
+        "WHERE clinic_id = ANY($1::text[]) ORDER BY clinic_id, version",
+        list(clinic_ids),
+    )
+    versions: dict[str, list[ConfigVersion]] = {}
+    for r in rows:
+        config = ClinicalConfig.model_validate_json(r["configuration"])
+        versions.setdefault(r["clinic_id"], []).append(
+            ConfigVersion(r["version"], r["effective_from"], config)
+        )
+    return versions
+
+
+async def configuration_resolver(
+    conn: Connection, schema: str, stamps: Iterable[tuple[str, int]]
+) -> Callable[[str, int, datetime], ClinicalConfig]:
+    """Loads the versions a batch needs, given its (clinic, stamped version) pairs. Raises
+    ConfigurationNotYetKnown (the batch is retried later) when one has not arrived yet."""
+    stamped: dict[str, int] = {}
+    for clinic, version in stamps:
+        stamped[clinic] = max(stamped.get(clinic, 0), version)
+    needed = [clinic for clinic, version in stamped.items() if version > 0]
+    versions = await load_configurations(conn, schema, needed) if needed else {}
+    for clinic in needed:
+        known = max((v.version for v in versions.get(clinic, [])), default=0)
+        if known < stamped[clinic]:
+            raise ConfigurationNotYetKnown(f"{clinic}: version {stamped[clinic]}, known {known}")
+
+    def resolve(clinic_id: str, version: int, at: datetime) -> ClinicalConfig:
+        if version == 0:
+            return DEFAULT_CONFIG
+        return in_force(versions.get(clinic_id, []), version, at)
+
+    return resolve
