@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -11,8 +10,10 @@ from typing import Any
 import asyncpg
 import httpx
 
+from alliance_alerts.adapters.store import save_alerts
 from alliance_alerts.adapters.tables import SCHEMA as ALERTS
 from alliance_alerts.adapters.tables import TABLES as ALERT_TABLES
+from alliance_alerts.domain.rules import Alert
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import insert_scores, save_cases
@@ -21,7 +22,14 @@ from alliance_scoring.adapters.tables import TABLES as SCORING_TABLES
 from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.state import CaseState
 from alliance_shared.db import create_schema
-from alliance_shared.events import ResponseSubmitted
+from alliance_shared.events import (
+    AlertAction,
+    AlertKind,
+    AlertPriority,
+    AlertStatus,
+    ResponseSubmitted,
+    RuleEvidence,
+)
 from tests.helpers import serving
 from tests.stack import Endpoints
 from tests.unit.clinical import fold, response
@@ -41,7 +49,8 @@ CASE_QUERY = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId
     timeline { sessionNumber total normalized subscales { name score } } } } }"""
 ALERTS_QUERY = """query($clinic: ID!, $after: String) {
   alerts(clinicId: $clinic, first: 2, after: $after) {
-  edges { cursor node { alertId kind status sessionNumber evidence { rule threshold inputs } } }
+  edges { cursor node { alertId kind status sessionNumber evidence { rule threshold inputs }
+                        history { action status } } }
   pageInfo { hasNextPage endCursor } } }"""
 
 
@@ -69,26 +78,30 @@ async def seed_case(pg: asyncpg.Pool, clinic: str, case: str) -> CaseState:
 
 
 async def seed_alert(pg: asyncpg.Pool, clinic: str, dyad_id: uuid.UUID, at: datetime) -> uuid.UUID:
-    alert_id = uuid.uuid4()
-    evidence = {
-        "rule": "srs_total_below_cutoff",
-        "inputs": {"total": 30},
-        "threshold": 36,
-        "citation": "test",
-    }
-    await pg.execute(
-        f"INSERT INTO {ALERTS}.alert "
-        "VALUES ($1, $2, 'case-x', $3, 'th-9', 'client', $4, 'resolved', "
-        "'SRS', 1, $5, $6::jsonb, $7)",
-        alert_id,
-        clinic,
-        dyad_id,
-        f"kind-{alert_id.hex[:6]}",
-        uuid.uuid4(),
-        json.dumps(evidence),
-        at,
-    )
-    return alert_id
+    """Writes an alert through the alerts service's own writer."""
+    alert = Alert(
+        alert_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id="case-x",
+        kind=AlertKind.RUPTURE,
+        subject=str(uuid.uuid4()),
+        dyad=None,
+        instrument="SRS",
+        session_number=1,
+        severity="low",
+        priority=AlertPriority.URGENT,
+        status=AlertStatus.OPEN,
+        therapist_id="th-9",
+        raised_at=at,
+        source_event_id=uuid.uuid4(),
+        summary="test",
+        evidence=(
+            RuleEvidence(rule="below_cutoff", inputs={"total": 30}, threshold=36, citation="test"),
+        ),
+    ).moved(AlertAction.RAISED, at, "seed")
+    async with pg.acquire() as conn:
+        await save_alerts(conn, [alert])
+    return alert.alert_id
 
 
 async def test_case_is_read_with_its_dyads_and_only_in_its_clinic(
