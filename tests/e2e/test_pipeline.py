@@ -78,3 +78,40 @@ async def test_responses_posted_over_http_show_up_in_graphql(
     early = next(e for e in alert["evidence"] if e["rule"] == "early_low_alliance")
     assert early["inputs"]["total"] == 32.0
     assert early["threshold"] == 36.0
+
+
+async def test_alerts_go_to_the_assigned_therapist_and_critical_items_to_supervisors(
+    services: dict[str, ServiceProcess], ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    intake, gateway = services["intake"].url, services["gateway"].url
+    query = """query($clinic: ID!) { alerts(clinicId: $clinic) {
+      edges { node { kind therapistId escalated priority history { action } } } } }"""
+    async with httpx.AsyncClient(timeout=10) as client:
+        for path, body in [
+            (
+                f"/v1/clinics/{clinic}/staff/sup-7",
+                {"role": "supervisor", "idempotency_key": f"{clinic}-sup7"},
+            ),
+            (
+                f"/v1/cases/{case}/assignment",
+                {"clinic_id": clinic, "therapist_id": "th-9", "idempotency_key": f"{case}-assign"},
+            ),
+        ]:
+            r = await client.put(f"{intake}{path}", json=body)
+            assert r.status_code == 202, r.text
+        oq = response_body(clinic, case, 1, 0, instrument="OQ-45.2")
+        oq["answers"]["26"] = 2  # a critical item
+        r = await client.post(f"{intake}/v1/responses", json=oq)
+        assert r.status_code == 202, r.text
+
+        async def critical() -> Any:
+            edges = (await graphql(client, gateway, query, clinic=clinic))["alerts"]["edges"]
+            return [e["node"] for e in edges if e["node"]["kind"] == "CRITICAL_ITEM"]
+
+        [alert] = await eventually(critical, within=60)
+    assert alert["therapistId"] == "th-9"  # the assignment, not the therapist who administered
+    assert alert["priority"] == "SAME_DAY"
+    assert alert["escalated"] is True
+    # Raised and escalated at once; "reassigned" too when the assignment arrived after it.
+    assert {"raised", "escalated"} <= {h["action"] for h in alert["history"]}

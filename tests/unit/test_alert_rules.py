@@ -15,6 +15,7 @@ from alliance_alerts.domain.rules import (
     Key,
     escalation_due,
     notice,
+    on_assignment,
     on_command,
     on_scoring,
     recipients,
@@ -29,6 +30,8 @@ from alliance_shared.events import (
     AlertKind,
     AlertPriority,
     AlertStatus,
+    CaseAssigned,
+    CaseAssignedPayload,
     CaseInput,
     ResponseSubmitted,
     ScoringOutput,
@@ -232,3 +235,21 @@ def test_same_inputs_same_alert_ids() -> None:
     events = outputs(srs_series("c1", [38, 38, 38, 38, 38, 38, 30]))
     assert run_alerts(events)[0] == run_alerts(events)[0]
     assert rupture_alert().raised_at > T0
+
+
+def test_an_assignment_moves_active_alerts_to_the_new_therapist() -> None:
+    alert = rupture_alert()
+    at = alert.raised_at + timedelta(hours=1)
+    transfer = CaseAssigned(
+        event_id=uuid.uuid4(),
+        clinic_id=alert.clinic_id,
+        case_id=alert.case_id,
+        occurred_at=at,
+        recorded_at=at,
+        payload=CaseAssignedPayload(therapist_id="th-2", transfer=True),
+    )
+    moved = on_assignment(alert, transfer)
+    assert moved is not None
+    assert moved.therapist_id == "th-2"
+    assert moved.history[-1].note == "case transferred"
+    assert on_assignment(moved, transfer) is None

@@ -29,6 +29,7 @@ from alliance_alerts.domain.rules import (
     CommandRejected,
     escalation_due,
     notice,
+    on_assignment,
     on_command,
     on_scoring,
     recipients,
@@ -125,15 +126,25 @@ async def apply_commands(pool: asyncpg.Pool, commands: Sequence[AlertCommand]) -
 
 
 async def apply_clinic_events(pool: asyncpg.Pool, events: Sequence[ClinicInput]) -> int:
-    """Configuration versions, the staff roster and case assignments (routing)."""
+    """Configuration versions, the staff roster and case assignments (routing). An assignment
+    moves the case's active alerts to the new therapist. Returns notices."""
     async with pool.acquire() as conn, conn.transaction():
         fresh = await claim_new_events(conn, SCHEMA, events)
         await save_configurations(
             conn, SCHEMA, [e for e in fresh if isinstance(e, ClinicConfigured)]
         )
         await save_staff(conn, [e for e in fresh if isinstance(e, StaffChanged)])
-        await assign(conn, [e for e in fresh if isinstance(e, CaseAssigned)])
-    return len(fresh)
+        assignments = [e for e in fresh if isinstance(e, CaseAssigned)]
+        await assign(conn, assignments)
+        active = await active_alerts(conn, {e.case_id for e in assignments})
+        before = {a.alert_id: len(a.history) for case in active.values() for a in case.values()}
+        changed: dict[uuid.UUID, Alert] = {}
+        for event in assignments:
+            for key, alert in active.get(event.case_id, {}).items():
+                moved = on_assignment(alert, event)
+                if moved is not None:
+                    active[event.case_id][key] = changed[alert.alert_id] = moved
+        return await _notify(conn, changed, before)
 
 
 async def escalate_due(pool: asyncpg.Pool, now: datetime, limit: int = 500) -> int:

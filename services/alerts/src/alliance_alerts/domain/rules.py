@@ -27,6 +27,7 @@ from alliance_shared.events import (
     AlertNoticePayload,
     AlertPriority,
     AlertStatus,
+    CaseAssigned,
     ClinicalSignal,
     DyadRef,
     ResponseScored,
@@ -403,6 +404,17 @@ def on_command(alert: Alert, command: AlertCommand) -> Alert:
                 note=c.note,
             )
     raise CommandRejected(f"unknown action {c.action}")
+
+
+def on_assignment(alert: Alert, event: CaseAssigned) -> Alert | None:
+    """A case assigned or transferred to another therapist takes its active alerts along."""
+    therapist = event.payload.therapist_id
+    if not alert.is_active or alert.therapist_id == therapist:
+        return None
+    why = "case transferred" if event.payload.transfer else "case assigned"
+    return alert.moved(
+        AlertAction.REASSIGNED, event.occurred_at, event.event_id, therapist_id=therapist, note=why
+    )
 
 
 # ------------------------------------------------------------------------- escalation

@@ -26,6 +26,14 @@ async def store_submission(
         return await _store(conn, clinic_id, key, accepted, RESPONSES.name, accepted.event.case_id)
 
 
+async def store_clinic_event(
+    pool: asyncpg.Pool, clinic_id: str, key: str, accepted: Accepted
+) -> tuple[uuid.UUID, bool]:
+    """Roster and assignment events go on the config topic, keyed by clinic (ordered per clinic)."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await _store(conn, clinic_id, key, accepted, CONFIG.name, clinic_id)
+
+
 async def _store(
     conn: Connection, clinic_id: str, key: str, accepted: Accepted, topic: str, kafka_key: str
 ) -> tuple[uuid.UUID, bool]:

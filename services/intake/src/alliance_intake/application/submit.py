@@ -10,11 +10,13 @@ import asyncpg
 
 from alliance_intake.adapters.repository import (
     latest_config_version,
+    store_clinic_event,
     store_configuration,
     store_submission,
 )
 from alliance_intake.domain.configuration import ConfigurationChange, configured_event, resolve
 from alliance_intake.domain.episode import EpisodeEndingSubmission, check_ending, ending_event
+from alliance_intake.domain.roster import Assignment, StaffChange, assignment_event, staff_event
 from alliance_intake.domain.submission import (
     Accepted,
     ResponseSubmission,
@@ -83,4 +85,33 @@ async def configure_clinic(
         return configured_event(clinic_id, change, version, config, new_id(), recorded_at)
 
     event_id, duplicate = await store_configuration(pool, clinic_id, change.idempotency_key, build)
+    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)
+
+
+async def change_staff(
+    pool: asyncpg.Pool,
+    clinic_id: str,
+    staff_id: str,
+    change: StaffChange,
+    now: Callable[[], datetime],
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> SubmissionReceipt:
+    accepted = staff_event(clinic_id, staff_id, change, new_id(), now())
+    event_id, duplicate = await store_clinic_event(
+        pool, clinic_id, change.idempotency_key, accepted
+    )
+    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)
+
+
+async def assign_case(
+    pool: asyncpg.Pool,
+    case_id: str,
+    assignment: Assignment,
+    now: Callable[[], datetime],
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> SubmissionReceipt:
+    accepted = assignment_event(case_id, assignment, new_id(), now())
+    event_id, duplicate = await store_clinic_event(
+        pool, assignment.clinic_id, assignment.idempotency_key, accepted
+    )
     return SubmissionReceipt(event_id=event_id, duplicate=duplicate)

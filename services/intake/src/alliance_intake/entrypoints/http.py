@@ -17,12 +17,15 @@ from alliance_intake.adapters.repository import current_configuration
 from alliance_intake.adapters.tables import SCHEMA, metadata
 from alliance_intake.application.submit import (
     Rejected,
+    assign_case,
+    change_staff,
     configure_clinic,
     record_episode_ending,
     submit_response,
 )
 from alliance_intake.domain.configuration import ConfigurationChange
 from alliance_intake.domain.episode import EpisodeEndingSubmission
+from alliance_intake.domain.roster import Assignment, StaffChange
 from alliance_intake.domain.submission import (
     IdempotencyConflict,
     ResponseSubmission,
@@ -36,6 +39,7 @@ from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
 
 ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
+IdPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "The idempotency key was used for a different submission."},
     422: {"description": "Invalid input; `detail[].loc` names each field, `msg` the rule."},
@@ -157,6 +161,33 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             "effective_from": effective_from,
             "configuration": config.model_dump(mode="json"),
         }
+
+    @app.put(
+        "/v1/clinics/{clinic_id}/staff/{staff_id}",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=SubmissionReceipt,
+        responses=ERRORS,
+        tags=["routing"],
+    )
+    async def put_staff(
+        clinic_id: ClinicPath, staff_id: IdPath, change: StaffChange
+    ) -> SubmissionReceipt | JSONResponse:
+        """Adds or changes a member of the clinic's staff (therapist, supervisor, clinic admin).
+        Supervisors receive escalated alerts and critical items."""
+        return await accept(lambda pool: change_staff(pool, clinic_id, staff_id, change, utc_now))
+
+    @app.put(
+        "/v1/cases/{case_id}/assignment",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=SubmissionReceipt,
+        responses=ERRORS,
+        tags=["routing"],
+    )
+    async def put_assignment(
+        case_id: IdPath, assignment: Assignment
+    ) -> SubmissionReceipt | JSONResponse:
+        """Assigns (or transfers) a case to a therapist: its alerts go to them."""
+        return await accept(lambda pool: assign_case(pool, case_id, assignment, utc_now))
 
     async def accept(
         use_case: Callable[[asyncpg.Pool], Awaitable[SubmissionReceipt]],

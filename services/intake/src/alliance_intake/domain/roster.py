@@ -1,0 +1,70 @@
+"""Pure rules for the clinic staff roster and case assignments (alert routing)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alliance_intake.domain.submission import Accepted, fingerprint
+from alliance_shared.events import (
+    CLINIC_LEVEL_CASE_ID,
+    CaseAssigned,
+    CaseAssignedPayload,
+    StaffChanged,
+    StaffChangedPayload,
+    StaffRole,
+)
+from alliance_shared.ids import ClinicId, TherapistId
+
+
+class StaffChange(BaseModel):
+    """The body of `PUT /v1/clinics/{clinic_id}/staff/{staff_id}`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: StaffRole
+    active: bool = True
+    idempotency_key: str = Field(min_length=8, max_length=128)
+
+
+class Assignment(BaseModel):
+    """The body of `PUT /v1/cases/{case_id}/assignment`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clinic_id: ClinicId
+    therapist_id: TherapistId
+    transfer: bool = Field(False, description="True when the case moves from another therapist.")
+    idempotency_key: str = Field(min_length=8, max_length=128)
+
+
+def staff_event(
+    clinic_id: str, staff_id: str, change: StaffChange, event_id: uuid.UUID, now: datetime
+) -> Accepted:
+    event = StaffChanged(
+        event_id=event_id,
+        clinic_id=clinic_id,
+        case_id=CLINIC_LEVEL_CASE_ID,
+        occurred_at=now,
+        recorded_at=now,
+        payload=StaffChangedPayload(staff_id=staff_id, role=change.role, active=change.active),
+    )
+    return Accepted(event, fingerprint(change) + staff_id)
+
+
+def assignment_event(
+    case_id: str, assignment: Assignment, event_id: uuid.UUID, now: datetime
+) -> Accepted:
+    event = CaseAssigned(
+        event_id=event_id,
+        clinic_id=assignment.clinic_id,
+        case_id=case_id,
+        occurred_at=now,
+        recorded_at=now,
+        payload=CaseAssignedPayload(
+            therapist_id=assignment.therapist_id, transfer=assignment.transfer
+        ),
+    )
+    return Accepted(event, fingerprint(assignment) + case_id)
