@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from sqlalchemy import Table
@@ -45,12 +45,17 @@ def consumer_service_app(
     broker: KafkaBroker,
     runtime: Runtime,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    extra_schemas: Sequence[tuple[str, Sequence[Table]]] = (),
+    routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """`background`: long-running loops started with the service and cancelled at shutdown."""
+    """`background`: long-running loops started with the service and cancelled at shutdown.
+    `extra_schemas`: schemas of source data beside the projection (additive, never rebuilt)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await create_schema(settings.database_url, schema, tables, projection_version)
+        for extra, extra_tables in extra_schemas:
+            await create_schema(settings.database_url, extra, extra_tables)
         runtime.pool = await create_pool(settings.database_url, settings.db_pool_size)
         runtime.relay = OutboxRelay(
             runtime.pool, schema, settings.kafka_bootstrap_servers, f"{service}-relay"
@@ -80,6 +85,8 @@ def consumer_service_app(
         return await broker.ping(timeout=2)
 
     app.include_router(health_router({"postgres": db_up, "kafka": kafka_up}))
+    for router in routers:
+        app.include_router(router)
     return app
 
 

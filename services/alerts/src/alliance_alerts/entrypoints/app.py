@@ -9,12 +9,22 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI
+import asyncpg
+import httpx
+from fastapi import APIRouter, FastAPI, Path
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import TypeAdapter
+from pydantic import AnyHttpUrl, BaseModel, Field, TypeAdapter
 
+from alliance_alerts.adapters.delivery_tables import DELIVERY_SCHEMA
+from alliance_alerts.adapters.delivery_tables import TABLES as DELIVERY_TABLES
 from alliance_alerts.adapters.tables import PROJECTION_VERSION, SCHEMA, TABLES
+from alliance_alerts.application.delivery import (
+    deliver_due,
+    delivery_log,
+    enqueue_deliveries,
+    set_webhook,
+)
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
     apply_commands,
@@ -35,8 +45,9 @@ from alliance_shared.events import (
     ScoringOutput,
     StaffChanged,
 )
+from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
-from alliance_shared.topics import COMMANDS, CONFIG, NOTICES, SCORED
+from alliance_shared.topics import COMMANDS, CONFIG, DEAD_LETTER, NOTICES, SCORED
 
 log = logging.getLogger(__name__)
 SERVICE = "alerts"
@@ -48,6 +59,7 @@ DESCRIPTION = (
     "notice for every transition."
 )
 E = TypeVar("E")
+ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 Clock = Callable[[], datetime]
 
 
@@ -55,7 +67,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def build_broker(settings: AlertsSettings, runtime: Runtime) -> KafkaBroker:
+def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_now) -> KafkaBroker:
     broker = create_broker(settings, SERVICE)
     dead_letters = DeadLetters(broker, SERVICE)
 
@@ -93,33 +105,93 @@ def build_broker(settings: AlertsSettings, runtime: Runtime) -> KafkaBroker:
     ) -> None:
         await commands.handle(msg)
 
+    async def enqueue(pool: asyncpg.Pool, notices: Sequence[AlertNotice]) -> int:
+        await enqueue_deliveries(pool, notices, clock(), settings.delivery_policy())
+        return 0  # deliveries are sent by the delivery loop, not the relay
+
+    deliveries: BatchPipeline[AlertNotice] = pipeline(AlertNotice, enqueue)
+
+    # Not versioned with the projection: a rebuild replays notices, which must not be
+    # delivered again (the delivery log is keyed by notice id, and old notices are not live).
+    @batch_subscriber(broker, NOTICES, group_id=f"{SERVICE}-delivery")
+    async def on_notices(
+        batch: list[Annotated[bytes, documented_as(AlertNotice)]], msg: KafkaMessage
+    ) -> None:
+        await deliveries.handle(msg)
+
     # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
     broker.publisher(NOTICES.name, schema=AlertNotice, description=NOTICES.description)
     return broker
 
 
-def escalation_clock(
-    settings: AlertsSettings, runtime: Runtime, clock: Clock
+def every(
+    seconds: float, name: str, step: Callable[[], Awaitable[None]]
 ) -> Callable[[], Coroutine[Any, Any, None]]:
-    async def tick() -> None:
+    async def loop() -> None:
         while True:
             try:
-                pool, relay = runtime.require()
-                if await escalate_due(pool, clock()):
-                    relay.wake()
+                await step()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("escalation tick failed; retrying")
-            await asyncio.sleep(settings.tick_seconds)
+                log.exception("%s failed; retrying", name)
+            await asyncio.sleep(seconds)
 
-    return tick
+    return loop
+
+
+def escalation_step(runtime: Runtime, clock: Clock) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        pool, relay = runtime.require()
+        if await escalate_due(pool, clock()):
+            relay.wake()
+
+    return step
+
+
+def delivery_step(
+    settings: AlertsSettings, runtime: Runtime, broker: KafkaBroker, clock: Clock
+) -> Callable[[], Awaitable[None]]:
+    client = httpx.AsyncClient()
+
+    async def dead_letter(body: bytes, clinic_id: str, reason: str) -> None:
+        headers = {"dlq_reason": reason, "dlq_service": SERVICE, "dlq_source": "webhook"}
+        await broker.publish(body, DEAD_LETTER.name, key=clinic_id.encode(), headers=headers)
+
+    async def step() -> None:
+        pool, _ = runtime.require()
+        await deliver_due(pool, client, clock(), settings.delivery_policy(), dead_letter)
+
+    return step
+
+
+class WebhookSettings(BaseModel):
+    url: AnyHttpUrl
+    secret: str = Field(min_length=16, description="Shared secret for the HMAC signature.")
+    active: bool = True
+
+
+def webhook_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(prefix="/v1/clinics/{clinic_id}", tags=["webhooks"])
+
+    @router.put("/webhook", status_code=204)
+    async def put_webhook(clinic_id: ClinicPath, hook: WebhookSettings) -> None:
+        """The clinic's webhook: every live notice is POSTed to it, signed with
+        `X-Alliance-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`."""
+        await set_webhook(runtime.require()[0], clinic_id, str(hook.url), hook.secret, hook.active)
+
+    @router.get("/deliveries")
+    async def get_deliveries(clinic_id: ClinicPath) -> list[dict[str, Any]]:
+        """The delivery log: each notice sent to the clinic's webhook, with every attempt."""
+        return await delivery_log(runtime.require()[0], clinic_id)
+
+    return router
 
 
 def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -> FastAPI:
     settings = settings or AlertsSettings()
     runtime = Runtime()
-    broker = build_broker(settings, runtime)
+    broker = build_broker(settings, runtime, clock)
     return consumer_service_app(
         service=SERVICE,
         description=DESCRIPTION,
@@ -129,7 +201,16 @@ def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -
         projection_version=PROJECTION_VERSION,
         broker=broker,
         runtime=runtime,
-        background=[escalation_clock(settings, runtime, clock)],
+        background=[
+            every(settings.tick_seconds, "escalation", escalation_step(runtime, clock)),
+            every(
+                settings.tick_seconds,
+                "webhook delivery",
+                delivery_step(settings, runtime, broker, clock),
+            ),
+        ],
+        extra_schemas=[(DELIVERY_SCHEMA, DELIVERY_TABLES)],
+        routers=[webhook_router(runtime)],
     )
 
 

@@ -1,0 +1,60 @@
+"""Webhook endpoints and the delivery log (schema `alerts_delivery`).
+
+Not part of the alerts projection: it survives a rebuild by replay, so a notice delivered once
+is never delivered again (the log is keyed by notice id and endpoint).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
+
+DELIVERY_SCHEMA = "alerts_delivery"
+metadata = MetaData(schema=DELIVERY_SCHEMA)
+
+webhook = Table(
+    "webhook",
+    metadata,
+    Column("clinic_id", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
+delivery = Table(
+    "delivery",
+    metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column("notice_id", Uuid, nullable=False),
+    Column("clinic_id", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", Text, nullable=False),  # pending, delivered, dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("notice_id", "clinic_id"),
+)
+attempt = Table(
+    "attempt",
+    metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column("delivery_id", Integer, nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("outcome", Text, nullable=False),  # e.g. "200", "500", "timeout", "connect error"
+)
+TABLES = [webhook, delivery, attempt]

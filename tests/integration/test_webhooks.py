@@ -1,0 +1,168 @@
+"""Webhook delivery to a local receiver on loopback: signed, retried with backoff through
+injected failures (500, timeout), dead-lettered after the last attempt, never sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+from alliance_alerts.domain.webhooks import SIGNATURE_HEADER, verify
+from alliance_alerts.entrypoints.app import create_app
+from alliance_alerts.settings import AlertsSettings
+from alliance_shared.events import AlertNotice
+from alliance_shared.topics import DEAD_LETTER, NOTICES, SCORED
+from tests.conftest import eventually
+from tests.helpers import produce, read_topic, serving
+from tests.stack import Endpoints
+from tests.unit.clinical import srs_series
+from tests.unit.test_alert_rules import outputs
+
+SECRET = "s3cret-for-tests-0001"
+
+
+class Receiver:
+    """A clinic's webhook endpoint whose answers are scripted: 500, "timeout", then 200s."""
+
+    def __init__(self, script: list[int | str]) -> None:
+        self.script = script
+        self.received: list[tuple[bytes, str]] = []
+        self.app = FastAPI()
+        self.app.post("/hook")(self.hook)
+
+    async def hook(self, request: Request) -> Response:
+        body = await request.body()
+        self.received.append((body, request.headers.get(SIGNATURE_HEADER, "")))
+        step = self.script.pop(0) if self.script else 200
+        if step == "timeout":
+            await asyncio.sleep(2)
+            step = 200
+        return Response(status_code=int(step))
+
+    def accepted(self) -> list[dict[str, Any]]:
+        """Bodies of the deliveries answered 2xx (timeouts do not count)."""
+        return [json.loads(b) for b, _ in self.received]
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def settings(stack: Endpoints, max_attempts: int) -> AlertsSettings:
+    return AlertsSettings.model_validate(
+        {
+            **stack.env(),
+            "ALLIANCE_ALERTS_TICK_SECONDS": "0.2",
+            "ALLIANCE_WEBHOOK_MAX_ATTEMPTS": str(max_attempts),
+            "ALLIANCE_WEBHOOK_BACKOFF_BASE_S": "0.2",
+            "ALLIANCE_WEBHOOK_TIMEOUT_S": "0.5",
+        }
+    )
+
+
+async def deliveries(pg: asyncpg.Pool, clinic: str) -> list[asyncpg.Record]:
+    return await pg.fetch(
+        "SELECT d.*, array_agg(a.outcome ORDER BY a.at) AS outcomes "
+        "FROM alerts_delivery.delivery d JOIN alerts_delivery.attempt a ON a.delivery_id = d.id "
+        "WHERE d.clinic_id = $1 GROUP BY d.id ORDER BY d.id",
+        clinic,
+    )
+
+
+async def test_signed_delivery_retried_through_failures_and_never_twice(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    receiver = Receiver([500, "timeout", 200])
+    async with serve(receiver.app) as url, serving(create_app(settings(stack, 6))) as alerts:
+        r = await alerts.put(f"/v1/clinics/{clinic}/webhook", json={"url": url, "secret": SECRET})
+        assert r.status_code == 204, r.text
+        # A live rupture: scored now.
+        now = datetime.now(UTC)
+        published = [
+            e.model_copy(update={"occurred_at": now, "recorded_at": now})
+            for e in outputs(srs_series(case, [38] * 6 + [30], clinic=clinic))
+        ]
+        await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
+
+        async def delivered() -> list[asyncpg.Record] | None:
+            rows = await deliveries(pg, clinic)
+            return rows if rows and rows[0]["status"] == "delivered" else None
+
+        [row] = await eventually(delivered, within=60)
+        # The same notices again (a replay republishes them) and an old notice: nothing sent.
+        notices = [
+            AlertNotice.model_validate_json(r.value)
+            for r in await read_topic(stack.kafka_bootstrap_servers, NOTICES.name)
+            if r.key == case.encode()
+        ]
+        old = notices[0].model_copy(
+            update={"event_id": uuid.uuid4(), "recorded_at": now - timedelta(days=3)}
+        )
+        await produce(stack.kafka_bootstrap_servers, NOTICES.name, [*notices, old])
+        await asyncio.sleep(3)
+        log = (await alerts.get(f"/v1/clinics/{clinic}/deliveries")).json()
+    assert list(row["outcomes"]) == ["500", "timeout", "200"]
+    assert row["attempts"] == 3
+    assert len(log) == 1 and len(log[0]["attempts_log"]) == 3  # noqa: PT018
+    bodies = receiver.accepted()
+    assert len(bodies) == 3  # the same notice, three attempts; then never again
+    assert {b["event_id"] for b in bodies} == {str(notices[0].event_id)}
+    body, signature = receiver.received[-1]
+    assert verify(SECRET, body, signature, int(datetime.now(UTC).timestamp()))
+    assert not verify("another-secret-000", body, signature, int(datetime.now(UTC).timestamp()))
+
+
+async def test_delivery_is_dead_lettered_after_the_last_attempt(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    receiver = Receiver([500, 500, 500, 500])
+    async with serve(receiver.app) as url, serving(create_app(settings(stack, 3))) as alerts:
+        await alerts.put(f"/v1/clinics/{clinic}/webhook", json={"url": url, "secret": SECRET})
+        now = datetime.now(UTC)
+        published = [
+            e.model_copy(update={"occurred_at": now, "recorded_at": now})
+            for e in outputs(srs_series(case, [38] * 6 + [30], clinic=clinic))
+        ]
+        await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
+
+        async def dead() -> list[asyncpg.Record] | None:
+            rows = await deliveries(pg, clinic)
+            return rows if rows and rows[0]["status"] == "dead" else None
+
+        [row] = await eventually(dead, within=60)
+
+        async def dead_lettered() -> list[Any]:
+            return [
+                r
+                for r in await read_topic(stack.kafka_bootstrap_servers, DEAD_LETTER.name)
+                if r.key == clinic.encode()
+            ]
+
+        [record] = await eventually(dead_lettered, within=30)
+    assert list(row["outcomes"]) == ["500", "500", "500"]
+    headers = dict(record.headers)
+    assert headers["dlq_source"] == b"webhook"
+    assert b"failed 3 times; last: 500" in headers["dlq_reason"]
