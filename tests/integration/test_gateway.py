@@ -160,6 +160,17 @@ async def test_alert_pages_are_stable_under_inserts(
                 json={"query": ALERTS_QUERY, "variables": {"clinic": clinic, "after": "bogus"}},
             )
         ).json()
+        digest = await gql(
+            client,
+            """query($clinic: ID!, $day: Date!) {
+                 digest(clinicId: $clinic, therapistId: "th-9", day: $day) {
+                   raised { alertId } active { alertId } raisedByKind { kind count } } }""",
+            clinic=clinic,
+            day=T0.date().isoformat(),
+        )
+    assert len(digest["digest"]["raised"]) == 5  # the five of that day, not the next day's
+    assert len(digest["digest"]["active"]) == 6
+    assert digest["digest"]["raisedByKind"] == [{"kind": "RUPTURE", "count": 5}]
     seen = [e["node"]["alertId"] for p in (page1, page2, page3) for e in p["edges"]]
     assert seen == newest_first
     assert page1["pageInfo"]["hasNextPage"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,3 +78,22 @@ async def case_signals(
         query = query.where(col(Signal.kind).in_(kinds))
     query = query.order_by(col(Signal.occurred_at).desc(), col(Signal.event_id)).limit(first)
     return list((await session.execute(query)).scalars())
+
+
+async def therapist_alerts(
+    session: AsyncSession, clinic_id: str, therapist_id: str, since: datetime, until: datetime
+) -> tuple[list[Alert], list[Alert]]:
+    """The alerts raised for a therapist in [since, until), and all their active alerts."""
+    mine = (Alert.clinic_id == clinic_id, Alert.therapist_id == therapist_id)
+    raised = await session.execute(
+        select(Alert)
+        .where(*mine, col(Alert.raised_at) >= since, col(Alert.raised_at) < until)
+        .order_by(col(Alert.raised_at), col(Alert.alert_id))
+    )
+    active = await session.execute(
+        select(Alert)
+        .where(*mine, Alert.status != "resolved")
+        .order_by(col(Alert.priority), col(Alert.raised_at), col(Alert.alert_id))
+        .limit(500)
+    )
+    return list(raised.scalars()), list(active.scalars())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 
@@ -482,6 +482,21 @@ class Alert:
 
 
 @strawberry.type
+class KindCount:
+    kind: AlertKind
+    count: int
+
+
+@strawberry.type(description="A therapist's daily digest: what was raised that day, what is open.")
+class Digest:
+    therapist_id: strawberry.ID
+    day: date
+    raised: list[Alert]
+    active: list[Alert] = strawberry.field(description="Open or acknowledged, most urgent first.")
+    raised_by_kind: list[KindCount]
+
+
+@strawberry.type
 class AlertEdge:
     cursor: str
     node: Alert
@@ -499,6 +514,29 @@ class AlertConnection:
     page_info: PageInfo
 
 
+async def _digest(
+    info: strawberry.Info[Context, None],
+    clinic_id: strawberry.ID,
+    therapist_id: strawberry.ID,
+    day: date,
+) -> Digest:
+    since = datetime.combine(day, time.min, tzinfo=UTC)
+    async with info.context.sessions() as session:
+        raised, active = await queries.therapist_alerts(
+            session, str(clinic_id), str(therapist_id), since, since + timedelta(days=1)
+        )
+    counts: dict[str, int] = {}
+    for row in raised:
+        counts[row.kind] = counts.get(row.kind, 0) + 1
+    return Digest(
+        therapist_id=therapist_id,
+        day=day,
+        raised=[Alert.from_row(r) for r in raised],
+        active=[Alert.from_row(r) for r in active],
+        raised_by_kind=[KindCount(kind=AlertKind(k), count=n) for k, n in sorted(counts.items())],
+    )
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="A case of the clinic with its dyads, or null.")
@@ -511,6 +549,10 @@ class Query:
                 return None
             rows = await queries.case_dyads(session, str(clinic_id), str(case_id))
         return Case.from_rows(view, rows)
+
+    digest: Digest = strawberry.field(
+        resolver=_digest, description="A therapist's daily digest of alerts (UTC day)."
+    )
 
     @strawberry.field(description="The clinic's alerts, newest first.")
     async def alerts(
