@@ -18,6 +18,7 @@ import argparse
 import base64
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -394,6 +395,9 @@ def stack_env(state: dict[str, Any]) -> dict[str, str]:
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{state['kafka']['port']}",
         "DATABASE_URL": state["postgres"]["url"],
+        # The local stack's gateway runs in dev mode: HS256 tokens from `./dev token`.
+        "ALLIANCE_DEV_MODE": "1",
+        "ALLIANCE_DEV_JWT_SECRET": dev_secret(state),
     }
     for name in SERVICES:
         if name in state.get("services", {}):
@@ -401,6 +405,13 @@ def stack_env(state: dict[str, Any]) -> dict[str, str]:
                 f"http://127.0.0.1:{state['services'][name]['port']}"
             )
     return env
+
+
+def dev_secret(state: dict[str, Any]) -> str:
+    if "dev_jwt_secret" not in state:
+        state["dev_jwt_secret"] = secrets.token_urlsafe(32)
+        save_state(state)
+    return str(state["dev_jwt_secret"])
 
 
 def provision_topics(state: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import GATEWAY_DEV_ENV
 from tests.stack import Endpoints
 
 SERVICES = ("intake", "scoring", "alerts", "gateway")
@@ -83,7 +84,7 @@ def services(
     stack: Endpoints, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, ServiceProcess]]:
     log_dir = tmp_path_factory.mktemp("service-logs")
-    env = {**os.environ, **stack.env(), "ALLIANCE_SCORING_BATCH": "25"}
+    env = {**os.environ, **stack.env(), **GATEWAY_DEV_ENV, "ALLIANCE_SCORING_BATCH": "25"}
     running = {name: ServiceProcess(name, env, log_dir) for name in SERVICES}
     try:
         for service in running.values():

@@ -17,7 +17,7 @@ import httpx
 from alliance_shared.topics import SCORED
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
-from tests.helpers import T0, read_topic, response_body
+from tests.helpers import T0, bearer, read_topic, response_body
 from tests.stack import Endpoints
 
 CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
@@ -110,7 +110,7 @@ async def test_every_alliance_and_outcome_pattern_reaches_graphql(
         "oq": ([oq], None),
     }
     intake, gateway = services["intake"].url, services["gateway"].url
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer("supervisor", [clinic])) as client:
         await asyncio.gather(*(post_case(client, intake, b, e) for b, e in scripts.values()))
 
         async def read(name: str, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
@@ -197,7 +197,8 @@ async def test_clinic_configuration_changes_the_rules_for_that_clinic_only(
 ) -> None:
     tuned, default = ids("tuned-clinic"), ids("default-clinic")
     intake, gateway = services["intake"].url, services["gateway"].url
-    async with httpx.AsyncClient(timeout=10) as client:
+    headers = bearer("supervisor", [tuned, default])
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         bad = await client.patch(
             f"{intake}/v1/clinics/{tuned}/configuration",
             json={

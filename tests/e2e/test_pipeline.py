@@ -9,7 +9,7 @@ import httpx
 
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
-from tests.helpers import response_body
+from tests.helpers import bearer, response_body
 
 CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
   dyads { respondentRole respondentId responses
@@ -31,6 +31,7 @@ async def test_responses_posted_over_http_show_up_in_graphql(
 ) -> None:
     clinic, case = ids("clinic"), ids("case")
     intake, gateway = services["intake"].url, services["gateway"].url
+    headers = bearer("supervisor", [clinic])
     bodies = [
         response_body(clinic, case, 1, 9.5),  # SRS 38
         response_body(clinic, case, 2, 8.0),  # SRS 32: below the cut-off of 36
@@ -38,7 +39,7 @@ async def test_responses_posted_over_http_show_up_in_graphql(
         response_body(clinic, case, 1, 9.8, role="parent", respondent_id="p1"),
         response_body(clinic, case, 2, 4, instrument="WAI-SR"),
     ]
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         for body in bodies:
             accepted = await client.post(f"{intake}/v1/responses", json=body)
             assert accepted.status_code == 202, accepted.text
@@ -87,7 +88,7 @@ async def test_alerts_go_to_the_assigned_therapist_and_critical_items_to_supervi
     intake, gateway = services["intake"].url, services["gateway"].url
     query = """query($clinic: ID!) { alerts(clinicId: $clinic) {
       edges { node { kind therapistId escalated priority history { action } } } } }"""
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer("supervisor", [clinic])) as client:
         for path, body in [
             (
                 f"/v1/clinics/{clinic}/staff/sup-7",

@@ -30,7 +30,7 @@ from alliance_shared.events import (
     ResponseSubmitted,
     RuleEvidence,
 )
-from tests.helpers import serving
+from tests.helpers import GATEWAY_DEV_ENV, bearer, serving
 from tests.stack import Endpoints
 from tests.unit.clinical import fold, response
 
@@ -52,6 +52,10 @@ ALERTS_QUERY = """query($clinic: ID!, $after: String) {
   edges { cursor node { alertId kind status sessionNumber evidence { rule threshold inputs }
                         history { action status } } }
   pageInfo { hasNextPage endCursor } } }"""
+
+
+def gateway(stack: Endpoints) -> Any:
+    return create_app(GatewaySettings.model_validate({**stack.env(), **GATEWAY_DEV_ENV}))
 
 
 async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
@@ -110,9 +114,16 @@ async def test_case_is_read_with_its_dyads_and_only_in_its_clinic(
     await create_schema(stack.database_url, SCORING, SCORING_TABLES)
     clinic, case = ids("clinic"), ids("case")
     await seed_case(pg, clinic, case)
-    async with serving(create_app(GatewaySettings.model_validate(stack.env()))) as client:
+    async with serving(gateway(stack)) as client:
+        client.headers.update(bearer("supervisor", [clinic]))
         data = await gql(client, CASE_QUERY, clinic=clinic, case=case)
         other = await gql(client, CASE_QUERY, clinic=ids("other-clinic"), case=case)
+        client.headers.update(bearer("supervisor", [ids("another-clinic")]))
+        outsider = await gql(client, CASE_QUERY, clinic=clinic, case=case)
+        del client.headers["Authorization"]
+        anonymous = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert outsider["case"] is None  # another clinic's supervisor sees nothing
+    assert anonymous.status_code == 401
     found = data["case"]
     assert (found["phase"], found["latestSession"]) == ("FOUNDATION", 2)
     assert found["episode"] == {"status": "open", "ending": None}
@@ -144,7 +155,8 @@ async def test_alert_pages_are_stable_under_inserts(
     dyad = uuid.uuid4()
     seeded = [await seed_alert(pg, clinic, dyad, T0 + timedelta(hours=h)) for h in range(5)]
     newest_first = [str(a) for a in reversed(seeded)]
-    async with serving(create_app(GatewaySettings.model_validate(stack.env()))) as client:
+    async with serving(gateway(stack)) as client:
+        client.headers.update(bearer("supervisor", [clinic]))
         page1 = (await gql(client, ALERTS_QUERY, clinic=clinic))["alerts"]
         # A new alert arrives between page loads: it must not shift the following pages.
         await seed_alert(pg, clinic, dyad, T0 + timedelta(days=1))

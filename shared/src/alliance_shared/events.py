@@ -344,4 +344,22 @@ ClinicInput = Annotated[
     ClinicConfigured | StaffChanged | CaseAssigned, Field(discriminator="event_type")
 ]
 
+class ReadAuditedPayload(Frozen):
+    subject: PseudonymousId
+    role: str
+    operation: str | None
+    address: str | None
+    case_ids: list[CaseId]
+    dyad_ids: list[uuid.UUID]
+
+
+class ReadAudited(EventEnvelope):
+    """Client-level data of one clinic was read through the gateway. Topic: audit (key: clinic
+    id). `case_id` is the clinic-level marker; the cases read are in the payload."""
+
+    event_type: Literal["read.audited"] = "read.audited"
+    schema_version: Literal[1] = 1
+    payload: ReadAuditedPayload
+
+
 ScoringOutput = Annotated[ResponseScored | ClinicalSignal, Field(discriminator="event_type")]

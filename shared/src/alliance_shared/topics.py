@@ -29,10 +29,21 @@ COMMANDS = TopicSpec(
     "alliance.commands.v1", True, "Users' commands on alerts, from the gateway (key: case id)."
 )
 NOTICES = TopicSpec("alliance.notices.v1", True, "Alerts raised for clinicians (key: case id).")
+AUDIT = TopicSpec(
+    "alliance.audit.v1", True, "Reads of client-level data through the gateway (key: clinic id)."
+)
 DEAD_LETTER = TopicSpec(
     "alliance.deadletter.v1",
     True,
     "Messages no consumer could read, with the reason in headers (key: original key).",
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (RESPONSES, CONFIG, SCORED, COMMANDS, NOTICES, DEAD_LETTER)
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    RESPONSES,
+    CONFIG,
+    SCORED,
+    COMMANDS,
+    NOTICES,
+    AUDIT,
+    DEAD_LETTER,
+)

@@ -142,8 +142,8 @@ def gateway_hint(network: Network, gateway_url: str) -> list[str]:
     case_id, query = example_query(network)
     body = json.dumps({"query": " ".join(query.split())})
     curl = (
-        f"curl -s {shlex.quote(endpoint)} -H 'content-type: application/json' "
-        f"-d {shlex.quote(body)}"
+        f"curl -s {shlex.quote(endpoint)} -H \"Authorization: Bearer $TOKEN\" "
+        f"-H 'content-type: application/json' -d {shlex.quote(body)}"
     )
     return [
         "",

@@ -1,4 +1,9 @@
-"""Read-model queries (SQLModel over a read-only session). Every query is scoped by clinic."""
+"""Read-model queries (SQLModel over a read-only session).
+
+Authorisation is enforced here, where data is read: every query takes the caller and adds its
+scope to the SQL (the caller's clinics; for clinicians, their caseload). A resolver cannot
+forget it, because no query exists without it.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +11,73 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Column, MetaData, Table, Text, and_, func, or_, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
+from alliance_gateway.domain.access import Caller
 from alliance_gateway.domain.cursor import AlertCursor
 from alliance_shared.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
 
+# Alert routing (owned by alerts): explicit case assignments count towards a caseload.
+_assignment = Table(
+    "assignment",
+    MetaData(schema="alerts"),
+    Column("case_id", Text),
+    Column("therapist_id", Text),
+)
 
-async def case_dyads(session: AsyncSession, clinic_id: str, case_id: str) -> list[Dyad]:
+
+def caseload(subject: str) -> Any:
+    """The cases of a therapist: those they rate or take part in, and those assigned to them."""
+    return union(
+        select(Dyad.case_id).where(Dyad.therapist_id == subject),
+        select(_assignment.c.case_id).where(_assignment.c.therapist_id == subject),
+    )
+
+
+def scope(caller: Caller, clinic_column: Any, case_column: Any) -> ColumnElement[bool]:
+    """The rows of client-level data the caller may read."""
+    allowed: ColumnElement[bool] = col(clinic_column).in_(sorted(caller.clinics))
+    if caller.caseload_only:
+        allowed = and_(allowed, col(case_column).in_(caseload(caller.subject)))
+    return allowed
+
+
+async def case_dyads(
+    session: AsyncSession, caller: Caller, clinic_id: str, case_id: str
+) -> list[Dyad]:
     rows = await session.execute(
         select(Dyad)
         .where(Dyad.clinic_id == clinic_id, Dyad.case_id == case_id)
+        .where(scope(caller, Dyad.clinic_id, Dyad.case_id))
         .order_by(col(Dyad.respondent_role), col(Dyad.therapist_id), col(Dyad.dyad_id))
     )
     return list(rows.scalars())
 
 
-async def case_view(session: AsyncSession, clinic_id: str, case_id: str) -> CaseView | None:
+async def case_view(
+    session: AsyncSession, caller: Caller, clinic_id: str, case_id: str
+) -> CaseView | None:
     rows = await session.execute(
-        select(CaseView).where(CaseView.clinic_id == clinic_id, CaseView.case_id == case_id)
+        select(CaseView)
+        .where(CaseView.clinic_id == clinic_id, CaseView.case_id == case_id)
+        .where(scope(caller, CaseView.clinic_id, CaseView.case_id))
     )
     return rows.scalars().first()
 
 
 async def dyad_timelines(
-    session: AsyncSession, clinic_id: str, dyad_ids: Sequence[uuid.UUID]
+    session: AsyncSession, caller: Caller, dyad_ids: Sequence[uuid.UUID]
 ) -> list[list[DyadScore]]:
     """Timelines of several dyads in one query (the DataLoader's batch function)."""
+    visible = select(Dyad.dyad_id).where(scope(caller, Dyad.clinic_id, Dyad.case_id))
     rows = await session.execute(
         select(DyadScore)
-        .where(DyadScore.clinic_id == clinic_id, col(DyadScore.dyad_id).in_(dyad_ids))
+        .where(col(DyadScore.dyad_id).in_(dyad_ids), col(DyadScore.dyad_id).in_(visible))
         .order_by(col(DyadScore.administered_at), col(DyadScore.session_number))
     )
     by_dyad: dict[uuid.UUID, list[DyadScore]] = defaultdict(list)
@@ -46,8 +86,28 @@ async def dyad_timelines(
     return [by_dyad[d] for d in dyad_ids]
 
 
+async def case_signals(
+    session: AsyncSession,
+    caller: Caller,
+    clinic_id: str,
+    case_id: str,
+    kinds: Sequence[str] | None,
+    first: int,
+) -> list[Signal]:
+    query = (
+        select(Signal)
+        .where(Signal.clinic_id == clinic_id, Signal.case_id == case_id)
+        .where(scope(caller, Signal.clinic_id, Signal.case_id))
+    )
+    if kinds:
+        query = query.where(col(Signal.kind).in_(kinds))
+    query = query.order_by(col(Signal.occurred_at).desc(), col(Signal.event_id)).limit(first)
+    return list((await session.execute(query)).scalars())
+
+
 async def clinic_alerts(
     session: AsyncSession,
+    caller: Caller,
     clinic_id: str,
     status: str | None,
     first: int,
@@ -55,7 +115,11 @@ async def clinic_alerts(
 ) -> tuple[list[Alert], bool]:
     """One page of a clinic's alerts, newest first, keyset-paginated in SQL. Returns the page
     and whether there is a next one."""
-    query = select(Alert).where(Alert.clinic_id == clinic_id)
+    query = (
+        select(Alert)
+        .where(Alert.clinic_id == clinic_id)
+        .where(scope(caller, Alert.clinic_id, Alert.case_id))
+    )
     if status is not None:
         query = query.where(Alert.status == status)
     if after is not None:
@@ -70,21 +134,29 @@ async def clinic_alerts(
     return rows[:first], len(rows) > first
 
 
-async def case_signals(
-    session: AsyncSession, clinic_id: str, case_id: str, kinds: Sequence[str] | None, first: int
-) -> list[Signal]:
-    query = select(Signal).where(Signal.clinic_id == clinic_id, Signal.case_id == case_id)
-    if kinds:
-        query = query.where(col(Signal.kind).in_(kinds))
-    query = query.order_by(col(Signal.occurred_at).desc(), col(Signal.event_id)).limit(first)
-    return list((await session.execute(query)).scalars())
+async def alert_by_id(session: AsyncSession, caller: Caller, alert_id: uuid.UUID) -> Alert | None:
+    rows = await session.execute(
+        select(Alert)
+        .where(Alert.alert_id == alert_id)
+        .where(scope(caller, Alert.clinic_id, Alert.case_id))
+    )
+    return rows.scalars().first()
 
 
 async def therapist_alerts(
-    session: AsyncSession, clinic_id: str, therapist_id: str, since: datetime, until: datetime
+    session: AsyncSession,
+    caller: Caller,
+    clinic_id: str,
+    therapist_id: str,
+    since: datetime,
+    until: datetime,
 ) -> tuple[list[Alert], list[Alert]]:
     """The alerts raised for a therapist in [since, until), and all their active alerts."""
-    mine = (Alert.clinic_id == clinic_id, Alert.therapist_id == therapist_id)
+    mine = (
+        Alert.clinic_id == clinic_id,
+        Alert.therapist_id == therapist_id,
+        scope(caller, Alert.clinic_id, Alert.case_id),
+    )
     raised = await session.execute(
         select(Alert)
         .where(*mine, col(Alert.raised_at) >= since, col(Alert.raised_at) < until)
@@ -97,3 +169,16 @@ async def therapist_alerts(
         .limit(500)
     )
     return list(raised.scalars()), list(active.scalars())
+
+
+async def clinic_counts(session: AsyncSession, clinic_ids: Sequence[str]) -> dict[str, Any]:
+    """Aggregates only (no client-level rows leave this function)."""
+    phases = await session.execute(
+        select(CaseView.clinic_id, CaseView.phase, func.count())
+        .where(col(CaseView.clinic_id).in_(clinic_ids))
+        .group_by(col(CaseView.clinic_id), col(CaseView.phase))
+    )
+    result: dict[str, Any] = {c: {"phases": {}} for c in clinic_ids}
+    for clinic, phase, n in phases.all():
+        result[clinic]["phases"][phase] = n
+    return result

@@ -1,45 +1,87 @@
-"""Gateway process: FastAPI with the GraphQL router (GraphiQL at /graphql) and health."""
+"""Gateway process: FastAPI with the GraphQL router (GraphiQL at /graphql), bearer-token
+authentication, CORS, its own audit/command store with an outbox relay, and health."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import GraphQLRouter
 
-from alliance_gateway.entrypoints.schema import Context, schema
+from alliance_gateway.adapters.tables import APPEND_ONLY, SCHEMA, TABLES
+from alliance_gateway.adapters.tokens import InvalidToken, TokenVerifier
+from alliance_gateway.entrypoints.context import Context
+from alliance_gateway.entrypoints.schema import build_schema
 from alliance_gateway.settings import GatewaySettings
-from alliance_shared.db import create_engine
+from alliance_shared.db import create_engine, create_pool, create_schema
 from alliance_shared.health import health_router
 from alliance_shared.kafka import kafka_reachable
+from alliance_shared.outbox import OutboxRelay
+from alliance_shared.runtime import Runtime
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
+    verifier = TokenVerifier(settings.tokens())
+    # Reads go through read-only sessions; writes only into the gateway's own schema.
     engine = create_engine(settings.database_url, settings.db_pool_size, read_only=True)
     sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    runtime = Runtime()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await create_schema(settings.database_url, SCHEMA, TABLES)
+        runtime.pool = await create_pool(settings.database_url, 4)
+        await runtime.pool.execute(APPEND_ONLY)
+        runtime.relay = OutboxRelay(
+            runtime.pool, SCHEMA, settings.kafka_bootstrap_servers, "gateway-relay"
+        )
+        runtime.relay.start()
         try:
             yield
         finally:
+            await runtime.relay.stop()
+            await runtime.pool.close()
             await engine.dispose()
 
     app = FastAPI(
         title="Alliance gateway",
         version="1",
-        description="GraphQL read API over the alliance read models. GraphiQL at /graphql.",
+        description="GraphQL API over the alliance read models. GraphiQL at /graphql. "
+        "Authenticate with `Authorization: Bearer <JWT>`.",
         lifespan=lifespan,
     )
+    app.state.runtime = runtime
 
-    async def context() -> Context:
-        return Context(sessions)
+    async def context(request: Request) -> Context:
+        try:
+            caller = verifier.caller(request.headers.get("authorization"))
+        except InvalidToken as exc:
+            raise HTTPException(
+                status_code=401,
+                detail="invalid or missing bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            ) from exc
+        pool, relay = runtime.require()
+        return Context(sessions, caller, pool, relay)
 
-    app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+    router = GraphQLRouter(
+        build_schema(settings.max_query_cost),
+        context_getter=context,
+        allowed_origins=settings.origins(),
+    )
+    app.include_router(router, prefix="/graphql")
+    if settings.origins():
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.origins(),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+        )
 
     async def db_up() -> bool:
         try:

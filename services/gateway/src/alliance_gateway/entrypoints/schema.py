@@ -7,20 +7,25 @@ role-based scoping come with the gateway issue.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from strawberry.dataloader import DataLoader
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-from strawberry.fastapi import BaseContext
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+)
 from strawberry.scalars import JSON
 
 from alliance_gateway.adapters import queries
+from alliance_gateway.adapters.writes import audit_trail
 from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
+from alliance_gateway.entrypoints.context import Context, UserError
+from alliance_gateway.entrypoints.extensions import CostLimit, ReadAudit, mask_errors
+from alliance_gateway.entrypoints.mutations import Mutation
 from alliance_shared.readmodels import Alert as AlertRow
 from alliance_shared.readmodels import CaseView as CaseViewRow
 from alliance_shared.readmodels import Dyad as DyadRow
@@ -30,24 +35,9 @@ from alliance_shared.readmodels import Signal as SignalRow
 MAX_PAGE = 200
 
 
-class Context(BaseContext):
-    """Per request: a read-only session and fresh DataLoaders (never shared across users)."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        super().__init__()
-        self.sessions = sessions
-        self._loaders: dict[str, DataLoader[Any, Any]] = {}
-
-    def timeline_loader(self, clinic_id: str) -> DataLoader[uuid.UUID, list[DyadScoreRow]]:
-        key = f"timeline:{clinic_id}"
-        if key not in self._loaders:
-
-            async def load(dyad_ids: list[uuid.UUID]) -> list[list[DyadScoreRow]]:
-                async with self.sessions() as session:
-                    return await queries.dyad_timelines(session, clinic_id, dyad_ids)
-
-            self._loaders[key] = DataLoader(load_fn=load)
-        return self._loaders[key]
+def check_page(first: int) -> None:
+    if not 1 <= first <= MAX_PAGE:
+        raise UserError(f"first: must be between 1 and {MAX_PAGE}")
 
 
 @strawberry.enum
@@ -305,7 +295,7 @@ class Dyad:
     async def timeline(
         self, info: strawberry.Info[Context, None], instrument: str | None = None
     ) -> list[Score]:
-        rows = await info.context.timeline_loader(self.clinic_id).load(uuid.UUID(self.dyad_id))
+        rows = await info.context.timeline_loader().load(uuid.UUID(self.dyad_id))
         return [Score.from_row(r) for r in rows if instrument in (None, r.instrument)]
 
     @classmethod
@@ -355,11 +345,11 @@ class Case:
         kinds: list[SignalKind] | None = None,
         first: int = 50,
     ) -> list[Signal]:
-        if not 1 <= first <= MAX_PAGE:
-            raise ValueError(f"first: must be between 1 and {MAX_PAGE}")
+        check_page(first)
         async with info.context.sessions() as session:
             rows = await queries.case_signals(
                 session,
+                info.context.caller,
                 str(self.clinic_id),
                 str(self.case_id),
                 [k.value for k in kinds] if kinds else None,
@@ -520,11 +510,16 @@ async def _digest(
     therapist_id: strawberry.ID,
     day: date,
 ) -> Digest:
+    caller = info.context.caller
+    caller.require(caller.may_read_clients(str(clinic_id)))
+    caller.require(not caller.caseload_only or str(therapist_id) == caller.subject)
     since = datetime.combine(day, time.min, tzinfo=UTC)
     async with info.context.sessions() as session:
         raised, active = await queries.therapist_alerts(
-            session, str(clinic_id), str(therapist_id), since, since + timedelta(days=1)
+            session, caller, str(clinic_id), str(therapist_id), since, since + timedelta(days=1)
         )
+    for row in (*raised, *active):
+        info.context.reads.read(row.clinic_id, row.case_id)
     counts: dict[str, int] = {}
     for row in raised:
         counts[row.kind] = counts.get(row.kind, 0) + 1
@@ -537,21 +532,71 @@ async def _digest(
     )
 
 
+@strawberry.type(description="One read of client-level data (append-only trail).")
+class AuditRecord:
+    record_id: strawberry.ID
+    at: datetime
+    subject: strawberry.ID
+    role: str
+    case_ids: list[strawberry.ID]
+    dyad_ids: list[strawberry.ID]
+    operation: str | None
+    address: str | None
+
+
+async def _audit_trail(
+    info: strawberry.Info[Context, None],
+    clinic_id: strawberry.ID,
+    first: int = 50,
+    before: strawberry.ID | None = None,
+) -> list[AuditRecord]:
+    check_page(first)
+    caller = info.context.caller
+    caller.require(caller.may_read_audit(str(clinic_id)))
+    try:
+        before_id = int(before) if before is not None else None
+    except ValueError as exc:
+        raise UserError("before: not a record id") from exc
+    rows = await audit_trail(info.context.writer, str(clinic_id), first, before_id)
+    return [
+        AuditRecord(
+            record_id=strawberry.ID(str(r["id"])),
+            at=r["at"],
+            subject=strawberry.ID(r["subject"]),
+            role=r["role"],
+            case_ids=[strawberry.ID(c) for c in r["case_ids"]],
+            dyad_ids=[strawberry.ID(str(d)) for d in r["dyad_ids"]],
+            operation=r["operation"],
+            address=r["address"],
+        )
+        for r in rows
+    ]
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="A case of the clinic with its dyads, or null.")
     async def case(
         self, info: strawberry.Info[Context, None], clinic_id: strawberry.ID, case_id: strawberry.ID
     ) -> Case | None:
+        caller = info.context.caller
+        if not caller.may_read_clients(str(clinic_id)):
+            return None  # as if it did not exist: other clinics' data does not leak
         async with info.context.sessions() as session:
-            view = await queries.case_view(session, str(clinic_id), str(case_id))
+            view = await queries.case_view(session, caller, str(clinic_id), str(case_id))
             if view is None:
                 return None
-            rows = await queries.case_dyads(session, str(clinic_id), str(case_id))
+            rows = await queries.case_dyads(session, caller, str(clinic_id), str(case_id))
+        info.context.reads.read(view.clinic_id, view.case_id, [r.dyad_id for r in rows])
         return Case.from_rows(view, rows)
 
     digest: Digest = strawberry.field(
         resolver=_digest, description="A therapist's daily digest of alerts (UTC day)."
+    )
+    audit_trail: list[AuditRecord] = strawberry.field(
+        resolver=_audit_trail,
+        description="Who read which client-level data of the clinic, newest first (clinic "
+        "admins only). Page with `before`: the last recordId of the previous page.",
     )
 
     @strawberry.field(description="The clinic's alerts, newest first.")
@@ -563,16 +608,19 @@ class Query:
         first: int = 50,
         after: str | None = None,
     ) -> AlertConnection:
-        if not 1 <= first <= MAX_PAGE:
-            raise ValueError(f"first: must be between 1 and {MAX_PAGE}")
+        check_page(first)
         try:
             cursor = AlertCursor.decode(after) if after else None
         except InvalidCursor as exc:
-            raise ValueError(str(exc)) from exc
+            raise UserError(str(exc)) from exc
+        caller = info.context.caller
+        caller.require(caller.may_read_clients(str(clinic_id)))
         async with info.context.sessions() as session:
             rows, has_next = await queries.clinic_alerts(
-                session, str(clinic_id), status.value if status else None, first, cursor
+                session, caller, str(clinic_id), status.value if status else None, first, cursor
             )
+        for row in rows:
+            info.context.reads.read(row.clinic_id, row.case_id)
         edges = [
             AlertEdge(cursor=AlertCursor(r.raised_at, r.alert_id).encode(), node=Alert.from_row(r))
             for r in rows
@@ -583,13 +631,17 @@ class Query:
         )
 
 
-def build_schema() -> strawberry.Schema:
-    extensions: list[Callable[[], Any]] = [
+def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
+    extensions: list[Any] = [
         lambda: QueryDepthLimiter(max_depth=10),
         lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: CostLimit(max_cost=max_cost, largest_page=MAX_PAGE),
+        ParserCache,
+        ReadAudit,
+        mask_errors,
     ]
-    return strawberry.Schema(query=Query, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 schema = build_schema()

@@ -1,0 +1,133 @@
+"""The gateway's writes, all into its own schema: audit records and accepted commands, each
+with its outbox row in one transaction (the relay publishes them)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from datetime import datetime
+
+import asyncpg
+
+from alliance_gateway.adapters.tables import SCHEMA
+from alliance_gateway.domain.access import Caller
+from alliance_shared.events import (
+    CLINIC_LEVEL_CASE_ID,
+    EventEnvelope,
+    ReadAudited,
+    ReadAuditedPayload,
+    derived_event_id,
+)
+from alliance_shared.outbox import OutboxMessage, enqueue
+from alliance_shared.topics import AUDIT
+
+
+class ClientMutationConflict(Exception):
+    """The client mutation id was used before for another command."""
+
+
+async def record_reads(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    cases: set[tuple[str, str]],
+    dyads: set[uuid.UUID],
+    operation: str | None,
+    address: str | None,
+    now: datetime,
+) -> None:
+    """One append-only record (and one audit event) per clinic whose client data was read."""
+    by_clinic: dict[str, list[str]] = defaultdict(list)
+    for clinic, case in sorted(cases):
+        by_clinic[clinic].append(case)
+    events = [
+        ReadAudited(
+            event_id=uuid.uuid4(),
+            clinic_id=clinic,
+            case_id=CLINIC_LEVEL_CASE_ID,
+            occurred_at=now,
+            recorded_at=now,
+            payload=ReadAuditedPayload(
+                subject=caller.subject,
+                role=caller.role.value,
+                operation=operation,
+                address=address,
+                case_ids=case_ids,
+                dyad_ids=sorted(dyads),
+            ),
+        )
+        for clinic, case_ids in by_clinic.items()
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            f"INSERT INTO {SCHEMA}.read_audit (event_id, at, subject, role, clinic_id, case_ids, "
+            "dyad_ids, operation, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            [
+                (
+                    e.event_id,
+                    now,
+                    caller.subject,
+                    caller.role.value,
+                    e.clinic_id,
+                    e.payload.case_ids,
+                    e.payload.dyad_ids,
+                    operation,
+                    address,
+                )
+                for e in events
+            ],
+        )
+        await enqueue(conn, SCHEMA, [OutboxMessage(AUDIT.name, e.clinic_id, e) for e in events])
+
+
+def command_id(caller: Caller, client_mutation_id: str) -> uuid.UUID:
+    """Deterministic: the same client mutation id is the same command (and event)."""
+    return derived_event_id("command", caller.subject, client_mutation_id)
+
+
+async def accept_command(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    client_mutation_id: str,
+    event: EventEnvelope,
+    topic: str,
+    key: str,
+    fingerprint_of: str,
+) -> bool:
+    """Stores the command with its outbox row. Returns True when it is a repeat."""
+    fingerprint = hashlib.sha256(fingerprint_of.encode()).hexdigest()
+    async with pool.acquire() as conn, conn.transaction():
+        inserted = await conn.fetchval(
+            f"INSERT INTO {SCHEMA}.command (event_id, subject, client_mutation_id, fingerprint, "
+            "event) VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING RETURNING event_id",
+            event.event_id,
+            caller.subject,
+            client_mutation_id,
+            fingerprint,
+            event.model_dump_json(),
+        )
+        if inserted is not None:
+            await enqueue(conn, SCHEMA, [OutboxMessage(topic, key, event)])
+            return False
+        original = await conn.fetchval(
+            f"SELECT fingerprint FROM {SCHEMA}.command WHERE subject = $1 AND "
+            "client_mutation_id = $2",
+            caller.subject,
+            client_mutation_id,
+        )
+    if original != fingerprint:
+        raise ClientMutationConflict(client_mutation_id)
+    return True
+
+
+async def audit_trail(
+    pool: asyncpg.Pool, clinic_id: str, first: int, before_id: int | None
+) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        f"SELECT id, at, subject, role, case_ids, dyad_ids, operation, address "
+        f"FROM {SCHEMA}.read_audit WHERE clinic_id = $1 AND ($2::bigint IS NULL OR id < $2) "
+        "ORDER BY id DESC LIMIT $3",
+        clinic_id,
+        before_id,
+        first,
+    )

@@ -1,0 +1,88 @@
+"""Query cost, computed before execution (Strawberry has no cost limit of its own).
+
+Every field costs 1; a field with a `first` argument multiplies the cost of what it selects by
+that page size (a literal or a variable), and list fields without one by DEFAULT_LIST_SIZE.
+So `alerts(first: 200) { edges { node { history { at } } } }` costs about 200 times its node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+
+DEFAULT_LIST_SIZE = 10
+# Fields that return lists without a `first` argument (their size is bounded by the data).
+LIST_FIELDS = frozenset(
+    {
+        "dyads",
+        "timeline",
+        "ruptures",
+        "evidence",
+        "outcomes",
+        "splits",
+        "history",
+        "raised",
+        "active",
+        "latest",
+        "subscales",
+        "reasons",
+        "raisedByKind",
+        "edges",
+    }
+)
+
+
+def query_cost(
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None,
+    variable_page: int = DEFAULT_LIST_SIZE,
+) -> int:
+    """`variable_page`: the page size assumed for a variable that is not given."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    variables = variables or {}
+
+    def page_size(field: FieldNode) -> int | None:
+        for arg in field.arguments or ():
+            if arg.name.value != "first":
+                continue
+            if isinstance(arg.value, IntValueNode):
+                return int(arg.value.value)
+            if isinstance(arg.value, VariableNode):
+                return int(variables.get(arg.value.name.value) or variable_page)
+        return None
+
+    def cost(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> int:
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                first = page_size(selection)
+                if first is None and selection.name.value in LIST_FIELDS:
+                    first = DEFAULT_LIST_SIZE
+                total += 1 + (first or 1) * cost(selection.selection_set, seen)
+            elif isinstance(selection, InlineFragmentNode):
+                total += cost(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in seen:
+                    total += cost(fragments[name].selection_set, seen | {name})
+        return total
+
+    return sum(
+        cost(d.selection_set, frozenset())
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )

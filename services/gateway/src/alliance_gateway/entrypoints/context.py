@@ -1,0 +1,63 @@
+"""The per-request context: the caller, a session factory, DataLoaders and the audit record."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from alliance_gateway.adapters import queries
+from alliance_gateway.domain.access import Caller
+from alliance_shared.outbox import OutboxRelay
+from alliance_shared.readmodels import DyadScore
+
+
+class UserError(Exception):
+    """An error whose message is meant for the client (bad arguments, not found). Every other
+    error is masked."""
+
+
+@dataclass
+class ReadRecord:
+    """Client-level data this request read, for the audit trail."""
+
+    cases: set[tuple[str, str]] = field(default_factory=set)  # (clinic, case)
+    dyads: set[uuid.UUID] = field(default_factory=set)
+
+    def read(self, clinic_id: str, case_id: str, dyad_ids: list[uuid.UUID] | None = None) -> None:
+        self.cases.add((clinic_id, case_id))
+        self.dyads.update(dyad_ids or ())
+
+
+class Context(BaseContext):
+    """Fresh per request: DataLoaders are never shared across users."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        caller: Caller,
+        writer: asyncpg.Pool,
+        relay: OutboxRelay,
+    ) -> None:
+        super().__init__()
+        self.sessions = sessions
+        self.caller = caller
+        self.writer = writer  # the gateway's own schema: audit and commands
+        self.relay = relay
+        self.reads = ReadRecord()
+        self._loaders: dict[str, DataLoader[Any, Any]] = {}
+
+    def timeline_loader(self) -> DataLoader[uuid.UUID, list[DyadScore]]:
+        if "timeline" not in self._loaders:
+
+            async def load(dyad_ids: list[uuid.UUID]) -> list[list[DyadScore]]:
+                async with self.sessions() as session:
+                    return await queries.dyad_timelines(session, self.caller, dyad_ids)
+
+            self._loaders["timeline"] = DataLoader(load_fn=load)
+        return self._loaders["timeline"]

@@ -1,0 +1,266 @@
+"""Mutations: commands that become events. The gateway checks the caller may act on the
+target, stores the command with its outbox row (idempotent by client mutation id) and answers
+with the accepted command; the owning service applies it and the new state follows."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from enum import Enum
+
+import strawberry
+
+from alliance_gateway.adapters import queries
+from alliance_gateway.adapters.writes import ClientMutationConflict, accept_command, command_id
+from alliance_gateway.entrypoints.context import Context, UserError
+from alliance_shared.events import (
+    AlertCommand,
+    AlertCommandAction,
+    AlertCommandPayload,
+    CaseAssigned,
+    CaseAssignedPayload,
+    EpisodeEnded,
+    EpisodeEndedPayload,
+    EpisodeEnding,
+    EventEnvelope,
+)
+from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
+from alliance_shared.topics import COMMANDS, CONFIG, RESPONSES
+
+_ID = re.compile(PSEUDONYMOUS_ID_PATTERN)
+
+
+@strawberry.type(description="A command the owning service will apply; its effect follows.")
+class CommandAccepted:
+    command_id: strawberry.ID
+    client_mutation_id: str
+    duplicate: bool = strawberry.field(description="This client mutation id was seen before.")
+
+
+@strawberry.input
+class AlertCommandInput:
+    alert_id: strawberry.ID
+    client_mutation_id: str
+    note: str | None = None
+
+
+@strawberry.input
+class SnoozeAlertInput:
+    alert_id: strawberry.ID
+    client_mutation_id: str
+    until: datetime
+    note: str | None = None
+
+
+@strawberry.input
+class ReassignAlertInput:
+    alert_id: strawberry.ID
+    client_mutation_id: str
+    assignee_id: strawberry.ID
+    note: str | None = None
+
+
+@strawberry.enum
+class Ending(Enum):
+    PLANNED = "planned"
+    UNILATERAL = "unilateral"
+
+
+@strawberry.input
+class EpisodeEndingInput:
+    clinic_id: strawberry.ID
+    case_id: strawberry.ID
+    therapist_id: strawberry.ID
+    ending: Ending
+    ended_at: datetime
+    client_mutation_id: str
+    last_session_number: int | None = None
+
+
+@strawberry.input
+class AssignCaseInput:
+    clinic_id: strawberry.ID
+    case_id: strawberry.ID
+    therapist_id: strawberry.ID
+    client_mutation_id: str
+    transfer: bool = False
+
+
+def _check_id(field: str, value: str) -> str:
+    if not _ID.match(value):
+        raise UserError(f"{field}: must be a pseudonymous id (letters, digits, . _ : -)")
+    return value
+
+
+def _check_mutation_id(value: str) -> str:
+    if not 8 <= len(value) <= 128:
+        raise UserError("clientMutationId: must be 8 to 128 characters")
+    return value
+
+
+async def _submit(
+    info: strawberry.Info[Context, None],
+    client_mutation_id: str,
+    event: EventEnvelope,
+    topic: str,
+    key: str,
+) -> CommandAccepted:
+    ctx = info.context
+    fingerprint = event.model_dump_json(exclude={"event_id", "recorded_at"})
+    try:
+        duplicate = await accept_command(
+            ctx.writer, ctx.caller, client_mutation_id, event, topic, key, fingerprint
+        )
+    except ClientMutationConflict as exc:
+        raise UserError("clientMutationId: was already used for another command") from exc
+    ctx.relay.wake()
+    return CommandAccepted(
+        command_id=strawberry.ID(str(event.event_id)),
+        client_mutation_id=client_mutation_id,
+        duplicate=duplicate,
+    )
+
+
+async def _alert_command(
+    info: strawberry.Info[Context, None],
+    alert_id: str,
+    client_mutation_id: str,
+    action: AlertCommandAction,
+    **details: object,
+) -> CommandAccepted:
+    _check_mutation_id(client_mutation_id)
+    caller = info.context.caller
+    try:
+        target = uuid.UUID(alert_id)
+    except ValueError as exc:
+        raise UserError("alertId: not an alert id") from exc
+    async with info.context.sessions() as session:
+        alert = await queries.alert_by_id(session, caller, target)
+    if alert is None or not caller.may_command(alert.clinic_id):
+        raise UserError("alertId: no such alert, or not yours to act on")
+    now = datetime.now(UTC)
+    event = AlertCommand(
+        event_id=command_id(caller, client_mutation_id),
+        clinic_id=alert.clinic_id,
+        case_id=alert.case_id,
+        occurred_at=now,
+        recorded_at=now,
+        payload=AlertCommandPayload(
+            alert_id=target, action=action, actor_id=caller.subject, **details
+        ),
+    )
+    return await _submit(info, client_mutation_id, event, COMMANDS.name, alert.case_id)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Acknowledge an alert: you have seen it and act on it.")
+    async def acknowledge_alert(
+        self, info: strawberry.Info[Context, None], input: AlertCommandInput
+    ) -> CommandAccepted:
+        return await _alert_command(
+            info,
+            str(input.alert_id),
+            input.client_mutation_id,
+            AlertCommandAction.ACKNOWLEDGE,
+            note=input.note,
+        )
+
+    @strawberry.mutation(description="Resolve an alert, with a note saying how.")
+    async def resolve_alert(
+        self, info: strawberry.Info[Context, None], input: AlertCommandInput
+    ) -> CommandAccepted:
+        if not (input.note or "").strip():
+            raise UserError("note: a resolution needs a note")
+        return await _alert_command(
+            info,
+            str(input.alert_id),
+            input.client_mutation_id,
+            AlertCommandAction.RESOLVE,
+            note=input.note,
+        )
+
+    @strawberry.mutation(description="Snooze an alert until a time (its escalation waits).")
+    async def snooze_alert(
+        self, info: strawberry.Info[Context, None], input: SnoozeAlertInput
+    ) -> CommandAccepted:
+        if input.until.tzinfo is None or input.until <= datetime.now(UTC):
+            raise UserError("until: must be a future time with a time zone")
+        return await _alert_command(
+            info,
+            str(input.alert_id),
+            input.client_mutation_id,
+            AlertCommandAction.SNOOZE,
+            note=input.note,
+            snooze_until=input.until,
+        )
+
+    @strawberry.mutation(description="Reassign an alert to another therapist.")
+    async def reassign_alert(
+        self, info: strawberry.Info[Context, None], input: ReassignAlertInput
+    ) -> CommandAccepted:
+        assignee = _check_id("assigneeId", str(input.assignee_id))
+        return await _alert_command(
+            info,
+            str(input.alert_id),
+            input.client_mutation_id,
+            AlertCommandAction.REASSIGN,
+            note=input.note,
+            assignee_id=assignee,
+        )
+
+    @strawberry.mutation(description="Record the end of an episode: planned or unilateral.")
+    async def record_episode_ending(
+        self, info: strawberry.Info[Context, None], input: EpisodeEndingInput
+    ) -> CommandAccepted:
+        _check_mutation_id(input.client_mutation_id)
+        caller = info.context.caller
+        clinic = _check_id("clinicId", str(input.clinic_id))
+        case = _check_id("caseId", str(input.case_id))
+        therapist = _check_id("therapistId", str(input.therapist_id))
+        if input.ended_at.tzinfo is None or input.ended_at > datetime.now(UTC):
+            raise UserError("endedAt: must be a past time with a time zone")
+        if input.last_session_number is not None and input.last_session_number < 1:
+            raise UserError("lastSessionNumber: must be at least 1")
+        async with info.context.sessions() as session:
+            visible = await queries.case_view(session, caller, clinic, case)
+        if visible is None or not caller.may_command(clinic):
+            raise UserError("caseId: no such case, or not yours to act on")
+        now = datetime.now(UTC)
+        event = EpisodeEnded(
+            event_id=command_id(caller, input.client_mutation_id),
+            clinic_id=clinic,
+            case_id=case,
+            occurred_at=input.ended_at,
+            recorded_at=now,
+            payload=EpisodeEndedPayload(
+                therapist_id=therapist,
+                ending=EpisodeEnding(input.ending.value),
+                ended_at=input.ended_at,
+                last_session_number=input.last_session_number,
+            ),
+        )
+        return await _submit(info, input.client_mutation_id, event, RESPONSES.name, case)
+
+    @strawberry.mutation(description="Assign or transfer a case to a therapist.")
+    async def assign_case(
+        self, info: strawberry.Info[Context, None], input: AssignCaseInput
+    ) -> CommandAccepted:
+        _check_mutation_id(input.client_mutation_id)
+        caller = info.context.caller
+        clinic = _check_id("clinicId", str(input.clinic_id))
+        case = _check_id("caseId", str(input.case_id))
+        therapist = _check_id("therapistId", str(input.therapist_id))
+        if not caller.may_assign(clinic):
+            raise UserError("clinicId: assigning cases needs a supervisor or clinic admin of it")
+        now = datetime.now(UTC)
+        event = CaseAssigned(
+            event_id=command_id(caller, input.client_mutation_id),
+            clinic_id=clinic,
+            case_id=case,
+            occurred_at=now,
+            recorded_at=now,
+            payload=CaseAssignedPayload(therapist_id=therapist, transfer=input.transfer),
+        )
+        return await _submit(info, input.client_mutation_id, event, CONFIG.name, clinic)
