@@ -344,6 +344,7 @@ ClinicInput = Annotated[
     ClinicConfigured | StaffChanged | CaseAssigned, Field(discriminator="event_type")
 ]
 
+
 class ReadAuditedPayload(Frozen):
     subject: PseudonymousId
     role: str

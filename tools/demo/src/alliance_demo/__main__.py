@@ -142,7 +142,7 @@ def gateway_hint(network: Network, gateway_url: str) -> list[str]:
     case_id, query = example_query(network)
     body = json.dumps({"query": " ".join(query.split())})
     curl = (
-        f"curl -s {shlex.quote(endpoint)} -H \"Authorization: Bearer $TOKEN\" "
+        f'curl -s {shlex.quote(endpoint)} -H "Authorization: Bearer $TOKEN" '
         f"-H 'content-type: application/json' -d {shlex.quote(body)}"
     )
     return [

@@ -13,7 +13,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, Text, and_, func, or_, union
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    MetaData,
+    Table,
+    Text,
+    and_,
+    func,
+    literal_column,
+    or_,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
@@ -171,14 +183,53 @@ async def therapist_alerts(
     return list(raised.scalars()), list(active.scalars())
 
 
-async def clinic_counts(session: AsyncSession, clinic_ids: Sequence[str]) -> dict[str, Any]:
-    """Aggregates only (no client-level rows leave this function)."""
+async def known_clinics(session: AsyncSession) -> list[str]:
+    rows = await session.execute(select(CaseView.clinic_id).distinct().order_by(CaseView.clinic_id))
+    return [r[0] for r in rows.all()]
+
+
+async def clinic_summary(
+    session: AsyncSession, clinic_id: str, since: datetime, until: datetime
+) -> dict[str, Any]:
+    """Aggregates only: no client-level row leaves this function."""
     phases = await session.execute(
-        select(CaseView.clinic_id, CaseView.phase, func.count())
-        .where(col(CaseView.clinic_id).in_(clinic_ids))
-        .group_by(col(CaseView.clinic_id), col(CaseView.phase))
+        select(CaseView.phase, func.count())
+        .where(CaseView.clinic_id == clinic_id)
+        .group_by(col(CaseView.phase))
     )
-    result: dict[str, Any] = {c: {"phases": {}} for c in clinic_ids}
-    for clinic, phase, n in phases.all():
-        result[clinic]["phases"][phase] = n
-    return result
+    signals = await session.execute(
+        select(Signal.kind, func.count())
+        .where(
+            Signal.clinic_id == clinic_id,
+            col(Signal.occurred_at) >= since,
+            col(Signal.occurred_at) < until,
+        )
+        .group_by(col(Signal.kind))
+    )
+    # Constant JSON paths as literal SQL: bound parameters would differ between the SELECT
+    # and the GROUP BY, which PostgreSQL then refuses to match.
+    ending: Any = literal_column("episode->>'ending'")
+    ended_at = func.cast(literal_column("episode->>'ended_at'"), DateTime(timezone=True))
+    endings = await session.execute(
+        select(ending, func.count())
+        .where(CaseView.clinic_id == clinic_id, ended_at >= since, ended_at < until)
+        .group_by(ending)
+    )
+    normalized = func.cast(literal_column("latest->'SRS'->>'normalized'"), Float)
+    bucket = func.least(func.floor(normalized * 10), 9)
+    distribution = await session.execute(
+        select(bucket, func.count())
+        .where(
+            Dyad.clinic_id == clinic_id,
+            Dyad.respondent_role != "therapist",
+            normalized.is_not(None),
+        )
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    return {
+        "phases": dict(phases.all()),
+        "signals": dict(signals.all()),
+        "endings": dict(endings.all()),
+        "srs_deciles": {int(b): n for b, n in distribution.all()},
+    }

@@ -56,6 +56,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.engine = engine  # tests count the statements a query runs
 
     async def context(request: Request) -> Context:
         try:

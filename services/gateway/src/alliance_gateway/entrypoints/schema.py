@@ -574,6 +574,96 @@ async def _audit_trail(
 
 
 @strawberry.type
+class Count:
+    key: str
+    count: int
+
+
+def _counts(values: dict[str, int]) -> list[Count]:
+    return [Count(key=str(k), count=n) for k, n in sorted(values.items()) if k is not None]
+
+
+@strawberry.type(description="Aggregates of one clinic over a period: no client-level data.")
+class ClinicSummary:
+    clinic_id: strawberry.ID
+    since: datetime
+    until: datetime
+    cases_by_phase: list[Count]
+    ruptures_opened: int
+    ruptures_repaired: int
+    ruptures_unresolved: int
+    repair_rate: float | None = strawberry.field(
+        description="Repaired over opened in the period (null when none opened)."
+    )
+    termination_ready: int
+    endings: list[Count] = strawberry.field(description="planned / unilateral (dropout).")
+    srs_distribution: list[Count] = strawberry.field(
+        description="Client-side dyads by decile of their latest SRS on the 0-1 scale."
+    )
+
+
+@strawberry.type(description="The clinics the caller may see aggregates of.")
+class Network:
+    clinics: list[ClinicSummary]
+
+
+async def summary_of(
+    info: strawberry.Info[Context, None], clinic_id: str, since: datetime, until: datetime
+) -> ClinicSummary:
+    async with info.context.sessions() as session:
+        data = await queries.clinic_summary(session, clinic_id, since, until)
+    signals = data["signals"]
+    opened = signals.get("rupture_opened", 0)
+    repaired = signals.get("rupture_repaired", 0)
+    return ClinicSummary(
+        clinic_id=strawberry.ID(clinic_id),
+        since=since,
+        until=until,
+        cases_by_phase=_counts(data["phases"]),
+        ruptures_opened=opened,
+        ruptures_repaired=repaired,
+        ruptures_unresolved=signals.get("rupture_escalated", 0),
+        repair_rate=round(repaired / opened, 3) if opened else None,
+        termination_ready=signals.get("termination_ready", 0),
+        endings=_counts(data["endings"]),
+        srs_distribution=[
+            Count(key=f"{d / 10:.1f}-{(d + 1) / 10:.1f}", count=n)
+            for d, n in sorted(data["srs_deciles"].items())
+        ],
+    )
+
+
+def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=90)
+    if since.tzinfo is None or until.tzinfo is None or since >= until:
+        raise UserError("since, until: time-zoned, with since before until")
+    return since, until
+
+
+async def _clinic_summary(
+    info: strawberry.Info[Context, None],
+    clinic_id: strawberry.ID,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> ClinicSummary:
+    info.context.caller.require(info.context.caller.may_read_aggregates(str(clinic_id)))
+    return await summary_of(info, str(clinic_id), *_period(since, until))
+
+
+async def _network(
+    info: strawberry.Info[Context, None],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Network:
+    caller = info.context.caller
+    async with info.context.sessions() as session:
+        clinics = [c for c in await queries.known_clinics(session) if caller.may_read_aggregates(c)]
+    period = _period(since, until)
+    return Network(clinics=[await summary_of(info, c, *period) for c in clinics])
+
+
+@strawberry.type
 class Query:
     @strawberry.field(description="A case of the clinic with its dyads, or null.")
     async def case(
@@ -592,6 +682,13 @@ class Query:
 
     digest: Digest = strawberry.field(
         resolver=_digest, description="A therapist's daily digest of alerts (UTC day)."
+    )
+    clinic_summary: ClinicSummary = strawberry.field(
+        resolver=_clinic_summary,
+        description="Aggregates of a clinic over a period (default: the last 90 days).",
+    )
+    network: Network = strawberry.field(
+        resolver=_network, description="Aggregates of every clinic the caller may see."
     )
     audit_trail: list[AuditRecord] = strawberry.field(
         resolver=_audit_trail,

@@ -1,0 +1,322 @@
+"""The authorisation matrix: every query (and the nested client-level fields) x every role x
+own or other clinic (and, for clinicians, own caseload or not). Nothing may leak."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from alliance_alerts.adapters.store import save_alerts
+from alliance_alerts.adapters.tables import SCHEMA as ALERTS
+from alliance_alerts.adapters.tables import TABLES as ALERT_TABLES
+from alliance_alerts.domain.rules import Alert
+from alliance_gateway.entrypoints.app import create_app
+from alliance_gateway.settings import GatewaySettings
+from alliance_scoring.adapters.store import insert_scores, insert_signals, save_cases
+from alliance_scoring.adapters.tables import SCHEMA as SCORING
+from alliance_scoring.adapters.tables import TABLES as SCORING_TABLES
+from alliance_scoring.domain.dyads import score
+from alliance_shared.db import create_schema
+from alliance_shared.events import (
+    AlertAction,
+    AlertKind,
+    AlertPriority,
+    AlertStatus,
+    ResponseSubmitted,
+    RuleEvidence,
+)
+from tests.helpers import GATEWAY_DEV_ENV, bearer, serving
+from tests.stack import Endpoints
+from tests.unit.clinical import T0, fold, response
+
+QUERIES: dict[str, str] = {
+    "case": """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
+        caseId outcomes { outcomeClass } readiness { ready }
+        dyads { dyadId timeline { total } ruptures { status } }
+        signals { kind evidence { rule } } } }""",
+    "alerts": """query($clinic: ID!) { alerts(clinicId: $clinic) {
+        edges { node { alertId caseId history { action } } } } }""",
+    "digest": """query($clinic: ID!, $therapist: ID!) { digest(clinicId: $clinic,
+        therapistId: $therapist, day: "2026-01-12") { raised { caseId } active { caseId } } }""",
+    "clinicSummary": """query($clinic: ID!) { clinicSummary(clinicId: $clinic,
+        since: "2025-01-01T00:00:00Z", until: "2027-01-01T00:00:00Z") {
+        casesByPhase { key count } rupturesOpened } }""",
+    "network": """{ network { clinics { clinicId casesByPhase { key count } } } }""",
+    "auditTrail": """query($clinic: ID!) { auditTrail(clinicId: $clinic) { subject caseIds } }""",
+    "acknowledgeAlert": """mutation($alert: ID!, $id: String!) { acknowledgeAlert(
+        input: {alertId: $alert, clientMutationId: $id}) { commandId } }""",
+}
+
+
+async def seed(pg: asyncpg.Pool, clinic: str, case: str, therapist: str) -> uuid.UUID:
+    """A case rated by `therapist` with an SRS drop (signals) and an alert for it."""
+    events = [
+        response(case, s, "SRS", t, clinic=clinic, therapist=therapist)
+        for s, t in ((1, 38), (2, 30))
+    ]
+    run = fold(events)
+    alert = Alert(
+        alert_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id=case,
+        kind=AlertKind.RUPTURE,
+        subject="s",
+        dyad=None,
+        instrument="SRS",
+        session_number=2,
+        severity="low",
+        priority=AlertPriority.URGENT,
+        status=AlertStatus.OPEN,
+        therapist_id=therapist,
+        raised_at=T0 + timedelta(weeks=1),
+        source_event_id=uuid.uuid4(),
+        summary="test",
+        evidence=(RuleEvidence(rule="below_cutoff", inputs={}, threshold=36, citation="t"),),
+    ).moved(AlertAction.RAISED, T0 + timedelta(weeks=1), "seed")
+    async with pg.acquire() as conn, conn.transaction():
+        await save_cases(conn, [run.state], T0)
+        await insert_scores(
+            conn, [score(e, T0) for e in events if isinstance(e, ResponseSubmitted)]
+        )
+        await insert_signals(conn, run.signals)
+        await save_alerts(conn, [alert])
+    return alert.alert_id
+
+
+def visible(role: str, clinics: list[str], target: str, in_caseload: bool, op: str) -> bool:
+    """What the rules say (domain/access.py), written out independently for the test."""
+    own = target in clinics
+    if op in ("clinicSummary", "network"):
+        return role == "network_admin" or (role in ("supervisor", "clinic_admin") and own)
+    if op == "auditTrail":
+        return role == "clinic_admin" and own
+    if op == "acknowledgeAlert":
+        return own and role != "network_admin" and (role != "clinician" or in_caseload)
+    return own and (role != "clinician" or in_caseload)
+
+
+def leaked(op: str, data: dict[str, Any] | None, target: str, target_case: str) -> bool:
+    """Did the response carry any of the target's client-level data?"""
+    if data is None:
+        return False
+    text = str(data)
+    if op == "network":
+        return any(c["clinicId"] == target for c in data["network"]["clinics"])
+    if op == "clinicSummary":
+        return bool(data.get("clinicSummary"))
+    return target_case in text or (op == "acknowledgeAlert" and bool(data.get(op)))
+
+
+@pytest.fixture
+async def world(stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]) -> dict[str, Any]:
+    await create_schema(stack.database_url, SCORING, SCORING_TABLES)
+    await create_schema(stack.database_url, ALERTS, ALERT_TABLES)
+    a, b = ids("clinic-a"), ids("clinic-b")
+    cases = {
+        "mine": (a, ids("case-mine"), "th-a"),
+        "colleague": (a, ids("case-col"), "th-z"),
+        "other": (b, ids("case-other"), "th-b"),
+    }
+    alerts = {k: await seed(pg, *v) for k, v in cases.items()}
+    return {"a": a, "b": b, "cases": cases, "alerts": alerts}
+
+
+async def test_authorisation_matrix_has_no_leaks(stack: Endpoints, world: dict[str, Any]) -> None:
+    a, b = world["a"], world["b"]
+    callers = [
+        ("clinician", [a], "th-a"),
+        ("supervisor", [a], "sup-a"),
+        ("clinic_admin", [a], "adm-a"),
+        ("network_admin", [], "net"),
+        ("network_admin", [a], "net-a"),
+    ]
+    app = create_app(GatewaySettings.model_validate({**stack.env(), **GATEWAY_DEV_ENV}))
+    combos, leaks, denials_ok = 0, [], 0
+    async with serving(app) as client:
+        # Reads leave audit records for the audit-trail queries to find.
+        client.headers.update(bearer("supervisor", [a, b], "warmup"))
+        for clinic, case, _ in world["cases"].values():
+            await client.post(
+                "/graphql",
+                json={"query": QUERIES["case"], "variables": {"clinic": clinic, "case": case}},
+            )
+        for (role, clinics, subject), (key, (clinic, case, therapist)), op in itertools.product(
+            callers, world["cases"].items(), QUERIES
+        ):
+            combos += 1
+            client.headers.update(bearer(role, clinics, subject))
+            variables = {
+                "clinic": clinic,
+                "case": case,
+                "therapist": therapist,
+                "alert": str(world["alerts"][key]),
+                "id": f"cmd-{uuid.uuid4()}",
+            }
+            r = await client.post("/graphql", json={"query": QUERIES[op], "variables": variables})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            data, errors = body.get("data"), body.get("errors") or []
+            expect = visible(role, clinics, clinic, in_caseload=(therapist == subject), op=op)
+            if not expect:
+                if leaked(op, data, clinic, case):
+                    leaks.append((role, clinics, key, op, body))
+                for e in errors:  # denials say nothing about what exists
+                    assert e["message"] in ("not found or not allowed",) or op in (
+                        "acknowledgeAlert",
+                    ), e
+                denials_ok += 1
+            else:
+                assert not errors, (role, key, op, errors)
+                assert data is not None
+    assert leaks == []
+    assert combos == len(callers) * len(world["cases"]) * len(QUERIES) == 105
+    assert denials_ok > 40
+
+
+async def test_reads_of_client_data_are_audited_append_only(
+    stack: Endpoints, pg: asyncpg.Pool, world: dict[str, Any]
+) -> None:
+    a = world["a"]
+    clinic, case, _ = world["cases"]["mine"]
+    app = create_app(GatewaySettings.model_validate({**stack.env(), **GATEWAY_DEV_ENV}))
+    async with serving(app) as client:
+        client.headers.update(bearer("clinician", [a], "th-a"))
+        r = await client.post(
+            "/graphql",
+            json={"query": QUERIES["case"], "variables": {"clinic": clinic, "case": case}},
+        )
+        assert r.json()["data"]["case"]["caseId"] == case
+        client.headers.update(bearer("clinic_admin", [a], "adm-a"))
+        trail = (
+            await client.post(
+                "/graphql", json={"query": QUERIES["auditTrail"], "variables": {"clinic": a}}
+            )
+        ).json()
+    assert any(t["subject"] == "th-a" and case in t["caseIds"] for t in trail["data"]["auditTrail"])
+    row = await pg.fetchrow(
+        "SELECT * FROM gateway.read_audit WHERE subject = 'th-a' "
+        "AND $1 = ANY(case_ids) ORDER BY id DESC LIMIT 1",
+        case,
+    )
+    assert row is not None
+    assert row["role"] == "clinician"
+    assert row["address"] == "127.0.0.1"
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pg.execute("DELETE FROM gateway.read_audit WHERE id = $1", row["id"])
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pg.execute("UPDATE gateway.read_audit SET subject = 'x' WHERE id = $1", row["id"])
+
+
+async def test_limits_and_masking(stack: Endpoints, world: dict[str, Any]) -> None:
+    a = world["a"]
+    app = create_app(
+        GatewaySettings.model_validate(
+            {**stack.env(), **GATEWAY_DEV_ENV, "ALLIANCE_MAX_QUERY_COST": "500"}
+        )
+    )
+    async with serving(app) as client:
+        client.headers.update(bearer("supervisor", [a]))
+
+        async def ask(query: str) -> dict[str, Any]:
+            return (await client.post("/graphql", json={"query": query})).json()  # type: ignore[no-any-return]
+
+        costly = await ask(
+            f'{{ alerts(clinicId: "{a}", first: 200) {{ edges {{ node {{ '
+            "history { at } evidence { rule } } } } }"
+        )
+        deep = await ask(
+            "{ __schema { types { fields { type { fields { type { fields { type { "
+            "fields { type { name } } } } } } } } } } }"
+        )
+        aliases = await ask("{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }")
+        bad_page = await ask(f'{{ alerts(clinicId: "{a}", first: 0) {{ edges {{ cursor }} }} }}')
+    assert "exceeds the limit of 500" in costly["errors"][0]["message"]
+    assert "depth" in deep["errors"][0]["message"].lower()
+    assert "aliases" in aliases["errors"][0]["message"]
+    assert bad_page["errors"][0]["message"] == "first: must be between 1 and 200"
+
+
+async def test_tokens_rs256_from_a_jwks_file_and_rejections(
+    stack: Endpoints, world: dict[str, Any], tmp_path: Any
+) -> None:
+    import json
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig"}]}))
+    app = create_app(
+        GatewaySettings.model_validate(
+            {**stack.env(), "ALLIANCE_JWKS_FILE": str(tmp_path / "jwks.json")}
+        )
+    )
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "sup-a",
+        "role": "supervisor",
+        "clinics": [world["a"]],
+        "exp": now + timedelta(minutes=5),
+    }
+    good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+    expired = jwt.encode(
+        {**claims, "exp": now - timedelta(minutes=1)}, key, algorithm="RS256", headers={"kid": "k1"}
+    )
+    hs256 = bearer("supervisor", [world["a"]])["Authorization"]  # dev tokens: dev mode only
+    query = {"query": "{ __typename }"}
+    async with serving(app) as client:
+        ok = await client.post("/graphql", json=query, headers={"Authorization": f"Bearer {good}"})
+        old = await client.post(
+            "/graphql", json=query, headers={"Authorization": f"Bearer {expired}"}
+        )
+        dev = await client.post("/graphql", json=query, headers={"Authorization": hs256})
+        none = await client.post("/graphql", json=query)
+    assert ok.status_code == 200
+    assert [old.status_code, dev.status_code, none.status_code] == [401, 401, 401]
+
+
+async def test_nested_lists_run_a_fixed_number_of_statements(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """No N+1: a case with many dyads costs as many SQL statements as a case with one."""
+    from sqlalchemy import event
+
+    await create_schema(stack.database_url, SCORING, SCORING_TABLES)
+    clinic = ids("clinic")
+    small, large = ids("case-small"), ids("case-large")
+    for case, parents in ((small, 0), (large, 6)):
+        events = [response(case, 1, "SRS", 38, clinic=clinic)] + [
+            response(case, 1, "SRS", 36, clinic=clinic, role="parent", respondent_id=f"p{i}")
+            for i in range(parents)
+        ]
+        async with pg.acquire() as conn:
+            await save_cases(conn, [fold(events).state], T0)
+            await insert_scores(
+                conn, [score(e, T0) for e in events if isinstance(e, ResponseSubmitted)]
+            )
+    app = create_app(GatewaySettings.model_validate({**stack.env(), **GATEWAY_DEV_ENV}))
+    statements: list[str] = []
+    event.listen(
+        app.state.engine.sync_engine,
+        "before_cursor_execute",
+        lambda *args: statements.append(args[2]),
+    )
+    counts = {}
+    async with serving(app) as client:
+        client.headers.update(bearer("supervisor", [clinic]))
+        for case in (small, large):
+            statements.clear()
+            r = await client.post(
+                "/graphql",
+                json={"query": QUERIES["case"], "variables": {"clinic": clinic, "case": case}},
+            )
+            assert len(r.json()["data"]["case"]["dyads"]) == (1 if case == small else 7)
+            counts[case] = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
+    assert counts[small] == counts[large] == 4  # case, dyads, timelines (one batch), signals
