@@ -167,7 +167,8 @@ class OutboxRelay:
         producer, self.producer = self.producer, None
         if producer is not None:
             try:
-                await asyncio.wait_for(producer.stop(), timeout=5)
+                async with asyncio.timeout(5):
+                    await producer.stop()
             except Exception:
                 log.warning("outbox producer did not stop cleanly", extra={"schema": self.schema})
 
@@ -192,8 +193,11 @@ class OutboxRelay:
                 await asyncio.sleep(delay)
                 continue
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the wake-up does, and the relay would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
 
     async def publish_pending(self, producer: AIOKafkaProducer) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -213,7 +217,8 @@ class OutboxRelay:
                 )
                 for r in rows
             ]
-            await asyncio.wait_for(asyncio.gather(*sends), timeout=30)
+            async with asyncio.timeout(30):
+                await asyncio.gather(*sends)
             await conn.execute(
                 f"DELETE FROM {self.schema}.outbox WHERE id = ANY($1::bigint[])",
                 [r["id"] for r in rows],
