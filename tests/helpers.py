@@ -143,6 +143,6 @@ GATEWAY_DEV_ENV = {"ALLIANCE_DEV_MODE": "1", "ALLIANCE_DEV_JWT_SECRET": DEV_SECR
 def bearer(role: str, clinics: list[str], subject: str = "user-1") -> dict[str, str]:
     """An Authorization header with a dev token (the gateway runs in dev mode in tests)."""
     from alliance_gateway.devtoken import issue
-    from alliance_gateway.domain.access import Role
+    from alliance_shared.access import Role
 
     return {"Authorization": f"Bearer {issue(DEV_SECRET, subject, Role(role), clinics)}"}

@@ -22,7 +22,7 @@ from alliance_alerts.settings import AlertsSettings
 from alliance_shared.events import AlertNotice
 from alliance_shared.topics import DEAD_LETTER, NOTICES, SCORED
 from tests.conftest import eventually
-from tests.helpers import produce, read_topic, serving
+from tests.helpers import GATEWAY_DEV_ENV, bearer, produce, read_topic, serving
 from tests.stack import Endpoints
 from tests.unit.clinical import srs_series
 from tests.unit.test_alert_rules import outputs
@@ -73,6 +73,7 @@ def settings(stack: Endpoints, max_attempts: int) -> AlertsSettings:
     return AlertsSettings.model_validate(
         {
             **stack.env(),
+            **GATEWAY_DEV_ENV,
             "ALLIANCE_ALERTS_TICK_SECONDS": "0.2",
             "ALLIANCE_WEBHOOK_MAX_ATTEMPTS": str(max_attempts),
             "ALLIANCE_WEBHOOK_BACKOFF_BASE_S": "0.2",
@@ -96,7 +97,14 @@ async def test_signed_delivery_retried_through_failures_and_never_twice(
     clinic, case = ids("clinic"), ids("case")
     receiver = Receiver([500, "timeout", 200])
     async with serve(receiver.app) as url, serving(create_app(settings(stack, 6))) as alerts:
-        r = await alerts.put(f"/v1/clinics/{clinic}/webhook", json={"url": url, "secret": SECRET})
+        hook = {"url": url, "secret": SECRET}
+        anonymous = await alerts.put(f"/v1/clinics/{clinic}/webhook", json=hook)
+        therapist = await alerts.put(
+            f"/v1/clinics/{clinic}/webhook", json=hook, headers=bearer("clinician", [clinic])
+        )
+        assert (anonymous.status_code, therapist.status_code) == (401, 403)
+        alerts.headers.update(bearer("clinic_admin", [clinic]))
+        r = await alerts.put(f"/v1/clinics/{clinic}/webhook", json=hook)
         assert r.status_code == 204, r.text
         # A live rupture: scored now.
         now = datetime.now(UTC)
@@ -140,6 +148,7 @@ async def test_delivery_is_dead_lettered_after_the_last_attempt(
     clinic, case = ids("clinic"), ids("case")
     receiver = Receiver([500, 500, 500, 500])
     async with serve(receiver.app) as url, serving(create_app(settings(stack, 3))) as alerts:
+        alerts.headers.update(bearer("clinic_admin", [clinic]))
         await alerts.put(f"/v1/clinics/{clinic}/webhook", json={"url": url, "secret": SECRET})
         now = datetime.now(UTC)
         published = [

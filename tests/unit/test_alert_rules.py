@@ -162,7 +162,7 @@ def test_outcome_split_and_readiness_alerts_and_readiness_clears_at_the_ending()
     after, _ = run_alerts(outputs([*events, ended("c1", "planned", 4)]))
     assert (AlertKind.TERMINATION_READINESS, "case") not in after
     worse, _ = run_alerts(outputs([ors("c2", 1, 20), ors("c2", 2, 14.8)]))
-    assert (AlertKind.DETERIORATION, "ORS") in worse
+    assert (AlertKind.DETERIORATION, "ORS:client") in worse  # one per outcome series
 
 
 def test_a_kind_switched_off_raises_nothing() -> None:
@@ -253,3 +253,29 @@ def test_an_assignment_moves_active_alerts_to_the_new_therapist() -> None:
     assert moved.therapist_id == "th-2"
     assert moved.history[-1].note == "case transferred"
     assert on_assignment(moved, transfer) is None
+
+
+def test_an_ended_episode_closes_its_alerts_but_not_critical_items() -> None:
+    answers: dict[int, float | None] = dict.fromkeys(range(1, 46), 0.0)
+    answers[8] = 2
+    events = [
+        *srs_series("c1", [38, 30]),
+        response("c1", 2, "OQ-45.2", 0, answers=answers),
+        ended("c1", "unilateral", 2),
+    ]
+    active, _ = run_alerts(outputs(events))
+    assert {k[0] for k in active} == {AlertKind.CRITICAL_ITEM}
+
+
+def test_a_critical_item_endorsed_again_updates_its_alert() -> None:
+    answers: dict[int, float | None] = dict.fromkeys(range(1, 46), 0.0)
+    answers[8] = 2
+    events = [response("c1", s, "OQ-45.2", 0, answers=answers) for s in (1, 2)]
+    active, _ = run_alerts(outputs(events))
+    [alert] = active.values()
+    assert [t.action for t in alert.history] == [
+        AlertAction.RAISED,
+        AlertAction.ESCALATED,
+        AlertAction.UPDATED,
+    ]
+    assert len(alert.evidence) == 2

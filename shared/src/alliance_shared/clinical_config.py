@@ -233,6 +233,14 @@ class ClinicalConfig(BaseModel):
     # -- which rules run (keys: RULES)
     rules_enabled: dict[str, bool] = Field(default_factory=dict)
 
+    @field_validator("alert_rules")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, AlertRule]) -> dict[str, AlertRule]:
+        unknown = sorted(set(value) - set(_alert_rules()))
+        if unknown:
+            raise ValueError(f"unknown alert kinds {unknown}; kinds are {sorted(_alert_rules())}")
+        return value
+
     @field_validator("rules_enabled")
     @classmethod
     def _known_rules(cls, value: dict[str, bool]) -> dict[str, bool]:

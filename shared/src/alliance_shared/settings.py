@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alliance_shared.tokens import TokenSettings
+
 
 class CommonSettings(BaseSettings):
     """Endpoints and knobs shared by all services. Service settings subclass this."""
@@ -18,3 +20,22 @@ class CommonSettings(BaseSettings):
     http_port: int = Field(8000, alias="ALLIANCE_HTTP_PORT")
     log_level: str = Field("INFO", alias="ALLIANCE_LOG_LEVEL")
     db_pool_size: int = Field(10, alias="ALLIANCE_DB_POOL_SIZE", ge=1)
+
+    # Bearer tokens (gateway; the alerts service's webhook API): RS256 against a JWKS.
+    jwks_file: str | None = Field(None, alias="ALLIANCE_JWKS_FILE")
+    jwks_url: str | None = Field(None, alias="ALLIANCE_JWKS_URL")
+    jwt_audience: str | None = Field(None, alias="ALLIANCE_JWT_AUDIENCE")
+    jwt_issuer: str | None = Field(None, alias="ALLIANCE_JWT_ISSUER")
+    # Development only: accept HS256 tokens signed with this secret (alliance_gateway.devtoken).
+    dev_mode: bool = Field(False, alias="ALLIANCE_DEV_MODE")
+    dev_jwt_secret: str | None = Field(None, alias="ALLIANCE_DEV_JWT_SECRET")
+
+    def tokens(self) -> TokenSettings:
+        return TokenSettings(
+            jwks_file=self.jwks_file,
+            jwks_url=self.jwks_url,
+            audience=self.jwt_audience,
+            issuer=self.jwt_issuer,
+            dev_mode=self.dev_mode,
+            dev_secret=self.dev_jwt_secret,
+        )

@@ -12,7 +12,7 @@ import time
 
 import jwt
 
-from alliance_gateway.domain.access import Role
+from alliance_shared.access import Role
 
 
 def issue(secret: str, subject: str, role: Role, clinics: list[str], hours: float = 8) -> str:

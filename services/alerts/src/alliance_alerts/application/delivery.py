@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    max_attempts: int = 6
-    backoff_base_s: float = 5.0
-    backoff_cap_s: float = 600.0
+    max_attempts: int = 10  # 30 s, 1, 2, 4, 8, 16, 32 min, then hourly: about 3 h in all
+    backoff_base_s: float = 30.0
+    backoff_cap_s: float = 3600.0
     timeout_s: float = 5.0
     live_window: timedelta = timedelta(hours=24)
 
@@ -71,9 +71,10 @@ async def deliver_due(
     """Sends the deliveries that are due. Returns how many were attempted."""
     async with pool.acquire() as conn, conn.transaction():
         due = await conn.fetch(
-            f"SELECT d.id, d.notice_id, d.clinic_id, d.url, d.body, d.attempts, w.secret "
+            # The clinic's current endpoint and secret; nothing goes out once it is deactivated.
+            f"SELECT d.id, d.notice_id, d.clinic_id, w.url, d.body, d.attempts, w.secret "
             f"FROM {S}.delivery d JOIN {S}.webhook w USING (clinic_id) "
-            "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 "
+            "WHERE d.status = 'pending' AND w.active AND d.next_attempt_at <= $1 "
             "ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
             now,
             limit,

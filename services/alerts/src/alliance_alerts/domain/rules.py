@@ -29,6 +29,7 @@ from alliance_shared.events import (
     AlertStatus,
     CaseAssigned,
     ClinicalSignal,
+    ClinicalSignalPayload,
     DyadRef,
     ResponseScored,
     RuleEvidence,
@@ -46,7 +47,8 @@ class Value(BaseModel):
 
 class Transition(Value):
     event_id: uuid.UUID
-    at: datetime
+    at: datetime  # when it happened (event time)
+    recorded_at: datetime  # when the platform recorded its cause (decides liveness of webhooks)
     action: AlertAction
     status: AlertStatus  # after the transition
     actor_id: str | None = None
@@ -85,6 +87,7 @@ class Alert(Value):
         at: datetime,
         key: object,
         *,
+        recorded_at: datetime | None = None,
         actor_id: str | None = None,
         note: str | None = None,
         **changes: object,
@@ -95,6 +98,7 @@ class Alert(Value):
         transition = Transition(
             event_id=derived_event_id("alert-transition", self.alert_id, action.value, key),
             at=at,
+            recorded_at=recorded_at or at,
             action=action,
             status=status,
             actor_id=actor_id,
@@ -114,7 +118,7 @@ def notice(alert: Alert, recipients: Sequence[str]) -> AlertNotice:
         clinic_id=alert.clinic_id,
         case_id=alert.case_id,
         occurred_at=last.at,
-        recorded_at=last.at,
+        recorded_at=last.recorded_at,
         payload=AlertNoticePayload(
             alert_id=alert.alert_id,
             kind=alert.kind,
@@ -189,10 +193,18 @@ def _raise(
         summary=summary,
         evidence=tuple(evidence),
     )
-    raised = alert.moved(AlertAction.RAISED, at, event.event_id)
+    raised = alert.moved(AlertAction.RAISED, at, event.event_id, recorded_at=event.recorded_at)
     if escalate_at is not None and escalate_at <= at:  # critical items: at once
-        raised = raised.moved(AlertAction.ESCALATED, at, "escalation", escalated=True)
+        raised = raised.moved(
+            AlertAction.ESCALATED, at, "escalation", recorded_at=event.recorded_at, escalated=True
+        )
     return raised
+
+
+def _series(p: ClinicalSignalPayload) -> str:
+    """The outcome series a signal is about (one per instrument and respondent)."""
+    series = p.evidence[0].inputs.get("series") if p.evidence else None
+    return str(series or p.instrument or "outcome")
 
 
 def _auto_resolve(alert: Alert, event: ResponseScored | ClinicalSignal, why: str) -> Alert:
@@ -200,6 +212,7 @@ def _auto_resolve(alert: Alert, event: ResponseScored | ClinicalSignal, why: str
         AlertAction.AUTO_RESOLVED,
         event.occurred_at,
         event.event_id,
+        recorded_at=event.recorded_at,
         status=AlertStatus.RESOLVED,
         note=why,
     )
@@ -244,14 +257,25 @@ def on_scoring(
                         AlertAction.UPDATED,
                         event.occurred_at,
                         event.event_id,
+                        recorded_at=event.recorded_at,
                         note=p.summary,
                         evidence=(*rupture.evidence, *p.evidence),
                     )
                 ]
             return raise_unless_active(AlertKind.RUPTURE, dyad_subject)
         case SignalKind.RUPTURE_ESCALATED:
-            if rupture is None:
-                return raise_unless_active(AlertKind.RUPTURE, dyad_subject)
+            if rupture is None:  # its alert was resolved already: a new one, escalated at once
+                return [
+                    a.moved(
+                        AlertAction.ESCALATED,
+                        event.occurred_at,
+                        "escalation",
+                        recorded_at=event.recorded_at,
+                        escalated=True,
+                        note=p.summary,
+                    )
+                    for a in raise_unless_active(AlertKind.RUPTURE, dyad_subject)
+                ]
             updated = rupture.model_copy(
                 update={
                     "severity": "high",
@@ -264,6 +288,7 @@ def on_scoring(
                     AlertAction.ESCALATED,
                     event.occurred_at,
                     event.event_id,
+                    recorded_at=event.recorded_at,
                     escalated=True,
                     note=p.summary,
                 )
@@ -275,18 +300,35 @@ def on_scoring(
             subject = f"{pair['child_dyad_id']}:{pair['parent_dyad_id']}"
             return raise_unless_active(AlertKind.SPLIT_ALLIANCE, subject)
         case SignalKind.DETERIORATED:
-            return raise_unless_active(AlertKind.DETERIORATION, p.instrument or "outcome")
+            return raise_unless_active(AlertKind.DETERIORATION, _series(p))
         case SignalKind.OFF_TRACK:
-            return raise_unless_active(AlertKind.OFF_TRACK, p.instrument or "outcome")
+            return raise_unless_active(AlertKind.OFF_TRACK, _series(p))
         case SignalKind.CRITICAL_ITEM:
+            current = active.get((AlertKind.CRITICAL_ITEM, dyad_subject))
+            if current is not None:  # endorsed again: the same alert, with the new evidence
+                return [
+                    current.moved(
+                        AlertAction.UPDATED,
+                        event.occurred_at,
+                        event.event_id,
+                        recorded_at=event.recorded_at,
+                        note=p.summary,
+                        evidence=(*current.evidence, *p.evidence),
+                    )
+                ]
             return raise_unless_active(AlertKind.CRITICAL_ITEM, dyad_subject)
         case SignalKind.TERMINATION_READY:
             return raise_unless_active(AlertKind.TERMINATION_READINESS, "case")
         case SignalKind.PHASE_CHANGED:
-            current = active.get((AlertKind.TERMINATION_READINESS, "case"))
-            if current and p.evidence and p.evidence[0].inputs.get("to") == "closed":
-                return [_auto_resolve(current, event, "episode ended")]
-            return []
+            if not (p.evidence and p.evidence[0].inputs.get("to") == "closed"):
+                return []
+            # The episode ended: its alerts close with it, except critical items, which stay
+            # until someone has followed them up.
+            return [
+                _auto_resolve(a, event, "episode ended")
+                for (kind, _), a in sorted(active.items(), key=lambda kv: str(kv[1].alert_id))
+                if kind is not AlertKind.CRITICAL_ITEM
+            ]
     return []
 
 
@@ -325,7 +367,8 @@ def _on_score(
             "foundation_sessions": config.foundation_sessions.value,
         },
         threshold=cutoff.value,
-        citation=f"{cutoff.source}; early alliance (sessions 1-5) predicts dropout",
+        citation=f"{cutoff.source}; early alliance (sessions 1-"
+        f"{config.foundation_sessions.value:g}) predicts dropout",
     )
     alert = _raise(
         event,
@@ -364,6 +407,7 @@ def on_command(alert: Alert, command: AlertCommand) -> Alert:
                 AlertAction.ACKNOWLEDGED,
                 at,
                 command.event_id,
+                recorded_at=command.recorded_at,
                 status=AlertStatus.ACKNOWLEDGED,
                 actor_id=c.actor_id,
                 note=c.note,
@@ -375,6 +419,7 @@ def on_command(alert: Alert, command: AlertCommand) -> Alert:
                 AlertAction.RESOLVED,
                 at,
                 command.event_id,
+                recorded_at=command.recorded_at,
                 status=AlertStatus.RESOLVED,
                 actor_id=c.actor_id,
                 note=c.note,
@@ -387,6 +432,7 @@ def on_command(alert: Alert, command: AlertCommand) -> Alert:
                 AlertAction.SNOOZED,
                 at,
                 command.event_id,
+                recorded_at=command.recorded_at,
                 snoozed_until=c.snooze_until,
                 escalate_at=escalate_at,
                 actor_id=c.actor_id,
@@ -399,6 +445,7 @@ def on_command(alert: Alert, command: AlertCommand) -> Alert:
                 AlertAction.REASSIGNED,
                 at,
                 command.event_id,
+                recorded_at=command.recorded_at,
                 therapist_id=c.assignee_id,
                 actor_id=c.actor_id,
                 note=c.note,
@@ -413,7 +460,12 @@ def on_assignment(alert: Alert, event: CaseAssigned) -> Alert | None:
         return None
     why = "case transferred" if event.payload.transfer else "case assigned"
     return alert.moved(
-        AlertAction.REASSIGNED, event.occurred_at, event.event_id, therapist_id=therapist, note=why
+        AlertAction.REASSIGNED,
+        event.occurred_at,
+        event.event_id,
+        recorded_at=event.recorded_at,
+        therapist_id=therapist,
+        note=why,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import httpx
-from fastapi import APIRouter, FastAPI, Path
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import AnyHttpUrl, BaseModel, Field, TypeAdapter
@@ -47,6 +47,7 @@ from alliance_shared.events import (
 )
 from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
+from alliance_shared.tokens import InvalidToken, TokenVerifier
 from alliance_shared.topics import COMMANDS, CONFIG, DEAD_LETTER, NOTICES, SCORED
 
 log = logging.getLogger(__name__)
@@ -171,18 +172,38 @@ class WebhookSettings(BaseModel):
     active: bool = True
 
 
-def webhook_router(runtime: Runtime) -> APIRouter:
+def webhook_router(settings: AlertsSettings, runtime: Runtime) -> APIRouter:
+    """Clinic admins manage their clinic's webhook (bearer token, as for the gateway)."""
     router = APIRouter(prefix="/v1/clinics/{clinic_id}", tags=["webhooks"])
+    try:
+        verifier: TokenVerifier | None = TokenVerifier(settings.tokens())
+    except ValueError:
+        verifier = None  # no token configuration: the webhook API stays closed
+
+    def clinic_admin(request: Request, clinic_id: str) -> None:
+        if verifier is None:
+            raise HTTPException(503, "token verification is not configured (ALLIANCE_JWKS_*)")
+        try:
+            caller = verifier.caller(request.headers.get("authorization"))
+        except InvalidToken as exc:
+            raise HTTPException(401, "invalid or missing bearer token") from exc
+        if not caller.may_read_audit(clinic_id):  # clinic admins of this clinic
+            raise HTTPException(403, "clinic admins of this clinic only")
 
     @router.put("/webhook", status_code=204)
-    async def put_webhook(clinic_id: ClinicPath, hook: WebhookSettings) -> None:
+    async def put_webhook(request: Request, clinic_id: ClinicPath, hook: WebhookSettings) -> None:
         """The clinic's webhook: every live notice is POSTed to it, signed with
-        `X-Alliance-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`."""
+        `X-Alliance-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+        HTTPS only, except in dev mode."""
+        clinic_admin(request, clinic_id)
+        if hook.url.scheme != "https" and not settings.dev_mode:
+            raise HTTPException(422, "url: must be https")
         await set_webhook(runtime.require()[0], clinic_id, str(hook.url), hook.secret, hook.active)
 
     @router.get("/deliveries")
-    async def get_deliveries(clinic_id: ClinicPath) -> list[dict[str, Any]]:
+    async def get_deliveries(request: Request, clinic_id: ClinicPath) -> list[dict[str, Any]]:
         """The delivery log: each notice sent to the clinic's webhook, with every attempt."""
+        clinic_admin(request, clinic_id)
         return await delivery_log(runtime.require()[0], clinic_id)
 
     return router
@@ -210,7 +231,7 @@ def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -
             ),
         ],
         extra_schemas=[(DELIVERY_SCHEMA, DELIVERY_TABLES)],
-        routers=[webhook_router(runtime)],
+        routers=[webhook_router(settings, runtime)],
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     func,
     literal_column,
     or_,
@@ -30,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
-from alliance_gateway.domain.access import Caller
 from alliance_gateway.domain.cursor import AlertCursor
+from alliance_shared.access import Caller
 from alliance_shared.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
 
 # Alert routing (owned by alerts): explicit case assignments count towards a caseload.
@@ -155,6 +156,12 @@ async def alert_by_id(session: AsyncSession, caller: Caller, alert_id: uuid.UUID
     return rows.scalars().first()
 
 
+# Most urgent first (the priorities do not sort alphabetically).
+_URGENCY = case(
+    (col(Alert.priority) == "same_day", 0), (col(Alert.priority) == "urgent", 1), else_=2
+)
+
+
 async def therapist_alerts(
     session: AsyncSession,
     caller: Caller,
@@ -177,7 +184,7 @@ async def therapist_alerts(
     active = await session.execute(
         select(Alert)
         .where(*mine, Alert.status != "resolved")
-        .order_by(col(Alert.priority), col(Alert.raised_at), col(Alert.alert_id))
+        .order_by(_URGENCY, col(Alert.raised_at), col(Alert.alert_id))
         .limit(500)
     )
     return list(raised.scalars()), list(active.scalars())

@@ -11,7 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from alliance_gateway.adapters.tables import SCHEMA
-from alliance_gateway.domain.access import Caller
+from alliance_shared.access import Caller
 from alliance_shared.events import (
     CLINIC_LEVEL_CASE_ID,
     EventEnvelope,

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import GraphQLRouter
 
 from alliance_gateway.adapters.tables import APPEND_ONLY, SCHEMA, TABLES
-from alliance_gateway.adapters.tokens import InvalidToken, TokenVerifier
 from alliance_gateway.entrypoints.context import Context
 from alliance_gateway.entrypoints.schema import build_schema
 from alliance_gateway.settings import GatewaySettings
@@ -22,6 +21,7 @@ from alliance_shared.health import health_router
 from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
 from alliance_shared.runtime import Runtime
+from alliance_shared.tokens import InvalidToken, TokenVerifier
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:

@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from alliance_gateway.adapters import queries
-from alliance_gateway.domain.access import Caller
+from alliance_shared.access import Caller
 from alliance_shared.outbox import OutboxRelay
 from alliance_shared.readmodels import DyadScore
 

@@ -65,7 +65,7 @@ def attribute(overrides: Any) -> Any:
     source becomes the clinic's configuration and its confidence U."""
     if isinstance(overrides, dict):
         attributed = {k: attribute(v) for k, v in overrides.items()}
-        if "value" in overrides and "source" not in overrides:
+        if "value" in overrides or "source" in overrides:
             attributed.setdefault("source", CLINIC_SOURCE)
             attributed.setdefault("confidence", "U")
         return attributed

@@ -69,7 +69,10 @@ async def project_batch(
                 if isinstance(event, ResponseSubmitted)
                 else DEFAULT_CONFIG
             )
-            result = score(event, recorded_at) if isinstance(event, ResponseSubmitted) else None
+            # Scored events keep the response's recorded time: a replay reproduces them exactly.
+            result = (
+                score(event, event.recorded_at) if isinstance(event, ResponseSubmitted) else None
+            )
             after = apply(before, event, result, config)
             cases[event.case_id] = after
             derived = decide(before, after, event, result, config)

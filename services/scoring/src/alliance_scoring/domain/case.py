@@ -403,6 +403,7 @@ def decide(
             "reliable_change": o.reliable_change,
             "cutoff": o.cutoff,
             "session_number": o.latest.session_number,
+            "series": key,
         }
         if (
             o.outcome_class == "deteriorated"

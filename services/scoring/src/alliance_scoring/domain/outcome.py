@@ -98,4 +98,5 @@ def advance_outcome(
         expected_improvement=expected,
         on_track=on_track,
         curve_band=band_name,
+        tolerance=band.tolerance.value if band is not None and expected is not None else None,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 
-from alliance_gateway.domain.access import Caller, Role
+from alliance_shared.access import Caller, Role
 
 
 class InvalidToken(Exception):
