@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
+from alliance_gateway.adapters.notices import NoticeHub
 from alliance_gateway.adapters.tables import APPEND_ONLY, SCHEMA, TABLES
 from alliance_gateway.entrypoints.context import Context
 from alliance_gateway.entrypoints.schema import build_schema
@@ -31,6 +35,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     engine = create_engine(settings.database_url, settings.db_pool_size, read_only=True)
     sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     runtime = Runtime()
+    hub = NoticeHub(settings.kafka_bootstrap_servers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,9 +46,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             runtime.pool, SCHEMA, settings.kafka_bootstrap_servers, "gateway-relay"
         )
         runtime.relay.start()
+        hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             await runtime.relay.stop()
             await runtime.pool.close()
             await engine.dispose()
@@ -58,19 +65,36 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.engine = engine  # tests count the statements a query runs
 
-    async def context(request: Request) -> Context:
+    async def context(connection: HTTPConnection) -> Context:
+        pool, relay = runtime.require()
+        if isinstance(connection, WebSocket):
+            # WebSockets authenticate in connection_init (see Router.on_ws_connect).
+            return Context(sessions, None, pool, relay, hub)
         try:
-            caller = verifier.caller(request.headers.get("authorization"))
+            caller = verifier.caller(connection.headers.get("authorization"))
         except InvalidToken as exc:
             raise HTTPException(
                 status_code=401,
                 detail="invalid or missing bearer token",
                 headers={"WWW-Authenticate": "Bearer"},
             ) from exc
-        pool, relay = runtime.require()
-        return Context(sessions, caller, pool, relay)
+        return Context(sessions, caller, pool, relay, hub)
 
-    router = GraphQLRouter(
+    class Router(GraphQLRouter[Context, None]):
+        async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+            params = (
+                context.connection_params if isinstance(context.connection_params, dict) else {}
+            )
+            token = params.get("authorization") or params.get("Authorization")
+            try:
+                context.caller = verifier.caller(token if isinstance(token, str) else None)
+            except InvalidToken as exc:
+                raise ConnectionRejectionError(
+                    {"reason": "invalid or missing bearer token"}
+                ) from exc
+            return None
+
+    router = Router(
         build_schema(settings.max_query_cost),
         context_getter=context,
         allowed_origins=settings.origins(),

@@ -12,7 +12,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from alliance_gateway.adapters import queries
-from alliance_shared.access import Caller
+from alliance_gateway.adapters.notices import NoticeHub
+from alliance_shared.access import Caller, NotAllowed
 from alliance_shared.outbox import OutboxRelay
 from alliance_shared.readmodels import DyadScore
 
@@ -40,15 +41,28 @@ class Context(BaseContext):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        caller: Caller,
+        caller: Caller | None,
         writer: asyncpg.Pool,
         relay: OutboxRelay,
+        hub: NoticeHub,
     ) -> None:
         super().__init__()
         self.sessions = sessions
-        self.caller = caller
+        # None only on a WebSocket before connection_init has been authenticated.
+        self._caller = caller
+        self.hub = hub
         self.writer = writer  # the gateway's own schema: audit and commands
         self.relay = relay
+
+    @property
+    def caller(self) -> Caller:
+        if self._caller is None:
+            raise NotAllowed()
+        return self._caller
+
+    @caller.setter
+    def caller(self, caller: Caller) -> None:
+        self._caller = caller
         self.reads = ReadRecord()
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
 

@@ -7,6 +7,7 @@ role-based scoping come with the gateway issue.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
@@ -728,6 +729,61 @@ class Query:
         )
 
 
+@strawberry.type(description="An alert raised or changed (one per transition).")
+class AlertNoticeEvent:
+    notice_id: strawberry.ID
+    alert_id: strawberry.ID
+    clinic_id: strawberry.ID
+    case_id: strawberry.ID
+    kind: AlertKind
+    action: str
+    status: AlertStatus
+    priority: AlertPriority
+    summary: str
+    recipients: list[strawberry.ID]
+    escalated: bool
+    at: datetime
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Alerts raised or changed within the caller's scope, as they happen "
+        "(graphql-transport-ws; send the token in connection_init: "
+        '{"authorization": "Bearer <JWT>"}).'
+    )
+    async def alert_notices(
+        self, info: strawberry.Info[Context, None], clinic_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[AlertNoticeEvent, None]:
+        caller = info.context.caller
+        if clinic_id is not None:
+            caller.require(caller.may_read_clients(str(clinic_id)))
+        async with info.context.hub.listen() as queue:
+            while True:
+                n = await queue.get()
+                p = n.payload
+                if not caller.may_read_clients(n.clinic_id):
+                    continue
+                if clinic_id is not None and n.clinic_id != str(clinic_id):
+                    continue
+                if caller.caseload_only and caller.subject not in p.recipients:
+                    continue
+                yield AlertNoticeEvent(
+                    notice_id=strawberry.ID(str(n.event_id)),
+                    alert_id=strawberry.ID(str(p.alert_id)),
+                    clinic_id=strawberry.ID(n.clinic_id),
+                    case_id=strawberry.ID(n.case_id),
+                    kind=AlertKind(p.kind.value),
+                    action=p.action.value,
+                    status=AlertStatus(p.status.value),
+                    priority=AlertPriority(p.priority.value),
+                    summary=p.summary,
+                    recipients=[strawberry.ID(r) for r in p.recipients],
+                    escalated=p.escalated,
+                    at=n.occurred_at,
+                )
+
+
 def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
     extensions: list[Any] = [
         lambda: QueryDepthLimiter(max_depth=10),
@@ -738,7 +794,9 @@ def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
         ReadAudit,
         mask_errors,
     ]
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
 
 
 schema = build_schema()
