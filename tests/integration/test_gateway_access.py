@@ -49,6 +49,10 @@ QUERIES: dict[str, str] = {
         casesByPhase { key count } rupturesOpened } }""",
     "network": """{ network { clinics { clinicId casesByPhase { key count } } } }""",
     "auditTrail": """query($clinic: ID!) { auditTrail(clinicId: $clinic) { subject caseIds } }""",
+    "clinicCases": """query($clinic: ID!) { clinic(clinicId: $clinic) { cases(first: 5) {
+        edges { node { caseId dyads { dyadId timeline { total } } } } } } }""",
+    "caseload": """query($clinic: ID!, $therapist: ID!) { therapist(clinicId: $clinic,
+        therapistId: $therapist) { caseload { edges { node { caseId } } } } }""",
     "acknowledgeAlert": """mutation($alert: ID!, $id: String!) { acknowledgeAlert(
         input: {alertId: $alert, clientMutationId: $id}) { commandId } }""",
 }
@@ -96,6 +100,8 @@ def visible(role: str, clinics: list[str], target: str, in_caseload: bool, op: s
         return role == "network_admin" or (role in ("supervisor", "clinic_admin") and own)
     if op == "auditTrail":
         return role == "clinic_admin" and own
+    if op == "clinicCases":  # the clinic's list: the cases the caller may see, never others
+        return own
     if op == "acknowledgeAlert":
         return own and role != "network_admin" and (role != "clinician" or in_caseload)
     return own and (role != "clinician" or in_caseload)
@@ -175,7 +181,7 @@ async def test_authorisation_matrix_has_no_leaks(stack: Endpoints, world: dict[s
                 assert not errors, (role, key, op, errors)
                 assert data is not None
     assert leaks == []
-    assert combos == len(callers) * len(world["cases"]) * len(QUERIES) == 105
+    assert combos == len(callers) * len(world["cases"]) * len(QUERIES) == 135
     assert denials_ok > 40
 
 
@@ -319,4 +325,12 @@ async def test_nested_lists_run_a_fixed_number_of_statements(
             )
             assert len(r.json()["data"]["case"]["dyads"]) == (1 if case == small else 7)
             counts[case] = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
+            statements.clear()
+        r = await client.post(
+            "/graphql", json={"query": QUERIES["clinicCases"], "variables": {"clinic": clinic}}
+        )
+        edges = r.json()["data"]["clinic"]["cases"]["edges"]
+        page_statements = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
     assert counts[small] == counts[large] == 4  # case, dyads, timelines (one batch), signals
+    assert len(edges) == 2
+    assert page_statements == 3  # the page, its cases' dyads, their timelines: one query each

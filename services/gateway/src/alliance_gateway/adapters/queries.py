@@ -240,3 +240,47 @@ async def clinic_summary(
         "endings": dict(endings.all()),
         "srs_deciles": {int(b): n for b, n in distribution.all()},
     }
+
+
+async def clinic_cases(
+    session: AsyncSession,
+    caller: Caller,
+    clinic_id: str,
+    phase: str | None,
+    therapist_id: str | None,
+    first: int,
+    after: str | None,
+) -> tuple[list[CaseView], bool]:
+    """A page of a clinic's cases in case-id order (keyset, in SQL), optionally one phase or one
+    therapist's caseload. Returns the page and whether there is a next one."""
+    query = (
+        select(CaseView)
+        .where(CaseView.clinic_id == clinic_id)
+        .where(scope(caller, CaseView.clinic_id, CaseView.case_id))
+    )
+    if phase is not None:
+        query = query.where(CaseView.phase == phase)
+    if therapist_id is not None:
+        query = query.where(col(CaseView.case_id).in_(caseload(therapist_id)))
+    if after is not None:
+        query = query.where(col(CaseView.case_id) > after)
+    rows = list(
+        (await session.execute(query.order_by(col(CaseView.case_id)).limit(first + 1))).scalars()
+    )
+    return rows[:first], len(rows) > first
+
+
+async def dyads_of_cases(
+    session: AsyncSession, caller: Caller, keys: Sequence[tuple[str, str]]
+) -> list[list[Dyad]]:
+    """The dyads of several cases in one query (a DataLoader's batch function)."""
+    rows = await session.execute(
+        select(Dyad)
+        .where(col(Dyad.case_id).in_([case for _, case in keys]))
+        .where(scope(caller, Dyad.clinic_id, Dyad.case_id))
+        .order_by(col(Dyad.respondent_role), col(Dyad.therapist_id), col(Dyad.dyad_id))
+    )
+    by_case: dict[tuple[str, str], list[Dyad]] = defaultdict(list)
+    for dyad in rows.scalars():
+        by_case[(dyad.clinic_id, dyad.case_id)].append(dyad)
+    return [by_case[k] for k in keys]

@@ -15,7 +15,7 @@ from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.notices import NoticeHub
 from alliance_shared.access import Caller, NotAllowed
 from alliance_shared.outbox import OutboxRelay
-from alliance_shared.readmodels import DyadScore
+from alliance_shared.readmodels import Dyad, DyadScore
 
 
 class UserError(Exception):
@@ -53,6 +53,8 @@ class Context(BaseContext):
         self.hub = hub
         self.writer = writer  # the gateway's own schema: audit and commands
         self.relay = relay
+        self.reads = ReadRecord()
+        self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
     @property
     def caller(self) -> Caller:
@@ -65,6 +67,16 @@ class Context(BaseContext):
         self._caller = caller
         self.reads = ReadRecord()
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
+
+    def dyads_loader(self) -> DataLoader[tuple[str, str], list[Dyad]]:
+        if "dyads" not in self._loaders:
+
+            async def load(keys: list[tuple[str, str]]) -> list[list[Dyad]]:
+                async with self.sessions() as session:
+                    return await queries.dyads_of_cases(session, self.caller, keys)
+
+            self._loaders["dyads"] = DataLoader(load_fn=load)
+        return self._loaders["dyads"]
 
     def timeline_loader(self) -> DataLoader[uuid.UUID, list[DyadScore]]:
         if "timeline" not in self._loaders:

@@ -665,6 +665,83 @@ async def _network(
 
 
 @strawberry.type
+class CaseEdge:
+    cursor: str
+    node: Case
+
+
+@strawberry.type(description="A page of cases in case-id order (keyset pagination).")
+class CaseConnection:
+    edges: list[CaseEdge]
+    page_info: PageInfo
+
+
+async def case_page(
+    info: strawberry.Info[Context, None],
+    clinic_id: str,
+    phase: Phase | None,
+    therapist_id: str | None,
+    first: int,
+    after: str | None,
+) -> CaseConnection:
+    check_page(first)
+    caller = info.context.caller
+    caller.require(caller.may_read_clients(clinic_id))
+    async with info.context.sessions() as session:
+        views, has_next = await queries.clinic_cases(
+            session, caller, clinic_id, phase.value if phase else None, therapist_id, first, after
+        )
+    # One query for the dyads of the whole page (DataLoader), not one per case.
+    dyads = await info.context.dyads_loader().load_many([(v.clinic_id, v.case_id) for v in views])
+    edges = []
+    for view, rows in zip(views, dyads, strict=True):
+        info.context.reads.read(view.clinic_id, view.case_id, [r.dyad_id for r in rows])
+        edges.append(CaseEdge(cursor=view.case_id, node=Case.from_rows(view, rows)))
+    end = edges[-1].cursor if edges else None
+    return CaseConnection(edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=end))
+
+
+@strawberry.type(description="A therapist of a clinic, with their caseload.")
+class Therapist:
+    clinic_id: strawberry.ID
+    therapist_id: strawberry.ID
+
+    @strawberry.field(description="The cases they rate or are assigned, in case-id order.")
+    async def caseload(
+        self, info: strawberry.Info[Context, None], first: int = 50, after: str | None = None
+    ) -> CaseConnection:
+        caller = info.context.caller
+        caller.require(not caller.caseload_only or str(self.therapist_id) == caller.subject)
+        return await case_page(
+            info, str(self.clinic_id), None, str(self.therapist_id), first, after
+        )
+
+
+@strawberry.type(description="A clinic: its cases and its aggregates.")
+class Clinic:
+    clinic_id: strawberry.ID
+
+    @strawberry.field(description="The clinic's cases you may see, in case-id order.")
+    async def cases(
+        self,
+        info: strawberry.Info[Context, None],
+        first: int = 50,
+        after: str | None = None,
+        phase: Phase | None = None,
+    ) -> CaseConnection:
+        return await case_page(info, str(self.clinic_id), phase, None, first, after)
+
+    @strawberry.field(description="Aggregates over a period (default: the last 90 days).")
+    async def summary(
+        self,
+        info: strawberry.Info[Context, None],
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> ClinicSummary:
+        return await _clinic_summary(info, self.clinic_id, since, until)
+
+
+@strawberry.type
 class Query:
     @strawberry.field(description="A case of the clinic with its dyads, or null.")
     async def case(
@@ -680,6 +757,26 @@ class Query:
             rows = await queries.case_dyads(session, caller, str(clinic_id), str(case_id))
         info.context.reads.read(view.clinic_id, view.case_id, [r.dyad_id for r in rows])
         return Case.from_rows(view, rows)
+
+    @strawberry.field(description="A clinic you belong to (its cases need client-level access).")
+    async def clinic(
+        self, info: strawberry.Info[Context, None], clinic_id: strawberry.ID
+    ) -> Clinic:
+        caller = info.context.caller
+        caller.require(
+            caller.may_read_clients(str(clinic_id)) or caller.may_read_aggregates(str(clinic_id))
+        )
+        return Clinic(clinic_id=clinic_id)
+
+    @strawberry.field(description="A therapist of a clinic, for their caseload.")
+    async def therapist(
+        self,
+        info: strawberry.Info[Context, None],
+        clinic_id: strawberry.ID,
+        therapist_id: strawberry.ID,
+    ) -> Therapist:
+        info.context.caller.require(info.context.caller.may_read_clients(str(clinic_id)))
+        return Therapist(clinic_id=clinic_id, therapist_id=therapist_id)
 
     digest: Digest = strawberry.field(
         resolver=_digest, description="A therapist's daily digest of alerts (UTC day)."
