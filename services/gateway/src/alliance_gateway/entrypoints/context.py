@@ -65,8 +65,6 @@ class Context(BaseContext):
     @caller.setter
     def caller(self, caller: Caller) -> None:
         self._caller = caller
-        self.reads = ReadRecord()
-        self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
     def dyads_loader(self) -> DataLoader[tuple[str, str], list[Dyad]]:
         if "dyads" not in self._loaders:
