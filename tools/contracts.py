@@ -23,6 +23,7 @@ os.environ["KAFKA_BOOTSTRAP_SERVERS"] = "kafka:9092"
 from faststream import FastStream
 
 from alliance_alerts.entrypoints.app import asyncapi as alerts_asyncapi
+from alliance_gateway.entrypoints.asyncapi import asyncapi as gateway_asyncapi
 from alliance_gateway.entrypoints.schema import schema as gateway_schema
 from alliance_intake.entrypoints.asyncapi import asyncapi as intake_asyncapi
 from alliance_scoring.entrypoints.app import asyncapi as scoring_asyncapi
@@ -32,6 +33,7 @@ ASYNCAPI: dict[str, Callable[[], FastStream]] = {
     "intake": intake_asyncapi,
     "scoring": scoring_asyncapi,
     "alerts": alerts_asyncapi,
+    "gateway": gateway_asyncapi,
 }
 
 
