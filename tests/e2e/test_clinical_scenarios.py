@@ -29,6 +29,10 @@ CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $cas
           ruptures { openedSession status severity resolvedSession evidence { rule } } } } }"""
 
 
+ALERTS = """query($clinic: ID!) { alerts(clinicId: $clinic, first: 100) {
+  edges { node { caseId kind status priority escalated history { action } } } } }"""
+
+
 def srs(clinic: str, case: str, totals: list[float], **kw: Any) -> list[dict[str, Any]]:
     return [response_body(clinic, case, s, t / 4, **kw) for s, t in enumerate(totals, start=1)]
 
@@ -134,6 +138,32 @@ async def test_every_alliance_and_outcome_pattern_reaches_graphql(
         deteriorate = await read("deteriorate", lambda k: k["latestSession"] == 2)
         offtrack = await read("offtrack", lambda k: k["latestSession"] == 4)
         dropout = await read("dropout", lambda k: k["phase"] == "CLOSED")
+
+        expected_alerts = {
+            ("repair", "EARLY_LOW_ALLIANCE", "RESOLVED"),  # back above the cut-off by itself
+            ("unresolved", "EARLY_LOW_ALLIANCE", "OPEN"),  # escalated when it went unresolved
+            ("split", "SPLIT_ALLIANCE", "OPEN"),
+            ("recovery", "TERMINATION_READINESS", "RESOLVED"),  # closed by the planned ending
+            ("deteriorate", "DETERIORATION", "OPEN"),
+            ("offtrack", "OFF_TRACK", "OPEN"),
+            ("dropout", "EARLY_LOW_ALLIANCE", "RESOLVED"),  # closed with the episode
+            ("oq", "CRITICAL_ITEM", "OPEN"),  # critical items stay until followed up
+        }
+
+        async def alerts_settled() -> list[dict[str, Any]] | None:
+            r = await client.post(
+                f"{gateway}/graphql", json={"query": ALERTS, "variables": {"clinic": clinic}}
+            )
+            nodes = [e["node"] for e in r.json()["data"]["alerts"]["edges"]]
+            seen = {(n["caseId"].removeprefix(f"{clinic}-"), n["kind"], n["status"]) for n in nodes}
+            return nodes if expected_alerts <= seen else None
+
+        alert_nodes = await eventually(alerts_settled, within=60)
+
+    by_case = {n["caseId"].removeprefix(f"{clinic}-"): n for n in alert_nodes}
+    assert by_case["unresolved"]["escalated"] is True
+    assert by_case["oq"]["priority"] == "SAME_DAY" and by_case["oq"]["escalated"]  # noqa: PT018
+    assert by_case["repair"]["history"][-1]["action"] == "auto_resolved"
 
     [rupture] = dyad(repair, "CLIENT")["ruptures"]
     assert (rupture["openedSession"], rupture["status"], rupture["resolvedSession"]) == (
