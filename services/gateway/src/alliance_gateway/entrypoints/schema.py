@@ -27,11 +27,16 @@ from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
 from alliance_gateway.entrypoints.context import Context, UserError
 from alliance_gateway.entrypoints.extensions import CostLimit, ReadAudit, mask_errors
 from alliance_gateway.entrypoints.mutations import Mutation
+from alliance_shared.events import AlertKind, AlertPriority, AlertStatus, RespondentRole, SignalKind
 from alliance_shared.readmodels import Alert as AlertRow
 from alliance_shared.readmodels import CaseView as CaseViewRow
 from alliance_shared.readmodels import Dyad as DyadRow
 from alliance_shared.readmodels import DyadScore as DyadScoreRow
 from alliance_shared.readmodels import Signal as SignalRow
+
+# The contracts' enums, served as GraphQL enums as they are (one definition, not two).
+for _enum in (RespondentRole, AlertStatus, SignalKind, AlertKind, AlertPriority):
+    strawberry.enum(_enum)
 
 MAX_PAGE = 200
 
@@ -39,20 +44,6 @@ MAX_PAGE = 200
 def check_page(first: int) -> None:
     if not 1 <= first <= MAX_PAGE:
         raise UserError(f"first: must be between 1 and {MAX_PAGE}")
-
-
-@strawberry.enum
-class RespondentRole(Enum):
-    CLIENT = "client"
-    PARENT = "parent"
-    THERAPIST = "therapist"
-
-
-@strawberry.enum
-class AlertStatus(Enum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
 
 
 @strawberry.enum
@@ -186,19 +177,6 @@ class Split:
 class Readiness:
     ready: bool
     reasons: list[str]
-
-
-@strawberry.enum
-class SignalKind(Enum):
-    PHASE_CHANGED = "phase_changed"
-    RUPTURE_OPENED = "rupture_opened"
-    RUPTURE_REPAIRED = "rupture_repaired"
-    RUPTURE_ESCALATED = "rupture_escalated"
-    SPLIT_DETECTED = "split_detected"
-    DETERIORATED = "deteriorated"
-    OFF_TRACK = "off_track"
-    CRITICAL_ITEM = "critical_item"
-    TERMINATION_READY = "termination_ready"
 
 
 @strawberry.type(description="A derived clinical event with the rules and inputs behind it.")
@@ -386,24 +364,6 @@ class Case:
             ),
             dyads=[Dyad.from_row(r) for r in dyads],
         )
-
-
-@strawberry.enum
-class AlertKind(Enum):
-    RUPTURE = "rupture"
-    EARLY_LOW_ALLIANCE = "early_low_alliance"
-    SPLIT_ALLIANCE = "split_alliance"
-    DETERIORATION = "deterioration"
-    OFF_TRACK = "off_track"
-    CRITICAL_ITEM = "critical_item"
-    TERMINATION_READINESS = "termination_readiness"
-
-
-@strawberry.enum
-class AlertPriority(Enum):
-    SAME_DAY = "same_day"
-    URGENT = "urgent"
-    ROUTINE = "routine"
 
 
 @strawberry.type(description="One step of an alert's life.")

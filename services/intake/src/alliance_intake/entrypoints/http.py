@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -37,6 +36,7 @@ from alliance_shared.health import health_router
 from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
+from alliance_shared.runtime import Runtime
 
 ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 IdPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
@@ -48,19 +48,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass
-class Runtime:
-    """What the lifespan opens: set while the app runs."""
-
-    pool: asyncpg.Pool | None = None
-    relay: OutboxRelay | None = None
-
-    def require(self) -> tuple[asyncpg.Pool, OutboxRelay]:
-        if self.pool is None or self.relay is None:
-            raise RuntimeError("intake is not started")
-        return self.pool, self.relay
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
