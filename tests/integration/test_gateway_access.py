@@ -94,7 +94,7 @@ async def seed(pg: asyncpg.Pool, clinic: str, case: str, therapist: str) -> uuid
 
 
 def visible(role: str, clinics: list[str], target: str, in_caseload: bool, op: str) -> bool:
-    """What the rules say (domain/access.py), written out independently for the test."""
+    """What the rules say (alliance_shared/access.py), written out independently for the test."""
     own = target in clinics
     if op in ("clinicSummary", "network"):
         return role == "network_admin" or (role in ("supervisor", "clinic_admin") and own)
@@ -334,3 +334,36 @@ async def test_nested_lists_run_a_fixed_number_of_statements(
     assert counts[small] == counts[large] == 4  # case, dyads, timelines (one batch), signals
     assert len(edges) == 2
     assert page_statements == 3  # the page, its cases' dyads, their timelines: one query each
+
+
+async def test_mutations_are_idempotent_and_stay_in_their_clinic(
+    stack: Endpoints, world: dict[str, Any]
+) -> None:
+    a = world["a"]
+    _, other_case, _ = world["cases"]["other"]
+    app = create_app(GatewaySettings.model_validate({**stack.env(), **GATEWAY_DEV_ENV}))
+    resolve = """mutation($alert: ID!, $note: String) { resolveAlert(input: {alertId: $alert,
+        clientMutationId: "resolve-0001", note: $note}) { commandId duplicate } }"""
+    assign = """mutation($clinic: ID!, $case: ID!) { assignCase(input: {clinicId: $clinic,
+        caseId: $case, therapistId: "th-a", clientMutationId: "assign-0001"}) { commandId } }"""
+    async with serving(app) as client:
+        client.headers.update(bearer("supervisor", [a], "sup-a"))
+
+        async def run(query: str, **variables: Any) -> dict[str, Any]:
+            r = await client.post("/graphql", json={"query": query, "variables": variables})
+            return r.json()  # type: ignore[no-any-return]
+
+        alert = str(world["alerts"]["mine"])
+        first = await run(resolve, alert=alert, note="talked it through")
+        again = await run(resolve, alert=alert, note="talked it through")
+        other = await run(resolve, alert=alert, note="something else")
+        no_note = await run(resolve, alert=alert)
+        foreign = await run(assign, clinic=a, case=other_case)
+        ide = await client.get("/graphql", headers={"accept": "text/html", "Authorization": ""})
+    assert first["data"]["resolveAlert"]["duplicate"] is False
+    assert again["data"]["resolveAlert"] == {**first["data"]["resolveAlert"], "duplicate": True}
+    assert other["errors"][0]["message"] == "clientMutationId: was already used for another command"
+    assert no_note["errors"][0]["message"] == "note: a resolution needs a note"
+    assert foreign["errors"][0]["message"] == "caseId: no such case in this clinic"
+    assert ide.status_code == 200
+    assert "graphiql" in ide.text.lower()

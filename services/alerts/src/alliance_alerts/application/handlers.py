@@ -141,6 +141,8 @@ async def apply_clinic_events(pool: asyncpg.Pool, events: Sequence[ClinicInput])
         changed: dict[uuid.UUID, Alert] = {}
         for event in assignments:
             for key, alert in active.get(event.case_id, {}).items():
+                if alert.clinic_id != event.clinic_id:
+                    continue  # another clinic's case with the same id
                 moved = on_assignment(alert, event)
                 if moved is not None:
                     active[event.case_id][key] = changed[alert.alert_id] = moved

@@ -2,7 +2,8 @@
 
 Every field costs 1; a field with a `first` argument multiplies the cost of what it selects by
 that page size (a literal or a variable), and list fields without one by DEFAULT_LIST_SIZE.
-So `alerts(first: 200) { edges { node { history { at } } } }` costs about 200 times its node.
+So `alerts(first: 20) { edges { node { history { at } } } }` costs about 20 times its node (the
+connection's `edges` is the page itself), `history` counting 10 entries.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from graphql import (
 )
 
 DEFAULT_LIST_SIZE = 10
+DEFAULT_PAGE = 50  # what a field with a `first` argument returns when it is not given
+PAGED_FIELDS = frozenset({"alerts", "cases", "caseload", "signals", "auditTrail"})
 # Fields that return lists without a `first` argument (their size is bounded by the data).
 LIST_FIELDS = frozenset(
     {
@@ -39,7 +42,6 @@ LIST_FIELDS = frozenset(
         "subscales",
         "reasons",
         "raisedByKind",
-        "edges",
     }
 )
 
@@ -70,7 +72,9 @@ def query_cost(
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
                 first = page_size(selection)
-                if first is None and selection.name.value in LIST_FIELDS:
+                if first is None and selection.name.value in PAGED_FIELDS:
+                    first = DEFAULT_PAGE
+                elif first is None and selection.name.value in LIST_FIELDS:
                     first = DEFAULT_LIST_SIZE
                 total += 1 + (first or 1) * cost(selection.selection_set, seen)
             elif isinstance(selection, InlineFragmentNode):
@@ -81,8 +85,12 @@ def query_cost(
                     total += cost(fragments[name].selection_set, seen | {name})
         return total
 
-    return sum(
-        cost(d.selection_set, frozenset())
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
+    # One operation runs per request: the dearest one counts.
+    return max(
+        (
+            cost(d.selection_set, frozenset())
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode)
+        ),
+        default=0,
     )

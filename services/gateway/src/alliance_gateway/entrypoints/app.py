@@ -28,6 +28,14 @@ from alliance_shared.runtime import Runtime
 from alliance_shared.tokens import InvalidToken, TokenVerifier
 
 
+def _is_ide_page(connection: HTTPConnection) -> bool:
+    return (
+        connection.scope.get("method") == "GET"
+        and "text/html" in connection.headers.get("accept", "")
+        and "query" not in connection.query_params
+    )
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     verifier = TokenVerifier(settings.tokens())
@@ -67,8 +75,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     async def context(connection: HTTPConnection) -> Context:
         pool, relay = runtime.require()
-        if isinstance(connection, WebSocket):
-            # WebSockets authenticate in connection_init (see Router.on_ws_connect).
+        if isinstance(connection, WebSocket) or _is_ide_page(connection):
+            # WebSockets authenticate in connection_init (see Router.on_ws_connect); the
+            # GraphiQL page itself runs no operation (its requests carry the token).
             return Context(sessions, None, pool, relay, hub)
         try:
             caller = verifier.caller(connection.headers.get("authorization"))

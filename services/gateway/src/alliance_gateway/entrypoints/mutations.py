@@ -107,7 +107,8 @@ async def _submit(
     key: str,
 ) -> CommandAccepted:
     ctx = info.context
-    fingerprint = event.model_dump_json(exclude={"event_id", "recorded_at"})
+    # What the client asked for, not when: a retry of the same command is a duplicate.
+    fingerprint = event.model_dump_json(exclude={"event_id", "recorded_at", "occurred_at"})
     try:
         duplicate = await accept_command(
             ctx.writer, ctx.caller, client_mutation_id, event, topic, key, fingerprint
@@ -254,6 +255,9 @@ class Mutation:
         therapist = _check_id("therapistId", str(input.therapist_id))
         if not caller.may_assign(clinic):
             raise UserError("clinicId: assigning cases needs a supervisor or clinic admin of it")
+        async with info.context.sessions() as session:
+            if await queries.case_view(session, caller, clinic, case) is None:
+                raise UserError("caseId: no such case in this clinic")
         now = datetime.now(UTC)
         event = CaseAssigned(
             event_id=command_id(caller, input.client_mutation_id),

@@ -1,4 +1,5 @@
-"""GraphQL schema (Strawberry). Resolvers are thin: they call the read-model queries.
+"""GraphQL schema (Strawberry). Resolvers are thin: they call the read-model queries, which
+apply the caller's scope (authentication: app.py; rules: alliance_shared.access).
 
 For now every query takes the clinic it reads and is scoped by it; authentication and
 role-based scoping come with the gateway issue.
@@ -518,6 +519,8 @@ async def _audit_trail(
         before_id = int(before) if before is not None else None
     except ValueError as exc:
         raise UserError("before: not a record id") from exc
+    if before_id is not None and not 0 < before_id < 2**63:
+        raise UserError("before: not a record id")
     rows = await audit_trail(info.context.writer, str(clinic_id), first, before_id)
     return [
         AuditRecord(
