@@ -367,3 +367,27 @@ async def test_mutations_are_idempotent_and_stay_in_their_clinic(
     assert foreign["errors"][0]["message"] == "caseId: no such case in this clinic"
     assert ide.status_code == 200
     assert "graphiql" in ide.text.lower()
+
+
+async def test_a_caseload_is_a_set_of_clinic_and_case_pairs(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """Case ids are unique only within a clinic: a clinician of two clinics who rates case X in
+    one does not see another clinic's case X."""
+    await create_schema(stack.database_url, SCORING, SCORING_TABLES)
+    await create_schema(stack.database_url, ALERTS, ALERT_TABLES)
+    a, b, case = ids("clinic-a"), ids("clinic-b"), ids("case-same-id")
+    await seed(pg, a, case, "th-a")
+    await seed(pg, b, case, "th-b")
+    app = create_app(GatewaySettings.model_validate({**stack.env(), **GATEWAY_DEV_ENV}))
+    async with serving(app) as client:
+        client.headers.update(bearer("clinician", [a, b], "th-a"))
+        found = {}
+        for clinic in (a, b):
+            r = await client.post(
+                "/graphql",
+                json={"query": QUERIES["case"], "variables": {"clinic": clinic, "case": case}},
+            )
+            found[clinic] = r.json()["data"]["case"]
+    assert found[a] is not None
+    assert found[b] is None

@@ -52,8 +52,8 @@ class CaseView(SQLModel, table=True):
     __tablename__ = "case_view"
     __table_args__ = (Index("case_view_clinic", "clinic_id", "case_id"), {"schema": "scoring"})
 
+    clinic_id: str = Field(primary_key=True, sa_type=Text)
     case_id: str = Field(primary_key=True, sa_type=Text)
-    clinic_id: str = Field(sa_type=Text)
     phase: str = Field(sa_type=Text)
     latest_session: int
     episode: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
@@ -126,6 +126,7 @@ class Alert(SQLModel, table=True):
         # by the database as well as by the rules).
         Index(
             "alert_one_active_per_subject",
+            "clinic_id",
             "case_id",
             "kind",
             "subject",

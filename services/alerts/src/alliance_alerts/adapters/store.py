@@ -17,16 +17,27 @@ def _alerts(rows: Iterable[object]) -> list[Alert]:
     return [Alert.model_validate_json(r["state"]) for r in rows]  # type: ignore[index]
 
 
-async def active_alerts(conn: Connection, case_ids: Iterable[str]) -> dict[str, dict[Key, Alert]]:
+# A case is (clinic id, case id): case ids are unique only within a clinic.
+CaseKey = tuple[str, str]
+
+
+async def active_alerts(
+    conn: Connection, cases: Iterable[CaseKey]
+) -> dict[CaseKey, dict[Key, Alert]]:
     """Per case, its active (not resolved) alerts by (kind, subject)."""
+    cases = list(cases)
     rows = await conn.fetch(
-        f"SELECT state FROM {SCHEMA}.alert WHERE case_id = ANY($1::text[]) "
-        "AND status <> 'resolved'",
-        list(case_ids),
+        f"SELECT a.state FROM {SCHEMA}.alert a "
+        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id) "
+        "WHERE a.status <> 'resolved'",
+        [c for c, _ in cases],
+        [k for _, k in cases],
     )
-    by_case: dict[str, dict[Key, Alert]] = {}
+    by_case: dict[CaseKey, dict[Key, Alert]] = {}
     for alert in _alerts(rows):
-        by_case.setdefault(alert.case_id, {})[(alert.kind, alert.subject)] = alert
+        by_case.setdefault((alert.clinic_id, alert.case_id), {})[(alert.kind, alert.subject)] = (
+            alert
+        )
     return by_case
 
 
@@ -109,29 +120,32 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
     )
 
 
-async def therapists(conn: Connection, case_ids: Iterable[str]) -> dict[str, str]:
+async def therapists(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, str]:
+    cases = list(cases)
     rows = await conn.fetch(
-        f"SELECT case_id, therapist_id FROM {SCHEMA}.assignment WHERE case_id = ANY($1::text[])",
-        list(case_ids),
+        f"SELECT a.clinic_id, a.case_id, a.therapist_id FROM {SCHEMA}.assignment a "
+        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id)",
+        [c for c, _ in cases],
+        [k for _, k in cases],
     )
-    return {r["case_id"]: r["therapist_id"] for r in rows}
+    return {(r["clinic_id"], r["case_id"]): r["therapist_id"] for r in rows}
 
 
-async def observe_therapists(conn: Connection, seen: dict[str, tuple[str, str]]) -> None:
+async def observe_therapists(conn: Connection, seen: dict[CaseKey, str]) -> None:
     """Cases without an explicit assignment are routed to the therapist last seen rating them."""
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.assignment (case_id, clinic_id, therapist_id, explicit) "
-        "VALUES ($1, $2, $3, false) ON CONFLICT (case_id) DO UPDATE SET "
+        "VALUES ($1, $2, $3, false) ON CONFLICT (clinic_id, case_id) DO UPDATE SET "
         "therapist_id = EXCLUDED.therapist_id, updated_at = now() "
         f"WHERE NOT {SCHEMA}.assignment.explicit",
-        [(case, clinic, therapist) for case, (clinic, therapist) in seen.items()],
+        [(case, clinic, therapist) for (clinic, case), therapist in seen.items()],
     )
 
 
 async def assign(conn: Connection, events: Sequence[CaseAssigned]) -> None:
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.assignment (case_id, clinic_id, therapist_id, explicit) "
-        "VALUES ($1, $2, $3, true) ON CONFLICT (case_id) DO UPDATE SET "
+        "VALUES ($1, $2, $3, true) ON CONFLICT (clinic_id, case_id) DO UPDATE SET "
         "therapist_id = EXCLUDED.therapist_id, explicit = true, updated_at = now()",
         [(e.case_id, e.clinic_id, e.payload.therapist_id) for e in events],
     )

@@ -12,7 +12,7 @@ from alliance_shared.readmodels import Alert, AlertTransition, table_of
 SCHEMA = "alerts"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 3
+PROJECTION_VERSION = 4
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
 clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
@@ -28,8 +28,8 @@ staff = Table(
 assignment = Table(
     "assignment",
     _plumbing,
+    Column("clinic_id", Text, primary_key=True),
     Column("case_id", Text, primary_key=True),
-    Column("clinic_id", Text, nullable=False),
     Column("therapist_id", Text, nullable=False),
     Column("explicit", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),

@@ -60,19 +60,21 @@ async def apply_scoring(pool: asyncpg.Pool, events: Sequence[ScoringOutput]) -> 
             conn, SCHEMA, [(e.clinic_id, e.config_version) for e in fresh]
         )
         seen = {
-            e.case_id: (e.clinic_id, e.payload.dyad.therapist_id)
+            (e.clinic_id, e.case_id): e.payload.dyad.therapist_id
             for e in fresh
             if isinstance(e, ResponseScored)
         }
         await observe_therapists(conn, seen)
-        assigned = await therapists(conn, {e.case_id for e in fresh})
-        active = await active_alerts(conn, {e.case_id for e in fresh})
+        cases = {(e.clinic_id, e.case_id) for e in fresh}
+        assigned = await therapists(conn, cases)
+        active = await active_alerts(conn, cases)
         changed: dict[uuid.UUID, Alert] = {}
         before = {a.alert_id: len(a.history) for case in active.values() for a in case.values()}
         for event in fresh:
             config = resolve(event.clinic_id, event.config_version, event.occurred_at)
-            case_alerts = active.setdefault(event.case_id, {})
-            for alert in on_scoring(event, case_alerts, config, assigned.get(event.case_id)):
+            case = (event.clinic_id, event.case_id)
+            case_alerts = active.setdefault(case, {})
+            for alert in on_scoring(event, case_alerts, config, assigned.get(case)):
                 changed[alert.alert_id] = alert
                 if alert.is_active:
                     case_alerts[(alert.kind, alert.subject)] = alert
@@ -136,16 +138,15 @@ async def apply_clinic_events(pool: asyncpg.Pool, events: Sequence[ClinicInput])
         await save_staff(conn, [e for e in fresh if isinstance(e, StaffChanged)])
         assignments = [e for e in fresh if isinstance(e, CaseAssigned)]
         await assign(conn, assignments)
-        active = await active_alerts(conn, {e.case_id for e in assignments})
+        active = await active_alerts(conn, {(e.clinic_id, e.case_id) for e in assignments})
         before = {a.alert_id: len(a.history) for case in active.values() for a in case.values()}
         changed: dict[uuid.UUID, Alert] = {}
         for event in assignments:
-            for key, alert in active.get(event.case_id, {}).items():
-                if alert.clinic_id != event.clinic_id:
-                    continue  # another clinic's case with the same id
+            case = (event.clinic_id, event.case_id)
+            for key, alert in active.get(case, {}).items():
                 moved = on_assignment(alert, event)
                 if moved is not None:
-                    active[event.case_id][key] = changed[alert.alert_id] = moved
+                    active[case][key] = changed[alert.alert_id] = moved
         return await _notify(conn, changed, before)
 
 

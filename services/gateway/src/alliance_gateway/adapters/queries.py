@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     literal_column,
     or_,
+    tuple_,
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,16 +40,20 @@ from alliance_shared.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
 _assignment = Table(
     "assignment",
     MetaData(schema="alerts"),
+    Column("clinic_id", Text),
     Column("case_id", Text),
     Column("therapist_id", Text),
 )
 
 
 def caseload(subject: str) -> Any:
-    """The cases of a therapist: those they rate or take part in, and those assigned to them."""
+    """The (clinic, case) pairs of a therapist: the cases they rate or take part in, and those
+    assigned to them. Pairs, because case ids are only unique within a clinic."""
     return union(
-        select(Dyad.case_id).where(Dyad.therapist_id == subject),
-        select(_assignment.c.case_id).where(_assignment.c.therapist_id == subject),
+        select(Dyad.clinic_id, Dyad.case_id).where(Dyad.therapist_id == subject),
+        select(_assignment.c.clinic_id, _assignment.c.case_id).where(
+            _assignment.c.therapist_id == subject
+        ),
     )
 
 
@@ -56,7 +61,7 @@ def scope(caller: Caller, clinic_column: Any, case_column: Any) -> ColumnElement
     """The rows of client-level data the caller may read."""
     allowed: ColumnElement[bool] = col(clinic_column).in_(sorted(caller.clinics))
     if caller.caseload_only:
-        allowed = and_(allowed, col(case_column).in_(caseload(caller.subject)))
+        allowed = and_(allowed, tuple_(clinic_column, case_column).in_(caseload(caller.subject)))
     return allowed
 
 
@@ -261,7 +266,9 @@ async def clinic_cases(
     if phase is not None:
         query = query.where(CaseView.phase == phase)
     if therapist_id is not None:
-        query = query.where(col(CaseView.case_id).in_(caseload(therapist_id)))
+        query = query.where(
+            tuple_(CaseView.clinic_id, CaseView.case_id).in_(caseload(therapist_id))
+        )
     if after is not None:
         query = query.where(col(CaseView.case_id) > after)
     rows = list(

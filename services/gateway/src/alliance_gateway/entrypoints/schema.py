@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -21,6 +22,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.scalars import JSON
+from strawberry.types import ExecutionContext
 
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.writes import audit_trail
@@ -28,6 +30,7 @@ from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
 from alliance_gateway.entrypoints.context import Context, UserError
 from alliance_gateway.entrypoints.extensions import CostLimit, ReadAudit, mask_errors
 from alliance_gateway.entrypoints.mutations import Mutation
+from alliance_shared.access import NotAllowed
 from alliance_shared.events import AlertKind, AlertPriority, AlertStatus, RespondentRole, SignalKind
 from alliance_shared.readmodels import Alert as AlertRow
 from alliance_shared.readmodels import CaseView as CaseViewRow
@@ -552,17 +555,21 @@ class ClinicSummary:
     clinic_id: strawberry.ID
     since: datetime
     until: datetime
-    cases_by_phase: list[Count]
+    cases_by_phase: list[Count] = strawberry.field(
+        description="Cases by their current phase (a snapshot, not limited to the period)."
+    )
     ruptures_opened: int
     ruptures_repaired: int
     ruptures_unresolved: int
     repair_rate: float | None = strawberry.field(
-        description="Repaired over opened in the period (null when none opened)."
+        description="Repairs over ruptures opened in the period (null when none opened); repairs "
+        "of ruptures opened before the period count too, so it can exceed 1."
     )
     termination_ready: int
     endings: list[Count] = strawberry.field(description="planned / unilateral (dropout).")
     srs_distribution: list[Count] = strawberry.field(
-        description="Client-side dyads by decile of their latest SRS on the 0-1 scale."
+        description="Client-side dyads by decile of their latest SRS on the 0-1 scale (a "
+        "snapshot, not limited to the period)."
     )
 
 
@@ -844,6 +851,17 @@ class Subscription:
                 )
 
 
+class AllianceSchema(strawberry.Schema):
+    """Logs only unexpected errors: bad arguments and denials are the client's business."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if not isinstance(e.original_error, UserError | NotAllowed)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
 def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
     extensions: list[Any] = [
         lambda: QueryDepthLimiter(max_depth=10),
@@ -854,7 +872,7 @@ def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
         ReadAudit,
         mask_errors,
     ]
-    return strawberry.Schema(
+    return AllianceSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
 

@@ -17,13 +17,19 @@ from alliance_scoring.domain.state import CaseState, DyadState
 from alliance_shared.events import ClinicalSignal, ResponseScored
 from alliance_shared.outbox import Connection
 
+# A case is (clinic id, case id): case ids are unique only within a clinic.
+CaseKey = tuple[str, str]
 
-async def load_cases(conn: Connection, case_ids: Iterable[str]) -> dict[str, CaseState]:
+
+async def load_cases(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, CaseState]:
+    cases = list(cases)
     rows = await conn.fetch(
-        f"SELECT case_id, state FROM {SCHEMA}.case_state WHERE case_id = ANY($1::text[])",
-        list(case_ids),
+        f"SELECT s.clinic_id, s.case_id, s.state FROM {SCHEMA}.case_state s "
+        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id)",
+        [c for c, _ in cases],
+        [k for _, k in cases],
     )
-    return {r["case_id"]: CaseState.model_validate_json(r["state"]) for r in rows}
+    return {(r["clinic_id"], r["case_id"]): CaseState.model_validate_json(r["state"]) for r in rows}
 
 
 def dyad_view(case: CaseState, dyad: DyadState) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -54,7 +60,7 @@ async def save_cases(conn: Connection, cases: Iterable[CaseState], now: datetime
     cases = list(cases)
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.case_state (case_id, clinic_id, state, updated_at) "
-        "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (case_id) DO UPDATE SET "
+        "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (clinic_id, case_id) DO UPDATE SET "
         "state = EXCLUDED.state, updated_at = EXCLUDED.updated_at",
         [(c.case_id, c.clinic_id, c.model_dump_json(), now) for c in cases],
     )
@@ -62,7 +68,7 @@ async def save_cases(conn: Connection, cases: Iterable[CaseState], now: datetime
         f"INSERT INTO {SCHEMA}.case_view (case_id, clinic_id, phase, latest_session, episode, "
         "outcomes, splits, readiness, updated_at) "
         "VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9) "
-        "ON CONFLICT (case_id) DO UPDATE SET phase = EXCLUDED.phase, "
+        "ON CONFLICT (clinic_id, case_id) DO UPDATE SET phase = EXCLUDED.phase, "
         "latest_session = EXCLUDED.latest_session, episode = EXCLUDED.episode, "
         "outcomes = EXCLUDED.outcomes, splits = EXCLUDED.splits, "
         "readiness = EXCLUDED.readiness, updated_at = EXCLUDED.updated_at",

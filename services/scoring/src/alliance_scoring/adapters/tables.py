@@ -12,15 +12,15 @@ from alliance_shared.readmodels import CaseView, Dyad, DyadScore, Signal, table_
 SCHEMA = "scoring"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 4
+PROJECTION_VERSION = 5
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
 # The fold state of each case (private to scoring; the read models are derived from it).
 case_state = Table(
     "case_state",
     _plumbing,
+    Column("clinic_id", Text, primary_key=True),
     Column("case_id", Text, primary_key=True),
-    Column("clinic_id", Text, nullable=False),
     Column("state", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )

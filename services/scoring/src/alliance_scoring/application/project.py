@@ -58,12 +58,13 @@ async def project_batch(
             SCHEMA,
             [(e.clinic_id, e.config_version) for e in fresh if isinstance(e, ResponseSubmitted)],
         )
-        cases = await load_cases(conn, {e.case_id for e in fresh})
+        cases = await load_cases(conn, {(e.clinic_id, e.case_id) for e in fresh})
         scored: list[ResponseScored] = []
         signals: list[ClinicalSignal] = []
         published: list[EventEnvelope] = []  # each score followed by the signals it caused
         for event in fresh:  # in partition order: each case's events in their order
-            before = cases.get(event.case_id) or new_case(event.clinic_id, event.case_id)
+            key = (event.clinic_id, event.case_id)
+            before = cases.get(key) or new_case(event.clinic_id, event.case_id)
             config = (
                 resolve(event.clinic_id, event.config_version, event.payload.administered_at)
                 if isinstance(event, ResponseSubmitted)
@@ -74,7 +75,7 @@ async def project_batch(
                 score(event, event.recorded_at) if isinstance(event, ResponseSubmitted) else None
             )
             after = apply(before, event, result, config)
-            cases[event.case_id] = after
+            cases[key] = after
             derived = decide(before, after, event, result, config)
             if result is not None:
                 scored.append(result)

@@ -23,7 +23,10 @@ class UnscorableResponse(Exception):
 
 def dyad_of(event: ResponseSubmitted) -> DyadRef:
     p = event.payload
-    key = f"{event.case_id}|{p.therapist_id}|{p.respondent_role.value}|{p.respondent_id or ''}"
+    key = (
+        f"{event.clinic_id}|{event.case_id}|{p.therapist_id}|{p.respondent_role.value}|"
+        f"{p.respondent_id or ''}"
+    )
     return DyadRef(
         dyad_id=uuid.uuid5(DYAD_NAMESPACE, key),
         therapist_id=p.therapist_id,
