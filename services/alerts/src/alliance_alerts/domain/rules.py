@@ -394,62 +394,49 @@ class CommandRejected(ValueError):
     """The command does not apply to the alert as it is; the message says why."""
 
 
+def _by_user(alert: Alert, command: AlertCommand, action: AlertAction, **changes: object) -> Alert:
+    c = command.payload
+    return alert.moved(
+        action,
+        command.occurred_at,
+        command.event_id,
+        recorded_at=command.recorded_at,
+        actor_id=c.actor_id,
+        note=c.note,
+        **changes,
+    )
+
+
 def on_command(alert: Alert, command: AlertCommand) -> Alert:
     c = command.payload
-    at = command.occurred_at
     if not alert.is_active:
         raise CommandRejected(f"alert {alert.alert_id} is already resolved")
     match c.action:
         case AlertCommandAction.ACKNOWLEDGE:
             if alert.status is AlertStatus.ACKNOWLEDGED:
                 raise CommandRejected("alert is already acknowledged")
-            return alert.moved(
-                AlertAction.ACKNOWLEDGED,
-                at,
-                command.event_id,
-                recorded_at=command.recorded_at,
-                status=AlertStatus.ACKNOWLEDGED,
-                actor_id=c.actor_id,
-                note=c.note,
+            return _by_user(
+                alert, command, AlertAction.ACKNOWLEDGED, status=AlertStatus.ACKNOWLEDGED
             )
         case AlertCommandAction.RESOLVE:
             if not c.note:
                 raise CommandRejected("note: a resolution needs a note")
-            return alert.moved(
-                AlertAction.RESOLVED,
-                at,
-                command.event_id,
-                recorded_at=command.recorded_at,
-                status=AlertStatus.RESOLVED,
-                actor_id=c.actor_id,
-                note=c.note,
-            )
+            return _by_user(alert, command, AlertAction.RESOLVED, status=AlertStatus.RESOLVED)
         case AlertCommandAction.SNOOZE:
-            if c.snooze_until is None or c.snooze_until <= at:
+            if c.snooze_until is None or c.snooze_until <= command.occurred_at:
                 raise CommandRejected("snooze_until: must be after the command's time")
             escalate_at = alert.escalate_at and max(alert.escalate_at, c.snooze_until)
-            return alert.moved(
+            return _by_user(
+                alert,
+                command,
                 AlertAction.SNOOZED,
-                at,
-                command.event_id,
-                recorded_at=command.recorded_at,
                 snoozed_until=c.snooze_until,
                 escalate_at=escalate_at,
-                actor_id=c.actor_id,
-                note=c.note,
             )
         case AlertCommandAction.REASSIGN:
             if not c.assignee_id:
                 raise CommandRejected("assignee_id: required to reassign")
-            return alert.moved(
-                AlertAction.REASSIGNED,
-                at,
-                command.event_id,
-                recorded_at=command.recorded_at,
-                therapist_id=c.assignee_id,
-                actor_id=c.actor_id,
-                note=c.note,
-            )
+            return _by_user(alert, command, AlertAction.REASSIGNED, therapist_id=c.assignee_id)
     raise CommandRejected(f"unknown action {c.action}")
 
 
