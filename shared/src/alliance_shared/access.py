@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -61,6 +60,3 @@ class Caller:
     def require(self, allowed: bool) -> None:
         if not allowed:
             raise NotAllowed()
-
-    def readable_clinics(self, requested: Iterable[str]) -> list[str]:
-        return [c for c in requested if self.may_read_clients(c)]

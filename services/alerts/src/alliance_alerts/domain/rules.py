@@ -31,6 +31,7 @@ from alliance_shared.events import (
     ClinicalSignal,
     ClinicalSignalPayload,
     DyadRef,
+    EventEnvelope,
     ResponseScored,
     RuleEvidence,
     SignalKind,
@@ -193,11 +194,9 @@ def _raise(
         summary=summary,
         evidence=tuple(evidence),
     )
-    raised = alert.moved(AlertAction.RAISED, at, event.event_id, recorded_at=event.recorded_at)
+    raised = _by_event(alert, event, AlertAction.RAISED)
     if escalate_at is not None and escalate_at <= at:  # critical items: at once
-        raised = raised.moved(
-            AlertAction.ESCALATED, at, "escalation", recorded_at=event.recorded_at, escalated=True
-        )
+        raised = _by_event(raised, event, AlertAction.ESCALATED, "escalation", escalated=True)
     return raised
 
 
@@ -207,14 +206,39 @@ def _series(p: ClinicalSignalPayload) -> str:
     return str(series or p.instrument or "outcome")
 
 
-def _auto_resolve(alert: Alert, event: ResponseScored | ClinicalSignal, why: str) -> Alert:
+def _by_event(
+    alert: Alert,
+    event: EventEnvelope,
+    action: AlertAction,
+    key: object = None,
+    note: str | None = None,
+    **changes: object,
+) -> Alert:
+    """A transition caused by an event (no user): dated at its time, recorded when its cause
+    was."""
     return alert.moved(
-        AlertAction.AUTO_RESOLVED,
+        action,
         event.occurred_at,
-        event.event_id,
+        event.event_id if key is None else key,
         recorded_at=event.recorded_at,
-        status=AlertStatus.RESOLVED,
-        note=why,
+        actor_id=None,
+        note=note,
+        **changes,
+    )
+
+
+def _auto_resolve(alert: Alert, event: EventEnvelope, why: str) -> Alert:
+    return _by_event(alert, event, AlertAction.AUTO_RESOLVED, status=AlertStatus.RESOLVED, note=why)
+
+
+def _with_evidence(alert: Alert, signal: ClinicalSignal) -> Alert:
+    """The same alert, with the new signal's evidence (no second alert)."""
+    return _by_event(
+        alert,
+        signal,
+        AlertAction.UPDATED,
+        note=signal.payload.summary,
+        evidence=(*alert.evidence, *signal.payload.evidence),
     )
 
 
@@ -252,25 +276,16 @@ def on_scoring(
     match p.kind:
         case SignalKind.RUPTURE_OPENED:
             if rupture is not None:
-                return [
-                    rupture.moved(
-                        AlertAction.UPDATED,
-                        event.occurred_at,
-                        event.event_id,
-                        recorded_at=event.recorded_at,
-                        note=p.summary,
-                        evidence=(*rupture.evidence, *p.evidence),
-                    )
-                ]
+                return [_with_evidence(rupture, event)]
             return raise_unless_active(AlertKind.RUPTURE, dyad_subject)
         case SignalKind.RUPTURE_ESCALATED:
             if rupture is None:  # its alert was resolved already: a new one, escalated at once
                 return [
-                    a.moved(
+                    _by_event(
+                        a,
+                        event,
                         AlertAction.ESCALATED,
-                        event.occurred_at,
                         "escalation",
-                        recorded_at=event.recorded_at,
                         escalated=True,
                         note=p.summary,
                     )
@@ -284,14 +299,7 @@ def on_scoring(
                 }
             )
             return [
-                updated.moved(
-                    AlertAction.ESCALATED,
-                    event.occurred_at,
-                    event.event_id,
-                    recorded_at=event.recorded_at,
-                    escalated=True,
-                    note=p.summary,
-                )
+                _by_event(updated, event, AlertAction.ESCALATED, escalated=True, note=p.summary)
             ]
         case SignalKind.RUPTURE_REPAIRED:
             return [_auto_resolve(rupture, event, p.summary)] if rupture else []
@@ -306,16 +314,7 @@ def on_scoring(
         case SignalKind.CRITICAL_ITEM:
             current = active.get((AlertKind.CRITICAL_ITEM, dyad_subject))
             if current is not None:  # endorsed again: the same alert, with the new evidence
-                return [
-                    current.moved(
-                        AlertAction.UPDATED,
-                        event.occurred_at,
-                        event.event_id,
-                        recorded_at=event.recorded_at,
-                        note=p.summary,
-                        evidence=(*current.evidence, *p.evidence),
-                    )
-                ]
+                return [_with_evidence(current, event)]
             return raise_unless_active(AlertKind.CRITICAL_ITEM, dyad_subject)
         case SignalKind.TERMINATION_READY:
             return raise_unless_active(AlertKind.TERMINATION_READINESS, "case")
@@ -446,14 +445,7 @@ def on_assignment(alert: Alert, event: CaseAssigned) -> Alert | None:
     if not alert.is_active or alert.therapist_id == therapist:
         return None
     why = "case transferred" if event.payload.transfer else "case assigned"
-    return alert.moved(
-        AlertAction.REASSIGNED,
-        event.occurred_at,
-        event.event_id,
-        recorded_at=event.recorded_at,
-        therapist_id=therapist,
-        note=why,
-    )
+    return _by_event(alert, event, AlertAction.REASSIGNED, therapist_id=therapist, note=why)
 
 
 # ------------------------------------------------------------------------- escalation

@@ -23,7 +23,6 @@ class NoticeHub:
         self.queue_size = queue_size
         self._subscribers: set[asyncio.Queue[AlertNotice]] = set()
         self._task: asyncio.Task[None] | None = None
-        self.ready = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notice-hub")
@@ -43,7 +42,6 @@ class NoticeHub:
             )
             try:
                 await consumer.start()
-                self.ready.set()
                 async for record in consumer:
                     try:
                         notice = AlertNotice.model_validate_json(record.value or b"")
