@@ -10,12 +10,16 @@
 #
 #   bash deploy/validate.sh [COMPOSE_FILE]      # default: docker-compose.yml at the repo root
 #
+# The default file is checked alone (no service may run in dev mode or carry a token secret) and
+# with the demo override (deploy/compose/demo.yml).
+#
 # Both tools come from the dev dependency group (uv run syncs it from uv.lock).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 COMPOSE_FILE=$(realpath "${1:-docker-compose.yml}")
+DEMO_FILE="$REPO/deploy/compose/demo.yml"
 
 fail() { echo "validate: FAIL: $*" >&2; exit 1; }
 step() { echo "validate: $*"; }
@@ -40,15 +44,20 @@ compose_bin=$(uv run --frozen python -c \
 # Without a docker CLI, the same binary runs standalone.
 plugin_home=$(mktemp -d)
 trap 'rm -rf "$plugin_home"' EXIT
+# Resolved with no settings from the caller's environment: what `docker compose up` runs as is.
+clean_env=(env -u ALLIANCE_DEV_MODE -u ALLIANCE_DEV_JWT_SECRET -u ALLIANCE_JWKS_URL
+  -u ALLIANCE_JWKS_FILE -u ALLIANCE_JWT_ISSUER -u ALLIANCE_JWT_AUDIENCE)
 if command -v docker > /dev/null; then
   mkdir -p "$plugin_home/cli-plugins"
   ln -s "$compose_bin" "$plugin_home/cli-plugins/docker-compose"
-  compose() { DOCKER_CONFIG="$plugin_home" docker compose "$@"; }
+  compose() { "${clean_env[@]}" DOCKER_CONFIG="$plugin_home" docker compose "$@"; }
 else
-  compose() { "$compose_bin" "$@"; }
+  compose() { "${clean_env[@]}" "$compose_bin" "$@"; }
 fi
 step "$(compose version) on: $COMPOSE_FILE"
 compose -f "$COMPOSE_FILE" config -q || fail "docker compose config rejected $COMPOSE_FILE"
+compose -f "$COMPOSE_FILE" -f "$DEMO_FILE" config -q \
+  || fail "docker compose config rejected $COMPOSE_FILE with $DEMO_FILE"
 
 resolved="$plugin_home/compose.json"
 compose -f "$COMPOSE_FILE" config --format json > "$resolved"
@@ -75,6 +84,11 @@ for name, svc in config.get("services", {}).items():
     hc = svc.get("healthcheck") or {}
     if long_running and (hc.get("disable") or not (hc.get("test") or has_own)):
         problems.append(f"{name}: long-running service without a healthcheck")
+    env = svc.get("environment") or {}
+    if str(env.get("ALLIANCE_DEV_MODE", "")).lower() in ("1", "true", "yes", "on"):
+        problems.append(f"{name}: runs in dev mode")
+    if any(k in env for k in ("ALLIANCE_DEV_JWT_SECRET", "POSTGRES_PASSWORD")):
+        problems.append(f"{name}: a secret is written in the compose file")
     for dep, cond in (svc.get("depends_on") or {}).items():
         if cond.get("condition") not in ("service_healthy", "service_completed_successfully"):
             problems.append(f"{name}: depends_on {dep} with condition {cond.get('condition')}")
@@ -84,5 +98,5 @@ for p in problems:
     print(f"  {p}", file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
-step "compose policy ok (loopback-only ports, restart policies, healthchecks, depends_on conditions, apache/kafka:$kafka_pom)"
+step "compose policy ok (no dev mode, no secrets, loopback-only ports, restart policies, healthchecks, depends_on conditions, apache/kafka:$kafka_pom)"
 step "OK"

@@ -12,8 +12,9 @@ from typing import TypeVar
 import asyncpg
 import pytest
 
+from alliance_shared.dbroles import bootstrap
 from alliance_shared.provisioning import provision
-from tests.stack import Endpoints, real_stack
+from tests.stack import DB_PASSWORDS, Endpoints, real_stack
 
 T = TypeVar("T")
 
@@ -34,6 +35,7 @@ def stack() -> Iterator[Endpoints]:
     with real_stack() as endpoints:
         partitions = int(os.environ.get("ALLIANCE_TOPIC_PARTITIONS", "12"))
         asyncio.run(provision(endpoints.kafka_bootstrap_servers, partitions))
+        asyncio.run(bootstrap(endpoints.database_url, DB_PASSWORDS))
         yield endpoints
 
 

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
+from alliance_shared.access import Role, Scope
+from alliance_shared.db import create_schema
+from alliance_shared.devtoken import DevIssuer
 from alliance_shared.events import EventEnvelope, ResponseSubmitted
 from alliance_shared.instruments import REGISTRY
 from alliance_shared.kafka import event_headers
+from tests.stack import Endpoints
 
 # aiokafka ships no type information: its records are Any to mypy.
 Record: TypeAlias = Any
@@ -136,13 +142,39 @@ def submitted_event(
     )
 
 
-DEV_SECRET = "test-secret-for-hs256-dev-tokens-0001"
-GATEWAY_DEV_ENV = {"ALLIANCE_DEV_MODE": "1", "ALLIANCE_DEV_JWT_SECRET": DEV_SECRET}
+# The tests' identity provider: services verify RS256 tokens against its JWKS, with audience
+# and issuer, as in production (no dev mode).
+ISSUER = DevIssuer.generate(issuer="https://idp.test.alliance", audience="alliance-tests")
+_JWKS_DIR = Path(tempfile.mkdtemp(prefix="alliance-test-jwks-"))
+ISSUER.save(_JWKS_DIR / "signing-key.json", _JWKS_DIR / "jwks.json")
+AUTH_ENV = {
+    "ALLIANCE_JWKS_FILE": str(_JWKS_DIR / "jwks.json"),
+    "ALLIANCE_JWT_ISSUER": "https://idp.test.alliance",
+    "ALLIANCE_JWT_AUDIENCE": "alliance-tests",
+}
 
 
 def bearer(role: str, clinics: list[str], subject: str = "user-1") -> dict[str, str]:
-    """An Authorization header with a dev token (the gateway runs in dev mode in tests)."""
-    from alliance_gateway.devtoken import issue
-    from alliance_shared.access import Role
+    """An Authorization header with a person's token."""
+    return {"Authorization": f"Bearer {ISSUER.person(subject, Role(role), clinics)}"}
 
-    return {"Authorization": f"Bearer {issue(DEV_SECRET, subject, Role(role), clinics)}"}
+
+def clinic_system(
+    clinics: list[str],
+    scopes: tuple[Scope, ...] = (Scope.RESPONSES_WRITE, Scope.CLINIC_ADMIN),
+    client: str = "ehr-test",
+) -> dict[str, str]:
+    """An Authorization header with a clinic system's (machine) token for intake."""
+    return {"Authorization": f"Bearer {ISSUER.clinic_system(client, scopes, clinics)}"}
+
+
+async def create_projection_tables(stack: Endpoints, service: str) -> None:
+    """Creates scoring's or alerts' tables as that service would (its role, its grants)."""
+    from alliance_alerts.adapters import tables as alerts
+    from alliance_scoring.adapters import tables as scoring
+
+    module = {"scoring": scoring, "alerts": alerts}[service]
+    url = stack.service_env(service)["DATABASE_URL"]
+    await create_schema(
+        url, module.SCHEMA, module.TABLES, module.PROJECTION_VERSION, module.READ_MODELS
+    )

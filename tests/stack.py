@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -18,21 +19,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from alliance_shared.dbroles import SCHEMAS, service_url
+
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_IMAGE = "apache/kafka:4.1.1"  # same version as deploy/local/kafka/pom.xml
+
+
+# Each service logs in with its own role (alliance_shared.dbroles); set up by the `stack` fixture.
+DB_PASSWORDS = {service: secrets.token_urlsafe(16) for service in SCHEMAS}
 
 
 @dataclass(frozen=True)
 class Endpoints:
     kafka_bootstrap_servers: str
-    database_url: str
+    database_url: str  # an administrator's
     source: str
 
     def env(self) -> dict[str, str]:
+        """As the administrator (in-process services in integration tests)."""
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "DATABASE_URL": self.database_url,
         }
+
+    def service_env(self, service: str) -> dict[str, str]:
+        """As the service's own database role, as in production."""
+        url = service_url(self.database_url, service, DB_PASSWORDS[service])
+        return {**self.env(), "DATABASE_URL": url}
 
 
 def docker_engine_answers() -> bool:

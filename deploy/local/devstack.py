@@ -391,13 +391,21 @@ def start_postgres(state: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- topics and services
 
 
+AUTH_DIR = STACK_DIR / "auth"
+LOCAL_ISSUER = "https://idp.alliance.local"
+LOCAL_AUDIENCE = "alliance-local"
+
+
 def stack_env(state: dict[str, Any]) -> dict[str, str]:
+    """What clients of the stack need (DATABASE_URL is the administrator's). The services run
+    as in production: RS256 tokens from the local identity provider's key (`./dev token`)."""
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{state['kafka']['port']}",
         "DATABASE_URL": state["postgres"]["url"],
-        # The local stack's gateway runs in dev mode: HS256 tokens from `./dev token`.
-        "ALLIANCE_DEV_MODE": "1",
-        "ALLIANCE_DEV_JWT_SECRET": dev_secret(state),
+        "ALLIANCE_JWKS_FILE": str(AUTH_DIR / "jwks.json"),
+        "ALLIANCE_JWT_ISSUER": LOCAL_ISSUER,
+        "ALLIANCE_JWT_AUDIENCE": LOCAL_AUDIENCE,
+        "ALLIANCE_DEV_SIGNING_KEY_FILE": str(AUTH_DIR / "signing-key.json"),
     }
     for name in SERVICES:
         if name in state.get("services", {}):
@@ -407,16 +415,10 @@ def stack_env(state: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def dev_secret(state: dict[str, Any]) -> str:
-    if "dev_jwt_secret" not in state:
-        state["dev_jwt_secret"] = secrets.token_urlsafe(32)
-        save_state(state)
-    return str(state["dev_jwt_secret"])
-
-
-def provision_topics(state: dict[str, Any]) -> None:
+def venv_module(state: dict[str, Any], module: str, *args: str, what: str) -> str:
+    """Runs `python -m module` from the project's virtualenv against the stack."""
     result = subprocess.run(
-        [sys.executable, "-m", "alliance_shared.provisioning"],
+        [sys.executable, "-m", module, *args],
         env={**os.environ, **stack_env(state)},
         capture_output=True,
         text=True,
@@ -424,10 +426,33 @@ def provision_topics(state: dict[str, Any]) -> None:
     )
     if result.returncode != 0:
         raise Missing(
-            "topic provisioning failed (run the launcher with the project venv: "
+            f"{what} failed (run the launcher with the project venv: "
             f"`uv run python deploy/local/devstack.py start`):\n{result.stderr}"
         )
-    log(result.stdout.strip())
+    return result.stdout.strip()
+
+
+def prepare_database_and_keys(state: dict[str, Any]) -> None:
+    """One PostgreSQL role per service (alliance_shared.dbroles), the local identity provider's
+    signing key and JWKS, and the key that seals webhook secrets. Idempotent."""
+    log(venv_module(state, "alliance_shared.dbroles", what="database roles"))
+    venv_module(state, "alliance_shared.devtoken", "--init", str(AUTH_DIR), what="signing key")
+    if "webhook_key" not in state:
+        state["webhook_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
+        save_state(state)
+
+
+def service_env(state: dict[str, Any], name: str) -> dict[str, str]:
+    from alliance_shared.dbroles import service_url  # the venv is there once services start
+
+    env = {**stack_env(state), "DATABASE_URL": service_url(state["postgres"]["url"], name)}
+    if name == "alerts":
+        env["ALLIANCE_WEBHOOK_KEYS"] = f"local:{state['webhook_key']}"
+    return env
+
+
+def provision_topics(state: dict[str, Any]) -> None:
+    log(venv_module(state, "alliance_shared.provisioning", what="topic provisioning"))
 
 
 def start_services(state: dict[str, Any]) -> None:
@@ -438,7 +463,7 @@ def start_services(state: dict[str, Any]) -> None:
             log(f"{name} already running (pid {s['pid']}, http://127.0.0.1:{s['port']})")
             continue
         port = free_port(PREFERRED_PORTS[name])
-        env = {**os.environ, **stack_env(state), "ALLIANCE_HTTP_PORT": str(port)}
+        env = {**os.environ, **service_env(state, name), "ALLIANCE_HTTP_PORT": str(port)}
         out = (LOGS / f"{name}.log").open("a")
         proc = subprocess.Popen(
             [sys.executable, "-m", f"alliance_{name}"],
@@ -535,6 +560,7 @@ def main() -> int:
             start_postgres(state)
             start_kafka(state)
             provision_topics(state)
+            prepare_database_and_keys(state)
             if args.services:
                 start_services(state)
             return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import GATEWAY_DEV_ENV
+from tests.helpers import AUTH_ENV
 from tests.stack import Endpoints
 
 SERVICES = ("intake", "scoring", "alerts", "gateway")
@@ -84,8 +84,10 @@ def services(
     stack: Endpoints, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, ServiceProcess]]:
     log_dir = tmp_path_factory.mktemp("service-logs")
-    env = {**os.environ, **stack.env(), **GATEWAY_DEV_ENV, "ALLIANCE_SCORING_BATCH": "25"}
-    running = {name: ServiceProcess(name, env, log_dir) for name in SERVICES}
+    env = {**os.environ, **AUTH_ENV, "ALLIANCE_SCORING_BATCH": "25"}
+    running = {
+        name: ServiceProcess(name, {**env, **stack.service_env(name)}, log_dir) for name in SERVICES
+    }
     try:
         for service in running.values():
             service.start()

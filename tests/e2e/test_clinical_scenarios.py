@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 
+from alliance_shared.access import Scope
 from alliance_shared.topics import SCORED
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
-from tests.helpers import T0, bearer, read_topic, response_body
+from tests.helpers import T0, bearer, clinic_system, read_topic, response_body
 from tests.stack import Endpoints
 
 CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
@@ -60,10 +61,12 @@ async def post_case(
     end: dict[str, Any] | None = None,
 ) -> None:
     for body in bodies:  # one case's submissions in order
-        r = await client.post(f"{intake}/v1/responses", json=body)
+        ehr = clinic_system([body["clinic_id"]])
+        r = await client.post(f"{intake}/v1/responses", json=body, headers=ehr)
         assert r.status_code == 202, r.text
     if end is not None:
-        r = await client.post(f"{intake}/v1/episode-endings", json=end)
+        ehr = clinic_system([end["clinic_id"]])
+        r = await client.post(f"{intake}/v1/episode-endings", json=end, headers=ehr)
         assert r.status_code == 202, r.text
 
 
@@ -228,9 +231,11 @@ async def test_clinic_configuration_changes_the_rules_for_that_clinic_only(
     tuned, default = ids("tuned-clinic"), ids("default-clinic")
     intake, gateway = services["intake"].url, services["gateway"].url
     headers = bearer("supervisor", [tuned, default])
+    admin = clinic_system([tuned], (Scope.CLINIC_ADMIN,))
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         bad = await client.patch(
             f"{intake}/v1/clinics/{tuned}/configuration",
+            headers=admin,
             json={
                 "overrides": {"alliance_cutoffs": {"SRS": {"value": "low"}}},
                 "idempotency_key": "config-bad-0001",
@@ -253,11 +258,12 @@ async def test_clinic_configuration_changes_the_rules_for_that_clinic_only(
             "effective_from": T0.isoformat(),
             "idempotency_key": "config-srs-30-0001",
         }
-        ok = await client.patch(f"{intake}/v1/clinics/{tuned}/configuration", json=change)
+        configuration = f"{intake}/v1/clinics/{tuned}/configuration"
+        ok = await client.patch(configuration, json=change, headers=admin)
         assert ok.status_code == 202, ok.text
-        again = await client.patch(f"{intake}/v1/clinics/{tuned}/configuration", json=change)
+        again = await client.patch(configuration, json=change, headers=admin)
         assert again.json() == {**ok.json(), "duplicate": True}
-        current = (await client.get(f"{intake}/v1/clinics/{tuned}/configuration")).json()
+        current = (await client.get(configuration, headers=admin)).json()
         assert current["version"] == 1
         assert current["configuration"]["alliance_cutoffs"]["SRS"]["value"] == 30
 

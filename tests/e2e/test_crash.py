@@ -12,7 +12,7 @@ import httpx
 from alliance_shared.topics import SCORED
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
-from tests.helpers import read_topic, response_body
+from tests.helpers import clinic_system, read_topic, response_body
 from tests.stack import Endpoints
 
 CASES, SESSIONS = 30, 10  # 300 responses
@@ -44,7 +44,7 @@ async def test_scoring_killed_mid_stream_loses_and_doubles_nothing(
             assert r.status_code == 202, r.text
             await asyncio.sleep(0.005)  # a stream, not a burst
 
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=clinic_system([clinic])) as client:
         stream = asyncio.create_task(post_all(client))
         await eventually(lambda: _at_least(pg, clinic, 60), within=60)
         scoring.kill9()  # mid-stream, usually mid-batch

@@ -9,7 +9,7 @@ import httpx
 
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
-from tests.helpers import bearer, response_body
+from tests.helpers import bearer, clinic_system, response_body
 
 CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
   dyads { respondentRole respondentId responses
@@ -41,7 +41,9 @@ async def test_responses_posted_over_http_show_up_in_graphql(
     ]
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         for body in bodies:
-            accepted = await client.post(f"{intake}/v1/responses", json=body)
+            accepted = await client.post(
+                f"{intake}/v1/responses", json=body, headers=clinic_system([clinic])
+            )
             assert accepted.status_code == 202, accepted.text
 
         async def projected() -> Any:
@@ -95,15 +97,15 @@ async def test_alerts_go_to_the_assigned_therapist_and_critical_items_to_supervi
                 {"role": "supervisor", "idempotency_key": f"{clinic}-sup7"},
             ),
             (
-                f"/v1/cases/{case}/assignment",
-                {"clinic_id": clinic, "therapist_id": "th-9", "idempotency_key": f"{case}-assign"},
+                f"/v1/clinics/{clinic}/cases/{case}/assignment",
+                {"therapist_id": "th-9", "idempotency_key": f"{case}-assign"},
             ),
         ]:
-            r = await client.put(f"{intake}{path}", json=body)
+            r = await client.put(f"{intake}{path}", json=body, headers=clinic_system([clinic]))
             assert r.status_code == 202, r.text
         oq = response_body(clinic, case, 1, 0, instrument="OQ-45.2")
         oq["answers"]["26"] = 2  # a critical item
-        r = await client.post(f"{intake}/v1/responses", json=oq)
+        r = await client.post(f"{intake}/v1/responses", json=oq, headers=clinic_system([clinic]))
         assert r.status_code == 202, r.text
 
         async def critical() -> Any:

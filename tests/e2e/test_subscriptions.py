@@ -14,7 +14,7 @@ import websockets
 from websockets.typing import Subprotocol
 
 from tests.e2e.conftest import ServiceProcess
-from tests.helpers import bearer, response_body
+from tests.helpers import bearer, clinic_system, response_body
 
 SUBSCRIPTION = """subscription($clinic: ID) { alertNotices(clinicId: $clinic) {
   kind action caseId priority escalated recipients } }"""
@@ -49,7 +49,7 @@ async def test_an_alert_raised_by_a_response_reaches_a_subscriber(
         await asyncio.sleep(0.5)
         oq = response_body(clinic, case, 1, 0, instrument="OQ-45.2")
         oq["answers"]["32"] = 3  # a critical item
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(headers=clinic_system([clinic])) as client:
             r = await client.post(f"{services['intake'].url}/v1/responses", json=oq)
             assert r.status_code == 202, r.text
         received: list[dict[str, Any]] = []

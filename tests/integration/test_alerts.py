@@ -24,7 +24,7 @@ from alliance_shared.events import (
 )
 from alliance_shared.topics import COMMANDS, CONFIG, NOTICES, SCORED
 from tests.conftest import eventually
-from tests.helpers import of_case, produce, read_topic, serving
+from tests.helpers import AUTH_ENV, of_case, produce, read_topic, serving
 from tests.stack import Endpoints
 from tests.unit.clinical import srs_series
 from tests.unit.test_alert_rules import outputs
@@ -39,7 +39,9 @@ class FakeClock:
 
 
 def settings(stack: Endpoints) -> AlertsSettings:
-    return AlertsSettings.model_validate({**stack.env(), "ALLIANCE_ALERTS_TICK_SECONDS": "0.2"})
+    return AlertsSettings.model_validate(
+        {**stack.service_env("alerts"), **AUTH_ENV, "ALLIANCE_ALERTS_TICK_SECONDS": "0.2"}
+    )
 
 
 async def alert_rows(pg: asyncpg.Pool, case: str) -> list[asyncpg.Record]:

@@ -11,17 +11,12 @@ import asyncpg
 import httpx
 
 from alliance_alerts.adapters.store import save_alerts
-from alliance_alerts.adapters.tables import SCHEMA as ALERTS
-from alliance_alerts.adapters.tables import TABLES as ALERT_TABLES
 from alliance_alerts.domain.rules import Alert
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import insert_scores, save_cases
-from alliance_scoring.adapters.tables import SCHEMA as SCORING
-from alliance_scoring.adapters.tables import TABLES as SCORING_TABLES
 from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.state import CaseState
-from alliance_shared.db import create_schema
 from alliance_shared.events import (
     AlertAction,
     AlertKind,
@@ -30,7 +25,7 @@ from alliance_shared.events import (
     ResponseSubmitted,
     RuleEvidence,
 )
-from tests.helpers import GATEWAY_DEV_ENV, bearer, serving
+from tests.helpers import AUTH_ENV, bearer, create_projection_tables, serving
 from tests.stack import Endpoints
 from tests.unit.clinical import fold, response
 
@@ -55,7 +50,7 @@ ALERTS_QUERY = """query($clinic: ID!, $after: String) {
 
 
 def gateway(stack: Endpoints) -> Any:
-    return create_app(GatewaySettings.model_validate({**stack.env(), **GATEWAY_DEV_ENV}))
+    return create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
 
 
 async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
@@ -111,7 +106,7 @@ async def seed_alert(pg: asyncpg.Pool, clinic: str, dyad_id: uuid.UUID, at: date
 async def test_case_is_read_with_its_dyads_and_only_in_its_clinic(
     stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
 ) -> None:
-    await create_schema(stack.database_url, SCORING, SCORING_TABLES)
+    await create_projection_tables(stack, "scoring")
     clinic, case = ids("clinic"), ids("case")
     await seed_case(pg, clinic, case)
     async with serving(gateway(stack)) as client:
@@ -136,7 +131,8 @@ async def test_case_is_read_with_its_dyads_and_only_in_its_clinic(
     assert dyad["respondentRole"] == "CLIENT"
     assert dyad["phase"] == "FOUNDATION"
     assert {"instrument": "SRS", "total": 33.2} in dyad["latest"]
-    assert [p["total"] for p in dyad["timeline"] if p["sessionNumber"] == 2] == [33.2, 26.0]
+    # Same session, same time: ordered by instrument (ORS, SRS).
+    assert [p["total"] for p in dyad["timeline"] if p["sessionNumber"] == 2] == [26.0, 33.2]
     [rupture] = dyad["ruptures"]
     assert (rupture["instrument"], rupture["openedSession"], rupture["status"]) == (
         "SRS",
@@ -150,7 +146,7 @@ async def test_case_is_read_with_its_dyads_and_only_in_its_clinic(
 async def test_alert_pages_are_stable_under_inserts(
     stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
 ) -> None:
-    await create_schema(stack.database_url, ALERTS, ALERT_TABLES)
+    await create_projection_tables(stack, "alerts")
     clinic = ids("clinic")
     dyad = uuid.uuid4()
     seeded = [await seed_alert(pg, clinic, dyad, T0 + timedelta(hours=h)) for h in range(5)]

@@ -11,12 +11,20 @@ from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
 from alliance_shared.topics import RESPONSES
 from tests.conftest import eventually
-from tests.helpers import Record, of_case, read_topic, response_body, serving
+from tests.helpers import (
+    AUTH_ENV,
+    Record,
+    clinic_system,
+    of_case,
+    read_topic,
+    response_body,
+    serving,
+)
 from tests.stack import Endpoints
 
 
 def settings(stack: Endpoints, **overrides: str) -> IntakeSettings:
-    return IntakeSettings.model_validate({**stack.env(), **overrides})
+    return IntakeSettings.model_validate({**stack.service_env("intake"), **AUTH_ENV, **overrides})
 
 
 async def test_accepted_response_is_stored_then_published_once(
@@ -25,6 +33,7 @@ async def test_accepted_response_is_stored_then_published_once(
     clinic, case = ids("clinic"), ids("case")
     body = response_body(clinic, case, 1, 9.5)
     async with serving(create_app(settings(stack))) as client:
+        client.headers.update(clinic_system([clinic]))
         first = await client.post("/v1/responses", json=body)
         again = await client.post("/v1/responses", json=body)
         assert first.status_code == 202, first.text
@@ -55,6 +64,7 @@ async def test_same_key_with_other_content_is_a_conflict(
 ) -> None:
     clinic, case = ids("clinic"), ids("case")
     async with serving(create_app(settings(stack))) as client:
+        client.headers.update(clinic_system([clinic]))
         ok = await client.post(
             "/v1/responses", json=response_body(clinic, case, 1, 9, key="k-12345678")
         )
@@ -73,6 +83,7 @@ async def test_invalid_input_names_the_field_and_rule(
     body = response_body(ids("clinic"), case, 1, 9)
     body["answers"]["3"] = 12
     async with serving(create_app(settings(stack))) as client:
+        client.headers.update(clinic_system([ids("clinic")]))
         bad_item = await client.post("/v1/responses", json=body)
         bad_role = await client.post(
             "/v1/responses",
@@ -99,6 +110,7 @@ async def test_intake_accepts_while_kafka_is_down_and_catches_up(
     clinic, case = ids("clinic"), ids("case")
     app = create_app(settings(stack, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1"))
     async with serving(app) as client:
+        client.headers.update(clinic_system([clinic]))
         for session in range(1, 6):
             r = await client.post("/v1/responses", json=response_body(clinic, case, session, 9))
             assert r.status_code == 202

@@ -17,7 +17,7 @@ from tests.stack import Endpoints
 
 
 def app(stack: Endpoints):  # type: ignore[no-untyped-def]
-    return create_app(ScoringSettings.model_validate(stack.env()))
+    return create_app(ScoringSettings.model_validate(stack.service_env("scoring")))
 
 
 async def dyads(pg: asyncpg.Pool, case: str) -> list[asyncpg.Record]:

@@ -1,11 +1,15 @@
-"""Webhook delivery to a local receiver on loopback: signed, retried with backoff through
-injected failures (500, timeout), dead-lettered after the last attempt, never sent twice."""
+"""Webhook delivery to a local receiver on loopback: signed as Standard Webhooks has it (and
+verified with the `standardwebhooks` library, as a clinic's receiver would), retried with
+backoff through injected failures (500, timeout), dead-lettered after the last attempt, never
+sent twice; secrets rotated with an overlap and sealed at rest."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -15,19 +19,29 @@ from typing import Any
 import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
-from alliance_alerts.domain.webhooks import SIGNATURE_HEADER, verify
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
 from alliance_shared.events import AlertNotice
 from alliance_shared.topics import DEAD_LETTER, NOTICES, SCORED
 from tests.conftest import eventually
-from tests.helpers import GATEWAY_DEV_ENV, bearer, produce, read_topic, serving
+from tests.helpers import AUTH_ENV, bearer, produce, read_topic, serving
 from tests.stack import Endpoints
 from tests.unit.clinical import srs_series
 from tests.unit.test_alert_rules import outputs
 
-SECRET = "s3cret-for-tests-0001"
+# Test-only encryption key for sealed secrets (generated per run, never a real one).
+WEBHOOK_KEYS = "test-k1:" + base64.b64encode(os.urandom(32)).decode()
+
+
+def verifies(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    try:
+        Webhook(secret).verify(body, headers)
+        return True
+    except WebhookVerificationError:
+        return False
 
 
 class Receiver:
@@ -35,13 +49,13 @@ class Receiver:
 
     def __init__(self, script: list[int | str]) -> None:
         self.script = script
-        self.received: list[tuple[bytes, str]] = []
+        self.received: list[tuple[bytes, dict[str, str]]] = []
         self.app = FastAPI()
         self.app.post("/hook")(self.hook)
 
     async def hook(self, request: Request) -> Response:
         body = await request.body()
-        self.received.append((body, request.headers.get(SIGNATURE_HEADER, "")))
+        self.received.append((body, dict(request.headers)))
         step = self.script.pop(0) if self.script else 200
         if step == "timeout":
             await asyncio.sleep(2)
@@ -72,12 +86,14 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
 def settings(stack: Endpoints, max_attempts: int) -> AlertsSettings:
     return AlertsSettings.model_validate(
         {
-            **stack.env(),
-            **GATEWAY_DEV_ENV,
+            **stack.service_env("alerts"),
+            **AUTH_ENV,
             "ALLIANCE_ALERTS_TICK_SECONDS": "0.2",
             "ALLIANCE_WEBHOOK_MAX_ATTEMPTS": str(max_attempts),
             "ALLIANCE_WEBHOOK_BACKOFF_BASE_S": "0.2",
             "ALLIANCE_WEBHOOK_TIMEOUT_S": "0.5",
+            "ALLIANCE_WEBHOOK_KEYS": WEBHOOK_KEYS,
+            "ALLIANCE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.1/32",
         }
     )
 
@@ -97,7 +113,7 @@ async def test_signed_delivery_retried_through_failures_and_never_twice(
     clinic, case = ids("clinic"), ids("case")
     receiver = Receiver([500, "timeout", 200])
     async with serve(receiver.app) as url, serving(create_app(settings(stack, 6))) as alerts:
-        hook = {"url": url, "secret": SECRET}
+        hook = {"url": url}
         anonymous = await alerts.put(f"/v1/clinics/{clinic}/webhook", json=hook)
         therapist = await alerts.put(
             f"/v1/clinics/{clinic}/webhook", json=hook, headers=bearer("clinician", [clinic])
@@ -105,7 +121,16 @@ async def test_signed_delivery_retried_through_failures_and_never_twice(
         assert (anonymous.status_code, therapist.status_code) == (401, 403)
         alerts.headers.update(bearer("clinic_admin", [clinic]))
         r = await alerts.put(f"/v1/clinics/{clinic}/webhook", json=hook)
-        assert r.status_code == 204, r.text
+        assert r.status_code == 200, r.text
+        secret = r.json()["secret"]
+        assert secret.startswith("whsec_")
+        again = await alerts.put(f"/v1/clinics/{clinic}/webhook", json=hook)
+        assert again.json()["secret"] is None  # shown once
+        stored = await pg.fetchval(
+            "SELECT secret_sealed FROM alerts_delivery.endpoint WHERE clinic_id = $1", clinic
+        )
+        assert secret.encode() not in stored
+        assert secret[6:].encode() not in stored
         # A live rupture: scored now.
         now = datetime.now(UTC)
         published = [
@@ -137,9 +162,12 @@ async def test_signed_delivery_retried_through_failures_and_never_twice(
     bodies = receiver.accepted()
     assert len(bodies) == 3  # the same notice, three attempts; then never again
     assert {b["event_id"] for b in bodies} == {str(notices[0].event_id)}
-    body, signature = receiver.received[-1]
-    assert verify(SECRET, body, signature, int(datetime.now(UTC).timestamp()))
-    assert not verify("another-secret-000", body, signature, int(datetime.now(UTC).timestamp()))
+    body, headers = receiver.received[-1]
+    assert headers["webhook-id"] == str(notices[0].event_id)
+    assert verifies(secret, body, headers)
+    assert not verifies("whsec_" + base64.b64encode(os.urandom(32)).decode(), body, headers)
+    tampered = {**headers, "webhook-id": str(uuid.uuid4())}  # the id is signed too
+    assert not verifies(secret, body, tampered)
 
 
 async def test_delivery_is_dead_lettered_after_the_last_attempt(
@@ -149,7 +177,7 @@ async def test_delivery_is_dead_lettered_after_the_last_attempt(
     receiver = Receiver([500, 500, 500, 500])
     async with serve(receiver.app) as url, serving(create_app(settings(stack, 3))) as alerts:
         alerts.headers.update(bearer("clinic_admin", [clinic]))
-        await alerts.put(f"/v1/clinics/{clinic}/webhook", json={"url": url, "secret": SECRET})
+        await alerts.put(f"/v1/clinics/{clinic}/webhook", json={"url": url})
         now = datetime.now(UTC)
         published = [
             e.model_copy(update={"occurred_at": now, "recorded_at": now})
@@ -175,3 +203,32 @@ async def test_delivery_is_dead_lettered_after_the_last_attempt(
     headers = dict(record.headers)
     assert headers["dlq_source"] == b"webhook"
     assert b"failed 3 times; last: 500" in headers["dlq_reason"]
+
+
+async def test_a_rotated_secret_and_the_previous_one_both_verify_during_the_changeover(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    receiver = Receiver([200, 200])
+    async with serve(receiver.app) as url, serving(create_app(settings(stack, 3))) as alerts:
+        alerts.headers.update(bearer("clinic_admin", [clinic]))
+        old = (await alerts.put(f"/v1/clinics/{clinic}/webhook", json={"url": url})).json()
+        rotated = await alerts.post(f"/v1/clinics/{clinic}/webhook/secret")
+        assert rotated.status_code == 200, rotated.text
+        new = rotated.json()["secret"]
+        now = datetime.now(UTC)
+        published = [
+            e.model_copy(update={"occurred_at": now, "recorded_at": now})
+            for e in outputs(srs_series(case, [38] * 6 + [30], clinic=clinic))
+        ]
+        await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
+        await eventually(lambda: _delivered(pg, clinic), within=60)
+    body, headers = receiver.received[0]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert verifies(new, body, headers)
+    assert verifies(old["secret"], body, headers)
+
+
+async def _delivered(pg: asyncpg.Pool, clinic: str) -> bool:
+    rows = await deliveries(pg, clinic)
+    return bool(rows) and rows[0]["status"] == "delivered"

@@ -17,6 +17,7 @@ from sqlalchemy import Table
 
 from alliance_shared.db import create_pool, create_schema, ping
 from alliance_shared.health import health_router
+from alliance_shared.http_security import Authenticate, install
 from alliance_shared.outbox import OutboxRelay
 from alliance_shared.settings import CommonSettings
 
@@ -41,19 +42,27 @@ def consumer_service_app(
     settings: CommonSettings,
     schema: str,
     tables: Sequence[Table],
+    read_models: Sequence[Table],
     projection_version: int,
     broker: KafkaBroker,
     runtime: Runtime,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     extra_schemas: Sequence[tuple[str, Sequence[Table]]] = (),
     routers: Sequence[APIRouter] = (),
+    authenticate: Authenticate | None = None,
 ) -> FastAPI:
     """`background`: long-running loops started with the service and cancelled at shutdown.
-    `extra_schemas`: schemas of source data beside the projection (additive, never rebuilt)."""
+    `read_models`: the tables of `schema` the gateway may read.
+    `extra_schemas`: schemas of source data beside the projection (additive, never rebuilt).
+    `authenticate`: checks the bearer token of every request but health (needed with routers)."""
+    if routers and authenticate is None:
+        raise ValueError("an HTTP API needs authentication")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await create_schema(settings.database_url, schema, tables, projection_version)
+        await create_schema(
+            settings.database_url, schema, tables, projection_version, readable=read_models
+        )
         for extra, extra_tables in extra_schemas:
             await create_schema(settings.database_url, extra, extra_tables)
         runtime.pool = await create_pool(settings.database_url, settings.db_pool_size)
@@ -74,9 +83,15 @@ def consumer_service_app(
             await runtime.pool.close()
 
     app = FastAPI(
-        title=f"Alliance {service}", version="1", description=description, lifespan=lifespan
+        title=f"Alliance {service}",
+        version="1",
+        description=description,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
     )
     app.state.runtime = runtime
+    if authenticate is not None:
+        install(app, authenticate=authenticate, limiter=settings.limiter())
 
     async def db_up() -> bool:
         return runtime.pool is not None and await ping(runtime.pool)

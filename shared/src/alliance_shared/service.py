@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import uvicorn
@@ -13,8 +14,13 @@ from alliance_shared.settings import CommonSettings
 
 def serve(service: str, create_app: Callable[[], FastAPI], settings: CommonSettings) -> None:
     configure_logging(service, settings.log_level)
+    try:
+        app = create_app()
+    except ValueError as exc:  # a setting that would leave a door open: refuse to start
+        print(f"alliance {service}: refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     uvicorn.run(
-        create_app(),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # our JSON logging

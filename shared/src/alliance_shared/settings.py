@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alliance_shared.dbroles import with_login
+from alliance_shared.http_security import RateLimiter
 from alliance_shared.tokens import TokenSettings
 
 
@@ -15,20 +19,35 @@ class CommonSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")
     database_url: str = Field("postgresql://alliance@127.0.0.1:5432/alliance", alias="DATABASE_URL")
+    # The database password from a file (a mounted secret) rather than inside DATABASE_URL.
+    database_password_file: str | None = Field(None, alias="ALLIANCE_DB_PASSWORD_FILE")
     topic_partitions: int = Field(12, alias="ALLIANCE_TOPIC_PARTITIONS", ge=1)
     http_host: str = Field("127.0.0.1", alias="ALLIANCE_HTTP_HOST")
     http_port: int = Field(8000, alias="ALLIANCE_HTTP_PORT")
     log_level: str = Field("INFO", alias="ALLIANCE_LOG_LEVEL")
     db_pool_size: int = Field(10, alias="ALLIANCE_DB_POOL_SIZE", ge=1)
+    # HTTP doors: request bodies above this are refused (413) before they are parsed; each
+    # authenticated client (token subject) gets `rate` requests/s on average, `burst` at once
+    # (429 beyond; 0 switches the limit off). Per process.
+    max_body_bytes: int = Field(1_048_576, alias="ALLIANCE_MAX_BODY_BYTES", ge=1024)
+    rate_limit_per_second: float = Field(100.0, alias="ALLIANCE_RATE_LIMIT_PER_SECOND", ge=0)
+    rate_limit_burst: int = Field(200, alias="ALLIANCE_RATE_LIMIT_BURST", ge=1)
 
-    # Bearer tokens (gateway; the alerts service's webhook API): RS256 against a JWKS.
+    # Bearer tokens (every HTTP door): RS256 against a JWKS, with audience and issuer.
     jwks_file: str | None = Field(None, alias="ALLIANCE_JWKS_FILE")
     jwks_url: str | None = Field(None, alias="ALLIANCE_JWKS_URL")
     jwt_audience: str | None = Field(None, alias="ALLIANCE_JWT_AUDIENCE")
     jwt_issuer: str | None = Field(None, alias="ALLIANCE_JWT_ISSUER")
-    # Development only: accept HS256 tokens signed with this secret (alliance_gateway.devtoken).
+    # Development only, and never beside a JWKS: HS256 tokens signed with this secret.
     dev_mode: bool = Field(False, alias="ALLIANCE_DEV_MODE")
     dev_jwt_secret: str | None = Field(None, alias="ALLIANCE_DEV_JWT_SECRET")
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> CommonSettings:
+        if self.database_password_file:
+            password = Path(self.database_password_file).read_text().strip()
+            self.database_url = with_login(self.database_url, None, password)
+        return self
 
     def tokens(self) -> TokenSettings:
         return TokenSettings(
@@ -39,3 +58,8 @@ class CommonSettings(BaseSettings):
             dev_mode=self.dev_mode,
             dev_secret=self.dev_jwt_secret,
         )
+
+    def limiter(self) -> RateLimiter | None:
+        if self.rate_limit_per_second == 0:
+            return None
+        return RateLimiter(self.rate_limit_per_second, self.rate_limit_burst)

@@ -1,19 +1,36 @@
-"""Bearer tokens: RS256 JWTs checked against a JWKS (file or URL); HS256 only in dev mode."""
+"""Bearer tokens: RS256 JWTs checked against a JWKS (file or URL); HS256 only in dev mode and
+only when no JWKS is configured.
+
+Outside dev mode the audience and issuer are required and checked, so a token another issuer
+made for another application is refused. The JWKS is fetched without blocking the event loop,
+cached, and fetched again when a token names an unknown key id (at most once per
+`jwks_refresh_seconds`), so signing keys can rotate. A JWKS that cannot be reached is
+`TokenServiceUnavailable` (503), not an invalid token (401).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 
-from alliance_shared.access import Caller, Role
+from alliance_shared.access import Caller, ClinicSystem, Principal, Role, Scope
 
 
 class InvalidToken(Exception):
-    """Missing, expired, wrongly signed or malformed: answered with 401."""
+    """Missing, expired, wrongly signed or malformed: answered with 401. The message names the
+    rule, never the token's content."""
+
+
+class TokenServiceUnavailable(Exception):
+    """The keys to check the token cannot be had right now: answered with 503."""
 
 
 @dataclass(frozen=True)
@@ -24,60 +41,157 @@ class TokenSettings:
     issuer: str | None = None
     dev_mode: bool = False
     dev_secret: str | None = None
+    leeway_seconds: int = 30
+    jwks_refresh_seconds: float = 30.0
+    jwks_timeout_seconds: float = 5.0
+
+    @property
+    def jwks_configured(self) -> bool:
+        return bool(self.jwks_file or self.jwks_url)
+
+    def problems(self) -> list[str]:
+        """What makes these settings unusable (empty when they are fine)."""
+        if self.jwks_file and self.jwks_url:
+            return ["set ALLIANCE_JWKS_FILE or ALLIANCE_JWKS_URL, not both"]
+        if not self.jwks_configured and not (self.dev_mode and self.dev_secret):
+            return [
+                "no way to verify tokens: set ALLIANCE_JWKS_FILE or ALLIANCE_JWKS_URL "
+                "(or, for development only, ALLIANCE_DEV_MODE=1 with ALLIANCE_DEV_JWT_SECRET)"
+            ]
+        if not self.dev_mode and not (self.audience and self.issuer):
+            return ["ALLIANCE_JWT_AUDIENCE and ALLIANCE_JWT_ISSUER are required outside dev mode"]
+        return []
+
+
+class KeySet:
+    """The JWKS, cached. A file is read once; a URL is fetched on first use and again, rate-
+    limited, when a token names a key id the cache does not hold."""
+
+    def __init__(self, settings: TokenSettings, clock: Callable[[], float] = time.monotonic):
+        self._settings = settings
+        self._clock = clock
+        self._keys: dict[str | None, Any] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
+        if settings.jwks_file:
+            self._load(json.loads(Path(settings.jwks_file).read_text()))
+            self._fetched_at = float("inf")  # never refetched
+
+    def _load(self, document: dict[str, Any]) -> None:
+        keys: dict[str | None, Any] = {}
+        for jwk in jwt.PyJWKSet.from_dict(document).keys:
+            if jwk.key_type == "RSA" and jwk.public_key_use in (None, "sig"):
+                keys[jwk.key_id] = jwk.key
+        self._keys = keys
+
+    async def _fetch(self) -> None:
+        assert self._settings.jwks_url is not None
+        try:
+            async with httpx.AsyncClient(timeout=self._settings.jwks_timeout_seconds) as client:
+                response = await client.get(self._settings.jwks_url)
+                response.raise_for_status()
+                self._load(response.json())
+        except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+            raise TokenServiceUnavailable(f"JWKS unavailable: {type(exc).__name__}") from exc
+        finally:
+            self._fetched_at = self._clock()
+
+    def _may_refresh(self) -> bool:
+        return self._fetched_at is None or (
+            self._clock() - self._fetched_at >= self._settings.jwks_refresh_seconds
+        )
+
+    async def key(self, kid: str | None) -> Any:
+        if kid not in self._keys and self._settings.jwks_url:
+            async with self._lock:
+                if kid in self._keys:
+                    pass  # another request fetched it meanwhile
+                elif self._may_refresh():
+                    try:
+                        await self._fetch()
+                    except TokenServiceUnavailable:
+                        if not self._keys:
+                            raise  # nothing to check any token with: 503
+                elif not self._keys:
+                    raise TokenServiceUnavailable("JWKS unavailable (retrying shortly)")
+        if kid in self._keys:
+            return self._keys[kid]
+        if kid is None and len(self._keys) == 1:
+            return next(iter(self._keys.values()))
+        raise InvalidToken("unknown key id")
 
 
 class TokenVerifier:
     def __init__(self, settings: TokenSettings) -> None:
+        if problems := settings.problems():
+            raise ValueError("; ".join(problems))
         self.settings = settings
-        self._jwks: jwt.PyJWKSet | None = None
-        self._client: jwt.PyJWKClient | None = None
-        if settings.jwks_file:
-            self._jwks = jwt.PyJWKSet.from_dict(json.loads(Path(settings.jwks_file).read_text()))
-        elif settings.jwks_url:
-            self._client = jwt.PyJWKClient(settings.jwks_url, cache_keys=True)
-        if not (self._jwks or self._client or (settings.dev_mode and settings.dev_secret)):
-            raise ValueError(
-                "no way to verify tokens: set ALLIANCE_JWKS_FILE or ALLIANCE_JWKS_URL "
-                "(or ALLIANCE_DEV_MODE=1 with ALLIANCE_DEV_JWT_SECRET for development)"
-            )
+        self._keys = KeySet(settings) if settings.jwks_configured else None
 
-    def _key(self, token: str) -> tuple[Any, str]:
-        header = jwt.get_unverified_header(token)
+    async def _key(self, token: str) -> tuple[Any, str]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("malformed token") from exc
         alg = header.get("alg")
         if alg == "HS256":
-            if not (self.settings.dev_mode and self.settings.dev_secret):
-                raise InvalidToken("HS256 tokens are accepted in dev mode only")
+            # Never beside a JWKS: that would let a token signed with the (public) RSA key as
+            # an HMAC secret through, and a dev secret would outlive dev mode.
+            if self._keys is not None or not self.settings.dev_mode:
+                raise InvalidToken("HS256 tokens are accepted in dev mode without a JWKS only")
             return self.settings.dev_secret, "HS256"
-        if alg != "RS256":
+        if alg != "RS256" or self._keys is None:
             raise InvalidToken("unsupported algorithm")
-        if self._client is not None:
-            return self._client.get_signing_key_from_jwt(token).key, "RS256"
-        if self._jwks is None:
-            raise InvalidToken("RS256 needs a JWKS")
         kid = header.get("kid")
-        keys = [k for k in self._jwks.keys if kid is None or k.key_id == kid]
-        if not keys:
-            raise InvalidToken("unknown key id")
-        return keys[0].key, "RS256"
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidToken("kid: must be a string")
+        return await self._keys.key(kid), "RS256"
 
-    def caller(self, authorization: str | None) -> Caller:
-        if not authorization or not authorization.lower().startswith("bearer "):
+    async def principal(self, authorization: str | None) -> Principal:
+        """The caller of a request, from its `Authorization` header value."""
+        if not authorization or not authorization[:7].lower() == "bearer ":
             raise InvalidToken("missing bearer token")
-        token = authorization.split(" ", 1)[1].strip()
+        token = authorization[7:].strip()
+        key, alg = await self._key(token)
+        required = ["exp", "iat", "sub"] + (["aud", "iss"] if not self.settings.dev_mode else [])
         try:
-            key, alg = self._key(token)
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=[alg],
                 audience=self.settings.audience,
                 issuer=self.settings.issuer,
-                options={"require": ["exp", "sub"], "verify_aud": bool(self.settings.audience)},
+                leeway=self.settings.leeway_seconds,
+                options={"require": required, "verify_aud": bool(self.settings.audience)},
             )
-            role = Role(claims["role"])
-            clinics = claims.get("clinics", [])
-            if not isinstance(clinics, list) or not all(isinstance(c, str) for c in clinics):
-                raise InvalidToken("clinics: must be a list of clinic ids")
-        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from exc
-        return Caller(subject=str(claims["sub"]), role=role, clinics=frozenset(clinics))
+        return principal_from_claims(claims)
+
+    async def person(self, authorization: str | None) -> Caller:
+        """A person's token (the gateway, the alerts webhook API): machine tokens are refused."""
+        principal = await self.principal(authorization)
+        if not isinstance(principal, Caller):
+            raise InvalidToken("a person's token is required")
+        return principal
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """People carry `role`; clinic systems carry `scope` (space-separated, as OAuth2 has it).
+    Both carry `clinics`, the list of clinic ids they act for."""
+    clinics = claims.get("clinics")
+    if not isinstance(clinics, list) or not all(isinstance(c, str) for c in clinics):
+        raise InvalidToken("clinics: must be a list of clinic ids")
+    subject, expires = str(claims["sub"]), int(claims["exp"])
+    if "role" in claims:
+        try:
+            role = Role(claims["role"])
+        except ValueError as exc:
+            raise InvalidToken("role: unknown role") from exc
+        return Caller(subject, role, frozenset(clinics), expires)
+    scope = claims.get("scope")
+    if not isinstance(scope, str) or not scope.strip():
+        raise InvalidToken("role or scope: one is required")
+    known = {s.value for s in Scope}
+    scopes = frozenset(Scope(s) for s in scope.split() if s in known)
+    return ClinicSystem(subject, frozenset(clinics), scopes, expires)

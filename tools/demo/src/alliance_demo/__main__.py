@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shlex
 import sys
 from collections import Counter
@@ -51,6 +52,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="date the responses relative to this day (ISO date; default: today, UTC)",
     )
     parser.add_argument("--concurrency", type=int, default=8, help="cases sent at once")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("ALLIANCE_INTAKE_TOKEN"),
+        help="a clinic system's bearer token with responses:write for the demo clinics "
+        "(default: $ALLIANCE_INTAKE_TOKEN; ./dev up passes one)",
+    )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -165,7 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
     try:
         result: SendResult = asyncio.run(
-            send_all(network.submissions, args.intake_url, concurrency=args.concurrency)
+            send_all(
+                network.submissions,
+                args.intake_url,
+                concurrency=args.concurrency,
+                token=args.token,
+            )
         )
     except IntakeRejected as exc:
         print(f"\nintake rejected a response: {exc}", file=sys.stderr)

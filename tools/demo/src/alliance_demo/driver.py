@@ -75,16 +75,22 @@ async def send_all(
     backoff: float = 0.5,
     request_timeout: float = 10.0,
     transport: httpx.AsyncBaseTransport | None = None,
+    token: str | None = None,
 ) -> SendResult:
-    """Posts every submission; returns the counts. Raises `IntakeRejected` on the first 4xx and
-    `IntakeUnavailable` when retries run out (the other sends are cancelled then)."""
+    """Posts every submission (as the clinic system whose bearer `token` is given); returns the
+    counts. Raises `IntakeRejected` on the first 4xx and `IntakeUnavailable` when retries run
+    out (the other sends are cancelled then)."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     cases = by_case(submissions)
     counts = {"accepted": 0, "duplicates": 0, "endings": 0}
 
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient(
-        base_url=intake_url.rstrip("/"), timeout=request_timeout, transport=transport
+        base_url=intake_url.rstrip("/"),
+        timeout=request_timeout,
+        transport=transport,
+        headers=headers,
     ) as client:
         pending: Iterator[list[dict[str, Any]]] = iter(cases.values())
 

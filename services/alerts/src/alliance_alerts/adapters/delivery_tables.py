@@ -24,12 +24,18 @@ from sqlalchemy import (
 DELIVERY_SCHEMA = "alerts_delivery"
 metadata = MetaData(schema=DELIVERY_SCHEMA)
 
-webhook = Table(
-    "webhook",
+# A clinic's webhook endpoint. Secrets are sealed (adapters.secret_box); during a rotation the
+# previous secret stays valid, and is signed with too, until `previous_valid_until`.
+endpoint = Table(
+    "endpoint",
     metadata,
     Column("clinic_id", Text, primary_key=True),
     Column("url", Text, nullable=False),
-    Column("secret", Text, nullable=False),
+    Column("secret_key_id", Text, nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("previous_key_id", Text),
+    Column("previous_sealed", LargeBinary),
+    Column("previous_valid_until", DateTime(timezone=True)),
     Column("active", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
@@ -57,4 +63,4 @@ attempt = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("outcome", Text, nullable=False),  # e.g. "200", "500", "timeout", "connect error"
 )
-TABLES = [webhook, delivery, attempt]
+TABLES = [endpoint, delivery, attempt]

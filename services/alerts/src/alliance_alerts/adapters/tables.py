@@ -42,12 +42,13 @@ pending_command = Table(
     Column("alert_id", Text, nullable=False, index=True),
     Column("command", JSONB, nullable=False),
 )
+# What the gateway may read (SELECT granted to the reader role); assignments count towards
+# a clinician's caseload.
+READ_MODELS: list[Table] = [table_of(Alert), table_of(AlertTransition), assignment]
 TABLES: list[Table] = [
-    table_of(Alert),
-    table_of(AlertTransition),
+    *READ_MODELS,
     clinic_config,
     staff,
-    assignment,
     pending_command,
     outbox,
     processed_event,

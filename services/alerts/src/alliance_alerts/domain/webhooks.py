@@ -1,33 +1,83 @@
-"""Webhook delivery rules, pure: the signature, the retry schedule, which notices are live.
+"""Webhook delivery rules, pure: the signature, which addresses may receive, the retry
+schedule, which notices are live.
 
-Signature (like Stripe's): header `X-Alliance-Signature: t=<unix seconds>,v1=<hex>` where
-hex = HMAC-SHA256(secret, f"{t}.{body}"). Receivers recompute it and reject old timestamps.
+Signatures follow the Standard Webhooks specification (https://www.standardwebhooks.com/), so a
+clinic verifies them with a stock library: headers `webhook-id` (the notice id),
+`webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` over
+`id.timestamp.body`), secrets `whsec_<base64>`. While a secret is being rotated the header
+carries one signature per valid secret, separated by a space.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from datetime import datetime, timedelta
+import base64
+import binascii
+import ipaddress
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
-SIGNATURE_HEADER = "X-Alliance-Signature"
+from standardwebhooks import Webhook
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
+def secret_from_bytes(raw: bytes) -> str:
+    return SECRET_PREFIX + base64.b64encode(raw).decode()
 
 
-def verify(secret: str, body: bytes, header: str, now: int, tolerance_s: int = 300) -> bool:
-    """What a receiver does (used by our tests and documented for clinics)."""
+def secret_problem(secret: str) -> str | None:
+    """Why `secret` is not a usable Standard Webhooks secret, or None."""
+    if not secret.startswith(SECRET_PREFIX):
+        return f"must start with {SECRET_PREFIX}"
     try:
-        parts = dict(p.split("=", 1) for p in header.split(","))
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(now - timestamp) > tolerance_s:
-        return False
-    return hmac.compare_digest(sign(secret, body, timestamp), header)
+        raw = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        return "must be base64 after the prefix"
+    if not 24 <= len(raw) <= 64:
+        return "must hold 24 to 64 bytes"
+    return None
+
+
+def signature_headers(
+    notice_id: str, timestamp: int, body: bytes, secrets: Sequence[str]
+) -> dict[str, str]:
+    """The Standard Webhooks headers, signed with each valid secret (newest first)."""
+    at = datetime.fromtimestamp(timestamp, UTC)
+    signatures = [Webhook(s).sign(notice_id, at, body.decode()) for s in secrets]
+    return {
+        "webhook-id": notice_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(signatures),
+    }
+
+
+def address_refusal(addresses: Iterable[IPAddress], allowed: Sequence[IPNetwork]) -> str | None:
+    """Why a host resolving to `addresses` may not receive webhooks, or None.
+
+    Refused: loopback, private, link-local, multicast, reserved, unspecified and shared
+    addresses (and IPv4 inside IPv6), unless an allowed network names them. Every address must
+    pass: a host that resolves to one public and one internal address is refused."""
+    found = list(addresses)
+    if not found:
+        return "the host does not resolve"
+    for address in found:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if any(address in network for network in allowed):
+            continue
+        if not address.is_global or address.is_multicast:
+            return f"the host resolves to a non-public address ({address})"
+    return None
+
+
+def allowed_http(addresses: Iterable[IPAddress], allowed: Sequence[IPNetwork]) -> bool:
+    """Plain http only to explicitly allowed networks (a test receiver, an internal relay)."""
+    found = list(addresses)
+    return bool(found) and all(any(a in n for n in allowed) for a in found)
 
 
 def next_attempt(attempts: int, now: datetime, base_s: float, cap_s: float) -> datetime:

@@ -11,19 +11,27 @@ from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import httpx
-from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import AnyHttpUrl, BaseModel, Field, TypeAdapter
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter
 
 from alliance_alerts.adapters.delivery_tables import DELIVERY_SCHEMA
 from alliance_alerts.adapters.delivery_tables import TABLES as DELIVERY_TABLES
-from alliance_alerts.adapters.tables import PROJECTION_VERSION, SCHEMA, TABLES
+from alliance_alerts.adapters.secret_box import SecretBox
+from alliance_alerts.adapters.tables import (
+    PROJECTION_VERSION,
+    READ_MODELS,
+    SCHEMA,
+    TABLES,
+)
 from alliance_alerts.application.delivery import (
+    EndpointRefused,
     deliver_due,
     delivery_log,
     enqueue_deliveries,
-    set_webhook,
+    rotate_secret,
+    set_endpoint,
 )
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
@@ -32,6 +40,7 @@ from alliance_alerts.application.handlers import (
     escalate_due,
 )
 from alliance_alerts.settings import AlertsSettings
+from alliance_shared.access import Caller, Principal
 from alliance_shared.broker import batch_subscriber, create_broker
 from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
 from alliance_shared.events import (
@@ -45,9 +54,10 @@ from alliance_shared.events import (
     ScoringOutput,
     StaffChanged,
 )
+from alliance_shared.http_security import ERRORS, error_body, principal, unavailable
 from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
-from alliance_shared.tokens import InvalidToken, TokenVerifier
+from alliance_shared.tokens import TokenVerifier
 from alliance_shared.topics import COMMANDS, CONFIG, DEAD_LETTER, NOTICES, SCORED
 
 log = logging.getLogger(__name__)
@@ -153,57 +163,113 @@ def escalation_step(runtime: Runtime, clock: Clock) -> Callable[[], Awaitable[No
 def delivery_step(
     settings: AlertsSettings, runtime: Runtime, broker: KafkaBroker, clock: Clock
 ) -> Callable[[], Awaitable[None]]:
-    client = httpx.AsyncClient()
+    # Redirects are not followed: a public endpoint must not bounce a delivery inward.
+    client = httpx.AsyncClient(follow_redirects=False)
+    box = settings.secret_box()
 
     async def dead_letter(body: bytes, clinic_id: str, reason: str) -> None:
         headers = {"dlq_reason": reason, "dlq_service": SERVICE, "dlq_source": "webhook"}
         await broker.publish(body, DEAD_LETTER.name, key=clinic_id.encode(), headers=headers)
 
     async def step() -> None:
+        if box is None:
+            return  # no encryption key: no endpoint can be registered, nothing to send
         pool, _ = runtime.require()
-        await deliver_due(pool, client, clock(), settings.delivery_policy(), dead_letter)
+        await deliver_due(pool, client, box, clock(), settings.delivery_policy(), dead_letter)
 
     return step
 
 
 class WebhookSettings(BaseModel):
-    url: AnyHttpUrl
-    secret: str = Field(min_length=16, description="Shared secret for the HMAC signature.")
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl = Field(
+        description="https, on a host that resolves to public addresses only (unless the "
+        "operator allows its network: ALLIANCE_WEBHOOK_ALLOW_NETWORKS)."
+    )
     active: bool = True
 
 
-def webhook_router(settings: AlertsSettings, runtime: Runtime) -> APIRouter:
-    """Clinic admins manage their clinic's webhook (bearer token, as for the gateway)."""
-    router = APIRouter(prefix="/v1/clinics/{clinic_id}", tags=["webhooks"])
-    try:
-        verifier: TokenVerifier | None = TokenVerifier(settings.tokens())
-    except ValueError:
-        verifier = None  # no token configuration: the webhook API stays closed
+class WebhookRegistered(BaseModel):
+    url: str
+    active: bool
+    secret: str | None = Field(
+        description="The signing secret (`whsec_...`), shown once: when the endpoint is created."
+    )
 
-    def clinic_admin(request: Request, clinic_id: str) -> None:
-        if verifier is None:
-            raise HTTPException(503, "token verification is not configured (ALLIANCE_JWKS_*)")
+
+class SecretRotated(BaseModel):
+    secret: str = Field(description="The new signing secret (`whsec_...`), shown once.")
+    previous_valid_until: datetime = Field(
+        description="Until then deliveries are signed with both secrets."
+    )
+
+
+def webhook_router(settings: AlertsSettings, runtime: Runtime, clock: Clock) -> APIRouter:
+    """Clinic admins manage their clinic's webhook (a person's bearer token, checked by the
+    service's door; see `consumer_service_app`)."""
+    router = APIRouter(prefix="/v1/clinics/{clinic_id}", tags=["webhooks"], responses=ERRORS)
+    box = settings.secret_box()
+
+    def clinic_admin(caller: Principal, clinic_id: str) -> SecretBox:
+        if not (isinstance(caller, Caller) and caller.may_read_audit(clinic_id)):
+            detail = error_body(
+                ["path", "clinic_id"], "clinic admins of this clinic only", "forbidden"
+            )
+            raise HTTPException(403, detail["detail"])
+        if box is None:
+            status, body, headers = unavailable("webhook secret encryption (ALLIANCE_WEBHOOK_KEYS)")
+            raise HTTPException(status, body["detail"], headers)
+        return box
+
+    @router.put("/webhook", response_model=WebhookRegistered)
+    async def put_webhook(
+        caller: Annotated[Principal, Depends(principal)],
+        clinic_id: ClinicPath,
+        hook: WebhookSettings,
+    ) -> WebhookRegistered:
+        """The clinic's webhook: every live notice is POSTed to it, signed as the Standard
+        Webhooks specification has it (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+        The secret is returned once, when the endpoint is created; rotate it with
+        `POST .../webhook/secret`."""
+        sealer = clinic_admin(caller, clinic_id)
+        url = str(hook.url)
         try:
-            caller = verifier.caller(request.headers.get("authorization"))
-        except InvalidToken as exc:
-            raise HTTPException(401, "invalid or missing bearer token") from exc
-        if not caller.may_read_audit(clinic_id):  # clinic admins of this clinic
-            raise HTTPException(403, "clinic admins of this clinic only")
+            secret = await set_endpoint(
+                runtime.require()[0],
+                sealer,
+                clinic_id,
+                url,
+                hook.active,
+                settings.delivery_policy(),
+            )
+        except EndpointRefused as refused:
+            raise HTTPException(
+                422, error_body(["body", "url"], str(refused), "value_error")["detail"]
+            ) from refused
+        return WebhookRegistered(url=url, active=hook.active, secret=secret)
 
-    @router.put("/webhook", status_code=204)
-    async def put_webhook(request: Request, clinic_id: ClinicPath, hook: WebhookSettings) -> None:
-        """The clinic's webhook: every live notice is POSTed to it, signed with
-        `X-Alliance-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-        HTTPS only, except in dev mode."""
-        clinic_admin(request, clinic_id)
-        if hook.url.scheme != "https" and not settings.dev_mode:
-            raise HTTPException(422, "url: must be https")
-        await set_webhook(runtime.require()[0], clinic_id, str(hook.url), hook.secret, hook.active)
+    @router.post("/webhook/secret", response_model=SecretRotated)
+    async def rotate_webhook_secret(
+        caller: Annotated[Principal, Depends(principal)], clinic_id: ClinicPath
+    ) -> SecretRotated:
+        """A new signing secret. The previous one stays valid for the changeover
+        (ALLIANCE_WEBHOOK_ROTATION_OVERLAP_H, 24 h by default): deliveries carry both
+        signatures meanwhile."""
+        sealer = clinic_admin(caller, clinic_id)
+        rotated = await rotate_secret(
+            runtime.require()[0], sealer, clinic_id, clock(), settings.delivery_policy()
+        )
+        if rotated is None:
+            raise HTTPException(404, "the clinic has no webhook")
+        return SecretRotated(secret=rotated[0], previous_valid_until=rotated[1])
 
     @router.get("/deliveries")
-    async def get_deliveries(request: Request, clinic_id: ClinicPath) -> list[dict[str, Any]]:
+    async def get_deliveries(
+        caller: Annotated[Principal, Depends(principal)], clinic_id: ClinicPath
+    ) -> list[dict[str, Any]]:
         """The delivery log: each notice sent to the clinic's webhook, with every attempt."""
-        clinic_admin(request, clinic_id)
+        clinic_admin(caller, clinic_id)
         return await delivery_log(runtime.require()[0], clinic_id)
 
     return router
@@ -219,6 +285,7 @@ def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -
         settings=settings,
         schema=SCHEMA,
         tables=TABLES,
+        read_models=READ_MODELS,
         projection_version=PROJECTION_VERSION,
         broker=broker,
         runtime=runtime,
@@ -231,7 +298,8 @@ def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -
             ),
         ],
         extra_schemas=[(DELIVERY_SCHEMA, DELIVERY_TABLES)],
-        routers=[webhook_router(settings, runtime)],
+        routers=[webhook_router(settings, runtime, clock)],
+        authenticate=TokenVerifier(settings.tokens()).person,
     )
 
 

@@ -96,7 +96,11 @@ async def dyad_timelines(
     rows = await session.execute(
         select(DyadScore)
         .where(col(DyadScore.dyad_id).in_(dyad_ids), col(DyadScore.dyad_id).in_(visible))
-        .order_by(col(DyadScore.administered_at), col(DyadScore.session_number))
+        .order_by(
+            col(DyadScore.administered_at),
+            col(DyadScore.session_number),
+            col(DyadScore.instrument),
+        )
     )
     by_dyad: dict[uuid.UUID, list[DyadScore]] = defaultdict(list)
     for score in rows.scalars():

@@ -3,6 +3,10 @@ authentication, CORS, its own audit/command store with an outbox relay, and heal
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
@@ -22,10 +26,32 @@ from alliance_gateway.entrypoints.schema import build_schema
 from alliance_gateway.settings import GatewaySettings
 from alliance_shared.db import create_engine, create_pool, create_schema
 from alliance_shared.health import health_router
+from alliance_shared.http_security import unavailable
 from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
 from alliance_shared.runtime import Runtime
-from alliance_shared.tokens import InvalidToken, TokenVerifier
+from alliance_shared.tokens import InvalidToken, TokenServiceUnavailable, TokenVerifier
+
+TOKEN_EXPIRED = 4401  # WebSocket close code: the token expired; reconnect with a fresh one
+
+
+def close_when_expired(websocket: object, expires_at: int | None) -> None:
+    """Closes the WebSocket (4401) when its token expires: a connection never outlives it."""
+    if not isinstance(websocket, WebSocket) or expires_at is None:
+        return
+
+    async def close() -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        if websocket.client_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError):
+                await websocket.close(code=TOKEN_EXPIRED, reason="token expired")
+
+    task = asyncio.get_running_loop().create_task(close())
+    _expiry_tasks.add(task)
+    task.add_done_callback(_expiry_tasks.discard)
+
+
+_expiry_tasks: set[asyncio.Task[None]] = set()
 
 
 def _is_ide_page(connection: HTTPConnection) -> bool:
@@ -69,8 +95,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description="GraphQL API over the alliance read models. GraphiQL at /graphql. "
         "Authenticate with `Authorization: Bearer <JWT>`.",
         lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
     )
     app.state.runtime = runtime
+    limiter = settings.limiter()
     app.state.engine = engine  # tests count the statements a query runs
 
     async def context(connection: HTTPConnection) -> Context:
@@ -80,13 +108,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             # GraphiQL page itself runs no operation (its requests carry the token).
             return Context(sessions, None, pool, relay, hub)
         try:
-            caller = verifier.caller(connection.headers.get("authorization"))
+            caller = await verifier.person(connection.headers.get("authorization"))
         except InvalidToken as exc:
             raise HTTPException(
                 status_code=401,
-                detail="invalid or missing bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
+                detail=f"invalid or missing bearer token: {exc}",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from exc
+        except TokenServiceUnavailable as exc:
+            status, body, headers = unavailable("token keys (JWKS)")
+            raise HTTPException(status, body["detail"], headers) from exc
+        if limiter and (wait := limiter.retry_after(caller.subject)):
+            raise HTTPException(429, "too many requests", {"Retry-After": str(math.ceil(wait))})
         return Context(sessions, caller, pool, relay, hub)
 
     class Router(GraphQLRouter[Context, None]):
@@ -96,11 +129,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             )
             token = params.get("authorization") or params.get("Authorization")
             try:
-                context.caller = verifier.caller(token if isinstance(token, str) else None)
+                caller = await verifier.person(token if isinstance(token, str) else None)
             except InvalidToken as exc:
                 raise ConnectionRejectionError(
                     {"reason": "invalid or missing bearer token"}
                 ) from exc
+            except TokenServiceUnavailable as exc:
+                raise ConnectionRejectionError({"reason": "token keys unavailable"}) from exc
+            context.caller = caller
+            close_when_expired(context.request, caller.expires_at)
             return None
 
     router = Router(

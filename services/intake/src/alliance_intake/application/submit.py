@@ -105,13 +105,14 @@ async def change_staff(
 
 async def assign_case(
     pool: asyncpg.Pool,
+    clinic_id: str,
     case_id: str,
     assignment: Assignment,
     now: Callable[[], datetime],
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
 ) -> SubmissionReceipt:
-    accepted = assignment_event(case_id, assignment, new_id(), now())
+    accepted = assignment_event(clinic_id, case_id, assignment, new_id(), now())
     event_id, duplicate = await store_clinic_event(
-        pool, assignment.clinic_id, assignment.idempotency_key, accepted
+        pool, clinic_id, assignment.idempotency_key, accepted
     )
     return SubmissionReceipt(event_id=event_id, duplicate=duplicate)

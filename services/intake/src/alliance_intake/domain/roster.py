@@ -16,7 +16,7 @@ from alliance_shared.events import (
     StaffChangedPayload,
     StaffRole,
 )
-from alliance_shared.ids import ClinicId, TherapistId
+from alliance_shared.ids import TherapistId
 
 
 class StaffChange(BaseModel):
@@ -30,11 +30,10 @@ class StaffChange(BaseModel):
 
 
 class Assignment(BaseModel):
-    """The body of `PUT /v1/cases/{case_id}/assignment`."""
+    """The body of `PUT /v1/clinics/{clinic_id}/cases/{case_id}/assignment`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    clinic_id: ClinicId
     therapist_id: TherapistId
     transfer: bool = Field(False, description="True when the case moves from another therapist.")
     idempotency_key: str = Field(min_length=8, max_length=128)
@@ -55,11 +54,11 @@ def staff_event(
 
 
 def assignment_event(
-    case_id: str, assignment: Assignment, event_id: uuid.UUID, now: datetime
+    clinic_id: str, case_id: str, assignment: Assignment, event_id: uuid.UUID, now: datetime
 ) -> Accepted:
     event = CaseAssigned(
         event_id=event_id,
-        clinic_id=assignment.clinic_id,
+        clinic_id=clinic_id,
         case_id=case_id,
         occurred_at=now,
         recorded_at=now,

@@ -1,4 +1,8 @@
-"""HTTP entrypoint: FastAPI app with the response endpoint, health and the outbox relay."""
+"""HTTP entrypoint: FastAPI app with the write endpoints, health and the outbox relay.
+
+Every endpoint but health and the documentation takes a bearer token (see
+`alliance_shared.http_security`): clinic systems write within the scopes and clinics of their
+token; clinic admins use the `clinic:admin` endpoints of their clinics."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import FastAPI, Path, status
+from fastapi import Depends, FastAPI, Path, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -31,18 +35,24 @@ from alliance_intake.domain.submission import (
     SubmissionReceipt,
 )
 from alliance_intake.settings import IntakeSettings
+from alliance_shared.access import Principal, Scope
 from alliance_shared.db import create_pool, create_schema, ping
 from alliance_shared.health import health_router
+from alliance_shared.http_security import ERRORS as DOOR_ERRORS
+from alliance_shared.http_security import install, principal, require_write
 from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
 from alliance_shared.runtime import Runtime
+from alliance_shared.tokens import TokenVerifier
 
 ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 IdPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
+Caller = Annotated[Principal, Depends(principal)]
+READ_ERRORS = {k: v for k, v in DOOR_ERRORS.items() if k not in (413, 422)}
 ERRORS: dict[int | str, dict[str, Any]] = {
+    **DOOR_ERRORS,
     409: {"description": "The idempotency key was used for a different submission."},
-    422: {"description": "Invalid input; `detail[].loc` names each field, `msg` the rule."},
 }
 
 
@@ -52,6 +62,7 @@ def utc_now() -> datetime:
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
+    verifier = TokenVerifier(settings.tokens())
     runtime = Runtime()
 
     @asynccontextmanager
@@ -74,8 +85,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         "Accepted responses are durable in PostgreSQL before the answer and reach Kafka through "
         "an outbox, also when Kafka is down at the time.",
         lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
     )
     app.state.runtime = runtime
+    install(app, authenticate=verifier.principal, limiter=settings.limiter())
 
     async def db_up() -> bool:
         return runtime.pool is not None and await ping(runtime.pool)
@@ -94,9 +107,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         responses=ERRORS,
         tags=["responses"],
     )
-    async def post_response(submission: ResponseSubmission) -> SubmissionReceipt | JSONResponse:
+    async def post_response(
+        submission: ResponseSubmission, caller: Caller
+    ) -> SubmissionReceipt | JSONResponse:
         """Accepts one questionnaire response. A retry with the same idempotency key returns the
-        original event id and publishes nothing new."""
+        original event id and publishes nothing new. Scope `responses:write`."""
+        require_write(caller, submission.clinic_id, Scope.RESPONSES_WRITE, "body")
         return await accept(lambda pool: submit_response(pool, submission, utc_now))
 
     @app.post(
@@ -107,10 +123,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         tags=["episodes"],
     )
     async def post_episode_ending(
-        submission: EpisodeEndingSubmission,
+        submission: EpisodeEndingSubmission, caller: Caller
     ) -> SubmissionReceipt | JSONResponse:
         """Records the end of a treatment episode: `planned` (mutual agreement) or `unilateral`
-        (the client dropped out). Idempotent like responses."""
+        (the client dropped out). Idempotent like responses. Scope `responses:write`."""
+        require_write(caller, submission.clinic_id, Scope.RESPONSES_WRITE, "body")
         return await accept(lambda pool: record_episode_ending(pool, submission, utc_now))
 
     @app.patch(
@@ -121,12 +138,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         tags=["configuration"],
     )
     async def patch_configuration(
-        clinic_id: ClinicPath, change: ConfigurationChange
+        clinic_id: ClinicPath, change: ConfigurationChange, caller: Caller
     ) -> SubmissionReceipt | JSONResponse:
         """Changes the clinic's clinical configuration (cut-offs, norm set, reliable-change
         values, rupture and split thresholds, phase boundaries, rules switched on or off). The
         change is an event; responses administered from `effective_from` use it. Keys and
-        defaults: docs/clinical.md."""
+        defaults: docs/clinical.md. Scope `clinic:admin`."""
+        require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
         try:
             return await accept(lambda pool: configure_clinic(pool, clinic_id, change, utc_now))
         except ValidationError as invalid:
@@ -136,9 +154,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             ]
             return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.get("/v1/clinics/{clinic_id}/configuration", tags=["configuration"])
-    async def get_configuration(clinic_id: ClinicPath) -> dict[str, Any]:
-        """The clinic's current configuration and its version (0: the network defaults)."""
+    @app.get("/v1/clinics/{clinic_id}/configuration", tags=["configuration"], responses=READ_ERRORS)
+    async def get_configuration(clinic_id: ClinicPath, caller: Caller) -> dict[str, Any]:
+        """The clinic's current configuration and its version (0: the network defaults).
+        Scope `clinic:admin`."""
+        require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
         pool, _ = runtime.require()
         async with pool.acquire() as conn:
             version, config, effective_from = await current_configuration(conn, clinic_id)
@@ -157,24 +177,27 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         tags=["routing"],
     )
     async def put_staff(
-        clinic_id: ClinicPath, staff_id: IdPath, change: StaffChange
+        clinic_id: ClinicPath, staff_id: IdPath, change: StaffChange, caller: Caller
     ) -> SubmissionReceipt | JSONResponse:
         """Adds or changes a member of the clinic's staff (therapist, supervisor, clinic admin).
-        Supervisors receive escalated alerts and critical items."""
+        Supervisors receive escalated alerts and critical items. Scope `clinic:admin`."""
+        require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
         return await accept(lambda pool: change_staff(pool, clinic_id, staff_id, change, utc_now))
 
     @app.put(
-        "/v1/cases/{case_id}/assignment",
+        "/v1/clinics/{clinic_id}/cases/{case_id}/assignment",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=SubmissionReceipt,
         responses=ERRORS,
         tags=["routing"],
     )
     async def put_assignment(
-        case_id: IdPath, assignment: Assignment
+        clinic_id: ClinicPath, case_id: IdPath, assignment: Assignment, caller: Caller
     ) -> SubmissionReceipt | JSONResponse:
-        """Assigns (or transfers) a case to a therapist: its alerts go to them."""
-        return await accept(lambda pool: assign_case(pool, case_id, assignment, utc_now))
+        """Assigns (or transfers) a case to a therapist: its alerts go to them. Scope
+        `clinic:admin`."""
+        require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
+        return await accept(lambda pool: assign_case(pool, clinic_id, case_id, assignment, utc_now))
 
     async def accept(
         use_case: Callable[[asyncpg.Pool], Awaitable[SubmissionReceipt]],
@@ -198,9 +221,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         relay.wake()
         return receipt
 
-    @app.get("/v1/outbox", tags=["operations"])
-    async def outbox_status() -> dict[str, int]:
-        """Responses accepted but not yet published to Kafka."""
+    @app.get("/v1/outbox", tags=["operations"], responses=READ_ERRORS)
+    async def outbox_status(_: Caller) -> dict[str, int]:
+        """How many accepted events are not yet published to Kafka (a count only: any valid
+        token)."""
         return {"pending": await runtime.require()[1].pending()}
 
     return app

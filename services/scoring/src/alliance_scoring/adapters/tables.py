@@ -25,11 +25,15 @@ case_state = Table(
     Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
 clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
-TABLES: list[Table] = [
+# What the gateway may read (SELECT granted to the reader role).
+READ_MODELS: list[Table] = [
     table_of(Dyad),
     table_of(DyadScore),
     table_of(CaseView),
     table_of(Signal),
+]
+TABLES: list[Table] = [
+    *READ_MODELS,
     case_state,
     clinic_config,
     outbox,

@@ -11,7 +11,12 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter
 
-from alliance_scoring.adapters.tables import PROJECTION_VERSION, SCHEMA, TABLES
+from alliance_scoring.adapters.tables import (
+    PROJECTION_VERSION,
+    READ_MODELS,
+    SCHEMA,
+    TABLES,
+)
 from alliance_scoring.application.project import project_batch, record_configurations
 from alliance_scoring.settings import ScoringSettings
 from alliance_shared.broker import batch_subscriber, create_broker
@@ -96,6 +101,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         tables=TABLES,
+        read_models=READ_MODELS,
         projection_version=PROJECTION_VERSION,
         broker=broker,
         runtime=runtime,

@@ -1,0 +1,187 @@
+"""The doors of the HTTP services: bearer authentication before anything is read, per-client
+rate limits, and JSON answers for every refusal (401, 403, 429, 503) that name the rule.
+Body sizes are capped by FastAPI's `max_body_size` (413) before anything is parsed.
+
+Authentication is ASGI middleware rather than a FastAPI dependency so that it runs first: a
+request without a valid token is refused before its body is read or validated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from alliance_shared.access import Principal, write_refusal
+from alliance_shared.access import Scope as WriteScope
+from alliance_shared.tokens import InvalidToken, TokenServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+Authenticate = Callable[[str | None], Awaitable[Principal]]
+# Paths that answer without a token: health probes and the API's own documentation.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+RETRY_AFTER_SECONDS = 5
+# The answers every authenticated endpoint may give, for the OpenAPI documents.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No bearer token, or an invalid one (`WWW-Authenticate: Bearer`)."},
+    403: {"description": "The token does not cover this clinic, or lacks the scope (named)."},
+    413: {"description": "The body is larger than the configured maximum."},
+    422: {"description": "Invalid input; `detail[].loc` names each field, `msg` the rule."},
+    429: {"description": "Too many requests from this client; see `Retry-After`."},
+    503: {"description": "A dependency (database, token keys) is down; see `Retry-After`."},
+}
+
+
+def error_body(loc: list[str], msg: str, kind: str) -> dict[str, Any]:
+    """The shape of every error: FastAPI's `detail` list, one entry per field and rule."""
+    return {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
+
+
+async def _answer(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    raw = json.dumps(body).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    head += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def unauthenticated(reason: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    return (
+        401,
+        error_body(["header", "authorization"], reason, "unauthenticated"),
+        {"www-authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per client: `rate` requests per second on average, `burst` at once.
+    In memory, per process (documented: a deployment with N replicas allows N times that)."""
+
+    rate: float
+    burst: int
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def retry_after(self, client: str) -> float:
+        """0 when the request may go ahead (and it is counted), else seconds to wait."""
+        now = self.clock()
+        tokens, then = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        if tokens >= 1:
+            self._buckets[client] = (tokens - 1, now)
+            return 0.0
+        self._buckets[client] = (tokens, now)
+        if len(self._buckets) > 100_000:  # forget idle clients rather than grow without bound
+            self._buckets = {client: (tokens, now)}
+        return (1 - tokens) / self.rate
+
+
+class SecureDoor:
+    """ASGI middleware: outside PUBLIC_PATHS, authentication and the rate limit. The principal
+    lands in `request.state.principal`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        authenticate: Authenticate,
+        limiter: RateLimiter | None = None,
+        public_paths: Iterable[str] = PUBLIC_PATHS,
+    ) -> None:
+        self.app = app
+        self.authenticate = authenticate
+        self.limiter = limiter
+        self.public_paths = frozenset(public_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.public_paths:
+            await self.app(scope, receive, send)
+            return
+        authorization = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+        )
+        try:
+            principal = await self.authenticate(authorization)
+        except InvalidToken as exc:
+            await _answer(send, *unauthenticated(f"invalid or missing bearer token: {exc}"))
+            return
+        except TokenServiceUnavailable:
+            await _answer(send, *unavailable("token keys (JWKS)"))
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        if self.limiter and (wait := self.limiter.retry_after(principal.subject)):
+            body = error_body(["header", "authorization"], "too many requests", "rate_limit")
+            await _answer(send, 429, body, {"retry-after": str(math.ceil(wait))})
+            return
+        await self.app(scope, receive, send)
+
+
+def unavailable(what: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    body = error_body([], f"{what} unavailable, retry later", "unavailable")
+    return 503, body, {"retry-after": str(RETRY_AFTER_SECONDS)}
+
+
+# Only declares the scheme in the OpenAPI document; SecureDoor has already checked the token.
+_bearer_scheme = HTTPBearer(
+    auto_error=False, description="A JWT from the network's identity provider."
+)
+
+
+def principal(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer_scheme)],
+) -> Principal:
+    """The authenticated caller (FastAPI dependency)."""
+    found = getattr(request.state, "principal", None)
+    if found is None:  # a route outside the middleware's reach: fail closed
+        raise HTTPException(401, "invalid or missing bearer token", {"WWW-Authenticate": "Bearer"})
+    return found  # type: ignore[no-any-return]
+
+
+def require_write(
+    principal: Principal, clinic_id: str, scope: WriteScope, where: str = "path"
+) -> None:
+    """403, naming the clinic or the scope, unless `principal` may write `scope` for the clinic.
+    `where`: where the request names the clinic (`path` or `body`)."""
+    if refusal := write_refusal(principal, clinic_id, scope):
+        raise HTTPException(403, error_body([where, "clinic_id"], refusal, "forbidden")["detail"])
+
+
+def install(app: FastAPI, *, authenticate: Authenticate, limiter: RateLimiter | None) -> None:
+    """The door and the error answers every HTTP service shares."""
+    app.add_middleware(
+        SecureDoor,
+        authenticate=authenticate,
+        limiter=limiter,
+    )
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.CannotConnectNowError)
+    @app.exception_handler(TimeoutError)
+    async def dependency_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable", extra={"error": type(exc).__name__})
+        status, body, headers = unavailable("the database")
+        return JSONResponse(body, status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The rule and the field, never the submitted value (it could be a clinical note).
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": detail}, 422)
