@@ -1,0 +1,80 @@
+"""Least privilege on the real database: each service's role owns only its schemas; the
+gateway's reads the declared read models and writes only its own schema; grants survive a
+projection rebuild."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table
+
+from alliance_shared.db import create_schema
+from alliance_shared.dbroles import role_of
+from tests.helpers import create_projection_tables
+from tests.stack import Endpoints
+
+
+@pytest.fixture
+async def as_role(stack: Endpoints) -> AsyncIterator[Callable[[str], asyncpg.Connection]]:
+    """Connections as a service's own role."""
+    opened: dict[str, asyncpg.Connection] = {}
+    for service in ("intake", "scoring", "alerts", "gateway"):
+        opened[service] = await asyncpg.connect(stack.service_env(service)["DATABASE_URL"])
+    yield opened.__getitem__
+    for conn in opened.values():
+        await conn.close()
+
+
+async def refused(conn: asyncpg.Connection, sql: str) -> bool:
+    try:
+        await conn.execute(sql)
+    except asyncpg.InsufficientPrivilegeError:
+        return True
+    return False
+
+
+async def test_each_role_reaches_only_what_it_owns_or_is_granted(
+    stack: Endpoints, as_role: Callable[[str], asyncpg.Connection]
+) -> None:
+    await create_projection_tables(stack, "scoring")
+    await create_projection_tables(stack, "alerts")
+    gateway, intake, scoring = as_role("gateway"), as_role("intake"), as_role("scoring")
+    # The gateway reads the declared read models...
+    await gateway.fetch("SELECT * FROM scoring.dyad LIMIT 1")
+    await gateway.fetch("SELECT * FROM alerts.alert LIMIT 1")
+    # ...and changes none of them, nor reads private state.
+    assert await refused(gateway, "UPDATE scoring.dyad SET therapist_id = therapist_id")
+    assert await refused(gateway, "DELETE FROM alerts.alert")
+    assert await refused(gateway, "SELECT * FROM scoring.case_state")
+    assert await refused(gateway, "SELECT * FROM alerts_delivery.endpoint")
+    assert await refused(gateway, "SELECT * FROM intake.submission")
+    # Intake cannot read alerts' tables, nor scoring intake's.
+    assert await refused(intake, "SELECT * FROM alerts.alert")
+    assert await refused(intake, "SELECT * FROM alerts_delivery.endpoint")
+    assert await refused(scoring, "SELECT * FROM intake.submission")
+    assert await refused(scoring, "SELECT * FROM alerts.alert")
+    # Nobody creates schemas or writes to public.
+    for service in ("intake", "scoring", "alerts", "gateway"):
+        assert await refused(as_role(service), "CREATE SCHEMA sneaky")
+        assert await refused(as_role(service), "CREATE TABLE public.sneaky (x int)")
+
+
+async def test_a_rebuilt_projection_is_readable_again(
+    stack: Endpoints, pg: asyncpg.Pool, as_role: Callable[[str], asyncpg.Connection],
+    ids: Callable[[str], str],
+) -> None:  # fmt: skip
+    schema = ids("rebuild").replace("-", "_")
+    await pg.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {role_of('scoring')}")
+    table = Table("view", MetaData(schema=schema), Column("x", Integer, primary_key=True))
+    scoring_url = stack.service_env("scoring")["DATABASE_URL"]
+    try:
+        await create_schema(scoring_url, schema, [table], projection_version=1, readable=[table])
+        await as_role("scoring").execute(f"INSERT INTO {schema}.view VALUES (1)")
+        assert await as_role("gateway").fetchval(f"SELECT count(*) FROM {schema}.view") == 1
+        await create_schema(scoring_url, schema, [table], projection_version=2, readable=[table])
+        assert await as_role("gateway").fetchval(f"SELECT count(*) FROM {schema}.view") == 0
+        assert await refused(as_role("gateway"), f"INSERT INTO {schema}.view VALUES (2)")
+    finally:
+        await pg.execute(f"DROP SCHEMA {schema} CASCADE")
