@@ -13,8 +13,9 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
+from alliance_shared.access import Role
 from tests.e2e.conftest import ServiceProcess
-from tests.helpers import bearer, clinic_system, response_body
+from tests.helpers import ISSUER, bearer, clinic_system, response_body
 
 SUBSCRIPTION = """subscription($clinic: ID) { alertNotices(clinicId: $clinic) {
   kind action caseId priority escalated recipients } }"""
@@ -78,3 +79,26 @@ async def test_a_subscription_without_a_valid_token_is_refused(
         assert closed.value.rcvd.code == 4403
     finally:
         await ws.close()
+
+
+async def test_a_subscription_is_closed_when_its_token_expires(
+    services: dict[str, ServiceProcess], ids: Callable[[str], str]
+) -> None:
+    clinic = ids("clinic")
+    token = ISSUER.person("sup-short", Role.SUPERVISOR, [clinic], hours=3 / 3600)  # 3 seconds
+    ws = await connect(services["gateway"].url, f"Bearer {token}")
+    try:
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        subscribe = {"query": SUBSCRIPTION, "variables": {"clinic": clinic}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(drain(ws), 20)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+    finally:
+        await ws.close()
+
+
+async def drain(ws: Any) -> None:
+    while True:
+        await ws.recv()

@@ -126,6 +126,7 @@ ATTACKS: dict[str, str] = {
     "wrong issuer": signed(claims(iss="https://elsewhere.test")),
     "another issuer's token": OTHER_IDP.sign(claims(iss=None, aud=None)),
     "no sub": signed(claims(sub=None)),
+    "an e-mail as subject": signed(claims(sub="alice@clinic.example")),
     "no exp": signed(claims(exp=None)),
     "no iat": signed(claims(iat=None)),
     "no aud": signed(claims(aud=None)),

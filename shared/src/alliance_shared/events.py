@@ -345,6 +345,39 @@ ClinicInput = Annotated[
 ]
 
 
+class EpisodeEndingRequestedPayload(EpisodeEndedPayload):
+    requested_by: PseudonymousId  # the person who asked (token subject)
+
+
+class EpisodeEndingRequested(EventEnvelope):
+    """A user asked, through the gateway, to record an episode's end. Topic: intake-commands
+    (key: case id). Intake applies it as it applies `POST /v1/episode-endings` (same rules,
+    same idempotency record, keyed by this event's id) and publishes `episode.ended`."""
+
+    event_type: Literal["episode.ending.requested"] = "episode.ending.requested"
+    schema_version: Literal[1] = 1
+    payload: EpisodeEndingRequestedPayload
+
+
+class CaseAssignmentRequestedPayload(CaseAssignedPayload):
+    requested_by: PseudonymousId
+
+
+class CaseAssignmentRequested(EventEnvelope):
+    """A supervisor or clinic admin asked, through the gateway, to assign a case. Topic:
+    intake-commands (key: case id). Intake applies it as `PUT .../assignment` and publishes
+    `case.assigned`."""
+
+    event_type: Literal["case.assignment.requested"] = "case.assignment.requested"
+    schema_version: Literal[1] = 1
+    payload: CaseAssignmentRequestedPayload
+
+
+IntakeCommand = Annotated[
+    EpisodeEndingRequested | CaseAssignmentRequested, Field(discriminator="event_type")
+]
+
+
 class ReadAuditedPayload(Frozen):
     subject: PseudonymousId
     role: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import httpx
 import jwt
 
 from alliance_shared.access import Caller, ClinicSystem, Principal, Role, Scope
+from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 
 
 class InvalidToken(Exception):
@@ -183,6 +185,9 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     if not isinstance(clinics, list) or not all(isinstance(c, str) for c in clinics):
         raise InvalidToken("clinics: must be a list of clinic ids")
     subject, expires = str(claims["sub"]), int(claims["exp"])
+    # Subjects travel in events and audit records: pseudonymous ids only, never e-mails.
+    if not re.fullmatch(PSEUDONYMOUS_ID_PATTERN, subject):
+        raise InvalidToken("sub: must be a pseudonymous id (letters, digits, . _ : -)")
     if "role" in claims:
         try:
             role = Role(claims["role"])

@@ -11,6 +11,8 @@ class TopicSpec:
     # Source topics are the system of record: full history, no time-based retention.
     full_history: bool
     description: str
+    # The one service that writes to it (the dead-letter topic aside: every consumer may).
+    producer: str
     config: dict[str, str] = field(default_factory=dict)
 
     def topic_config(self) -> dict[str, str]:
@@ -19,23 +21,55 @@ class TopicSpec:
 
 
 RESPONSES = TopicSpec(
-    "alliance.responses.v1", True, "Questionnaire responses accepted by intake (key: case id)."
+    "alliance.responses.v1",
+    True,
+    "Questionnaire responses and episode endings accepted by intake (key: case id). "
+    "Producer: intake.",
+    "intake",
 )
 SCORED = TopicSpec(
-    "alliance.scored.v1", True, "Scored responses and derived clinical events (key: case id)."
+    "alliance.scored.v1",
+    True,
+    "Scored responses and derived clinical events (key: case id). Producer: scoring.",
+    "scoring",
 )
-CONFIG = TopicSpec("alliance.config.v1", True, "Clinic configuration changes (key: clinic id).")
+CONFIG = TopicSpec(
+    "alliance.config.v1",
+    True,
+    "Clinic configuration, staff roster and case assignments (key: clinic id). Producer: intake.",
+    "intake",
+)
 COMMANDS = TopicSpec(
-    "alliance.commands.v1", True, "Users' commands on alerts, from the gateway (key: case id)."
+    "alliance.commands.v1",
+    True,
+    "Users' commands on alerts (key: case id). Producer: gateway.",
+    "gateway",
 )
-NOTICES = TopicSpec("alliance.notices.v1", True, "Alerts raised for clinicians (key: case id).")
+INTAKE_COMMANDS = TopicSpec(
+    "alliance.intake-commands.v1",
+    True,
+    "Users' requests that intake owns: episode endings and case assignments (key: case id). "
+    "Producer: gateway.",
+    "gateway",
+)
+NOTICES = TopicSpec(
+    "alliance.notices.v1",
+    True,
+    "Alerts raised for clinicians (key: case id). Producer: alerts.",
+    "alerts",
+)
 AUDIT = TopicSpec(
-    "alliance.audit.v1", True, "Reads of client-level data through the gateway (key: clinic id)."
+    "alliance.audit.v1",
+    True,
+    "Reads of client-level data through the gateway (key: clinic id). Producer: gateway.",
+    "gateway",
 )
 DEAD_LETTER = TopicSpec(
     "alliance.deadletter.v1",
     True,
-    "Messages no consumer could read, with the reason in headers (key: original key).",
+    "Messages no consumer could read, with the reason in headers (key: original key). "
+    "Producer: every consumer, for its own records (header dlq_service).",
+    "*",
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
@@ -43,6 +77,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     CONFIG,
     SCORED,
     COMMANDS,
+    INTAKE_COMMANDS,
     NOTICES,
     AUDIT,
     DEAD_LETTER,

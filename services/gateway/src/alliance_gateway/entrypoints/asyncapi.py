@@ -14,12 +14,11 @@ from alliance_shared.consumer import documented_as
 from alliance_shared.events import (
     AlertCommand,
     AlertNotice,
-    CaseAssigned,
-    EpisodeEnded,
+    IntakeCommand,
     ReadAudited,
 )
 from alliance_shared.runtime import asyncapi_spec
-from alliance_shared.topics import AUDIT, COMMANDS, CONFIG, NOTICES, RESPONSES
+from alliance_shared.topics import AUDIT, COMMANDS, INTAKE_COMMANDS, NOTICES
 
 DESCRIPTION = (
     "GraphQL API over the read models. Mutations become command events (published through the "
@@ -42,7 +41,10 @@ def asyncapi() -> FastStream:
         schema=AlertCommand,
         description="acknowledgeAlert, resolveAlert, snoozeAlert, reassignAlert",
     )
-    broker.publisher(RESPONSES.name, schema=EpisodeEnded, description="recordEpisodeEnding")
-    broker.publisher(CONFIG.name, schema=CaseAssigned, description="assignCase")
+    broker.publisher(
+        INTAKE_COMMANDS.name,
+        schema=IntakeCommand,
+        description="recordEpisodeEnding, assignCase (intake applies them)",
+    )
     broker.publisher(AUDIT.name, schema=ReadAudited, description=AUDIT.description)
     return FastStream(broker, specification=asyncapi_spec("gateway", DESCRIPTION))

@@ -18,15 +18,16 @@ from alliance_shared.events import (
     AlertCommand,
     AlertCommandAction,
     AlertCommandPayload,
-    CaseAssigned,
-    CaseAssignedPayload,
-    EpisodeEnded,
-    EpisodeEndedPayload,
+    CaseAssignmentRequested,
+    CaseAssignmentRequestedPayload,
     EpisodeEnding,
+    EpisodeEndingRequested,
+    EpisodeEndingRequestedPayload,
     EventEnvelope,
 )
 from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
-from alliance_shared.topics import COMMANDS, CONFIG, RESPONSES
+from alliance_shared.timing import in_future
+from alliance_shared.topics import COMMANDS, INTAKE_COMMANDS
 
 _ID = re.compile(PSEUDONYMOUS_ID_PATTERN)
 
@@ -220,29 +221,32 @@ class Mutation:
         clinic = _check_id("clinicId", str(input.clinic_id))
         case = _check_id("caseId", str(input.case_id))
         therapist = _check_id("therapistId", str(input.therapist_id))
-        if input.ended_at.tzinfo is None or input.ended_at > datetime.now(UTC):
-            raise UserError("endedAt: must be a past time with a time zone")
+        now = datetime.now(UTC)
+        if input.ended_at.tzinfo is None or in_future(input.ended_at, now):
+            raise UserError("endedAt: must not be in the future, with a time zone")
         if input.last_session_number is not None and input.last_session_number < 1:
             raise UserError("lastSessionNumber: must be at least 1")
         async with info.context.sessions() as session:
             visible = await queries.case_view(session, caller, clinic, case)
         if visible is None or not caller.may_command(clinic):
             raise UserError("caseId: no such case, or not yours to act on")
-        now = datetime.now(UTC)
-        event = EpisodeEnded(
+        # Intake owns episode endings: it applies this request with its own rules and
+        # idempotency record, and publishes the ending.
+        event = EpisodeEndingRequested(
             event_id=command_id(caller, input.client_mutation_id),
             clinic_id=clinic,
             case_id=case,
             occurred_at=input.ended_at,
             recorded_at=now,
-            payload=EpisodeEndedPayload(
+            payload=EpisodeEndingRequestedPayload(
                 therapist_id=therapist,
                 ending=EpisodeEnding(input.ending.value),
                 ended_at=input.ended_at,
                 last_session_number=input.last_session_number,
+                requested_by=caller.subject,
             ),
         )
-        return await _submit(info, input.client_mutation_id, event, RESPONSES.name, case)
+        return await _submit(info, input.client_mutation_id, event, INTAKE_COMMANDS.name, case)
 
     @strawberry.mutation(description="Assign or transfer a case to a therapist.")
     async def assign_case(
@@ -259,12 +263,14 @@ class Mutation:
             if await queries.case_view(session, caller, clinic, case) is None:
                 raise UserError("caseId: no such case in this clinic")
         now = datetime.now(UTC)
-        event = CaseAssigned(
+        event = CaseAssignmentRequested(
             event_id=command_id(caller, input.client_mutation_id),
             clinic_id=clinic,
             case_id=case,
             occurred_at=now,
             recorded_at=now,
-            payload=CaseAssignedPayload(therapist_id=therapist, transfer=input.transfer),
+            payload=CaseAssignmentRequestedPayload(
+                therapist_id=therapist, transfer=input.transfer, requested_by=caller.subject
+            ),
         )
-        return await _submit(info, input.client_mutation_id, event, CONFIG.name, clinic)
+        return await _submit(info, input.client_mutation_id, event, INTAKE_COMMANDS.name, case)

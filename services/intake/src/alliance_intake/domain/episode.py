@@ -7,10 +7,11 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
-from alliance_intake.domain.submission import FUTURE_TOLERANCE, Accepted, fingerprint
+from alliance_intake.domain.submission import Accepted, fingerprint
 from alliance_shared.events import EpisodeEnded, EpisodeEndedPayload
 from alliance_shared.ids import ClinicId, PseudonymousId
 from alliance_shared.instruments import Violation
+from alliance_shared.timing import in_future
 
 
 class EpisodeEndingSubmission(EpisodeEndedPayload):
@@ -40,7 +41,7 @@ class EpisodeEndingSubmission(EpisodeEndedPayload):
 
 
 def check_ending(submission: EpisodeEndingSubmission, now: datetime) -> list[Violation]:
-    if submission.ended_at > now + FUTURE_TOLERANCE:
+    if in_future(submission.ended_at, now):
         return [Violation("ended_at", "must not be in the future")]
     return []
 

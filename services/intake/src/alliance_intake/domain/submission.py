@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_shared.events import EventEnvelope, ResponseSubmitted, ResponseSubmittedPayload
 from alliance_shared.ids import ClinicId, PseudonymousId
 from alliance_shared.instruments import Violation, validate_response
+from alliance_shared.timing import in_future
 
 # Clocks drift; a response stamped a little ahead of our clock is not an error.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class ResponseSubmission(ResponseSubmittedPayload):
@@ -52,7 +52,7 @@ def check_submission(submission: ResponseSubmission, now: datetime) -> list[Viol
     problems = validate_response(
         submission.instrument, submission.form, submission.respondent_role, submission.answers
     )
-    if submission.administered_at > now + FUTURE_TOLERANCE:
+    if in_future(submission.administered_at, now):
         problems.append(Violation("administered_at", "must not be in the future"))
     return problems
 

@@ -1,22 +1,21 @@
-"""Intake's AsyncAPI document: what the outbox relay publishes. Intake consumes nothing."""
+"""Intake's AsyncAPI document: the requests it consumes from the gateway and what its outbox
+relay publishes (responses and episode endings; clinic configuration, staff and assignments)."""
 
 from __future__ import annotations
 
 from faststream import FastStream
 
+from alliance_intake.entrypoints.http import SERVICE, build_broker, utc_now
 from alliance_intake.settings import IntakeSettings
-from alliance_shared.broker import create_broker
-from alliance_shared.events import CaseInput
-from alliance_shared.runtime import asyncapi_spec
-from alliance_shared.topics import RESPONSES
+from alliance_shared.runtime import Runtime, asyncapi_spec
 
 DESCRIPTION = (
-    "Accepts questionnaire responses over HTTP (OpenAPI at /docs) and publishes each accepted "
-    "response once, through a transactional outbox, keyed by case id."
+    "Accepts questionnaire responses, episode endings and clinic administration over HTTP "
+    "(OpenAPI at /docs) and the same requests from the gateway as events; publishes each "
+    "accepted write once, through a transactional outbox."
 )
 
 
 def asyncapi() -> FastStream:
-    broker = create_broker(IntakeSettings(), "intake")
-    broker.publisher(RESPONSES.name, schema=CaseInput, description=RESPONSES.description)
-    return FastStream(broker, specification=asyncapi_spec("intake", DESCRIPTION))
+    broker = build_broker(IntakeSettings(), Runtime(), utc_now)
+    return FastStream(broker, specification=asyncapi_spec(SERVICE, DESCRIPTION))

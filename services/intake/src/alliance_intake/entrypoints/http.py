@@ -6,18 +6,23 @@ token; clinic admins use the `clinic:admin` endpoints of their clinics."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Path, status
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import TypeAdapter, ValidationError
 
 from alliance_intake.adapters.repository import current_configuration
 from alliance_intake.adapters.tables import SCHEMA, metadata
+from alliance_intake.application.commands import apply_commands
 from alliance_intake.application.submit import (
     Rejected,
     assign_case,
@@ -36,7 +41,16 @@ from alliance_intake.domain.submission import (
 )
 from alliance_intake.settings import IntakeSettings
 from alliance_shared.access import Principal, Scope
+from alliance_shared.broker import batch_subscriber, create_broker
+from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
 from alliance_shared.db import create_pool, create_schema, ping
+from alliance_shared.events import (
+    CaseAssignmentRequested,
+    CaseInput,
+    ClinicInput,
+    EpisodeEndingRequested,
+    IntakeCommand,
+)
 from alliance_shared.health import health_router
 from alliance_shared.http_security import ERRORS as DOOR_ERRORS
 from alliance_shared.http_security import install, principal, require_write
@@ -45,6 +59,11 @@ from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
 from alliance_shared.runtime import Runtime
 from alliance_shared.tokens import TokenVerifier
+from alliance_shared.topics import CONFIG, INTAKE_COMMANDS, RESPONSES
+
+log = logging.getLogger(__name__)
+SERVICE = "intake"
+REQUESTS = (EpisodeEndingRequested, CaseAssignmentRequested)
 
 ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 IdPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
@@ -60,10 +79,52 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+async def start_when_kafka_answers(broker: KafkaBroker, retry_s: float = 5.0) -> None:
+    while True:
+        try:
+            await broker.start()
+            return
+        except (OSError, KafkaError) as exc:
+            log.warning("Kafka unavailable; consuming requests later", extra={"error": repr(exc)})
+            await asyncio.sleep(retry_s)
+
+
+def build_broker(
+    settings: IntakeSettings, runtime: Runtime, now: Callable[[], datetime]
+) -> KafkaBroker:
+    """Consumes the requests intake owns that users make through the gateway."""
+    broker = create_broker(settings, SERVICE)
+
+    async def process(commands: Sequence[IntakeCommand]) -> None:
+        pool, relay = runtime.require()
+        await apply_commands(pool, commands, now)
+        relay.wake()
+
+    pipeline: BatchPipeline[IntakeCommand] = BatchPipeline(
+        TypeAdapter(IntakeCommand), process, DeadLetters(broker, SERVICE)
+    )
+
+    @batch_subscriber(broker, INTAKE_COMMANDS, group_id=f"{SERVICE}-commands")
+    async def on_commands(
+        batch: list[
+            Annotated[bytes, documented_as(EpisodeEndingRequested, CaseAssignmentRequested)]
+        ],
+        msg: KafkaMessage,
+    ) -> None:
+        await pipeline.handle(msg)
+
+    # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
+    broker.publisher(RESPONSES.name, schema=CaseInput, description=RESPONSES.description)
+    broker.publisher(CONFIG.name, schema=ClinicInput, description=CONFIG.description)
+    return broker
+
+
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     verifier = TokenVerifier(settings.tokens())
     runtime = Runtime()
+
+    broker = build_broker(settings, runtime, utc_now)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,9 +133,15 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         relay = OutboxRelay(pool, SCHEMA, settings.kafka_bootstrap_servers, "intake-relay")
         relay.start()
         runtime.pool, runtime.relay = pool, relay
+        # Requests from the gateway; while Kafka is down they wait in their topic (and HTTP
+        # writes go on: the outbox keeps them).
+        broker_started = asyncio.create_task(start_when_kafka_answers(broker))
         try:
             yield
         finally:
+            broker_started.cancel()
+            await asyncio.gather(broker_started, return_exceptions=True)
+            await broker.stop()
             await relay.stop()
             await pool.close()
 

@@ -1,0 +1,42 @@
+"""Users' requests that arrive as events from the gateway (episode endings, case assignments).
+Intake applies them exactly as its HTTP endpoints apply the same writes: the same rules and the
+same idempotency record, keyed by the request's event id, so a redelivered request is a
+duplicate and an invalid one is refused (and dead-lettered with the rule it broke)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import asyncpg
+
+from alliance_intake.application.submit import assign_case, record_episode_ending
+from alliance_intake.domain.episode import EpisodeEndingSubmission
+from alliance_intake.domain.roster import Assignment
+from alliance_shared.events import CaseAssignmentRequested, EpisodeEndingRequested, IntakeCommand
+
+
+def idempotency_key(command: IntakeCommand) -> str:
+    return f"gateway-{command.event_id}"
+
+
+async def apply_commands(
+    pool: asyncpg.Pool, commands: Sequence[IntakeCommand], now: Callable[[], datetime]
+) -> None:
+    for command in commands:
+        if isinstance(command, EpisodeEndingRequested):
+            ending = command.payload.model_dump(exclude={"requested_by"})
+            submission = EpisodeEndingSubmission(
+                clinic_id=command.clinic_id,
+                case_id=command.case_id,
+                idempotency_key=idempotency_key(command),
+                **ending,
+            )
+            await record_episode_ending(pool, submission, now)
+        elif isinstance(command, CaseAssignmentRequested):
+            assignment = Assignment(
+                therapist_id=command.payload.therapist_id,
+                transfer=command.payload.transfer,
+                idempotency_key=idempotency_key(command),
+            )
+            await assign_case(pool, command.clinic_id, command.case_id, assignment, now)

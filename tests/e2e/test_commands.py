@@ -1,0 +1,119 @@
+"""Users' requests that intake owns go through intake: the gateway's recordEpisodeEnding and
+assignCase become requests on the gateway's topic; intake applies them with the same rules and
+idempotency record as its HTTP endpoints and publishes the result on its own topics."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+
+from alliance_shared.events import EpisodeEndingRequested, EpisodeEndingRequestedPayload
+from alliance_shared.topics import DEAD_LETTER, INTAKE_COMMANDS, RESPONSES
+from tests.conftest import eventually
+from tests.e2e.conftest import ServiceProcess
+from tests.helpers import bearer, clinic_system, produce, read_topic, response_body
+from tests.stack import Endpoints
+
+END = """mutation($clinic: ID!, $case: ID!, $at: DateTime!) { recordEpisodeEnding(input: {
+  clinicId: $clinic, caseId: $case, therapistId: "th-1", ending: PLANNED, endedAt: $at,
+  clientMutationId: "end-episode-0001"}) { commandId duplicate } }"""
+ASSIGN = """mutation($clinic: ID!, $case: ID!) { assignCase(input: {clinicId: $clinic,
+  caseId: $case, therapistId: "th-new", transfer: true, clientMutationId: "assign-0001"}) {
+  commandId duplicate } }"""
+EPISODE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
+  episode { status ending } } }"""
+
+
+async def gql(client: httpx.AsyncClient, url: str, query: str, **variables: Any) -> Any:
+    r = await client.post(f"{url}/graphql", json={"query": query, "variables": variables})
+    body = r.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def test_gateway_requests_are_applied_by_intake_once(
+    services: dict[str, ServiceProcess],
+    stack: Endpoints,
+    pg: asyncpg.Pool,
+    ids: Callable[[str], str],
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    intake, gateway = services["intake"].url, services["gateway"].url
+    ended_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    supervisor = bearer("supervisor", [clinic], f"sup-{clinic}")  # mutation ids are per subject
+    async with httpx.AsyncClient(timeout=10, headers=supervisor) as client:
+        for session in (1, 2):
+            r = await client.post(
+                f"{intake}/v1/responses",
+                json=response_body(clinic, case, session, 9.5),
+                headers=clinic_system([clinic]),
+            )
+            assert r.status_code == 202, r.text
+
+        async def projected() -> Any:
+            return (await gql(client, gateway, EPISODE, clinic=clinic, case=case))["case"]
+
+        await eventually(projected, within=60)
+        first = await gql(client, gateway, END, clinic=clinic, case=case, at=ended_at)
+        again = await gql(client, gateway, END, clinic=clinic, case=case, at=ended_at)
+        assigned = await gql(client, gateway, ASSIGN, clinic=clinic, case=case)
+        assert again["recordEpisodeEnding"]["duplicate"] is True
+
+        async def ended() -> Any:
+            episode = (await projected())["episode"]
+            return episode if episode["status"] == "ended" else None
+
+        assert await eventually(ended, within=60) == {"status": "ended", "ending": "planned"}
+
+    command = first["recordEpisodeEnding"]["commandId"]
+    keys = {f"gateway-{command}", f"gateway-{assigned['assignCase']['commandId']}"}
+    stored = await pg.fetch(
+        "SELECT idempotency_key, event->>'event_type' AS type FROM intake.submission "
+        "WHERE clinic_id = $1 AND idempotency_key LIKE 'gateway-%'",
+        clinic,
+    )
+    assert {r["idempotency_key"] for r in stored} == keys  # once each, through intake
+    assert sorted(r["type"] for r in stored) == ["case.assigned", "episode.ended"]
+    endings = [
+        json.loads(r.value)
+        for r in await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name)
+        if r.key == case.encode() and json.loads(r.value)["event_type"] == "episode.ended"
+    ]
+    assert len(endings) == 1  # published by intake, once
+
+
+async def test_an_invalid_request_is_dead_lettered_with_its_rule(
+    services: dict[str, ServiceProcess], stack: Endpoints, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    future = datetime.now(UTC) + timedelta(days=2)
+    request = EpisodeEndingRequested(
+        event_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id=case,
+        occurred_at=future,
+        recorded_at=datetime.now(UTC),
+        payload=EpisodeEndingRequestedPayload(
+            therapist_id="th-1", ending="planned", ended_at=future, requested_by="sup-1"
+        ),
+    )
+    await produce(stack.kafka_bootstrap_servers, INTAKE_COMMANDS.name, [request])
+
+    async def dead_lettered() -> list[Any]:
+        return [
+            r
+            for r in await read_topic(stack.kafka_bootstrap_servers, DEAD_LETTER.name)
+            if r.key == case.encode()
+        ]
+
+    [record] = await eventually(dead_lettered, within=60)
+    headers = dict(record.headers)
+    assert headers["dlq_service"] == b"intake"
+    assert b"ended_at" in headers["dlq_reason"]
+    assert b"must not be in the future" in headers["dlq_reason"]
