@@ -15,16 +15,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alliance_shared.ids import Citation
+
 Confidence = Literal["C", "P", "U"]
 
 
 class Cited(BaseModel):
     """A number and where it comes from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     value: float
-    source: str
+    source: Citation
     confidence: Confidence
 
 
@@ -35,7 +37,7 @@ def cited(value: float, source: str, confidence: Confidence) -> Cited:
 class NormSet(BaseModel):
     """OQ-45.2 norms of one country."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     cutoff: Cited  # total >= cutoff is the clinical range (higher = worse)
     reliable_change: Cited
@@ -46,7 +48,7 @@ class ExpectedCurveBand(BaseModel):
     in this band of severity. An approximation of the proprietary expected-treatment-response
     curves (Finch et al. 2001 fitted score ~ log(session) by intake severity)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str
     intake_from: float  # band covers intake totals in [intake_from, intake_to)
@@ -87,7 +89,7 @@ NORM_SETS: dict[str, NormSet] = {
 class AlertRule(BaseModel):
     """How one alert kind behaves in a clinic."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     priority: Literal["same_day", "urgent", "routine"] = "urgent"
@@ -122,7 +124,7 @@ def _alert_rules() -> dict[str, AlertRule]:
 class ClinicalConfig(BaseModel):
     """All thresholds of the clinical rules, for one clinic (defaults: the network's)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # -- alliance: cut-offs and drops (SRS family)
     alliance_cutoffs: dict[str, Cited] = Field(

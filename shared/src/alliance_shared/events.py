@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from alliance_shared.ids import CaseId, ClinicId, PseudonymousId, TherapistId
+from alliance_shared.ids import CaseId, ClinicId, Note, PseudonymousId, TherapistId
+from alliance_shared.timing import Timestamp
 
 # Namespace for deterministic ids of derived events (uuid5): a redelivered input yields the
 # same derived event id, so every consumer downstream can de-duplicate.
@@ -30,7 +31,8 @@ class RespondentRole(StrEnum):
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No infinities or NaN: they have no JSON form (and no clinical meaning).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class EventEnvelope(Frozen):
@@ -64,7 +66,7 @@ class ResponseSubmittedPayload(Frozen):
     instrument: str = Field(description="Instrument code, e.g. SRS, WAI-SR.")
     form: str = Field(description="Form of the instrument, e.g. client, therapist, child.")
     session_number: int = Field(ge=1, le=1000)
-    administered_at: AwareDatetime
+    administered_at: Timestamp
     answers: dict[ItemNumber, float | None] = Field(
         description="Item number (1-based) to the answer; null marks a missing item."
     )
@@ -98,7 +100,7 @@ class EpisodeEnding(StrEnum):
 class EpisodeEndedPayload(Frozen):
     therapist_id: TherapistId
     ending: EpisodeEnding
-    ended_at: AwareDatetime
+    ended_at: Timestamp
     last_session_number: int | None = Field(None, ge=1)
 
 
@@ -293,8 +295,8 @@ class AlertCommandPayload(Frozen):
     alert_id: uuid.UUID
     action: AlertCommandAction
     actor_id: PseudonymousId
-    note: str | None = Field(None, max_length=2000)
-    snooze_until: AwareDatetime | None = None
+    note: Note | None = None
+    snooze_until: Timestamp | None = None
     assignee_id: PseudonymousId | None = None
 
 

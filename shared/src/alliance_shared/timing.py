@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime
 
 # A client's clock may run this far ahead of ours: a time beyond it is "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -10,3 +13,14 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 def in_future(at: datetime, now: datetime) -> bool:
     return at > now + CLOCK_SKEW
+
+
+def _plausible(at: datetime) -> datetime:
+    # Checked on the local year: converting year 1 at +14:00 to UTC would overflow.
+    if not 1900 <= at.year <= 2200:
+        raise ValueError("must be between the years 1900 and 2200")
+    return at
+
+
+# A time in a clinic: with its time zone, within reason.
+Timestamp = Annotated[AwareDatetime, AfterValidator(_plausible)]

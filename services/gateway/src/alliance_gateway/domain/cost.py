@@ -46,12 +46,44 @@ LIST_FIELDS = frozenset(
 )
 
 
+def query_depth(document: DocumentNode) -> int:
+    """The deepest nesting of fields, introspection fields included (Strawberry's depth
+    limiter skips those, so a deep `__schema { types { fields { type { ofType ... } } } }`
+    would otherwise pass)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+
+    def depth(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> int:
+        deepest = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                below = depth(selection.selection_set, seen)
+                deepest = max(deepest, 1 + below)
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, depth(selection.selection_set, seen))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in seen:
+                    deepest = max(deepest, depth(fragments[name].selection_set, seen | {name}))
+        return deepest
+
+    return max(
+        (
+            depth(d.selection_set, frozenset())
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode)
+        ),
+        default=0,
+    )
+
+
 def query_cost(
-    document: DocumentNode,
-    variables: Mapping[str, Any] | None,
-    variable_page: int = DEFAULT_LIST_SIZE,
+    document: DocumentNode, variables: Mapping[str, Any] | None, largest_page: int
 ) -> int:
-    """`variable_page`: the page size assumed for a variable that is not given."""
+    """`largest_page`: the page size assumed for a variable that is not given, and the most any
+    page counts as. A page size below 1 counts as 1: the resolvers refuse it, and a negative
+    one must not subtract from the estimate of the rest of the query."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -62,9 +94,10 @@ def query_cost(
             if arg.name.value != "first":
                 continue
             if isinstance(arg.value, IntValueNode):
-                return int(arg.value.value)
+                return _within(int(arg.value.value), largest_page)
             if isinstance(arg.value, VariableNode):
-                return int(variables.get(arg.value.name.value) or variable_page)
+                given = variables.get(arg.value.name.value)
+                return _within(given if isinstance(given, int) else largest_page, largest_page)
         return None
 
     def cost(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> int:
@@ -94,3 +127,7 @@ def query_cost(
         ),
         default=0,
     )
+
+
+def _within(page: int, largest: int) -> int:
+    return max(1, min(page, largest))

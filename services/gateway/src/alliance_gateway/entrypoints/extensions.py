@@ -1,4 +1,4 @@
-"""Schema extensions: the read audit, the query-cost limit and error masking."""
+"""Schema extensions: the read audit, the query-cost and depth limits and error masking."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from graphql import GraphQLError, ValidationContext, ValidationRule
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 
 from alliance_gateway.adapters.writes import record_reads
-from alliance_gateway.domain.cost import query_cost
+from alliance_gateway.domain.cost import query_cost, query_depth
 from alliance_gateway.entrypoints.context import Context, UserError
 from alliance_shared.access import NotAllowed
 
@@ -47,7 +47,7 @@ class CostLimit(AddValidationRules):
     def __init__(self, max_cost: int, largest_page: int) -> None:
         class CostRule(ValidationRule):
             def __init__(self, context: ValidationContext) -> None:
-                cost = query_cost(context.document, None, variable_page=largest_page)
+                cost = query_cost(context.document, None, largest_page)
                 if cost > max_cost:
                     context.report_error(
                         GraphQLError(f"query cost {cost} exceeds the limit of {max_cost}")
@@ -55,6 +55,23 @@ class CostLimit(AddValidationRules):
                 super().__init__(context)
 
         super().__init__([CostRule])
+
+
+class TotalDepthLimit(AddValidationRules):
+    """Limits the nesting of every field, introspection included (Strawberry's depth limiter
+    skips introspection). The standard introspection query (GraphiQL's) is 15 deep."""
+
+    def __init__(self, max_depth: int = 15) -> None:
+        class DepthRule(ValidationRule):
+            def __init__(self, context: ValidationContext) -> None:
+                depth = query_depth(context.document)
+                if depth > max_depth:
+                    context.report_error(
+                        GraphQLError(f"query depth {depth} exceeds the limit of {max_depth}")
+                    )
+                super().__init__(context)
+
+        super().__init__([DepthRule])
 
 
 def _should_mask(error: GraphQLError) -> bool:

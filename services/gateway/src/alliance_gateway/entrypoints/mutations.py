@@ -8,8 +8,10 @@ import re
 import uuid
 from datetime import UTC, datetime
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
+from pydantic import TypeAdapter, ValidationError
 
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.writes import ClientMutationConflict, accept_command, command_id
@@ -25,11 +27,12 @@ from alliance_shared.events import (
     EpisodeEndingRequestedPayload,
     EventEnvelope,
 )
-from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
-from alliance_shared.timing import in_future
+from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN, Note
+from alliance_shared.timing import Timestamp, in_future
 from alliance_shared.topics import COMMANDS, INTAKE_COMMANDS
 
 _ID = re.compile(PSEUDONYMOUS_ID_PATTERN)
+T = TypeVar("T")
 
 
 @strawberry.type(description="A command the owning service will apply; its effect follows.")
@@ -94,6 +97,18 @@ def _check_id(field: str, value: str) -> str:
     return value
 
 
+_NOTE: TypeAdapter[str | None] = TypeAdapter(Note | None)
+_TIME: TypeAdapter[datetime] = TypeAdapter(Timestamp)
+
+
+def _check(field: str, adapter: TypeAdapter[T], value: object) -> T:
+    """The value, or a UserError naming the field and the rule (never the value)."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        raise UserError(f"{field}: {exc.errors()[0]['msg']}") from None
+
+
 def _check_mutation_id(value: str) -> str:
     if not 8 <= len(value) <= 128:
         raise UserError("clientMutationId: must be 8 to 128 characters")
@@ -132,6 +147,8 @@ async def _alert_command(
     **details: object,
 ) -> CommandAccepted:
     _check_mutation_id(client_mutation_id)
+    if "note" in details:
+        details["note"] = _check("note", _NOTE, details["note"])
     caller = info.context.caller
     try:
         target = uuid.UUID(alert_id)
@@ -187,7 +204,8 @@ class Mutation:
     async def snooze_alert(
         self, info: strawberry.Info[Context, None], input: SnoozeAlertInput
     ) -> CommandAccepted:
-        if input.until.tzinfo is None or input.until <= datetime.now(UTC):
+        until = _check("until", _TIME, input.until)
+        if until <= datetime.now(UTC):
             raise UserError("until: must be a future time with a time zone")
         return await _alert_command(
             info,
@@ -195,7 +213,7 @@ class Mutation:
             input.client_mutation_id,
             AlertCommandAction.SNOOZE,
             note=input.note,
-            snooze_until=input.until,
+            snooze_until=until,
         )
 
     @strawberry.mutation(description="Reassign an alert to another therapist.")
@@ -222,7 +240,8 @@ class Mutation:
         case = _check_id("caseId", str(input.case_id))
         therapist = _check_id("therapistId", str(input.therapist_id))
         now = datetime.now(UTC)
-        if input.ended_at.tzinfo is None or in_future(input.ended_at, now):
+        ended_at = _check("endedAt", _TIME, input.ended_at)
+        if in_future(ended_at, now):
             raise UserError("endedAt: must not be in the future, with a time zone")
         if input.last_session_number is not None and input.last_session_number < 1:
             raise UserError("lastSessionNumber: must be at least 1")
@@ -236,12 +255,12 @@ class Mutation:
             event_id=command_id(caller, input.client_mutation_id),
             clinic_id=clinic,
             case_id=case,
-            occurred_at=input.ended_at,
+            occurred_at=ended_at,
             recorded_at=now,
             payload=EpisodeEndingRequestedPayload(
                 therapist_id=therapist,
                 ending=EpisodeEnding(input.ending.value),
-                ended_at=input.ended_at,
+                ended_at=ended_at,
                 last_session_number=input.last_session_number,
                 requested_by=caller.subject,
             ),

@@ -28,7 +28,12 @@ from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.writes import audit_trail
 from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
 from alliance_gateway.entrypoints.context import Context, UserError
-from alliance_gateway.entrypoints.extensions import CostLimit, ReadAudit, mask_errors
+from alliance_gateway.entrypoints.extensions import (
+    CostLimit,
+    ReadAudit,
+    TotalDepthLimit,
+    mask_errors,
+)
 from alliance_gateway.entrypoints.mutations import Mutation
 from alliance_shared.access import NotAllowed
 from alliance_shared.events import AlertKind, AlertPriority, AlertStatus, RespondentRole, SignalKind
@@ -868,6 +873,7 @@ def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=2000),
         lambda: CostLimit(max_cost=max_cost, largest_page=MAX_PAGE),
+        TotalDepthLimit,
         ParserCache,
         ReadAudit,
         mask_errors,

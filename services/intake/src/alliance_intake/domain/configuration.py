@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_intake.domain.submission import Accepted, fingerprint
 from alliance_shared.clinical_config import ClinicalConfig
@@ -15,6 +15,8 @@ from alliance_shared.events import (
     ClinicConfigured,
     ClinicConfiguredPayload,
 )
+from alliance_shared.ids import IdempotencyKey
+from alliance_shared.timing import Timestamp
 
 
 class ConfigurationChange(BaseModel):
@@ -41,10 +43,10 @@ class ConfigurationChange(BaseModel):
         description="ClinicalConfig fields to change; nested objects are merged (see "
         "docs/clinical.md for every key)."
     )
-    effective_from: AwareDatetime | None = Field(
+    effective_from: Timestamp | None = Field(
         None, description="Default: now. Responses administered from then on use it."
     )
-    idempotency_key: str = Field(min_length=8, max_length=128)
+    idempotency_key: IdempotencyKey
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
 from alliance_intake.domain.submission import Accepted, fingerprint
 from alliance_shared.events import EpisodeEnded, EpisodeEndedPayload
-from alliance_shared.ids import ClinicId, PseudonymousId
+from alliance_shared.ids import ClinicId, IdempotencyKey, PseudonymousId
 from alliance_shared.instruments import Violation
 from alliance_shared.timing import in_future
 
@@ -37,7 +37,7 @@ class EpisodeEndingSubmission(EpisodeEndedPayload):
 
     clinic_id: ClinicId
     case_id: PseudonymousId
-    idempotency_key: str = Field(min_length=8, max_length=128)
+    idempotency_key: IdempotencyKey
 
 
 def check_ending(submission: EpisodeEndingSubmission, now: datetime) -> list[Violation]:

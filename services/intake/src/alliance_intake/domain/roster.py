@@ -16,7 +16,7 @@ from alliance_shared.events import (
     StaffChangedPayload,
     StaffRole,
 )
-from alliance_shared.ids import TherapistId
+from alliance_shared.ids import IdempotencyKey, TherapistId
 
 
 class StaffChange(BaseModel):
@@ -26,7 +26,7 @@ class StaffChange(BaseModel):
 
     role: StaffRole
     active: bool = True
-    idempotency_key: str = Field(min_length=8, max_length=128)
+    idempotency_key: IdempotencyKey
 
 
 class Assignment(BaseModel):
@@ -36,7 +36,7 @@ class Assignment(BaseModel):
 
     therapist_id: TherapistId
     transfer: bool = Field(False, description="True when the case moves from another therapist.")
-    idempotency_key: str = Field(min_length=8, max_length=128)
+    idempotency_key: IdempotencyKey
 
 
 def staff_event(

@@ -10,7 +10,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_shared.events import EventEnvelope, ResponseSubmitted, ResponseSubmittedPayload
-from alliance_shared.ids import ClinicId, PseudonymousId
+from alliance_shared.ids import ClinicId, IdempotencyKey, PseudonymousId
 from alliance_shared.instruments import Violation, validate_response
 from alliance_shared.timing import in_future
 
@@ -43,8 +43,8 @@ class ResponseSubmission(ResponseSubmittedPayload):
 
     clinic_id: ClinicId
     case_id: PseudonymousId
-    idempotency_key: str = Field(
-        min_length=8, max_length=128, description="Client-chosen key; a retry with it is a no-op."
+    idempotency_key: IdempotencyKey = Field(
+        description="Client-chosen key; a retry with it is a no-op."
     )
 
 
