@@ -68,7 +68,13 @@ class ResponseSubmittedPayload(Frozen):
     session_number: int = Field(ge=1, le=1000)
     administered_at: Timestamp
     answers: dict[ItemNumber, float | None] = Field(
-        description="Item number (1-based) to the answer; null marks a missing item."
+        description="Item number (1-based) to the answer; null marks a missing item. Each "
+        "instrument's items and answer ranges are in docs/clinical.md; a broken item rule "
+        "answers 422 naming the item.",
+        json_schema_extra={
+            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$"},
+            "maxProperties": 200,
+        },
     )
     age_group: AgeGroup | None = Field(
         None,

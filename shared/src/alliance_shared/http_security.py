@@ -18,9 +18,12 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alliance_shared.access import Principal, write_refusal
@@ -35,6 +38,7 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect
 RETRY_AFTER_SECONDS = 5
 # The answers every authenticated endpoint may give, for the OpenAPI documents.
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body could not be read (not UTF-8, not JSON)."},
     401: {"description": "No bearer token, or an invalid one (`WWW-Authenticate: Bearer`)."},
     403: {"description": "The token does not cover this clinic, or lacks the scope (named)."},
     413: {"description": "The body is larger than the configured maximum."},
@@ -179,6 +183,19 @@ def install(app: FastAPI, *, authenticate: Authenticate, limiter: RateLimiter | 
         log.warning("dependency unavailable", extra={"error": type(exc).__name__})
         status, body, headers = unavailable("the database")
         return JSONResponse(body, status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:  # Allow: every method of the path, not one route's
+            methods = {
+                method
+                for route in app.routes
+                if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
+                for method in route.methods or ()
+            }
+            headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
+            exc = StarletteHTTPException(405, exc.detail, headers)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

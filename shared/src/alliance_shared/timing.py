@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, WithJsonSchema
 
 # A client's clock may run this far ahead of ours: a time beyond it is "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -17,10 +17,14 @@ def in_future(at: datetime, now: datetime) -> bool:
 
 def _plausible(at: datetime) -> datetime:
     # Checked on the local year: converting year 1 at +14:00 to UTC would overflow.
-    if not 1900 <= at.year <= 2200:
-        raise ValueError("must be between the years 1900 and 2200")
+    if not 1900 <= at.year <= 2199:
+        raise ValueError("must be between the years 1900 and 2199")
     return at
 
 
-# A time in a clinic: with its time zone, within reason.
-Timestamp = Annotated[AwareDatetime, AfterValidator(_plausible)]
+# A time in a clinic: with its time zone, within reason (the OpenAPI documents say so too).
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(_plausible),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": "^(19|20|21)[0-9]{2}-"}),
+]

@@ -249,7 +249,11 @@ def webhook_router(settings: AlertsSettings, runtime: Runtime, clock: Clock) -> 
             ) from refused
         return WebhookRegistered(url=url, active=hook.active, secret=secret)
 
-    @router.post("/webhook/secret", response_model=SecretRotated)
+    @router.post(
+        "/webhook/secret",
+        response_model=SecretRotated,
+        responses={404: {"description": "The clinic has no webhook."}},
+    )
     async def rotate_webhook_secret(
         caller: Annotated[Principal, Depends(principal)], clinic_id: ClinicPath
     ) -> SecretRotated:
