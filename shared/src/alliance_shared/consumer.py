@@ -27,6 +27,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
 
+from alliance_shared.instruments import RuleBroken
 from alliance_shared.topics import DEAD_LETTER
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,12 @@ class BatchPipeline(Generic[E]):
                 except TRANSIENT_ERRORS:
                     raise
                 except Exception as exc:
-                    await self.dead_letters.send(record, f"processing failed: {exc!r}")
+                    await self.dead_letters.send(record, f"processing failed: {_reason(exc)}")
+
+
+def _reason(exc: Exception) -> str:
+    """A rule's message, or only the error's type: other messages may quote data."""
+    return f"{type(exc).__name__}: {exc}" if isinstance(exc, RuleBroken) else type(exc).__name__
 
 
 def _summary(exc: ValidationError) -> str:

@@ -206,6 +206,11 @@ class Violation:
     rule: str
 
 
+class RuleBroken(Exception):
+    """A refusal whose message names fields and rules, never a submitted value: safe to log and
+    to put in a dead-letter reason (other errors are reported by their type only)."""
+
+
 def validate_response(
     instrument_code: str,
     form: str,

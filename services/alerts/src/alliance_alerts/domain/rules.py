@@ -37,7 +37,7 @@ from alliance_shared.events import (
     SignalKind,
     derived_event_id,
 )
-from alliance_shared.instruments import REGISTRY, Construct
+from alliance_shared.instruments import REGISTRY, Construct, RuleBroken
 
 Severity = Literal["low", "moderate", "high"]
 
@@ -389,7 +389,7 @@ def _on_score(
 # ------------------------------------------------------------------------- user commands
 
 
-class CommandRejected(ValueError):
+class CommandRejected(RuleBroken, ValueError):
     """The command does not apply to the alert as it is; the message says why."""
 
 

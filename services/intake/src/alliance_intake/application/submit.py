@@ -25,12 +25,12 @@ from alliance_intake.domain.submission import (
     to_event,
 )
 from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.instruments import Violation
+from alliance_shared.instruments import RuleBroken, Violation
 
 
-class Rejected(Exception):
+class Rejected(RuleBroken):
     def __init__(self, violations: list[Violation]) -> None:
-        super().__init__(violations)
+        super().__init__("; ".join(f"{v.field}: {v.rule}" for v in violations))
         self.violations = violations
 
 

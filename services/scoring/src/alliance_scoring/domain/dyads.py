@@ -12,12 +12,12 @@ from alliance_shared.events import (
     ResponseSubmitted,
     derived_event_id,
 )
-from alliance_shared.instruments import score_response, validate_response
+from alliance_shared.instruments import RuleBroken, score_response, validate_response
 
 DYAD_NAMESPACE = uuid.UUID("0b7d3f5e-2c1a-4e8b-9f3d-6a5c4b3e2d1f")
 
 
-class UnscorableResponse(Exception):
+class UnscorableResponse(RuleBroken):
     """The response breaks its instrument's rules (it did not come through intake's checks)."""
 
 
