@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
 from alliance_shared.events import AlertNotice
@@ -232,3 +233,29 @@ async def test_a_rotated_secret_and_the_previous_one_both_verify_during_the_chan
 async def _delivered(pg: asyncpg.Pool, clinic: str) -> bool:
     rows = await deliveries(pg, clinic)
     return bool(rows) and rows[0]["status"] == "delivered"
+
+
+async def test_secrets_are_resealed_after_an_encryption_key_rotation(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    from alliance_alerts.rekey import rekey
+
+    clinic = ids("clinic")
+    receiver = Receiver([200])
+    async with serve(receiver.app) as url, serving(create_app(settings(stack, 3))) as alerts:
+        alerts.headers.update(bearer("clinic_admin", [clinic]))
+        secret = (await alerts.put(f"/v1/clinics/{clinic}/webhook", json={"url": url})).json()
+    rotated = "test-k2:" + base64.b64encode(os.urandom(32)).decode() + "," + WEBHOOK_KEYS
+    new_settings = settings(stack, 3).model_copy(update={"webhook_keys": rotated})
+    resealed, _ = await rekey(new_settings)  # other tests' endpoints may use other keys
+    assert resealed >= 1
+    kid = await pg.fetchval(
+        "SELECT secret_key_id FROM alerts_delivery.endpoint WHERE clinic_id = $1", clinic
+    )
+    assert kid == "test-k2"
+    box = new_settings.secret_box()
+    assert box is not None
+    sealed = await pg.fetchval(
+        "SELECT secret_sealed FROM alerts_delivery.endpoint WHERE clinic_id = $1", clinic
+    )
+    assert box.open(Sealed("test-k2", sealed), clinic) == secret["secret"]

@@ -259,9 +259,11 @@ async def rotate_secret(
     return (secret, until) if updated else None
 
 
-async def reseal_all(pool: asyncpg.Pool, box: SecretBox) -> int:
-    """Re-seals every secret with the current encryption key (after a key rotation)."""
-    count = 0
+async def reseal_all(pool: asyncpg.Pool, box: SecretBox) -> tuple[int, list[str]]:
+    """Re-seals every secret with the current encryption key (after a key rotation). Returns how
+    many endpoints were re-sealed and the clinics whose secrets no configured key opens (they
+    are left as they are: register those webhooks again)."""
+    resealed, unreadable = 0, []
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
             f"SELECT clinic_id, secret_key_id, secret_sealed, previous_key_id, previous_sealed "
@@ -270,16 +272,20 @@ async def reseal_all(pool: asyncpg.Pool, box: SecretBox) -> int:
         )
         for r in rows:
             clinic = r["clinic_id"]
-            current = box.seal(
-                box.open(Sealed(r["secret_key_id"], r["secret_sealed"]), clinic), clinic
-            )
-            previous = (
-                box.seal(
-                    box.open(Sealed(r["previous_key_id"], r["previous_sealed"]), clinic), clinic
+
+            def reseal(kid: str, blob: bytes, clinic: str = clinic) -> Sealed:
+                return box.seal(box.open(Sealed(kid, blob), clinic), clinic)
+
+            try:
+                current = reseal(r["secret_key_id"], r["secret_sealed"])
+                previous = (
+                    reseal(r["previous_key_id"], r["previous_sealed"])
+                    if r["previous_sealed"] is not None
+                    else None
                 )
-                if r["previous_sealed"] is not None
-                else None
-            )
+            except SecretBoxError:
+                unreadable.append(clinic)
+                continue
             await conn.execute(
                 f"UPDATE {S}.endpoint SET secret_key_id = $2, secret_sealed = $3, "
                 "previous_key_id = $4, previous_sealed = $5 WHERE clinic_id = $1",
@@ -289,8 +295,8 @@ async def reseal_all(pool: asyncpg.Pool, box: SecretBox) -> int:
                 previous.key_id if previous else None,
                 previous.blob if previous else None,
             )
-            count += 1
-    return count
+            resealed += 1
+    return resealed, unreadable
 
 
 async def delivery_log(
