@@ -188,6 +188,27 @@ async def test_jwks_url_refreshes_for_a_new_key_at_most_once_per_interval() -> N
         assert len(fetches) == 2
 
 
+async def test_a_withdrawn_key_is_refused_once_the_cache_is_old() -> None:
+    documents = [IDP.jwks()]
+    with jwks_server(documents) as (url, _):
+        v = TokenVerifier(
+            TokenSettings(
+                jwks_url=url, audience=AUD, issuer=ISS,
+                jwks_refresh_seconds=0.5, jwks_max_age_seconds=0.5,
+            )
+        )  # fmt: skip
+        assert (await v.principal(f"Bearer {IDP.sign(claims())}")).subject == "sup-1"
+        documents[0] = OTHER_IDP.jwks()  # the provider withdrew our key (compromised)
+        await asyncio.sleep(0.6)
+        with pytest.raises(InvalidToken):
+            await v.principal(f"Bearer {IDP.sign(claims())}")
+
+
+def test_a_jwks_url_must_be_https_off_loopback() -> None:
+    with pytest.raises(ValueError, match="https"):
+        TokenVerifier(TokenSettings(jwks_url="http://idp.example/jwks", audience=AUD, issuer=ISS))
+
+
 async def test_an_unreachable_jwks_is_unavailable_not_unauthorised(
     stack: Endpoints,
 ) -> None:

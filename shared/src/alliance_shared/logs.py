@@ -1,12 +1,16 @@
-"""JSON-lines logging. Log ids (pseudonymous) and counts only: never answers or personal data."""
+"""JSON-lines logging. Log ids (pseudonymous) and counts only: never answers or personal data,
+and errors without their messages (see `describe`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
 from typing import Any
+
+from alliance_shared.instruments import RuleBroken
 
 _RESERVED = set(vars(logging.makeLogRecord({})))
 
@@ -25,9 +29,25 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["exc"] = describe(record.exc_info[1])
         return json.dumps(entry, default=str)
+
+
+def describe(exc: BaseException) -> str:
+    """Where an error happened and its type, without its message: messages can quote the data
+    that caused them (a driver quoting a value, a validator its input). A rule's message names
+    a field and a rule only, so it is kept."""
+    parts = []
+    seen: BaseException | None = exc
+    while seen is not None:
+        frames = "".join(traceback.format_tb(seen.__traceback__))
+        name = type(seen).__name__
+        parts.append(
+            f"{frames}{name}: {seen}" if isinstance(seen, RuleBroken) else f"{frames}{name}"
+        )
+        seen = seen.__cause__ or seen.__context__
+    return "\n-- caused by --\n".join(parts)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

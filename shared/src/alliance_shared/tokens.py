@@ -11,6 +11,7 @@ cached, and fetched again when a token names an unknown key id (at most once per
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
 import time
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -44,7 +46,8 @@ class TokenSettings:
     dev_mode: bool = False
     dev_secret: str | None = None
     leeway_seconds: int = 30
-    jwks_refresh_seconds: float = 30.0
+    jwks_refresh_seconds: float = 30.0  # at most one fetch per interval
+    jwks_max_age_seconds: float = 300.0  # cached keys are fetched again after this
     jwks_timeout_seconds: float = 5.0
 
     @property
@@ -55,6 +58,8 @@ class TokenSettings:
         """What makes these settings unusable (empty when they are fine)."""
         if self.jwks_file and self.jwks_url:
             return ["set ALLIANCE_JWKS_FILE or ALLIANCE_JWKS_URL, not both"]
+        if self.jwks_url and not _trusted_transport(self.jwks_url):
+            return ["ALLIANCE_JWKS_URL must be https (http only on loopback)"]
         if not self.jwks_configured and not (self.dev_mode and self.dev_secret):
             return [
                 "no way to verify tokens: set ALLIANCE_JWKS_FILE or ALLIANCE_JWKS_URL "
@@ -65,19 +70,30 @@ class TokenSettings:
         return []
 
 
+def _trusted_transport(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    try:
+        return parts.scheme == "http" and ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return parts.hostname == "localhost"
+
+
 class KeySet:
-    """The JWKS, cached. A file is read once; a URL is fetched on first use and again, rate-
-    limited, when a token names a key id the cache does not hold."""
+    """The JWKS, cached. A file is read once; a URL is fetched on first use, again (rate-
+    limited) when a token names a key id the cache does not hold, and again once the cache is
+    older than `jwks_max_age_seconds`, so a key the provider withdrew stops being accepted."""
 
     def __init__(self, settings: TokenSettings, clock: Callable[[], float] = time.monotonic):
         self._settings = settings
         self._clock = clock
         self._keys: dict[str | None, Any] = {}
         self._fetched_at: float | None = None
+        self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
         if settings.jwks_file:
             self._load(json.loads(Path(settings.jwks_file).read_text()))
-            self._fetched_at = float("inf")  # never refetched
 
     def _load(self, document: dict[str, Any]) -> None:
         keys: dict[str | None, Any] = {}
@@ -93,7 +109,8 @@ class KeySet:
                 response = await client.get(self._settings.jwks_url)
                 response.raise_for_status()
                 self._load(response.json())
-        except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+                self._loaded_at = self._clock()
+        except Exception as exc:  # any answer that is not a JWKS: no keys, not a crash
             raise TokenServiceUnavailable(f"JWKS unavailable: {type(exc).__name__}") from exc
         finally:
             self._fetched_at = self._clock()
@@ -103,10 +120,15 @@ class KeySet:
             self._clock() - self._fetched_at >= self._settings.jwks_refresh_seconds
         )
 
+    def _stale(self) -> bool:
+        return self._loaded_at is not None and (
+            self._clock() - self._loaded_at >= self._settings.jwks_max_age_seconds
+        )
+
     async def key(self, kid: str | None) -> Any:
-        if kid not in self._keys and self._settings.jwks_url:
+        if self._settings.jwks_url and (kid not in self._keys or self._stale()):
             async with self._lock:
-                if kid in self._keys:
+                if kid in self._keys and not self._stale():
                     pass  # another request fetched it meanwhile
                 elif self._may_refresh():
                     try:
@@ -114,6 +136,7 @@ class KeySet:
                     except TokenServiceUnavailable:
                         if not self._keys:
                             raise  # nothing to check any token with: 503
+                        # Otherwise the cached keys serve while the provider is away.
                 elif not self._keys:
                     raise TokenServiceUnavailable("JWKS unavailable (retrying shortly)")
         if kid in self._keys:

@@ -8,7 +8,7 @@ connection's `edges` is the page itself), `history` counting 10 entries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import (
@@ -46,36 +46,50 @@ LIST_FIELDS = frozenset(
 )
 
 
-def query_depth(document: DocumentNode) -> int:
-    """The deepest nesting of fields, introspection fields included (Strawberry's depth
-    limiter skips those, so a deep `__schema { types { fields { type { ofType ... } } } }`
-    would otherwise pass)."""
+def _measure(
+    document: DocumentNode,
+    of_field: Callable[[FieldNode, int], int],
+    combine: Callable[[list[int]], int],
+) -> int:
+    """Folds every operation's selection tree: `of_field(field, measure of its selection)`,
+    siblings combined with `combine`; fragments count as if written out. Each fragment is
+    measured once (memoised), so fragments spreading fragments cannot make this exponential.
+    The dearest operation counts: one runs per request."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
+    measured: dict[str, int] = {}
 
-    def depth(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> int:
-        deepest = 0
+    def measure(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> int:
+        values: list[int] = []
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
-                below = depth(selection.selection_set, seen)
-                deepest = max(deepest, 1 + below)
+                values.append(of_field(selection, measure(selection.selection_set, seen)))
             elif isinstance(selection, InlineFragmentNode):
-                deepest = max(deepest, depth(selection.selection_set, seen))
+                values.append(measure(selection.selection_set, seen))
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
-                if name in fragments and name not in seen:
-                    deepest = max(deepest, depth(fragments[name].selection_set, seen | {name}))
-        return deepest
+                if name in fragments and name not in seen:  # cycles are invalid anyway
+                    if name not in measured:
+                        measured[name] = measure(fragments[name].selection_set, seen | {name})
+                    values.append(measured[name])
+        return combine(values)
 
     return max(
         (
-            depth(d.selection_set, frozenset())
+            measure(d.selection_set, frozenset())
             for d in document.definitions
             if isinstance(d, OperationDefinitionNode)
         ),
         default=0,
     )
+
+
+def query_depth(document: DocumentNode) -> int:
+    """The deepest nesting of fields, introspection fields included (Strawberry's depth
+    limiter skips those, so a deep `__schema { types { fields { type { ofType ... } } } }`
+    would otherwise pass)."""
+    return _measure(document, lambda _, below: 1 + below, lambda values: max(values, default=0))
 
 
 def query_cost(
@@ -84,12 +98,9 @@ def query_cost(
     """`largest_page`: the page size assumed for a variable that is not given, and the most any
     page counts as. A page size below 1 counts as 1: the resolvers refuse it, and a negative
     one must not subtract from the estimate of the rest of the query."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
     variables = variables or {}
 
-    def page_size(field: FieldNode) -> int | None:
+    def multiplier(field: FieldNode) -> int:
         for arg in field.arguments or ():
             if arg.name.value != "first":
                 continue
@@ -98,35 +109,13 @@ def query_cost(
             if isinstance(arg.value, VariableNode):
                 given = variables.get(arg.value.name.value)
                 return _within(given if isinstance(given, int) else largest_page, largest_page)
-        return None
+        if field.name.value in PAGED_FIELDS:
+            return DEFAULT_PAGE
+        if field.name.value in LIST_FIELDS:
+            return DEFAULT_LIST_SIZE
+        return 1
 
-    def cost(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> int:
-        total = 0
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode):
-                first = page_size(selection)
-                if first is None and selection.name.value in PAGED_FIELDS:
-                    first = DEFAULT_PAGE
-                elif first is None and selection.name.value in LIST_FIELDS:
-                    first = DEFAULT_LIST_SIZE
-                total += 1 + (first or 1) * cost(selection.selection_set, seen)
-            elif isinstance(selection, InlineFragmentNode):
-                total += cost(selection.selection_set, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in fragments and name not in seen:
-                    total += cost(fragments[name].selection_set, seen | {name})
-        return total
-
-    # One operation runs per request: the dearest one counts.
-    return max(
-        (
-            cost(d.selection_set, frozenset())
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-        ),
-        default=0,
-    )
+    return _measure(document, lambda field, below: 1 + multiplier(field) * below, sum)
 
 
 def _within(page: int, largest: int) -> int:
