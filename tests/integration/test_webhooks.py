@@ -259,3 +259,54 @@ async def test_secrets_are_resealed_after_an_encryption_key_rotation(
         "SELECT secret_sealed FROM alerts_delivery.endpoint WHERE clinic_id = $1", clinic
     )
     assert box.open(Sealed("test-k2", sealed), clinic) == secret["secret"]
+
+
+async def test_a_second_rotation_waits_for_the_first_changeover(
+    stack: Endpoints, ids: Callable[[str], str]
+) -> None:
+    clinic = ids("clinic")
+    receiver = Receiver([])
+    async with serve(receiver.app) as url, serving(create_app(settings(stack, 3))) as alerts:
+        alerts.headers.update(bearer("clinic_admin", [clinic]))
+        await alerts.put(f"/v1/clinics/{clinic}/webhook", json={"url": url})
+        first = await alerts.post(f"/v1/clinics/{clinic}/webhook/secret")
+        again = await alerts.post(f"/v1/clinics/{clinic}/webhook/secret")
+    assert first.status_code == 200
+    assert again.status_code == 409  # the original secret stays valid as promised
+
+
+async def test_plain_text_secrets_of_an_older_release_are_sealed_and_dropped(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    from alliance_alerts.application.delivery import migrate_plaintext_secrets
+
+    clinic = ids("clinic")
+    old_secret = "an-old-shared-secret-0001"
+    async with serving(create_app(settings(stack, 3))):  # the schema exists
+        pass
+    await pg.execute(
+        "CREATE TABLE alerts_delivery.webhook (clinic_id text PRIMARY KEY, url text, "
+        "secret text, active boolean)"
+    )
+    await pg.execute(
+        "INSERT INTO alerts_delivery.webhook VALUES ($1, 'https://93.184.216.34/h', $2, false)",
+        clinic,
+        old_secret,
+    )
+    alerts_pool = await asyncpg.create_pool(stack.service_env("alerts")["DATABASE_URL"])
+    assert alerts_pool is not None
+    try:
+        box = settings(stack, 3).secret_box()
+        assert box is not None
+        await pg.execute("ALTER TABLE alerts_delivery.webhook OWNER TO alliance_alerts")
+        assert await migrate_plaintext_secrets(alerts_pool, box) >= 1
+    finally:
+        await alerts_pool.close()
+    assert await pg.fetchval("SELECT to_regclass('alerts_delivery.webhook')") is None
+    sealed = await pg.fetchrow(
+        "SELECT secret_key_id, secret_sealed FROM alerts_delivery.endpoint WHERE clinic_id = $1",
+        clinic,
+    )
+    assert sealed is not None
+    opened = box.open(Sealed(sealed["secret_key_id"], sealed["secret_sealed"]), clinic)
+    assert base64.b64decode(opened.removeprefix("whsec_")) == old_secret.encode()

@@ -29,6 +29,11 @@ INTERNAL = [
     "https://240.0.0.1/hook",
     "https://[fe80::1]/hook",
     "https://[fc00::1]/hook",
+    "https://[fec0::1]/hook",
+    "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 to 169.254.169.254
+    "https://[2002:a9fe:a9fe::1]/hook",  # 6to4 to 169.254.169.254
+    "https://[::127.0.0.1]/hook",
+    "https://[::ffff:0:7f00:1]/hook",
     "https://no-such-host.invalid/hook",
 ]
 
@@ -60,6 +65,7 @@ async def test_internal_addresses_are_refused(
         )
     for url, r in answers.items():
         assert r.status_code == 422, (url, r.text)
+        assert "127.0.0.1" not in r.text  # the internal address is not echoed
         [error] = r.json()["detail"]
         assert error["loc"] == ["body", "url"], url
         assert "non-public" in error["msg"] or "does not resolve" in error["msg"], (url, error)

@@ -17,17 +17,18 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 
 from alliance_alerts.adapters.delivery_tables import DELIVERY_SCHEMA as S
 from alliance_alerts.adapters.secret_box import Sealed, SecretBox, SecretBoxError
+from alliance_alerts.adapters.tables import SCHEMA as OUTBOX_SCHEMA
 from alliance_alerts.domain.webhooks import (
     SECRET_BYTES,
     IPAddress,
@@ -40,8 +41,11 @@ from alliance_alerts.domain.webhooks import (
     signature_headers,
 )
 from alliance_shared.events import AlertNotice
+from alliance_shared.outbox import Connection
+from alliance_shared.topics import DEAD_LETTER
 
 log = logging.getLogger(__name__)
+RESOLVE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,27 @@ class DeliveryPolicy:
     allow_networks: tuple[IPNetwork, ...] = ()
 
     @property
+    def attempt_s(self) -> float:
+        """The most one attempt may take, the lookup included."""
+        return self.timeout_s + RESOLVE_TIMEOUT_S
+
+    @property
     def lease(self) -> timedelta:
-        return timedelta(seconds=self.timeout_s * 2 + 5)
+        """How long a worker holds the deliveries it sends: longer than any attempt."""
+        return timedelta(seconds=self.attempt_s * 2)
 
 
 class EndpointRefused(Exception):
     """The URL may not receive webhooks; the message names the rule."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a request really goes: the checked address, with the name for Host and TLS."""
+
+    url: str  # with the checked IP address as host
+    host_header: str
+    tls_name: str | None
 
 
 async def resolve(url: str) -> list[IPAddress]:
@@ -70,21 +89,31 @@ async def resolve(url: str) -> list[IPAddress]:
         return []
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port, type=socket.SOCK_STREAM
-        )
-    except (OSError, UnicodeError):
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                parts.hostname, port, type=socket.SOCK_STREAM
+            )
+    except (OSError, UnicodeError, TimeoutError):
         return []
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
-async def check_endpoint(url: str, policy: DeliveryPolicy) -> None:
-    """Resolves the host and refuses internal addresses (SSRF) and plain http to the public."""
+async def check_endpoint(url: str, policy: DeliveryPolicy) -> Target:
+    """Resolves the host and refuses internal addresses (SSRF) and plain http to the public.
+    The request then goes to the address checked here, not to a second lookup of the name (a
+    name that resolves differently the next time cannot steer it inward)."""
     addresses = await resolve(url)
     if refusal := address_refusal(addresses, policy.allow_networks):
         raise EndpointRefused(refusal)
-    if urlsplit(url).scheme != "https" and not allowed_http(addresses, policy.allow_networks):
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not allowed_http(addresses, policy.allow_networks):
         raise EndpointRefused("must be https")
+    address = addresses[0]
+    host = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    tls_name = parts.hostname if parts.scheme == "https" else None
+    return Target(urlunsplit(parts._replace(netloc=netloc)), host_header, tls_name)
 
 
 async def enqueue_deliveries(
@@ -114,19 +143,16 @@ async def enqueue_deliveries(
     return len(rows)
 
 
-DeadLetter = Callable[[bytes, str, str], Awaitable[None]]
-
-
 async def deliver_due(
     pool: asyncpg.Pool,
     client: httpx.AsyncClient,
     box: SecretBox,
     now: datetime,
     policy: DeliveryPolicy,
-    dead_letter: DeadLetter,
     limit: int = 20,
 ) -> int:
     """Sends the deliveries that are due. Returns how many were attempted."""
+    lease_end = now + policy.lease
     async with pool.acquire() as conn, conn.transaction():
         due = await conn.fetch(
             # The clinic's current endpoint and secrets; nothing goes out once it is deactivated.
@@ -140,40 +166,59 @@ async def deliver_due(
             "e.previous_valid_until",
             now,
             limit,
-            now + policy.lease,
+            lease_end,
         )
     # Leased and committed: the requests go out with no transaction open.
     outcomes = await asyncio.gather(*(_post(client, box, r, now, policy) for r in due))
     async with pool.acquire() as conn, conn.transaction():
         for row, outcome in zip(due, outcomes, strict=True):
             attempts = row["attempts"] + 1
-            await conn.execute(
-                f"INSERT INTO {S}.attempt (delivery_id, at, outcome) VALUES ($1, $2, $3)",
-                row["id"],
-                now,
-                outcome,
-            )
             if outcome.startswith("2"):
                 status, next_at, error = "delivered", now, None
             elif attempts >= policy.max_attempts:
                 status, next_at, error = "dead", now, outcome
-                reason = f"webhook delivery failed {attempts} times; last: {outcome}"
-                await dead_letter(bytes(row["body"]), row["clinic_id"], reason)
             else:
                 status, error = "pending", outcome
                 next_at = next_attempt(attempts, now, policy.backoff_base_s, policy.backoff_cap_s)
-            await conn.execute(
+            # Only while the lease is ours: a worker that overran it records nothing.
+            updated = await conn.fetchval(
                 f"UPDATE {S}.delivery SET status = $2, attempts = $3, next_attempt_at = $4, "
                 "last_error = $5, "
-                "delivered_at = CASE WHEN $2 = 'delivered' THEN $6::timestamptz END WHERE id = $1",
+                "delivered_at = CASE WHEN $2 = 'delivered' THEN $6::timestamptz END "
+                "WHERE id = $1 AND status = 'pending' AND next_attempt_at = $7 RETURNING 1",
                 row["id"],
                 status,
                 attempts,
                 next_at,
                 error,
                 now,
+                lease_end,
             )
+            if not updated:
+                continue
+            await conn.execute(
+                f"INSERT INTO {S}.attempt (delivery_id, at, outcome) VALUES ($1, $2, $3)",
+                row["id"],
+                now,
+                outcome,
+            )
+            if status == "dead":  # in the same transaction, through the service's outbox
+                reason = f"webhook delivery failed {attempts} times; last: {outcome}"
+                await dead_letter(conn, row, reason)
     return len(due)
+
+
+async def dead_letter(conn: Connection, row: Any, reason: str) -> None:
+    headers = {"dlq_reason": reason, "dlq_service": "alerts", "dlq_source": "webhook"}
+    await conn.execute(
+        f"INSERT INTO {OUTBOX_SCHEMA}.outbox (topic, key, event_id, value, headers) "
+        "VALUES ($1, $2, $3, $4, $5::jsonb)",
+        DEAD_LETTER.name,
+        row["clinic_id"],
+        row["notice_id"],
+        bytes(row["body"]),
+        json.dumps(headers),
+    )
 
 
 def _secrets(box: SecretBox, row: Any, now: datetime) -> list[str]:
@@ -189,27 +234,30 @@ def _secrets(box: SecretBox, row: Any, now: datetime) -> list[str]:
 async def _post(
     client: httpx.AsyncClient, box: SecretBox, row: Any, now: datetime, policy: DeliveryPolicy
 ) -> str:
+    """One attempt, within `policy.attempt_s` in all (the lookup included): its outcome."""
     body = bytes(row["body"])
     try:
-        await check_endpoint(row["url"], policy)  # again: DNS may have changed since
-        secrets = _secrets(box, row, now)
+        async with asyncio.timeout(policy.attempt_s):
+            target = await check_endpoint(row["url"], policy)  # again: DNS may have changed
+            signed = signature_headers(
+                str(row["notice_id"]), int(now.timestamp()), body, _secrets(box, row, now)
+            )
+            response = await client.post(
+                target.url,
+                content=body,
+                headers={"content-type": "application/json", "host": target.host_header, **signed},
+                timeout=policy.timeout_s,
+                extensions={"sni_hostname": target.tls_name} if target.tls_name else None,
+            )
+        return str(response.status_code)
     except EndpointRefused as refused:
         return f"refused: {refused}"
-    except SecretBoxError as exc:
+    except SecretBoxError:
         log.error("webhook secret unusable", extra={"clinic_id": row["clinic_id"]})
-        return f"error: secret ({type(exc).__name__})"
-    headers = {
-        "content-type": "application/json",
-        **signature_headers(str(row["notice_id"]), int(now.timestamp()), body, secrets),
-    }
-    try:
-        response = await client.post(
-            row["url"], content=body, headers=headers, timeout=policy.timeout_s
-        )
-        return str(response.status_code)
-    except httpx.TimeoutException:
+        return "error: secret"
+    except (TimeoutError, httpx.TimeoutException):
         return "timeout"
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # one endpoint's failure is its outcome, never the batch's
         return f"error: {type(exc).__name__}"
 
 
@@ -239,24 +287,69 @@ async def set_endpoint(
     return secret if created else None
 
 
+class RotationInProgress(Exception):
+    """The previous secret is still valid: rotating again would cut off the one the clinic may
+    still use."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until)
+        self.until = until
+
+
 async def rotate_secret(
     pool: asyncpg.Pool, box: SecretBox, clinic_id: str, now: datetime, policy: DeliveryPolicy
 ) -> tuple[str, datetime] | None:
     """A new secret; the current one stays valid (deliveries carry both signatures) until the
-    returned time. None when the clinic has no endpoint."""
+    returned time. None when the clinic has no endpoint; RotationInProgress while a previous
+    rotation's changeover lasts."""
     secret = secret_from_bytes(os.urandom(SECRET_BYTES))
     sealed = box.seal(secret, clinic_id)
     until = now + policy.rotation_overlap
-    updated = await pool.fetchval(
-        f"UPDATE {S}.endpoint SET previous_key_id = secret_key_id, "
-        "previous_sealed = secret_sealed, previous_valid_until = $4, secret_key_id = $2, "
-        "secret_sealed = $3, updated_at = now() WHERE clinic_id = $1 RETURNING 1",
-        clinic_id,
-        sealed.key_id,
-        sealed.blob,
-        until,
+    async with pool.acquire() as conn, conn.transaction():
+        current = await conn.fetchrow(
+            f"SELECT previous_valid_until FROM {S}.endpoint WHERE clinic_id = $1 FOR UPDATE",
+            clinic_id,
+        )
+        if current is None:
+            return None
+        if current["previous_valid_until"] is not None and current["previous_valid_until"] > now:
+            raise RotationInProgress(current["previous_valid_until"])
+        await conn.execute(
+            f"UPDATE {S}.endpoint SET previous_key_id = secret_key_id, "
+            "previous_sealed = secret_sealed, previous_valid_until = $4, secret_key_id = $2, "
+            "secret_sealed = $3, updated_at = now() WHERE clinic_id = $1",
+            clinic_id,
+            sealed.key_id,
+            sealed.blob,
+            until,
+        )
+    return secret, until
+
+
+async def migrate_plaintext_secrets(pool: asyncpg.Pool, box: SecretBox) -> int:
+    """Endpoints registered before secrets were sealed (table `webhook`, plain text): sealed
+    into `endpoint` (the old secret as a Standard Webhooks key, `whsec_` + base64 of its
+    bytes), then the plain-text table is dropped. Returns how many were moved."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(f"SELECT to_regclass('{S}.webhook')") is None:
+            return 0
+        rows = await conn.fetch(f"SELECT clinic_id, url, secret, active FROM {S}.webhook")
+        for r in rows:
+            sealed = box.seal(secret_from_bytes(r["secret"].encode()), r["clinic_id"])
+            await conn.execute(
+                f"INSERT INTO {S}.endpoint (clinic_id, url, secret_key_id, secret_sealed, active) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (clinic_id) DO NOTHING",
+                r["clinic_id"],
+                r["url"],
+                sealed.key_id,
+                sealed.blob,
+                r["active"],
+            )
+        await conn.execute(f"DROP TABLE {S}.webhook")
+    log.warning(
+        "sealed plain-text webhook secrets and dropped the old table", extra={"count": len(rows)}
     )
-    return (secret, until) if updated else None
+    return len(rows)
 
 
 async def reseal_all(pool: asyncpg.Pool, box: SecretBox) -> tuple[int, list[str]]:

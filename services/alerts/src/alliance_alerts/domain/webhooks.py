@@ -11,7 +11,6 @@ carries one signature per valid secret, separated by a space.
 from __future__ import annotations
 
 import base64
-import binascii
 import ipaddress
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,19 +28,6 @@ def secret_from_bytes(raw: bytes) -> str:
     return SECRET_PREFIX + base64.b64encode(raw).decode()
 
 
-def secret_problem(secret: str) -> str | None:
-    """Why `secret` is not a usable Standard Webhooks secret, or None."""
-    if not secret.startswith(SECRET_PREFIX):
-        return f"must start with {SECRET_PREFIX}"
-    try:
-        raw = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
-    except (binascii.Error, ValueError):
-        return "must be base64 after the prefix"
-    if not 24 <= len(raw) <= 64:
-        return "must hold 24 to 64 bytes"
-    return None
-
-
 def signature_headers(
     notice_id: str, timestamp: int, body: bytes, secrets: Sequence[str]
 ) -> dict[str, str]:
@@ -55,12 +41,21 @@ def signature_headers(
     }
 
 
+# IPv6 that is public by its prefix but reaches IPv4 through a gateway: NAT64, 6to4, Teredo.
+_TUNNELS = tuple(
+    ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32")
+)
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+
+
 def address_refusal(addresses: Iterable[IPAddress], allowed: Sequence[IPNetwork]) -> str | None:
     """Why a host resolving to `addresses` may not receive webhooks, or None.
 
     Refused: loopback, private, link-local, multicast, reserved, unspecified and shared
-    addresses (and IPv4 inside IPv6), unless an allowed network names them. Every address must
-    pass: a host that resolves to one public and one internal address is refused."""
+    addresses, IPv4 inside IPv6 (mapped, compatible, translated) and IPv6 tunnels to IPv4,
+    unless an allowed network names them. Every address must pass: a host that resolves to one
+    public and one internal address is refused. The message does not say which address (it
+    would map the internal network for whoever registers names)."""
     found = list(addresses)
     if not found:
         return "the host does not resolve"
@@ -69,8 +64,12 @@ def address_refusal(addresses: Iterable[IPAddress], allowed: Sequence[IPNetwork]
             address = address.ipv4_mapped
         if any(address in network for network in allowed):
             continue
+        if isinstance(address, ipaddress.IPv6Address) and (
+            address not in _GLOBAL_UNICAST_V6 or any(address in t for t in _TUNNELS)
+        ):
+            return "the host resolves to a non-public address"
         if not address.is_global or address.is_multicast:
-            return f"the host resolves to a non-public address ({address})"
+            return "the host resolves to a non-public address"
     return None
 
 

@@ -27,9 +27,11 @@ from alliance_alerts.adapters.tables import (
 )
 from alliance_alerts.application.delivery import (
     EndpointRefused,
+    RotationInProgress,
     deliver_due,
     delivery_log,
     enqueue_deliveries,
+    migrate_plaintext_secrets,
     rotate_secret,
     set_endpoint,
 )
@@ -58,7 +60,7 @@ from alliance_shared.http_security import ERRORS, error_body, principal, unavail
 from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
 from alliance_shared.tokens import TokenVerifier
-from alliance_shared.topics import COMMANDS, CONFIG, DEAD_LETTER, NOTICES, SCORED
+from alliance_shared.topics import COMMANDS, CONFIG, NOTICES, SCORED
 
 log = logging.getLogger(__name__)
 SERVICE = "alerts"
@@ -161,21 +163,25 @@ def escalation_step(runtime: Runtime, clock: Clock) -> Callable[[], Awaitable[No
 
 
 def delivery_step(
-    settings: AlertsSettings, runtime: Runtime, broker: KafkaBroker, clock: Clock
+    settings: AlertsSettings, runtime: Runtime, clock: Clock
 ) -> Callable[[], Awaitable[None]]:
-    # Redirects are not followed: a public endpoint must not bounce a delivery inward.
-    client = httpx.AsyncClient(follow_redirects=False)
+    # Redirects are not followed (a public endpoint must not bounce a delivery inward), and no
+    # proxy from the environment is used.
+    client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
     box = settings.secret_box()
 
-    async def dead_letter(body: bytes, clinic_id: str, reason: str) -> None:
-        headers = {"dlq_reason": reason, "dlq_service": SERVICE, "dlq_source": "webhook"}
-        await broker.publish(body, DEAD_LETTER.name, key=clinic_id.encode(), headers=headers)
+    migrated = False
 
     async def step() -> None:
+        nonlocal migrated
         if box is None:
             return  # no encryption key: no endpoint can be registered, nothing to send
-        pool, _ = runtime.require()
-        await deliver_due(pool, client, box, clock(), settings.delivery_policy(), dead_letter)
+        pool, relay = runtime.require()
+        if not migrated:
+            await migrate_plaintext_secrets(pool, box)
+            migrated = True
+        if await deliver_due(pool, client, box, clock(), settings.delivery_policy()):
+            relay.wake()  # a dead letter may be waiting in the outbox
 
     return step
 
@@ -252,7 +258,10 @@ def webhook_router(settings: AlertsSettings, runtime: Runtime, clock: Clock) -> 
     @router.post(
         "/webhook/secret",
         response_model=SecretRotated,
-        responses={404: {"description": "The clinic has no webhook."}},
+        responses={
+            404: {"description": "The clinic has no webhook."},
+            409: {"description": "The previous rotation's changeover is not over yet."},
+        },
     )
     async def rotate_webhook_secret(
         caller: Annotated[Principal, Depends(principal)], clinic_id: ClinicPath
@@ -261,9 +270,14 @@ def webhook_router(settings: AlertsSettings, runtime: Runtime, clock: Clock) -> 
         (ALLIANCE_WEBHOOK_ROTATION_OVERLAP_H, 24 h by default): deliveries carry both
         signatures meanwhile."""
         sealer = clinic_admin(caller, clinic_id)
-        rotated = await rotate_secret(
-            runtime.require()[0], sealer, clinic_id, clock(), settings.delivery_policy()
-        )
+        try:
+            rotated = await rotate_secret(
+                runtime.require()[0], sealer, clinic_id, clock(), settings.delivery_policy()
+            )
+        except RotationInProgress as busy:
+            raise HTTPException(
+                409, f"a rotation is in progress: the previous secret is valid until {busy.until}"
+            ) from busy
         if rotated is None:
             raise HTTPException(404, "the clinic has no webhook")
         return SecretRotated(secret=rotated[0], previous_valid_until=rotated[1])
@@ -298,7 +312,7 @@ def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -
             every(
                 settings.tick_seconds,
                 "webhook delivery",
-                delivery_step(settings, runtime, broker, clock),
+                delivery_step(settings, runtime, clock),
             ),
         ],
         extra_schemas=[(DELIVERY_SCHEMA, DELIVERY_TABLES)],
