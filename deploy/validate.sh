@@ -61,14 +61,33 @@ compose -f "$COMPOSE_FILE" -f "$DEMO_FILE" config -q \
 
 resolved="$plugin_home/compose.json"
 compose -f "$COMPOSE_FILE" config --format json > "$resolved"
+# The demo override is held to the same rules (it may add an identity provider, not secrets).
+compose -f "$COMPOSE_FILE" -f "$DEMO_FILE" config --format json > "$plugin_home/demo.json"
 kafka_pom=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/local/kafka/pom.xml)
 [[ -n "$kafka_pom" ]] || fail "no <kafka.version> in deploy/local/kafka/pom.xml"
-python3 - "$resolved" "$kafka_pom" <<'PY' || fail "compose policy check failed"
+python3 - "$resolved" "$kafka_pom" "$plugin_home/demo.json" <<'PY' || fail "compose policy check failed"
 import json, re, sys
 
 config, kafka_version = json.load(open(sys.argv[1])), sys.argv[2]
+demo = json.load(open(sys.argv[3]))
 problems = []
 kafka_images = []
+
+
+def trust_problems(label, services):
+    """No dev mode and no secret written in the file (the base file and the demo override)."""
+    for name, svc in services.items():
+        env = svc.get("environment") or {}
+        if str(env.get("ALLIANCE_DEV_MODE", "")).lower() in ("1", "true", "yes", "on"):
+            problems.append(f"{label}{name}: runs in dev mode")
+        for key, value in env.items():
+            secret_name = re.search(r"SECRET|PASSWORD|_KEYS$", key) and not key.endswith("_FILE")
+            if (secret_name and value) or re.search(r"://[^/@\s]*:[^/@\s]*@", str(value or "")):
+                problems.append(f"{label}{name}: {key} writes a secret into the compose file")
+
+
+trust_problems("", config.get("services", {}))
+trust_problems("demo: ", demo.get("services", {}))
 for name, svc in config.get("services", {}).items():
     image = svc.get("image", "")
     if image.startswith("apache/kafka:"):
@@ -84,11 +103,6 @@ for name, svc in config.get("services", {}).items():
     hc = svc.get("healthcheck") or {}
     if long_running and (hc.get("disable") or not (hc.get("test") or has_own)):
         problems.append(f"{name}: long-running service without a healthcheck")
-    env = svc.get("environment") or {}
-    if str(env.get("ALLIANCE_DEV_MODE", "")).lower() in ("1", "true", "yes", "on"):
-        problems.append(f"{name}: runs in dev mode")
-    if any(k in env for k in ("ALLIANCE_DEV_JWT_SECRET", "POSTGRES_PASSWORD")):
-        problems.append(f"{name}: a secret is written in the compose file")
     for dep, cond in (svc.get("depends_on") or {}).items():
         if cond.get("condition") not in ("service_healthy", "service_completed_successfully"):
             problems.append(f"{name}: depends_on {dep} with condition {cond.get('condition')}")

@@ -15,9 +15,12 @@ from alliance_intake.domain.episode import EpisodeEndingSubmission
 from alliance_intake.domain.roster import Assignment
 from alliance_shared.events import CaseAssignmentRequested, EpisodeEndingRequested, IntakeCommand
 
+# Keys of the gateway's requests; intake's HTTP API refuses keys that start so.
+GATEWAY_KEY_PREFIX = "gateway-"
+
 
 def idempotency_key(command: IntakeCommand) -> str:
-    return f"gateway-{command.event_id}"
+    return f"{GATEWAY_KEY_PREFIX}{command.event_id}"
 
 
 async def apply_commands(

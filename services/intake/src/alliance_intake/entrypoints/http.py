@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from alliance_intake.adapters.repository import current_configuration
 from alliance_intake.adapters.tables import SCHEMA, metadata
-from alliance_intake.application.commands import apply_commands
+from alliance_intake.application.commands import GATEWAY_KEY_PREFIX, apply_commands
 from alliance_intake.application.submit import (
     Rejected,
     assign_case,
@@ -53,7 +53,7 @@ from alliance_shared.events import (
 )
 from alliance_shared.health import health_router
 from alliance_shared.http_security import ERRORS as DOOR_ERRORS
-from alliance_shared.http_security import install, principal, require_write
+from alliance_shared.http_security import error_body, install, principal, require_write
 from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
@@ -180,7 +180,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         """Accepts one questionnaire response. A retry with the same idempotency key returns the
         original event id and publishes nothing new. Scope `responses:write`."""
         require_write(caller, submission.clinic_id, Scope.RESPONSES_WRITE, "body")
-        return await accept(lambda pool: submit_response(pool, submission, utc_now))
+        return await accept(
+            submission.idempotency_key,
+            lambda pool: submit_response(pool, submission, utc_now),
+        )
 
     @app.post(
         "/v1/episode-endings",
@@ -195,7 +198,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         """Records the end of a treatment episode: `planned` (mutual agreement) or `unilateral`
         (the client dropped out). Idempotent like responses. Scope `responses:write`."""
         require_write(caller, submission.clinic_id, Scope.RESPONSES_WRITE, "body")
-        return await accept(lambda pool: record_episode_ending(pool, submission, utc_now))
+        return await accept(
+            submission.idempotency_key,
+            lambda pool: record_episode_ending(pool, submission, utc_now),
+        )
 
     @app.patch(
         "/v1/clinics/{clinic_id}/configuration",
@@ -213,7 +219,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         defaults: docs/clinical.md. Scope `clinic:admin`."""
         require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
         try:
-            return await accept(lambda pool: configure_clinic(pool, clinic_id, change, utc_now))
+            return await accept(
+                change.idempotency_key,
+                lambda pool: configure_clinic(pool, clinic_id, change, utc_now),
+            )
         except ValidationError as invalid:
             detail = [
                 {"loc": ["body", "overrides", *e["loc"]], "msg": e["msg"], "type": e["type"]}
@@ -249,7 +258,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         """Adds or changes a member of the clinic's staff (therapist, supervisor, clinic admin).
         Supervisors receive escalated alerts and critical items. Scope `clinic:admin`."""
         require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
-        return await accept(lambda pool: change_staff(pool, clinic_id, staff_id, change, utc_now))
+        return await accept(
+            change.idempotency_key,
+            lambda pool: change_staff(pool, clinic_id, staff_id, change, utc_now),
+        )
 
     @app.put(
         "/v1/clinics/{clinic_id}/cases/{case_id}/assignment",
@@ -264,11 +276,18 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         """Assigns (or transfers) a case to a therapist: its alerts go to them. Scope
         `clinic:admin`."""
         require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
-        return await accept(lambda pool: assign_case(pool, clinic_id, case_id, assignment, utc_now))
+        return await accept(
+            assignment.idempotency_key,
+            lambda pool: assign_case(pool, clinic_id, case_id, assignment, utc_now),
+        )
 
     async def accept(
+        key: str,
         use_case: Callable[[asyncpg.Pool], Awaitable[SubmissionReceipt]],
     ) -> SubmissionReceipt | JSONResponse:
+        if key.startswith(GATEWAY_KEY_PREFIX):  # the gateway's requests have their own keys
+            rule = f"must not start with {GATEWAY_KEY_PREFIX} (reserved for gateway requests)"
+            return JSONResponse(error_body(["body", "idempotency_key"], rule, "reserved"), 422)
         pool, relay = runtime.require()
         try:
             receipt = await use_case(pool)
