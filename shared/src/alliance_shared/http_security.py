@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import FastAPI, HTTPException, Request, Security
@@ -32,7 +32,8 @@ from alliance_shared.tokens import InvalidToken, TokenServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-Authenticate = Callable[[str | None], Awaitable[Principal]]
+P = TypeVar("P", bound=Principal)
+Authenticate = Callable[[str | None], Awaitable[P]]
 # Paths that answer without a token: health probes and the API's own documentation.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
 RETRY_AFTER_SECONDS = 5
@@ -95,6 +96,30 @@ class RateLimiter:
         return (1 - tokens) / self.rate
 
 
+class Refused(Exception):
+    """An answer instead of the request: status, JSON body, headers."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers
+
+
+async def admit(
+    authenticate: Authenticate[P], authorization: str | None, limiter: RateLimiter | None
+) -> P:
+    """The caller, authenticated and within its rate; or Refused (401, 503 or 429)."""
+    try:
+        principal = await authenticate(authorization)
+    except InvalidToken as exc:
+        raise Refused(*unauthenticated(f"invalid or missing bearer token: {exc}")) from exc
+    except TokenServiceUnavailable as exc:
+        raise Refused(*unavailable("token keys (JWKS)")) from exc
+    if limiter and (wait := limiter.retry_after(principal.subject)):
+        body = error_body(["header", "authorization"], "too many requests", "rate_limit")
+        raise Refused(429, body, {"retry-after": str(math.ceil(wait))})
+    return principal
+
+
 class SecureDoor:
     """ASGI middleware: outside PUBLIC_PATHS, authentication and the rate limit. The principal
     lands in `request.state.principal`."""
@@ -103,7 +128,7 @@ class SecureDoor:
         self,
         app: ASGIApp,
         *,
-        authenticate: Authenticate,
+        authenticate: Authenticate[Principal],
         limiter: RateLimiter | None = None,
         public_paths: Iterable[str] = PUBLIC_PATHS,
     ) -> None:
@@ -120,18 +145,11 @@ class SecureDoor:
             (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
         )
         try:
-            principal = await self.authenticate(authorization)
-        except InvalidToken as exc:
-            await _answer(send, *unauthenticated(f"invalid or missing bearer token: {exc}"))
-            return
-        except TokenServiceUnavailable:
-            await _answer(send, *unavailable("token keys (JWKS)"))
+            principal = await admit(self.authenticate, authorization, self.limiter)
+        except Refused as refused:
+            await _answer(send, refused.status, refused.body, refused.headers)
             return
         scope.setdefault("state", {})["principal"] = principal
-        if self.limiter and (wait := self.limiter.retry_after(principal.subject)):
-            body = error_body(["header", "authorization"], "too many requests", "rate_limit")
-            await _answer(send, 429, body, {"retry-after": str(math.ceil(wait))})
-            return
         await self.app(scope, receive, send)
 
 
@@ -166,7 +184,9 @@ def require_write(
         raise HTTPException(403, error_body([where, "clinic_id"], refusal, "forbidden")["detail"])
 
 
-def install(app: FastAPI, *, authenticate: Authenticate, limiter: RateLimiter | None) -> None:
+def install(
+    app: FastAPI, *, authenticate: Authenticate[Principal], limiter: RateLimiter | None
+) -> None:
     """The door and the error answers every HTTP service shares."""
     app.add_middleware(
         SecureDoor,

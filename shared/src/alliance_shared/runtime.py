@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from sqlalchemy import Table
 
+from alliance_shared.access import Principal
 from alliance_shared.db import create_pool, create_schema, ping
 from alliance_shared.health import health_router
 from alliance_shared.http_security import Authenticate, install
@@ -49,7 +50,7 @@ def consumer_service_app(
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     extra_schemas: Sequence[tuple[str, Sequence[Table]]] = (),
     routers: Sequence[APIRouter] = (),
-    authenticate: Authenticate | None = None,
+    authenticate: Authenticate[Principal] | None = None,
 ) -> FastAPI:
     """`background`: long-running loops started with the service and cancelled at shutdown.
     `read_models`: the tables of `schema` the gateway may read.

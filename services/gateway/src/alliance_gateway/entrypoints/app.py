@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +25,7 @@ from alliance_gateway.entrypoints.schema import build_schema
 from alliance_gateway.settings import GatewaySettings
 from alliance_shared.db import create_engine, create_pool, create_schema
 from alliance_shared.health import health_router
-from alliance_shared.http_security import unavailable
+from alliance_shared.http_security import Refused, admit
 from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
 from alliance_shared.runtime import Runtime
@@ -108,18 +107,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             # GraphiQL page itself runs no operation (its requests carry the token).
             return Context(sessions, None, pool, relay, hub)
         try:
-            caller = await verifier.person(connection.headers.get("authorization"))
-        except InvalidToken as exc:
-            raise HTTPException(
-                status_code=401,
-                detail=f"invalid or missing bearer token: {exc}",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from exc
-        except TokenServiceUnavailable as exc:
-            status, body, headers = unavailable("token keys (JWKS)")
-            raise HTTPException(status, body["detail"], headers) from exc
-        if limiter and (wait := limiter.retry_after(caller.subject)):
-            raise HTTPException(429, "too many requests", {"Retry-After": str(math.ceil(wait))})
+            caller = await admit(verifier.person, connection.headers.get("authorization"), limiter)
+        except Refused as refused:
+            raise HTTPException(refused.status, refused.body["detail"], refused.headers) from None
         return Context(sessions, caller, pool, relay, hub)
 
     class Router(GraphQLRouter[Context, None]):
