@@ -4,6 +4,7 @@ projection rebuild."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table
 
 from alliance_shared.db import create_schema
-from alliance_shared.dbroles import role_of
+from alliance_shared.dbroles import role_of, scram_verifier
 from tests.helpers import create_projection_tables
 from tests.stack import Endpoints
 
@@ -78,3 +79,19 @@ async def test_a_rebuilt_projection_is_readable_again(
         assert await refused(as_role("gateway"), f"INSERT INTO {schema}.view VALUES (2)")
     finally:
         await pg.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+async def test_passwords_reach_postgresql_as_scram_verifiers(
+    pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """Our verifier is the one PostgreSQL computes itself (same salt and iterations)."""
+    role = ids("scram").replace("-", "_")
+    password = "correct-horse-battery-staple"
+    await pg.execute(f"CREATE ROLE {role} PASSWORD '{password}'")
+    try:
+        stored = await pg.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", role)
+        assert stored.startswith("SCRAM-SHA-256$")
+        iterations, salt = stored.removeprefix("SCRAM-SHA-256$").split("$")[0].split(":")
+        assert scram_verifier(password, base64.b64decode(salt), int(iterations)) == stored
+    finally:
+        await pg.execute(f"DROP ROLE {role}")

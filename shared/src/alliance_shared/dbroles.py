@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import os
 import secrets
 import sys
@@ -106,9 +108,25 @@ async def _role(conn: asyncpg.Connection, role: str, *, login: bool, password: s
     login_option = "LOGIN" if login else "NOLOGIN"
     await conn.execute(f"ALTER ROLE {role} {login_option} NOSUPERUSER NOCREATEDB NOCREATEROLE")
     if password:
-        # Quoted as a literal by PostgreSQL itself: passwords may hold any character.
-        literal = await conn.fetchval("SELECT quote_literal($1)", password)
+        # The SCRAM verifier, not the password, crosses to the server (and any statement log).
+        secret = scram_verifier(password) if password.isascii() else password
+        literal = await conn.fetchval("SELECT quote_literal($1)", secret)
         await conn.execute(f"ALTER ROLE {role} PASSWORD {literal}")
+
+
+def scram_verifier(password: str, salt: bytes | None = None, iterations: int = 4096) -> str:
+    """PostgreSQL's SCRAM-SHA-256 verifier of an ASCII password (RFC 5802, RFC 7677), which
+    `ALTER ROLE ... PASSWORD` stores as given."""
+    salt = salt if salt is not None else os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
 async def _own_schema(conn: asyncpg.Connection, schema: str, role: str) -> None:
