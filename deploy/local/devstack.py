@@ -57,6 +57,9 @@ def kafka_version() -> str:
 def free_port(preferred: int | None = None) -> int:
     if preferred:
         with socket.socket() as s:
+            # As servers bind (Java's do): a port whose old connections linger in TIME_WAIT
+            # after a crash is free; one that another process listens on is not.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", preferred))
                 return preferred
@@ -212,8 +215,14 @@ def start_kafka(state: dict[str, Any]) -> None:
     (home / "log4j2.yaml").write_text(LOG4J2)
     cluster_id = k.get("cluster_id") or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
     if data.exists() and (port, cport) != (k.get("port"), k.get("controller_port")):
-        log("kafka ports changed since the last run; starting with empty kafka data")
-        shutil.rmtree(data)
+        # The metadata log remembers the controller's address, and the services the broker's:
+        # never start over from nothing on our own (the topics are the system of record).
+        raise Missing(
+            f"kafka's ports from the last run (127.0.0.1:{k.get('port')} and "
+            f"{k.get('controller_port')}) are taken by another process. Free them and run "
+            "start again, or `devstack.py reset` to start with an empty event log (it deletes "
+            f"the data under {STACK_DIR})."
+        )
     classpath = f"{libs}/*"
     LOGS.mkdir(parents=True, exist_ok=True)
     fmt = subprocess.run(
@@ -292,8 +301,15 @@ def as_pg_user(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
+def our_own(url: str, state: dict[str, Any]) -> bool:
+    """Whether `url` is the cluster this launcher started (an `eval "$(./dev env)"` exports
+    it): that one stays ours to stop."""
+    p = state.get("postgres", {})
+    return not p.get("external") and bool(p.get("port")) and f":{p['port']}/" in url
+
+
 def start_postgres(state: dict[str, Any]) -> None:
-    if os.environ.get("DATABASE_URL"):
+    if os.environ.get("DATABASE_URL") and not our_own(os.environ["DATABASE_URL"], state):
         state["postgres"] = {"external": True, "url": os.environ["DATABASE_URL"]}
         save_state(state)
         log("using DATABASE_URL from the environment")

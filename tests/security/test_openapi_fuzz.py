@@ -54,7 +54,9 @@ def running(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=20)
 
 
-def fuzz(url: str, token: str) -> None:
+def fuzz(url: str, token: str, workdir: Path) -> None:
+    """`workdir`: where schemathesis keeps its cache (one per run: no case replayed from an
+    earlier one)."""
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("schemathesis")),
@@ -66,7 +68,7 @@ def fuzz(url: str, token: str) -> None:
             "--seed", "20261128",
             "--no-color",
         ],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True, text=True, timeout=600, check=False, cwd=workdir,
         env={
             **os.environ,
             "PYTHONPATH": str(REPO),
@@ -81,15 +83,15 @@ def fuzz(url: str, token: str) -> None:
     assert counts[1] == counts[2], result.stdout[-3000:]
 
 
-def test_intake_openapi(stack: Endpoints) -> None:
+def test_intake_openapi(stack: Endpoints, tmp_path: Path) -> None:
     app = create_intake(IntakeSettings.model_validate({**stack.service_env("intake"), **AUTH_ENV}))
     token = ISSUER.clinic_system("ehr-fuzz", [Scope.RESPONSES_WRITE, Scope.CLINIC_ADMIN], [CLINIC])
     with running(app) as url:
-        fuzz(url, token)
+        fuzz(url, token, tmp_path)
 
 
-def test_alerts_openapi(stack: Endpoints) -> None:
+def test_alerts_openapi(stack: Endpoints, tmp_path: Path) -> None:
     env = {**stack.service_env("alerts"), **AUTH_ENV, "ALLIANCE_WEBHOOK_KEYS": WEBHOOK_KEYS}
     app = create_alerts(AlertsSettings.model_validate(env))
     with running(app) as url:
-        fuzz(url, ISSUER.person("admin-fuzz", Role.CLINIC_ADMIN, [CLINIC]))
+        fuzz(url, ISSUER.person("admin-fuzz", Role.CLINIC_ADMIN, [CLINIC]), tmp_path)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, WithJsonSchema
 
 # A client's clock may run this far ahead of ours: a time beyond it is "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+def utc_now() -> datetime:
+    """The wall clock: entrypoints pass it to the code that needs the time (never read inside
+    the domain)."""
+    return datetime.now(UTC)
 
 
 def in_future(at: datetime, now: datetime) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
@@ -59,6 +59,7 @@ from alliance_shared.events import (
 from alliance_shared.http_security import ERRORS, error_body, principal, unavailable
 from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
+from alliance_shared.timing import utc_now
 from alliance_shared.tokens import TokenVerifier
 from alliance_shared.topics import COMMANDS, CONFIG, NOTICES, SCORED
 
@@ -74,10 +75,6 @@ DESCRIPTION = (
 E = TypeVar("E")
 ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_now) -> KafkaBroker:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -58,6 +58,7 @@ from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_shared.kafka import kafka_reachable
 from alliance_shared.outbox import OutboxRelay
 from alliance_shared.runtime import Runtime
+from alliance_shared.timing import utc_now
 from alliance_shared.tokens import TokenVerifier
 from alliance_shared.topics import CONFIG, INTAKE_COMMANDS, RESPONSES
 
@@ -73,10 +74,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     **DOOR_ERRORS,
     409: {"description": "The idempotency key was used for a different submission."},
 }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def start_when_kafka_answers(broker: KafkaBroker, retry_s: float = 5.0) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI
@@ -32,6 +31,7 @@ from alliance_shared.events import (
     StaffChanged,
 )
 from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
+from alliance_shared.timing import utc_now
 from alliance_shared.topics import CONFIG, RESPONSES, SCORED
 
 SERVICE = "scoring"
@@ -41,10 +41,6 @@ DESCRIPTION = (
     "Consumes questionnaire responses, scores them and keeps the dyad projections in PostgreSQL "
     "(one transaction per batch, offsets committed after it); publishes scored responses."
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
