@@ -279,3 +279,16 @@ def test_a_critical_item_endorsed_again_updates_its_alert() -> None:
         AlertAction.UPDATED,
     ]
     assert len(alert.evidence) == 2
+
+
+def test_a_transition_with_a_misspelt_or_mistyped_change_fails() -> None:
+    import pydantic
+
+    active, _ = run_alerts(outputs(srs_series("c-typo", [38] * 6 + [30])))
+    alert = next(iter(active.values()))
+    with pytest.raises(pydantic.ValidationError):
+        alert.moved(
+            AlertAction.ACKNOWLEDGED, alert.raised_at, "k", statuss=AlertStatus.ACKNOWLEDGED
+        )
+    with pytest.raises(pydantic.ValidationError):
+        alert.moved(AlertAction.ACKNOWLEDGED, alert.raised_at, "k", escalated="not a bool")

@@ -94,8 +94,7 @@ class Alert(Value):
         **changes: object,
     ) -> Alert:
         """This alert after one transition (the transition is appended to its history)."""
-        status = changes.get("status", self.status)
-        assert isinstance(status, AlertStatus)
+        status = AlertStatus(str(changes.get("status", self.status)))
         transition = Transition(
             event_id=derived_event_id("alert-transition", self.alert_id, action.value, key),
             at=at,
@@ -105,7 +104,10 @@ class Alert(Value):
             actor_id=actor_id,
             note=note,
         )
-        return self.model_copy(update={**changes, "history": (*self.history, transition)})
+        # Validated (model_copy is not): a misspelt or mistyped change fails here, loudly.
+        return Alert.model_validate(
+            {**dict(self), **changes, "history": (*self.history, transition)}
+        )
 
 
 Key = tuple[AlertKind, str]  # (kind, subject): at most one active alert per key in a case
