@@ -10,7 +10,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 from pydantic_settings import BaseSettings
 
-from alliance_alerts.entrypoints.app import build_broker as alerts_broker
+from alliance_alerts.entrypoints.consumers import build_broker as alerts_broker
 from alliance_alerts.settings import AlertsSettings
 from alliance_gateway.settings import GatewaySettings
 from alliance_intake.entrypoints.http import build_broker as intake_broker

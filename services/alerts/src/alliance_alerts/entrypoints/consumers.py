@@ -1,0 +1,107 @@
+"""The alerts service's Kafka consumers: scoring's events, clinic events, users' commands and
+its own notices (for webhook delivery), each a batch pipeline with exactly-once effects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+import asyncpg
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import TypeAdapter
+
+from alliance_alerts.adapters.tables import PROJECTION_VERSION
+from alliance_alerts.application.delivery import enqueue_deliveries
+from alliance_alerts.application.handlers import (
+    apply_clinic_events,
+    apply_commands,
+    apply_scoring,
+)
+from alliance_alerts.settings import AlertsSettings
+from alliance_shared.broker import batch_subscriber, create_broker
+from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
+from alliance_shared.events import (
+    AlertCommand,
+    AlertNotice,
+    CaseAssigned,
+    ClinicalSignal,
+    ClinicConfigured,
+    ClinicInput,
+    ResponseScored,
+    ScoringOutput,
+    StaffChanged,
+)
+from alliance_shared.runtime import Runtime
+from alliance_shared.timing import utc_now
+from alliance_shared.topics import COMMANDS, CONFIG, NOTICES, SCORED
+
+log = logging.getLogger(__name__)
+SERVICE = "alerts"
+# Named after the projection version: a new version is a new group that replays from the start.
+GROUP = f"{SERVICE}-v{PROJECTION_VERSION}"
+DESCRIPTION = (
+    "Turns scoring's derived events into alerts with a lifecycle (open, acknowledged, resolved; "
+    "snooze; escalation to supervisors), routes them to the case's therapist and publishes a "
+    "notice for every transition."
+)
+E = TypeVar("E")
+Clock = Callable[[], datetime]
+
+
+def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_now) -> KafkaBroker:
+    broker = create_broker(settings, SERVICE)
+    dead_letters = DeadLetters(broker, SERVICE)
+
+    def pipeline(
+        adapter: Any, handler: Callable[[Any, Sequence[E]], Awaitable[int]]
+    ) -> BatchPipeline[E]:
+        async def process(events: Sequence[E]) -> None:
+            pool, relay = runtime.require()
+            if await handler(pool, events):
+                relay.wake()
+
+        return BatchPipeline(TypeAdapter(adapter), process, dead_letters)
+
+    scoring = pipeline(ScoringOutput, apply_scoring)
+    clinic = pipeline(ClinicInput, apply_clinic_events)
+    commands = pipeline(AlertCommand, apply_commands)
+
+    @batch_subscriber(broker, SCORED, group_id=GROUP)
+    async def on_scored(
+        batch: list[Annotated[bytes, documented_as(ResponseScored, ClinicalSignal)]],
+        msg: KafkaMessage,
+    ) -> None:
+        await scoring.handle(msg)
+
+    @batch_subscriber(broker, CONFIG, group_id=f"{GROUP}-config")
+    async def on_clinic(
+        batch: list[Annotated[bytes, documented_as(ClinicConfigured, StaffChanged, CaseAssigned)]],
+        msg: KafkaMessage,
+    ) -> None:
+        await clinic.handle(msg)
+
+    @batch_subscriber(broker, COMMANDS, group_id=f"{GROUP}-commands")
+    async def on_commands(
+        batch: list[Annotated[bytes, documented_as(AlertCommand)]], msg: KafkaMessage
+    ) -> None:
+        await commands.handle(msg)
+
+    async def enqueue(pool: asyncpg.Pool, notices: Sequence[AlertNotice]) -> int:
+        await enqueue_deliveries(pool, notices, clock(), settings.delivery_policy())
+        return 0  # deliveries are sent by the delivery loop, not the relay
+
+    deliveries: BatchPipeline[AlertNotice] = pipeline(AlertNotice, enqueue)
+
+    # Not versioned with the projection: a rebuild replays notices, which must not be
+    # delivered again (the delivery log is keyed by notice id, and old notices are not live).
+    @batch_subscriber(broker, NOTICES, group_id=f"{SERVICE}-delivery")
+    async def on_notices(
+        batch: list[Annotated[bytes, documented_as(AlertNotice)]], msg: KafkaMessage
+    ) -> None:
+        await deliveries.handle(msg)
+
+    # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
+    broker.publisher(NOTICES.name, schema=AlertNotice, description=NOTICES.description)
+    return broker

@@ -1,0 +1,67 @@
+"""The alerts service's background loops: the escalation clock and webhook delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import httpx
+
+from alliance_alerts.application.delivery import deliver_due, migrate_plaintext_secrets
+from alliance_alerts.application.handlers import escalate_due
+from alliance_alerts.entrypoints.consumers import Clock
+from alliance_alerts.settings import AlertsSettings
+from alliance_shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def every(
+    seconds: float, name: str, step: Callable[[], Awaitable[None]]
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def loop() -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed; retrying", name)
+            await asyncio.sleep(seconds)
+
+    return loop
+
+
+def escalation_step(runtime: Runtime, clock: Clock) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        pool, relay = runtime.require()
+        if await escalate_due(pool, clock()):
+            relay.wake()
+
+    return step
+
+
+def delivery_step(
+    settings: AlertsSettings, runtime: Runtime, clock: Clock
+) -> Callable[[], Awaitable[None]]:
+    # Redirects are not followed (a public endpoint must not bounce a delivery inward), and no
+    # proxy from the environment is used.
+    client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+    box = settings.secret_box()
+
+    migrated = False
+
+    async def step() -> None:
+        nonlocal migrated
+        if box is None:
+            return  # no encryption key: no endpoint can be registered, nothing to send
+        pool, relay = runtime.require()
+        if not migrated:
+            await migrate_plaintext_secrets(pool, box)
+            migrated = True
+        if await deliver_due(pool, client, box, clock(), settings.delivery_policy()):
+            relay.wake()  # a dead letter may be waiting in the outbox
+
+    return step
