@@ -278,7 +278,7 @@ async def test_a_second_rotation_waits_for_the_first_changeover(
 async def test_plain_text_secrets_of_an_older_release_are_sealed_and_dropped(
     stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
 ) -> None:
-    from alliance_alerts.application.delivery import migrate_plaintext_secrets
+    from alliance_alerts.adapters.delivery_store import migrate_plaintext_secrets
 
     clinic = ids("clinic")
     old_secret = "an-old-shared-secret-0001"

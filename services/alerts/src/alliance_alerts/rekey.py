@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from alliance_alerts.application.delivery import reseal_all
+from alliance_alerts.adapters.delivery_store import reseal_all
 from alliance_alerts.settings import AlertsSettings
 from alliance_shared.db import create_pool
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from alliance_alerts.adapters.secret_box import SecretBox
-from alliance_alerts.application.delivery import DeliveryPolicy
+from alliance_alerts.domain.webhooks import DeliveryPolicy
 from alliance_shared.settings import CommonSettings
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import base64
 import ipaddress
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from standardwebhooks import Webhook
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
+RESOLVE_TIMEOUT_S = 5.0  # the most an address lookup may take
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -87,3 +89,59 @@ def next_attempt(attempts: int, now: datetime, base_s: float, cap_s: float) -> d
 def is_live(recorded_at: datetime, now: datetime, window: timedelta) -> bool:
     """Only notices recorded recently are delivered: a replay of old history sends nothing."""
     return now - recorded_at <= window
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 10  # 30 s, 1, 2, 4, 8, 16, 32 min, then hourly: about 3 h in all
+    backoff_base_s: float = 30.0
+    backoff_cap_s: float = 3600.0
+    timeout_s: float = 5.0
+    live_window: timedelta = timedelta(hours=24)
+    rotation_overlap: timedelta = timedelta(hours=24)
+    # Networks that may receive although not public (and may use plain http).
+    allow_networks: tuple[IPNetwork, ...] = ()
+
+    @property
+    def attempt_s(self) -> float:
+        """The most one attempt may take, the lookup included."""
+        return self.timeout_s + RESOLVE_TIMEOUT_S
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a worker holds the deliveries it sends: longer than any attempt."""
+        return timedelta(seconds=self.attempt_s * 2)
+
+
+class EndpointRefused(Exception):
+    """The URL may not receive webhooks; the message names the rule."""
+
+
+class RotationInProgress(Exception):
+    """The previous secret is still valid: rotating again would cut off the one the clinic may
+    still use."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until)
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an attempt's result makes of a delivery."""
+
+    status: str  # pending, delivered, dead
+    next_attempt_at: datetime
+    error: str | None
+
+
+def after_attempt(result: str, attempts: int, now: datetime, policy: DeliveryPolicy) -> Outcome:
+    """`result`: the HTTP status, `timeout`, `refused: …` or `error: …`; `attempts`: with this
+    one. 2xx delivers; the last failed attempt makes it dead; otherwise back off."""
+    if result.startswith("2"):
+        return Outcome("delivered", now, None)
+    if attempts >= policy.max_attempts:
+        return Outcome("dead", now, result)
+    return Outcome(
+        "pending", next_attempt(attempts, now, policy.backoff_base_s, policy.backoff_cap_s), result
+    )

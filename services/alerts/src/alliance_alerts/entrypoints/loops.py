@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from alliance_alerts.application.delivery import deliver_due, migrate_plaintext_secrets
+from alliance_alerts.adapters.delivery_store import migrate_plaintext_secrets
+from alliance_alerts.application.delivery import deliver_due
 from alliance_alerts.application.handlers import escalate_due
 from alliance_alerts.entrypoints.consumers import Clock
 from alliance_alerts.settings import AlertsSettings

@@ -9,14 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from alliance_alerts.adapters.delivery_store import delivery_log
 from alliance_alerts.adapters.secret_box import SecretBox
-from alliance_alerts.application.delivery import (
-    EndpointRefused,
-    RotationInProgress,
-    delivery_log,
-    rotate_secret,
-    set_endpoint,
-)
+from alliance_alerts.application.delivery import rotate_secret, set_endpoint
+from alliance_alerts.domain.webhooks import EndpointRefused, RotationInProgress
 from alliance_alerts.entrypoints.consumers import Clock
 from alliance_alerts.settings import AlertsSettings
 from alliance_shared.access import Caller, Principal
