@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -25,7 +26,9 @@ class ConfigurationNotYetKnown(RetryLater):
     """An event names a configuration version the config topic has not delivered yet."""
 
 
-def clinic_config_table(metadata: MetaData) -> Table:
+def clinic_config_table(metadata: MetaData, *extra: Column[Any]) -> Table:
+    """The clinics' configuration versions, in the metadata's schema (`extra`: columns only
+    one service keeps, e.g. intake's event id)."""
     return Table(
         "clinic_config",
         metadata,
@@ -33,6 +36,7 @@ def clinic_config_table(metadata: MetaData) -> Table:
         Column("version", Integer, primary_key=True),
         Column("effective_from", DateTime(timezone=True), nullable=False),
         Column("configuration", JSONB, nullable=False),
+        *extra,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     DateTime,
-    Integer,
     MetaData,
     Table,
     Text,
@@ -15,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from alliance_shared.config_store import clinic_config_table
 from alliance_shared.outbox import plumbing_tables
 
 SCHEMA = "intake"
@@ -34,13 +34,8 @@ submission = Table(
     UniqueConstraint("clinic_id", "idempotency_key"),
 )
 # Every version of every clinic's configuration (intake is where configuration changes arrive).
-clinic_config = Table(
-    "clinic_config",
+clinic_config = clinic_config_table(
     metadata,
-    Column("clinic_id", Text, primary_key=True),
-    Column("version", Integer, primary_key=True),
-    Column("effective_from", DateTime(timezone=True), nullable=False),
-    Column("configuration", JSONB, nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("recorded_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
