@@ -26,3 +26,20 @@ def test_services_publish_only_to_their_own_topics() -> None:
         assert services == {producer[topic]}, (topic, services)
     for spec in ALL_TOPICS:
         assert spec.producer == "*" or f"Producer: {spec.producer}." in spec.description
+
+
+def test_each_topic_keys_its_records_itself() -> None:
+    from alliance_shared.events import CLINIC_LEVEL_CASE_ID
+    from tests.helpers import submitted_event
+
+    event = submitted_event("clinic-k", "case-k", 1, 9)
+    keys = {t.name: t.key for t in ALL_TOPICS}
+    assert keys["alliance.responses.v1"] == "case"
+    assert keys["alliance.config.v1"] == "clinic"
+    assert keys["alliance.audit.v1"] == "clinic"
+    for spec in ALL_TOPICS:
+        if spec.key == "original":
+            continue
+        assert spec.key_of(event) == ("case-k" if spec.key == "case" else "clinic-k")
+        assert f"(key: {spec.key} id)" in spec.description
+    assert CLINIC_LEVEL_CASE_ID  # clinic events carry a placeholder case id; they key by clinic

@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_shared.events import EventEnvelope
 from alliance_shared.kafka import create_producer, event_headers
+from alliance_shared.topics import TopicSpec
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=EventEnvelope)
@@ -65,15 +66,16 @@ def plumbing_tables(metadata: MetaData) -> tuple[Table, Table]:
 
 @dataclass(frozen=True)
 class OutboxMessage:
-    topic: str
-    key: str
+    """An event for a topic; the topic says what it is keyed by."""
+
+    topic: TopicSpec
     event: EventEnvelope
 
     def row(self) -> tuple[str, str, object, bytes, str]:
         headers = {k: v.decode() for k, v in event_headers(self.event)}
         return (
-            self.topic,
-            self.key,
+            self.topic.name,
+            self.topic.key_of(self.event),
             self.event.event_id,
             self.event.model_dump_json().encode(),
             json.dumps(headers),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+from alliance_shared.events import EventEnvelope
 
 
 @dataclass(frozen=True)
@@ -13,7 +16,15 @@ class TopicSpec:
     description: str
     # The one service that writes to it (the dead-letter topic aside: every consumer may).
     producer: str
+    # What its records are keyed by: one case's (or clinic's) events stay ordered on one
+    # partition. Dead letters keep their original key.
+    key: Literal["case", "clinic", "original"]
     config: dict[str, str] = field(default_factory=dict)
+
+    def key_of(self, event: EventEnvelope) -> str:
+        if self.key == "original":
+            raise ValueError(f"{self.name}: records keep their original key")
+        return event.case_id if self.key == "case" else event.clinic_id
 
     def topic_config(self) -> dict[str, str]:
         retention = {"retention.ms": "-1", "retention.bytes": "-1"} if self.full_history else {}
@@ -26,24 +37,28 @@ RESPONSES = TopicSpec(
     "Questionnaire responses and episode endings accepted by intake (key: case id). "
     "Producer: intake.",
     "intake",
+    "case",
 )
 SCORED = TopicSpec(
     "alliance.scored.v1",
     True,
     "Scored responses and derived clinical events (key: case id). Producer: scoring.",
     "scoring",
+    "case",
 )
 CONFIG = TopicSpec(
     "alliance.config.v1",
     True,
     "Clinic configuration, staff roster and case assignments (key: clinic id). Producer: intake.",
     "intake",
+    "clinic",
 )
 COMMANDS = TopicSpec(
     "alliance.commands.v1",
     True,
     "Users' commands on alerts (key: case id). Producer: gateway.",
     "gateway",
+    "case",
 )
 INTAKE_COMMANDS = TopicSpec(
     "alliance.intake-commands.v1",
@@ -51,18 +66,21 @@ INTAKE_COMMANDS = TopicSpec(
     "Users' requests that intake owns: episode endings and case assignments (key: case id). "
     "Producer: gateway.",
     "gateway",
+    "case",
 )
 NOTICES = TopicSpec(
     "alliance.notices.v1",
     True,
     "Alerts raised for clinicians (key: case id). Producer: alerts.",
     "alerts",
+    "case",
 )
 AUDIT = TopicSpec(
     "alliance.audit.v1",
     True,
     "Reads of client-level data through the gateway (key: clinic id). Producer: gateway.",
     "gateway",
+    "clinic",
 )
 DEAD_LETTER = TopicSpec(
     "alliance.deadletter.v1",
@@ -70,6 +88,7 @@ DEAD_LETTER = TopicSpec(
     "Messages no consumer could read, with the reason in headers (key: original key). "
     "Producer: every consumer, for its own records (header dlq_service).",
     "*",
+    "original",
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (

@@ -104,7 +104,7 @@ async def _notify(
         for step in range(before.get(alert.alert_id, 0), len(alert.history)):
             at_step = alert.model_copy(update={"history": alert.history[: step + 1]})
             notices.append(notice(at_step, recipients(at_step, staff.get(alert.clinic_id, []))))
-    await enqueue(conn, SCHEMA, [OutboxMessage(NOTICES.name, n.case_id, n) for n in notices])
+    await enqueue(conn, SCHEMA, [OutboxMessage(NOTICES, n) for n in notices])
     return len(notices)
 
 

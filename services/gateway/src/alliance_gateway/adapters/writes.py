@@ -20,7 +20,7 @@ from alliance_shared.events import (
     derived_event_id,
 )
 from alliance_shared.outbox import OutboxMessage, enqueue
-from alliance_shared.topics import AUDIT
+from alliance_shared.topics import AUDIT, TopicSpec
 
 
 class ClientMutationConflict(Exception):
@@ -77,7 +77,7 @@ async def record_reads(
                 for e in events
             ],
         )
-        await enqueue(conn, SCHEMA, [OutboxMessage(AUDIT.name, e.clinic_id, e) for e in events])
+        await enqueue(conn, SCHEMA, [OutboxMessage(AUDIT, e) for e in events])
 
 
 def command_id(caller: Caller, client_mutation_id: str) -> uuid.UUID:
@@ -90,8 +90,7 @@ async def accept_command(
     caller: Caller,
     client_mutation_id: str,
     event: EventEnvelope,
-    topic: str,
-    key: str,
+    topic: TopicSpec,
     fingerprint_of: str,
 ) -> bool:
     """Stores the command with its outbox row. Returns True when it is a repeat."""
@@ -107,7 +106,7 @@ async def accept_command(
             event.model_dump_json(),
         )
         if inserted is not None:
-            await enqueue(conn, SCHEMA, [OutboxMessage(topic, key, event)])
+            await enqueue(conn, SCHEMA, [OutboxMessage(topic, event)])
             return False
         original = await conn.fetchval(
             f"SELECT fingerprint FROM {SCHEMA}.command WHERE subject = $1 AND "

@@ -29,7 +29,7 @@ from alliance_shared.events import (
 )
 from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN, Note
 from alliance_shared.timing import Timestamp, in_future
-from alliance_shared.topics import COMMANDS, INTAKE_COMMANDS
+from alliance_shared.topics import COMMANDS, INTAKE_COMMANDS, TopicSpec
 
 _ID = re.compile(PSEUDONYMOUS_ID_PATTERN)
 T = TypeVar("T")
@@ -119,15 +119,14 @@ async def _submit(
     info: strawberry.Info[Context, None],
     client_mutation_id: str,
     event: EventEnvelope,
-    topic: str,
-    key: str,
+    topic: TopicSpec,
 ) -> CommandAccepted:
     ctx = info.context
     # What the client asked for, not when: a retry of the same command is a duplicate.
     fingerprint = event.model_dump_json(exclude={"event_id", "recorded_at", "occurred_at"})
     try:
         duplicate = await accept_command(
-            ctx.writer, ctx.caller, client_mutation_id, event, topic, key, fingerprint
+            ctx.writer, ctx.caller, client_mutation_id, event, topic, fingerprint
         )
     except ClientMutationConflict as exc:
         raise UserError("clientMutationId: was already used for another command") from exc
@@ -169,7 +168,7 @@ async def _alert_command(
             alert_id=target, action=action, actor_id=caller.subject, **details
         ),
     )
-    return await _submit(info, client_mutation_id, event, COMMANDS.name, alert.case_id)
+    return await _submit(info, client_mutation_id, event, COMMANDS)
 
 
 @strawberry.type
@@ -265,7 +264,7 @@ class Mutation:
                 requested_by=caller.subject,
             ),
         )
-        return await _submit(info, input.client_mutation_id, event, INTAKE_COMMANDS.name, case)
+        return await _submit(info, input.client_mutation_id, event, INTAKE_COMMANDS)
 
     @strawberry.mutation(description="Assign or transfer a case to a therapist.")
     async def assign_case(
@@ -292,4 +291,4 @@ class Mutation:
                 therapist_id=therapist, transfer=input.transfer, requested_by=caller.subject
             ),
         )
-        return await _submit(info, input.client_mutation_id, event, INTAKE_COMMANDS.name, case)
+        return await _submit(info, input.client_mutation_id, event, INTAKE_COMMANDS)

@@ -14,7 +14,7 @@ from alliance_intake.domain.submission import Accepted, IdempotencyConflict
 from alliance_shared.clinical_config import DEFAULT_CONFIG, ClinicalConfig
 from alliance_shared.events import ClinicConfigured
 from alliance_shared.outbox import Connection, OutboxMessage, enqueue
-from alliance_shared.topics import CONFIG, RESPONSES
+from alliance_shared.topics import CONFIG, RESPONSES, TopicSpec
 
 
 async def store_submission(
@@ -23,7 +23,7 @@ async def store_submission(
     """Stores a case submission (response, episode ending) with its outbox row, in one
     transaction. Returns (event id, duplicate?)."""
     async with pool.acquire() as conn, conn.transaction():
-        return await _store(conn, clinic_id, key, accepted, RESPONSES.name, accepted.event.case_id)
+        return await _store(conn, clinic_id, key, accepted, RESPONSES)
 
 
 async def store_clinic_event(
@@ -31,11 +31,11 @@ async def store_clinic_event(
 ) -> tuple[uuid.UUID, bool]:
     """Roster and assignment events go on the config topic, keyed by clinic (ordered per clinic)."""
     async with pool.acquire() as conn, conn.transaction():
-        return await _store(conn, clinic_id, key, accepted, CONFIG.name, clinic_id)
+        return await _store(conn, clinic_id, key, accepted, CONFIG)
 
 
 async def _store(
-    conn: Connection, clinic_id: str, key: str, accepted: Accepted, topic: str, kafka_key: str
+    conn: Connection, clinic_id: str, key: str, accepted: Accepted, topic: TopicSpec
 ) -> tuple[uuid.UUID, bool]:
     """Idempotent on (clinic, key): a repeat returns the original id; other content conflicts."""
     event = accepted.event
@@ -52,7 +52,7 @@ async def _store(
         event.model_dump_json(),
     )
     if inserted is not None:
-        await enqueue(conn, SCHEMA, [OutboxMessage(topic, kafka_key, event)])
+        await enqueue(conn, SCHEMA, [OutboxMessage(topic, event)])
         return event.event_id, False
     original = await conn.fetchrow(
         f"SELECT event_id, fingerprint FROM {SCHEMA}.submission "
@@ -98,7 +98,7 @@ async def store_configuration(
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"config:{clinic_id}")
         version, config, _ = await current_configuration(conn, clinic_id)
         accepted = build(version + 1, config)
-        event_id, duplicate = await _store(conn, clinic_id, key, accepted, CONFIG.name, clinic_id)
+        event_id, duplicate = await _store(conn, clinic_id, key, accepted, CONFIG)
         if not duplicate:
             event = accepted.event
             assert isinstance(event, ClinicConfigured)

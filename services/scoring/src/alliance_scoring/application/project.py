@@ -85,5 +85,5 @@ async def project_batch(
         await save_cases(conn, cases.values(), recorded_at)
         await insert_scores(conn, scored)
         await insert_signals(conn, signals)
-        await enqueue(conn, SCHEMA, [OutboxMessage(SCORED.name, e.case_id, e) for e in published])
+        await enqueue(conn, SCHEMA, [OutboxMessage(SCORED, e) for e in published])
     return len(fresh)
