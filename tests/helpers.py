@@ -178,3 +178,11 @@ async def create_projection_tables(stack: Endpoints, service: str) -> None:
     await create_schema(
         url, module.SCHEMA, module.TABLES, module.PROJECTION_VERSION, module.READ_MODELS
     )
+
+
+async def graphql(client: httpx.AsyncClient, url: str, query: str, **variables: Any) -> Any:
+    """A GraphQL operation against the gateway at `url`; its data (errors fail the test)."""
+    response = await client.post(f"{url}/graphql", json={"query": query, "variables": variables})
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]

@@ -17,7 +17,7 @@ from alliance_shared.events import EpisodeEndingRequested, EpisodeEndingRequeste
 from alliance_shared.topics import DEAD_LETTER, INTAKE_COMMANDS, RESPONSES
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
-from tests.helpers import bearer, clinic_system, produce, read_topic, response_body
+from tests.helpers import bearer, clinic_system, graphql, produce, read_topic, response_body
 from tests.stack import Endpoints
 
 END = """mutation($clinic: ID!, $case: ID!, $at: DateTime!) { recordEpisodeEnding(input: {
@@ -28,13 +28,6 @@ ASSIGN = """mutation($clinic: ID!, $case: ID!) { assignCase(input: {clinicId: $c
   commandId duplicate } }"""
 EPISODE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
   episode { status ending } } }"""
-
-
-async def gql(client: httpx.AsyncClient, url: str, query: str, **variables: Any) -> Any:
-    r = await client.post(f"{url}/graphql", json={"query": query, "variables": variables})
-    body = r.json()
-    assert "errors" not in body, body
-    return body["data"]
 
 
 async def test_gateway_requests_are_applied_by_intake_once(
@@ -57,12 +50,12 @@ async def test_gateway_requests_are_applied_by_intake_once(
             assert r.status_code == 202, r.text
 
         async def projected() -> Any:
-            return (await gql(client, gateway, EPISODE, clinic=clinic, case=case))["case"]
+            return (await graphql(client, gateway, EPISODE, clinic=clinic, case=case))["case"]
 
         await eventually(projected, within=60)
-        first = await gql(client, gateway, END, clinic=clinic, case=case, at=ended_at)
-        again = await gql(client, gateway, END, clinic=clinic, case=case, at=ended_at)
-        assigned = await gql(client, gateway, ASSIGN, clinic=clinic, case=case)
+        first = await graphql(client, gateway, END, clinic=clinic, case=case, at=ended_at)
+        again = await graphql(client, gateway, END, clinic=clinic, case=case, at=ended_at)
+        assigned = await graphql(client, gateway, ASSIGN, clinic=clinic, case=case)
         assert again["recordEpisodeEnding"]["duplicate"] is True
 
         async def ended() -> Any:

@@ -9,7 +9,7 @@ import httpx
 
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
-from tests.helpers import bearer, clinic_system, response_body
+from tests.helpers import bearer, clinic_system, graphql, response_body
 
 CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
   dyads { respondentRole respondentId responses
@@ -17,13 +17,6 @@ CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $cas
 ALERTS = """query($clinic: ID!) { alerts(clinicId: $clinic, status: OPEN) {
   edges { node { caseId kind respondentRole sessionNumber therapistId
                  evidence { rule threshold inputs } } } } }"""
-
-
-async def graphql(client: httpx.AsyncClient, url: str, query: str, **variables: Any) -> Any:
-    response = await client.post(f"{url}/graphql", json={"query": query, "variables": variables})
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
 
 
 async def test_responses_posted_over_http_show_up_in_graphql(
