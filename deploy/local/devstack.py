@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -24,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -296,6 +298,17 @@ def pg_bindir(install: bool = True) -> Path:
     return pg_bindir(install=False)
 
 
+def postgres_home() -> Path:
+    """Where the cluster lives: under the stack directory, unless (as root) the `postgres` user
+    cannot reach it, as in a clone inside a 0700 directory; then in a directory of its own
+    under the system's temporary directory, named after the stack directory."""
+    home = STACK_DIR / "postgres"
+    if os.geteuid() != 0 or all(d.stat().st_mode & 0o001 for d in STACK_DIR.parents):
+        return home
+    digest = hashlib.sha256(str(STACK_DIR).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"alliance-postgres-{digest}"
+
+
 def as_pg_user(cmd: list[str]) -> list[str]:
     # initdb and postgres refuse to run as root.
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
@@ -319,7 +332,7 @@ def start_postgres(state: dict[str, Any]) -> None:
         log(f"postgres already running (pid {p['pid']}, 127.0.0.1:{p['port']})")
         return
     bindir = pg_bindir()
-    home = STACK_DIR / "postgres"
+    home = postgres_home()
     data, sock = home / "data", home / "sock"
     home.mkdir(parents=True, exist_ok=True)
     sock.mkdir(exist_ok=True)
@@ -348,7 +361,8 @@ def start_postgres(state: dict[str, Any]) -> None:
             capture_output=True,
         )
     port = free_port(p.get("port"))
-    logfile = LOGS / "postgres.log"
+    # pg_ctl opens the log as the postgres user: beside the cluster when it lives elsewhere.
+    logfile = LOGS / "postgres.log" if home.parent == STACK_DIR else home / "postgres.log"
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c max_connections=200 "
         "-c shared_buffers=256MB"
@@ -593,7 +607,7 @@ def main() -> int:
             stop(state)
             if args.command == "reset":
                 shutil.rmtree(STACK_DIR / "kafka", ignore_errors=True)
-                shutil.rmtree(STACK_DIR / "postgres", ignore_errors=True)
+                shutil.rmtree(postgres_home(), ignore_errors=True)
                 shutil.rmtree(LOGS, ignore_errors=True)
                 STATE_FILE.unlink(missing_ok=True)
                 log(f"removed data and logs under {STACK_DIR}")
