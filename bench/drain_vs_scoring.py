@@ -50,10 +50,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import TypeAdapter
 
-from alliance_shared.events import RespondentRole, ResponseSubmitted, ResponseSubmittedPayload
-from alliance_shared.instruments import validate_response
-from alliance_shared.kafka import event_headers
-from alliance_shared.topics import DEAD_LETTER, RESPONSES, SCORED
+from alliance_contracts.events import RespondentRole, ResponseSubmitted, ResponseSubmittedPayload
+from alliance_contracts.instruments import validate_response
+from alliance_contracts.topics import DEAD_LETTER, RESPONSES, SCORED
+from alliance_platform.kafka import event_headers
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = REPO / "deploy" / "local" / "devstack.py"
@@ -161,7 +161,7 @@ def source_revision() -> dict[str, Any]:
         )
         return result.stdout.rstrip()
 
-    changed = git("status", "--porcelain", "--", "shared/src", "services/scoring/src")
+    changed = git("status", "--porcelain", "--", "shared", "services/scoring/src")
     return {
         "commit": git("rev-parse", "--short", "HEAD") or "unknown (not a git checkout)",
         "scoring_package": str(Path(alliance_scoring.__file__).parent),

@@ -12,8 +12,8 @@ from typing import TypeVar
 import asyncpg
 import pytest
 
-from alliance_shared.dbroles import bootstrap
-from alliance_shared.provisioning import provision
+from alliance_platform.dbroles import bootstrap
+from alliance_platform.provisioning import provision
 from tests.stack import DB_PASSWORDS, Endpoints, real_stack
 
 T = TypeVar("T")

@@ -15,12 +15,12 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
-from alliance_shared.access import Role, Scope
-from alliance_shared.db import create_schema
-from alliance_shared.devtoken import DevIssuer
-from alliance_shared.events import EventEnvelope, ResponseSubmitted
-from alliance_shared.instruments import REGISTRY
-from alliance_shared.kafka import event_headers
+from alliance_contracts.access import Role, Scope
+from alliance_contracts.events import EventEnvelope, ResponseSubmitted
+from alliance_contracts.instruments import REGISTRY
+from alliance_platform.db import create_schema
+from alliance_platform.devtoken import DevIssuer
+from alliance_platform.kafka import event_headers
 from tests.stack import Endpoints
 
 # aiokafka ships no type information: its records are Any to mypy.

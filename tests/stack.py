@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from alliance_shared.dbroles import SCHEMAS, service_url
+from alliance_platform.dbroles import SCHEMAS, service_url
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_IMAGE = "apache/kafka:4.1.1"  # same version as deploy/local/kafka/pom.xml
 
 
-# Each service logs in with its own role (alliance_shared.dbroles); set up by the `stack` fixture.
+# Each service logs in with its own role (alliance_platform.dbroles); set up by the `stack` fixture.
 DB_PASSWORDS = {service: secrets.token_urlsafe(16) for service in SCHEMAS}
 
 

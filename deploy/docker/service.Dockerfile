@@ -36,7 +36,8 @@ ARG SERVICE
 # Layer 1: third-party dependencies only. uv needs the root manifest, the lock file and every
 # workspace member's pyproject.toml to resolve the workspace; source edits do not invalidate this.
 COPY pyproject.toml uv.lock ./
-COPY shared/pyproject.toml shared/
+COPY shared/contracts/pyproject.toml shared/contracts/
+COPY shared/platform/pyproject.toml shared/platform/
 COPY services/intake/pyproject.toml services/intake/
 COPY services/scoring/pyproject.toml services/scoring/
 COPY services/alerts/pyproject.toml services/alerts/
@@ -49,7 +50,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 # Layer 2: the workspace packages this service needs (shared + the service itself), installed as
 # regular wheels (--no-editable) so the venv does not point back into /app sources.
-COPY shared/src shared/src
+COPY shared/contracts/src shared/contracts/src
+COPY shared/platform/src shared/platform/src
 COPY services/${SERVICE}/src services/${SERVICE}/src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package "alliance-${SERVICE}" --no-editable

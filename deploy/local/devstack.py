@@ -210,7 +210,7 @@ def start_kafka(state: dict[str, Any]) -> None:
         "group.initial.rebalance.delay.ms": "0",
         "num.network.threads": "2",
         "num.io.threads": "2",
-        # Topics are provisioned explicitly (alliance_shared.provisioning), never by accident.
+        # Topics are provisioned explicitly (alliance_platform.provisioning), never by accident.
         "auto.create.topics.enable": "false",
     }
     (home / "server.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
@@ -463,17 +463,17 @@ def venv_module(state: dict[str, Any], module: str, *args: str, what: str) -> st
 
 
 def prepare_database_and_keys(state: dict[str, Any]) -> None:
-    """One PostgreSQL role per service (alliance_shared.dbroles), the local identity provider's
+    """One PostgreSQL role per service (alliance_platform.dbroles), the local identity provider's
     signing key and JWKS, and the key that seals webhook secrets. Idempotent."""
-    log(venv_module(state, "alliance_shared.dbroles", what="database roles"))
-    venv_module(state, "alliance_shared.devtoken", "--init", str(AUTH_DIR), what="signing key")
+    log(venv_module(state, "alliance_platform.dbroles", what="database roles"))
+    venv_module(state, "alliance_platform.devtoken", "--init", str(AUTH_DIR), what="signing key")
     if "webhook_key" not in state:
         state["webhook_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
         save_state(state)
 
 
 def service_env(state: dict[str, Any], name: str) -> dict[str, str]:
-    from alliance_shared.dbroles import service_url  # the venv is there once services start
+    from alliance_platform.dbroles import service_url  # the venv is there once services start
 
     env = {**stack_env(state), "DATABASE_URL": service_url(state["postgres"]["url"], name)}
     if name == "alerts":
@@ -482,7 +482,7 @@ def service_env(state: dict[str, Any], name: str) -> dict[str, str]:
 
 
 def provision_topics(state: dict[str, Any]) -> None:
-    log(venv_module(state, "alliance_shared.provisioning", what="topic provisioning"))
+    log(venv_module(state, "alliance_platform.provisioning", what="topic provisioning"))
 
 
 def start_services(state: dict[str, Any]) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from alliance_shared.access import Scope
-from alliance_shared.topics import SCORED
+from alliance_contracts.access import Scope
+from alliance_contracts.topics import SCORED
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
 from tests.helpers import T0, bearer, clinic_system, read_topic, response_body

@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from alliance_shared.events import EpisodeEndingRequested, EpisodeEndingRequestedPayload
-from alliance_shared.topics import DEAD_LETTER, INTAKE_COMMANDS, RESPONSES
+from alliance_contracts.events import EpisodeEndingRequested, EpisodeEndingRequestedPayload
+from alliance_contracts.topics import DEAD_LETTER, INTAKE_COMMANDS, RESPONSES
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
 from tests.helpers import bearer, clinic_system, graphql, produce, read_topic, response_body

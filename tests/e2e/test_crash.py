@@ -9,7 +9,7 @@ from collections.abc import Callable
 import asyncpg
 import httpx
 
-from alliance_shared.topics import SCORED
+from alliance_contracts.topics import SCORED
 from tests.conftest import eventually
 from tests.e2e.conftest import ServiceProcess
 from tests.helpers import clinic_system, read_topic, response_body

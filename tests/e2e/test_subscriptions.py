@@ -13,7 +13,7 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
-from alliance_shared.access import Role
+from alliance_contracts.access import Role
 from tests.e2e.conftest import ServiceProcess
 from tests.helpers import ISSUER, bearer, clinic_system, response_body
 

@@ -13,7 +13,7 @@ import asyncpg
 
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
-from alliance_shared.events import (
+from alliance_contracts.events import (
     CLINIC_LEVEL_CASE_ID,
     AlertCommand,
     AlertCommandAction,
@@ -22,7 +22,7 @@ from alliance_shared.events import (
     StaffChangedPayload,
     StaffRole,
 )
-from alliance_shared.topics import COMMANDS, CONFIG, NOTICES, SCORED
+from alliance_contracts.topics import COMMANDS, CONFIG, NOTICES, SCORED
 from tests.conftest import eventually
 from tests.helpers import AUTH_ENV, of_case, produce, read_topic, serving
 from tests.stack import Endpoints
@@ -150,7 +150,7 @@ async def test_a_command_that_does_not_apply_is_dead_lettered_with_its_reason(
         await produce(stack.kafka_bootstrap_servers, COMMANDS.name, [no_note])
 
         async def dead() -> list[Any]:
-            from alliance_shared.topics import DEAD_LETTER
+            from alliance_contracts.topics import DEAD_LETTER
 
             return of_case(await read_topic(stack.kafka_bootstrap_servers, DEAD_LETTER.name), case)
 

@@ -12,12 +12,7 @@ import httpx
 
 from alliance_alerts.adapters.store import save_alerts
 from alliance_alerts.domain.rules import Alert
-from alliance_gateway.entrypoints.app import create_app
-from alliance_gateway.settings import GatewaySettings
-from alliance_scoring.adapters.store import insert_scores, save_cases
-from alliance_scoring.domain.dyads import score
-from alliance_scoring.domain.state import CaseState
-from alliance_shared.events import (
+from alliance_contracts.events import (
     AlertAction,
     AlertKind,
     AlertPriority,
@@ -25,6 +20,11 @@ from alliance_shared.events import (
     ResponseSubmitted,
     RuleEvidence,
 )
+from alliance_gateway.entrypoints.app import create_app
+from alliance_gateway.settings import GatewaySettings
+from alliance_scoring.adapters.store import insert_scores, save_cases
+from alliance_scoring.domain.dyads import score
+from alliance_scoring.domain.state import CaseState
 from tests.helpers import AUTH_ENV, bearer, create_projection_tables, serving
 from tests.stack import Endpoints
 from tests.unit.clinical import fold, response

@@ -14,11 +14,7 @@ import pytest
 
 from alliance_alerts.adapters.store import save_alerts
 from alliance_alerts.domain.rules import Alert
-from alliance_gateway.entrypoints.app import create_app
-from alliance_gateway.settings import GatewaySettings
-from alliance_scoring.adapters.store import insert_scores, insert_signals, save_cases
-from alliance_scoring.domain.dyads import score
-from alliance_shared.events import (
+from alliance_contracts.events import (
     AlertAction,
     AlertKind,
     AlertPriority,
@@ -26,6 +22,10 @@ from alliance_shared.events import (
     ResponseSubmitted,
     RuleEvidence,
 )
+from alliance_gateway.entrypoints.app import create_app
+from alliance_gateway.settings import GatewaySettings
+from alliance_scoring.adapters.store import insert_scores, insert_signals, save_cases
+from alliance_scoring.domain.dyads import score
 from tests.helpers import AUTH_ENV, bearer, create_projection_tables, serving
 from tests.stack import Endpoints
 from tests.unit.clinical import T0, fold, response
@@ -89,7 +89,7 @@ async def seed(pg: asyncpg.Pool, clinic: str, case: str, therapist: str) -> uuid
 
 
 def visible(role: str, clinics: list[str], target: str, in_caseload: bool, op: str) -> bool:
-    """What the rules say (alliance_shared/access.py), written out independently for the test."""
+    """What the rules say (alliance_contracts/access.py), written out independently for the test."""
     own = target in clinics
     if op in ("clinicSummary", "network"):
         return role == "network_admin" or (role in ("supervisor", "clinic_admin") and own)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import asyncpg
 
+from alliance_contracts.topics import RESPONSES
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
-from alliance_shared.topics import RESPONSES
 from tests.conftest import eventually
 from tests.helpers import (
     AUTH_ENV,

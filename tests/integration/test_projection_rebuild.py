@@ -7,7 +7,7 @@ from collections.abc import Callable
 import asyncpg
 from sqlalchemy import Column, Integer, MetaData, Table
 
-from alliance_shared.db import create_schema
+from alliance_platform.db import create_schema
 from tests.stack import Endpoints
 
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import asyncpg
 
+from alliance_contracts.events import derived_event_id
+from alliance_contracts.topics import DEAD_LETTER, RESPONSES, SCORED
 from alliance_scoring.entrypoints.app import create_app
 from alliance_scoring.settings import ScoringSettings
-from alliance_shared.events import derived_event_id
-from alliance_shared.topics import DEAD_LETTER, RESPONSES, SCORED
 from tests.conftest import eventually
 from tests.helpers import Record, of_case, produce, read_topic, serving, submitted_event
 from tests.stack import Endpoints

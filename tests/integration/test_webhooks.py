@@ -25,8 +25,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
-from alliance_shared.events import AlertNotice
-from alliance_shared.topics import DEAD_LETTER, NOTICES, SCORED
+from alliance_contracts.events import AlertNotice
+from alliance_contracts.topics import DEAD_LETTER, NOTICES, SCORED
 from tests.conftest import eventually
 from tests.helpers import AUTH_ENV, bearer, produce, read_topic, serving
 from tests.stack import Endpoints

@@ -17,7 +17,7 @@ from alliance_gateway.entrypoints.app import create_app as create_gateway
 from alliance_gateway.settings import GatewaySettings
 from alliance_intake.entrypoints.http import create_app as create_intake
 from alliance_intake.settings import IntakeSettings
-from alliance_shared.dbroles import with_login
+from alliance_platform.dbroles import with_login
 from tests.helpers import AUTH_ENV, bearer, clinic_system, response_body, serving
 from tests.stack import Endpoints
 

@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table
 
-from alliance_shared.db import create_schema
-from alliance_shared.dbroles import role_of, scram_verifier
+from alliance_platform.db import create_schema
+from alliance_platform.dbroles import role_of, scram_verifier
 from tests.helpers import create_projection_tables
 from tests.stack import Endpoints
 

@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import httpx
 
+from alliance_contracts.access import Scope
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
-from alliance_shared.access import Scope
 from tests.helpers import AUTH_ENV, ISSUER, bearer, clinic_system, response_body, serving
 from tests.stack import Endpoints
 

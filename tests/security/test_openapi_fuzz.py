@@ -21,9 +21,9 @@ from fastapi import FastAPI
 
 from alliance_alerts.entrypoints.app import create_app as create_alerts
 from alliance_alerts.settings import AlertsSettings
+from alliance_contracts.access import Role, Scope
 from alliance_intake.entrypoints.http import create_app as create_intake
 from alliance_intake.settings import IntakeSettings
-from alliance_shared.access import Role, Scope
 from tests.helpers import AUTH_ENV, ISSUER
 from tests.integration.test_webhooks import WEBHOOK_KEYS
 from tests.security.schemathesis_hooks import CLINIC

@@ -20,11 +20,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from alliance_contracts.access import Caller, ClinicSystem, Role, Scope
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
-from alliance_shared.access import Caller, ClinicSystem, Role, Scope
-from alliance_shared.devtoken import DevIssuer
-from alliance_shared.tokens import (
+from alliance_platform.devtoken import DevIssuer
+from alliance_platform.tokens import (
     InvalidToken,
     TokenServiceUnavailable,
     TokenSettings,

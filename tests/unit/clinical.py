@@ -7,11 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from alliance_scoring.domain.case import apply, decide, new_case
-from alliance_scoring.domain.dyads import score
-from alliance_scoring.domain.state import CaseState
-from alliance_shared.clinical_config import DEFAULT_CONFIG, ClinicalConfig
-from alliance_shared.events import (
+from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
+from alliance_contracts.events import (
     CaseInput,
     ClinicalSignal,
     EpisodeEnded,
@@ -21,7 +18,10 @@ from alliance_shared.events import (
     ResponseSubmittedPayload,
     SignalKind,
 )
-from alliance_shared.instruments import REGISTRY
+from alliance_contracts.instruments import REGISTRY
+from alliance_scoring.domain.case import apply, decide, new_case
+from alliance_scoring.domain.dyads import score
+from alliance_scoring.domain.state import CaseState
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 FORMS = {

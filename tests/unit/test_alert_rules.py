@@ -20,9 +20,8 @@ from alliance_alerts.domain.rules import (
     on_scoring,
     recipients,
 )
-from alliance_scoring.domain.dyads import score
-from alliance_shared.clinical_config import DEFAULT_CONFIG, AlertRule, ClinicalConfig
-from alliance_shared.events import (
+from alliance_contracts.clinical_config import DEFAULT_CONFIG, AlertRule, ClinicalConfig
+from alliance_contracts.events import (
     AlertAction,
     AlertCommand,
     AlertCommandAction,
@@ -36,6 +35,7 @@ from alliance_shared.events import (
     ResponseSubmitted,
     ScoringOutput,
 )
+from alliance_scoring.domain.dyads import score
 from tests.unit.clinical import T0, ended, fold, ors, response, srs_series
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alliance_contracts.clinical_config import DEFAULT_CONFIG
+from alliance_contracts.events import CaseInput, ResponseSubmitted
+from alliance_contracts.instruments import REGISTRY, score_response
 from alliance_scoring.domain.case import apply, decide, new_case
 from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.state import CaseState
-from alliance_shared.clinical_config import DEFAULT_CONFIG
-from alliance_shared.events import CaseInput, ResponseSubmitted
-from alliance_shared.instruments import REGISTRY, score_response
 from tests.unit.clinical import fold, response
 
 srs_totals = st.lists(st.integers(0, 100).map(lambda x: x * 0.4), min_size=1, max_size=12)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from alliance_contracts.clinical_config import DEFAULT_CONFIG, ConfigVersion, in_force
 from alliance_intake.domain.configuration import resolve
-from alliance_shared.clinical_config import DEFAULT_CONFIG, ConfigVersion, in_force
 
 T = datetime(2026, 6, 1, tzinfo=UTC)
 

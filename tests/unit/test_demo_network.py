@@ -16,6 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
+from alliance_contracts.clinical_config import DEFAULT_CONFIG
+from alliance_contracts.events import (
+    CaseInput,
+    EpisodeEnded,
+    RespondentRole,
+    ResponseSubmitted,
+    SignalKind,
+)
+from alliance_contracts.instruments import score_response, validate_response
 from alliance_demo.driver import (
     ENDINGS_PATH,
     RESPONSES_PATH,
@@ -36,15 +45,6 @@ from alliance_demo.network import (
 )
 from alliance_intake.domain.episode import EpisodeEndingSubmission, check_ending, ending_event
 from alliance_intake.domain.submission import ResponseSubmission, check_submission, to_event
-from alliance_shared.clinical_config import DEFAULT_CONFIG
-from alliance_shared.events import (
-    CaseInput,
-    EpisodeEnded,
-    RespondentRole,
-    ResponseSubmitted,
-    SignalKind,
-)
-from alliance_shared.instruments import score_response, validate_response
 from tests.unit.clinical import Run, fold
 
 NOW = datetime(2026, 11, 25, 21, 43, tzinfo=UTC)

@@ -12,13 +12,13 @@ from pydantic_settings import BaseSettings
 
 from alliance_alerts.entrypoints.consumers import build_broker as alerts_broker
 from alliance_alerts.settings import AlertsSettings
+from alliance_contracts.timing import utc_now
 from alliance_gateway.settings import GatewaySettings
 from alliance_intake.entrypoints.http import build_broker as intake_broker
 from alliance_intake.settings import IntakeSettings
+from alliance_platform.runtime import Runtime
 from alliance_scoring.entrypoints.app import build_broker as scoring_broker
 from alliance_scoring.settings import ScoringSettings
-from alliance_shared.runtime import Runtime
-from alliance_shared.timing import utc_now
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *(REPO / "docs").glob("*.md"), *(REPO / "services").glob("*/README.md")]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alliance_shared.events import RespondentRole
-from alliance_shared.instruments import score_response, validate_response
+from alliance_contracts.events import RespondentRole
+from alliance_contracts.instruments import score_response, validate_response
 
 CLIENT = RespondentRole.CLIENT
 
@@ -116,7 +116,7 @@ def test_oq45_total_reverses_nine_items_and_is_higher_worse() -> None:
 
 
 def test_oq45_subscales_partition_the_items() -> None:
-    from alliance_shared.instruments import OQ_45
+    from alliance_contracts.instruments import OQ_45
 
     items = sorted(i for s in OQ_45.subscales.values() for i in s)
     assert items == list(range(1, 46))

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from alliance_contracts.events import ResponseSubmitted
 from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
 from alliance_intake.domain.submission import (
     ResponseSubmission,
@@ -13,7 +14,6 @@ from alliance_intake.domain.submission import (
     fingerprint,
     to_event,
 )
-from alliance_shared.events import ResponseSubmitted
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

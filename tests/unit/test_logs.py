@@ -7,8 +7,8 @@ import logging
 import sys
 from collections.abc import Callable
 
-from alliance_shared.instruments import RuleBroken
-from alliance_shared.logs import JsonFormatter
+from alliance_contracts.instruments import RuleBroken
+from alliance_platform.logs import JsonFormatter
 
 
 def logged(fail: Callable[[], None]) -> dict[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from alliance_shared.topics import ALL_TOPICS
+from alliance_contracts.topics import ALL_TOPICS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
 
@@ -29,7 +29,7 @@ def test_services_publish_only_to_their_own_topics() -> None:
 
 
 def test_each_topic_keys_its_records_itself() -> None:
-    from alliance_shared.events import CLINIC_LEVEL_CASE_ID
+    from alliance_contracts.events import CLINIC_LEVEL_CASE_ID
     from tests.helpers import submitted_event
 
     event = submitted_event("clinic-k", "case-k", 1, 9)

@@ -11,7 +11,7 @@ import sys
 
 from alliance_alerts.adapters.delivery_store import reseal_all
 from alliance_alerts.settings import AlertsSettings
-from alliance_shared.db import create_pool
+from alliance_platform.db import create_pool
 
 
 async def rekey(settings: AlertsSettings) -> tuple[int, list[str]]:

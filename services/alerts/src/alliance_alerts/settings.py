@@ -8,7 +8,7 @@ from pydantic import Field
 
 from alliance_alerts.adapters.secret_box import SecretBox
 from alliance_alerts.domain.webhooks import DeliveryPolicy
-from alliance_shared.settings import CommonSettings
+from alliance_platform.settings import CommonSettings
 
 
 class AlertsSettings(CommonSettings):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from alliance_shared.settings import CommonSettings
+from alliance_platform.settings import CommonSettings
 
 
 class IntakeSettings(CommonSettings):

@@ -1,5 +1,5 @@
+from alliance_platform.service import serve
 from alliance_scoring.entrypoints.app import create_app
 from alliance_scoring.settings import ScoringSettings
-from alliance_shared.service import serve
 
 serve("scoring", create_app, ScoringSettings())

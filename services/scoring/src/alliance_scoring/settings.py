@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from alliance_shared.settings import CommonSettings
+from alliance_platform.settings import CommonSettings
 
 
 class ScoringSettings(CommonSettings):

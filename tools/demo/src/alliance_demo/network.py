@@ -21,7 +21,7 @@ Shape of the network:
   (`POST /v1/episode-endings`) after their last session.
 
 Patterns (each at least once per network, spread over both clinics), with the defaults of
-`alliance_shared.clinical_config` (SRS/CSRS cut-off 36, a drop of 1 point opens a rupture,
+`alliance_contracts.clinical_config` (SRS/CSRS cut-off 36, a drop of 1 point opens a rupture,
 repair window 6 sessions, ORS cut-offs 25 adult / 28 adolescent / 32 child, reliable change 5,
 OQ-45.2 cut-off 63 and reliable change 14):
 
@@ -52,9 +52,9 @@ from enum import StrEnum
 from statistics import mean
 from typing import Any
 
-from alliance_shared.clinical_config import DEFAULT_CONFIG
-from alliance_shared.events import AgeGroup, EpisodeEnding, RespondentRole
-from alliance_shared.instruments import OQ_45, TASC_R
+from alliance_contracts.clinical_config import DEFAULT_CONFIG
+from alliance_contracts.events import AgeGroup, EpisodeEnding, RespondentRole
+from alliance_contracts.instruments import OQ_45, TASC_R
 
 CLINIC_IDS = ("clinic-north", "clinic-south")
 THERAPISTS_PER_CLINIC = 3

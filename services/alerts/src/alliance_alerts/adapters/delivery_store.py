@@ -16,8 +16,8 @@ from alliance_alerts.adapters.delivery_tables import DELIVERY_SCHEMA as S
 from alliance_alerts.adapters.secret_box import Sealed, SecretBox, SecretBoxError
 from alliance_alerts.adapters.tables import SCHEMA as OUTBOX_SCHEMA
 from alliance_alerts.domain.webhooks import Outcome, RotationInProgress, secret_from_bytes
-from alliance_shared.outbox import Connection
-from alliance_shared.topics import DEAD_LETTER
+from alliance_contracts.topics import DEAD_LETTER
+from alliance_platform.outbox import Connection
 
 log = logging.getLogger(__name__)
 Row = Any  # an asyncpg record of a leased delivery

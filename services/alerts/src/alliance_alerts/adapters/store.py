@@ -9,8 +9,8 @@ from datetime import datetime
 
 from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.domain.rules import Alert, Key
-from alliance_shared.events import AlertCommand, CaseAssigned, StaffChanged, StaffRole
-from alliance_shared.outbox import Connection
+from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged, StaffRole
+from alliance_platform.outbox import Connection
 
 
 def _alerts(rows: Iterable[object]) -> list[Alert]:

@@ -32,7 +32,7 @@ from alliance_alerts.domain.webhooks import (
     secret_from_bytes,
     signature_headers,
 )
-from alliance_shared.events import AlertNotice
+from alliance_contracts.events import AlertNotice
 
 log = logging.getLogger(__name__)
 

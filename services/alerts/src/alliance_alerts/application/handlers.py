@@ -34,8 +34,7 @@ from alliance_alerts.domain.rules import (
     on_scoring,
     recipients,
 )
-from alliance_shared.config_store import configuration_resolver, save_configurations
-from alliance_shared.events import (
+from alliance_contracts.events import (
     AlertCommand,
     CaseAssigned,
     ClinicConfigured,
@@ -44,8 +43,9 @@ from alliance_shared.events import (
     ScoringOutput,
     StaffChanged,
 )
-from alliance_shared.outbox import Connection, OutboxMessage, claim_new_events, enqueue
-from alliance_shared.topics import NOTICES
+from alliance_contracts.topics import NOTICES
+from alliance_platform.config_store import configuration_resolver, save_configurations
+from alliance_platform.outbox import Connection, OutboxMessage, claim_new_events, enqueue
 
 log = logging.getLogger(__name__)
 

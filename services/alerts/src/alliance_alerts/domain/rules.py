@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.events import (
+from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.events import (
     AlertAction,
     AlertCommand,
     AlertCommandAction,
@@ -37,7 +37,7 @@ from alliance_shared.events import (
     SignalKind,
     derived_event_id,
 )
-from alliance_shared.instruments import REGISTRY, Construct, RuleBroken
+from alliance_contracts.instruments import REGISTRY, Construct, RuleBroken
 
 Severity = Literal["low", "moderate", "high"]
 

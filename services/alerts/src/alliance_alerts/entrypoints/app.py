@@ -18,9 +18,9 @@ from alliance_alerts.entrypoints.consumers import DESCRIPTION, SERVICE, Clock, b
 from alliance_alerts.entrypoints.loops import delivery_step, escalation_step, every
 from alliance_alerts.entrypoints.webhook_api import webhook_router
 from alliance_alerts.settings import AlertsSettings
-from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
-from alliance_shared.timing import utc_now
-from alliance_shared.tokens import TokenVerifier
+from alliance_contracts.timing import utc_now
+from alliance_platform.runtime import Runtime, asyncapi_spec, consumer_service_app
+from alliance_platform.tokens import TokenVerifier
 
 
 def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -> FastAPI:

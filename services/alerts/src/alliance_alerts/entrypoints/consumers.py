@@ -20,9 +20,7 @@ from alliance_alerts.application.handlers import (
     apply_scoring,
 )
 from alliance_alerts.settings import AlertsSettings
-from alliance_shared.broker import batch_subscriber, create_broker
-from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
-from alliance_shared.events import (
+from alliance_contracts.events import (
     AlertCommand,
     AlertNotice,
     CaseAssigned,
@@ -33,9 +31,11 @@ from alliance_shared.events import (
     ScoringOutput,
     StaffChanged,
 )
-from alliance_shared.runtime import Runtime
-from alliance_shared.timing import utc_now
-from alliance_shared.topics import COMMANDS, CONFIG, NOTICES, SCORED
+from alliance_contracts.timing import utc_now
+from alliance_contracts.topics import COMMANDS, CONFIG, NOTICES, SCORED
+from alliance_platform.broker import batch_subscriber, create_broker
+from alliance_platform.consumer import BatchPipeline, DeadLetters, documented_as
+from alliance_platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
 SERVICE = "alerts"

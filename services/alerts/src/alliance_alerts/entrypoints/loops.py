@@ -14,7 +14,7 @@ from alliance_alerts.application.delivery import deliver_due
 from alliance_alerts.application.handlers import escalate_due
 from alliance_alerts.entrypoints.consumers import Clock
 from alliance_alerts.settings import AlertsSettings
-from alliance_shared.runtime import Runtime
+from alliance_platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

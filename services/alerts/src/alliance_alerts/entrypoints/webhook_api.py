@@ -15,10 +15,10 @@ from alliance_alerts.application.delivery import rotate_secret, set_endpoint
 from alliance_alerts.domain.webhooks import EndpointRefused, RotationInProgress
 from alliance_alerts.entrypoints.consumers import Clock
 from alliance_alerts.settings import AlertsSettings
-from alliance_shared.access import Caller, Principal
-from alliance_shared.http_security import ERRORS, error_body, principal, unavailable
-from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
-from alliance_shared.runtime import Runtime
+from alliance_contracts.access import Caller, Principal
+from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN
+from alliance_platform.http_security import ERRORS, error_body, principal, unavailable
+from alliance_platform.runtime import Runtime
 
 ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from alliance_shared.events import AlertNotice
-from alliance_shared.topics import NOTICES
+from alliance_contracts.events import AlertNotice
+from alliance_contracts.topics import NOTICES
 
 log = logging.getLogger(__name__)
 

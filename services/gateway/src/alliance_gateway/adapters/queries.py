@@ -32,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
+from alliance_contracts.access import Caller
+from alliance_contracts.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
 from alliance_gateway.domain.cursor import AlertCursor
-from alliance_shared.access import Caller
-from alliance_shared.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
 
 # Alert routing (owned by alerts): explicit case assignments count towards a caseload.
 _assignment = Table(

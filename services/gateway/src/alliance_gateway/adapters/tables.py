@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from alliance_shared.outbox import plumbing_tables
+from alliance_platform.outbox import plumbing_tables
 
 SCHEMA = "gateway"
 metadata = MetaData(schema=SCHEMA)

@@ -10,17 +10,17 @@ from datetime import datetime
 
 import asyncpg
 
-from alliance_gateway.adapters.tables import SCHEMA
-from alliance_shared.access import Caller
-from alliance_shared.events import (
+from alliance_contracts.access import Caller
+from alliance_contracts.events import (
     CLINIC_LEVEL_CASE_ID,
     EventEnvelope,
     ReadAudited,
     ReadAuditedPayload,
     derived_event_id,
 )
-from alliance_shared.outbox import OutboxMessage, enqueue
-from alliance_shared.topics import AUDIT, TopicSpec
+from alliance_contracts.topics import AUDIT, TopicSpec
+from alliance_gateway.adapters.tables import SCHEMA
+from alliance_platform.outbox import OutboxMessage, enqueue
 
 
 class ClientMutationConflict(Exception):

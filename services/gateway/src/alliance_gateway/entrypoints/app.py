@@ -23,13 +23,13 @@ from alliance_gateway.adapters.tables import APPEND_ONLY, SCHEMA, TABLES
 from alliance_gateway.entrypoints.context import Context
 from alliance_gateway.entrypoints.schema import build_schema
 from alliance_gateway.settings import GatewaySettings
-from alliance_shared.db import create_engine, create_pool, create_schema
-from alliance_shared.health import health_router
-from alliance_shared.http_security import Refused, admit
-from alliance_shared.kafka import kafka_reachable
-from alliance_shared.outbox import OutboxRelay
-from alliance_shared.runtime import Runtime
-from alliance_shared.tokens import InvalidToken, TokenServiceUnavailable, TokenVerifier
+from alliance_platform.db import create_engine, create_pool, create_schema
+from alliance_platform.health import health_router
+from alliance_platform.http_security import Refused, admit
+from alliance_platform.kafka import kafka_reachable
+from alliance_platform.outbox import OutboxRelay
+from alliance_platform.runtime import Runtime
+from alliance_platform.tokens import InvalidToken, TokenServiceUnavailable, TokenVerifier
 
 TOKEN_EXPIRED = 4401  # WebSocket close code: the token expired; reconnect with a fresh one
 

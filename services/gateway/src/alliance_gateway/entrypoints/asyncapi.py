@@ -8,17 +8,17 @@ from typing import Annotated
 from faststream import FastStream
 from faststream.kafka import KafkaMessage
 
-from alliance_gateway.settings import GatewaySettings
-from alliance_shared.broker import create_broker
-from alliance_shared.consumer import documented_as
-from alliance_shared.events import (
+from alliance_contracts.events import (
     AlertCommand,
     AlertNotice,
     IntakeCommand,
     ReadAudited,
 )
-from alliance_shared.runtime import asyncapi_spec
-from alliance_shared.topics import AUDIT, COMMANDS, INTAKE_COMMANDS, NOTICES
+from alliance_contracts.topics import AUDIT, COMMANDS, INTAKE_COMMANDS, NOTICES
+from alliance_gateway.settings import GatewaySettings
+from alliance_platform.broker import create_broker
+from alliance_platform.consumer import documented_as
+from alliance_platform.runtime import asyncapi_spec
 
 DESCRIPTION = (
     "GraphQL API over the read models. Mutations become command events (published through the "

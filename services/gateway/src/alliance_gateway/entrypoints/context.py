@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from alliance_contracts.access import Caller, NotAllowed
+from alliance_contracts.readmodels import Dyad, DyadScore
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.notices import NoticeHub
-from alliance_shared.access import Caller, NotAllowed
-from alliance_shared.outbox import OutboxRelay
-from alliance_shared.readmodels import Dyad, DyadScore
+from alliance_platform.outbox import OutboxRelay
 
 
 class UserError(Exception):

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from graphql import GraphQLError, ValidationContext, ValidationRule
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 
+from alliance_contracts.access import NotAllowed
 from alliance_gateway.adapters.writes import record_reads
 from alliance_gateway.domain.cost import query_cost, query_depth
 from alliance_gateway.entrypoints.context import Context, UserError
-from alliance_shared.access import NotAllowed
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,7 @@ from typing import TypeVar
 import strawberry
 from pydantic import TypeAdapter, ValidationError
 
-from alliance_gateway.adapters import queries
-from alliance_gateway.adapters.writes import ClientMutationConflict, accept_command, command_id
-from alliance_gateway.entrypoints.context import Context, UserError
-from alliance_shared.events import (
+from alliance_contracts.events import (
     AlertCommand,
     AlertCommandAction,
     AlertCommandPayload,
@@ -27,9 +24,12 @@ from alliance_shared.events import (
     EpisodeEndingRequestedPayload,
     EventEnvelope,
 )
-from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN, Note
-from alliance_shared.timing import Timestamp, in_future
-from alliance_shared.topics import COMMANDS, INTAKE_COMMANDS, TopicSpec
+from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN, Note
+from alliance_contracts.timing import Timestamp, in_future
+from alliance_contracts.topics import COMMANDS, INTAKE_COMMANDS, TopicSpec
+from alliance_gateway.adapters import queries
+from alliance_gateway.adapters.writes import ClientMutationConflict, accept_command, command_id
+from alliance_gateway.entrypoints.context import Context, UserError
 
 _ID = re.compile(PSEUDONYMOUS_ID_PATTERN)
 T = TypeVar("T")

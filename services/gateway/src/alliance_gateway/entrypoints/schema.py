@@ -1,5 +1,5 @@
 """GraphQL schema (Strawberry). Resolvers are thin: they call the read-model queries, which
-apply the caller's scope (authentication: app.py; rules: alliance_shared.access).
+apply the caller's scope (authentication: app.py; rules: alliance_contracts.access).
 
 For now every query takes the clinic it reads and is scoped by it; authentication and
 role-based scoping come with the gateway issue.
@@ -24,6 +24,19 @@ from strawberry.extensions import (
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
+from alliance_contracts.access import NotAllowed
+from alliance_contracts.events import (
+    AlertKind,
+    AlertPriority,
+    AlertStatus,
+    RespondentRole,
+    SignalKind,
+)
+from alliance_contracts.readmodels import Alert as AlertRow
+from alliance_contracts.readmodels import CaseView as CaseViewRow
+from alliance_contracts.readmodels import Dyad as DyadRow
+from alliance_contracts.readmodels import DyadScore as DyadScoreRow
+from alliance_contracts.readmodels import Signal as SignalRow
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.writes import audit_trail
 from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
@@ -35,13 +48,6 @@ from alliance_gateway.entrypoints.extensions import (
     mask_errors,
 )
 from alliance_gateway.entrypoints.mutations import Mutation
-from alliance_shared.access import NotAllowed
-from alliance_shared.events import AlertKind, AlertPriority, AlertStatus, RespondentRole, SignalKind
-from alliance_shared.readmodels import Alert as AlertRow
-from alliance_shared.readmodels import CaseView as CaseViewRow
-from alliance_shared.readmodels import Dyad as DyadRow
-from alliance_shared.readmodels import DyadScore as DyadScoreRow
-from alliance_shared.readmodels import Signal as SignalRow
 
 # The contracts' enums, served as GraphQL enums as they are (one definition, not two).
 for _enum in (RespondentRole, AlertStatus, SignalKind, AlertKind, AlertPriority):

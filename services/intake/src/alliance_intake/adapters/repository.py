@@ -9,12 +9,12 @@ from datetime import datetime
 
 import asyncpg
 
+from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
+from alliance_contracts.events import ClinicConfigured
+from alliance_contracts.topics import CONFIG, RESPONSES, TopicSpec
 from alliance_intake.adapters.tables import SCHEMA
 from alliance_intake.domain.submission import Accepted, IdempotencyConflict
-from alliance_shared.clinical_config import DEFAULT_CONFIG, ClinicalConfig
-from alliance_shared.events import ClinicConfigured
-from alliance_shared.outbox import Connection, OutboxMessage, enqueue
-from alliance_shared.topics import CONFIG, RESPONSES, TopicSpec
+from alliance_platform.outbox import Connection, OutboxMessage, enqueue
 
 
 async def store_submission(

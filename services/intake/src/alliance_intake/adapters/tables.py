@@ -14,8 +14,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from alliance_shared.config_store import clinic_config_table
-from alliance_shared.outbox import plumbing_tables
+from alliance_platform.config_store import clinic_config_table
+from alliance_platform.outbox import plumbing_tables
 
 SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)

@@ -10,10 +10,10 @@ from datetime import datetime
 
 import asyncpg
 
+from alliance_contracts.events import CaseAssignmentRequested, EpisodeEndingRequested, IntakeCommand
 from alliance_intake.application.submit import assign_case, record_episode_ending
 from alliance_intake.domain.episode import EpisodeEndingSubmission
 from alliance_intake.domain.roster import Assignment
-from alliance_shared.events import CaseAssignmentRequested, EpisodeEndingRequested, IntakeCommand
 
 # Keys of the gateway's requests; intake's HTTP API refuses keys that start so.
 GATEWAY_KEY_PREFIX = "gateway-"

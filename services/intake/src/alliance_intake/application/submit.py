@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.instruments import RuleBroken, Violation
 from alliance_intake.adapters.repository import (
     latest_config_version,
     store_clinic_event,
@@ -24,8 +26,6 @@ from alliance_intake.domain.submission import (
     check_submission,
     to_event,
 )
-from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.instruments import RuleBroken, Violation
 
 
 class Rejected(RuleBroken):

@@ -8,15 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_intake.domain.submission import Accepted, fingerprint
-from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.events import (
+from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.events import (
     CLINIC_LEVEL_CASE_ID,
     ClinicConfigured,
     ClinicConfiguredPayload,
 )
-from alliance_shared.ids import IdempotencyKey
-from alliance_shared.timing import Timestamp
+from alliance_contracts.ids import IdempotencyKey
+from alliance_contracts.timing import Timestamp
+from alliance_intake.domain.submission import Accepted, fingerprint
 
 
 class ConfigurationChange(BaseModel):

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from pydantic import ConfigDict
 
+from alliance_contracts.events import EpisodeEnded, EpisodeEndedPayload
+from alliance_contracts.ids import ClinicId, IdempotencyKey, PseudonymousId
+from alliance_contracts.instruments import Violation
+from alliance_contracts.timing import in_future
 from alliance_intake.domain.submission import Accepted, fingerprint
-from alliance_shared.events import EpisodeEnded, EpisodeEndedPayload
-from alliance_shared.ids import ClinicId, IdempotencyKey, PseudonymousId
-from alliance_shared.instruments import Violation
-from alliance_shared.timing import in_future
 
 
 class EpisodeEndingSubmission(EpisodeEndedPayload):

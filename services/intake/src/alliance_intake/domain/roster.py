@@ -7,8 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_intake.domain.submission import Accepted, fingerprint
-from alliance_shared.events import (
+from alliance_contracts.events import (
     CLINIC_LEVEL_CASE_ID,
     CaseAssigned,
     CaseAssignedPayload,
@@ -16,7 +15,8 @@ from alliance_shared.events import (
     StaffChangedPayload,
     StaffRole,
 )
-from alliance_shared.ids import IdempotencyKey, TherapistId
+from alliance_contracts.ids import IdempotencyKey, TherapistId
+from alliance_intake.domain.submission import Accepted, fingerprint
 
 
 class StaffChange(BaseModel):

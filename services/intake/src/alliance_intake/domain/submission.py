@@ -9,10 +9,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_shared.events import EventEnvelope, ResponseSubmitted, ResponseSubmittedPayload
-from alliance_shared.ids import ClinicId, IdempotencyKey, PseudonymousId
-from alliance_shared.instruments import Violation, validate_response
-from alliance_shared.timing import in_future
+from alliance_contracts.events import EventEnvelope, ResponseSubmitted, ResponseSubmittedPayload
+from alliance_contracts.ids import ClinicId, IdempotencyKey, PseudonymousId
+from alliance_contracts.instruments import Violation, validate_response
+from alliance_contracts.timing import in_future
 
 # Clocks drift; a response stamped a little ahead of our clock is not an error.
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from alliance_contracts.timing import utc_now
 from alliance_intake.entrypoints.http import SERVICE, build_broker
 from alliance_intake.settings import IntakeSettings
-from alliance_shared.runtime import Runtime, asyncapi_spec
-from alliance_shared.timing import utc_now
+from alliance_platform.runtime import Runtime, asyncapi_spec
 
 DESCRIPTION = (
     "Accepts questionnaire responses, episode endings and clinic administration over HTTP "

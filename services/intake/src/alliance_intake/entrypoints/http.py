@@ -1,7 +1,7 @@
 """HTTP entrypoint: FastAPI app with the write endpoints, health and the outbox relay.
 
 Every endpoint but health and the documentation takes a bearer token (see
-`alliance_shared.http_security`): clinic systems write within the scopes and clinics of their
+`alliance_platform.http_security`): clinic systems write within the scopes and clinics of their
 token; clinic admins use the `clinic:admin` endpoints of their clinics."""
 
 from __future__ import annotations
@@ -20,6 +20,17 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 
+from alliance_contracts.access import Principal, Scope
+from alliance_contracts.events import (
+    CaseAssignmentRequested,
+    CaseInput,
+    ClinicInput,
+    EpisodeEndingRequested,
+    IntakeCommand,
+)
+from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN
+from alliance_contracts.timing import utc_now
+from alliance_contracts.topics import CONFIG, INTAKE_COMMANDS, RESPONSES
 from alliance_intake.adapters.repository import current_configuration
 from alliance_intake.adapters.tables import SCHEMA, metadata
 from alliance_intake.application.commands import GATEWAY_KEY_PREFIX, apply_commands
@@ -40,27 +51,16 @@ from alliance_intake.domain.submission import (
     SubmissionReceipt,
 )
 from alliance_intake.settings import IntakeSettings
-from alliance_shared.access import Principal, Scope
-from alliance_shared.broker import batch_subscriber, create_broker
-from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
-from alliance_shared.db import create_pool, create_schema, ping
-from alliance_shared.events import (
-    CaseAssignmentRequested,
-    CaseInput,
-    ClinicInput,
-    EpisodeEndingRequested,
-    IntakeCommand,
-)
-from alliance_shared.health import health_router
-from alliance_shared.http_security import ERRORS as DOOR_ERRORS
-from alliance_shared.http_security import error_body, install, principal, require_write
-from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
-from alliance_shared.kafka import kafka_reachable
-from alliance_shared.outbox import OutboxRelay
-from alliance_shared.runtime import Runtime
-from alliance_shared.timing import utc_now
-from alliance_shared.tokens import TokenVerifier
-from alliance_shared.topics import CONFIG, INTAKE_COMMANDS, RESPONSES
+from alliance_platform.broker import batch_subscriber, create_broker
+from alliance_platform.consumer import BatchPipeline, DeadLetters, documented_as
+from alliance_platform.db import create_pool, create_schema, ping
+from alliance_platform.health import health_router
+from alliance_platform.http_security import ERRORS as DOOR_ERRORS
+from alliance_platform.http_security import error_body, install, principal, require_write
+from alliance_platform.kafka import kafka_reachable
+from alliance_platform.outbox import OutboxRelay
+from alliance_platform.runtime import Runtime
+from alliance_platform.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
 SERVICE = "intake"

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from alliance_contracts.events import ClinicalSignal, ResponseScored
+from alliance_platform.outbox import Connection
 from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.domain.state import CaseState, DyadState
-from alliance_shared.events import ClinicalSignal, ResponseScored
-from alliance_shared.outbox import Connection
 
 # A case is (clinic id, case id): case ids are unique only within a clinic.
 CaseKey = tuple[str, str]

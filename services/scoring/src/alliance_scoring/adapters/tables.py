@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 
-from alliance_shared.config_store import clinic_config_table
-from alliance_shared.outbox import plumbing_tables
-from alliance_shared.readmodels import CaseView, Dyad, DyadScore, Signal, table_of
+from alliance_contracts.readmodels import CaseView, Dyad, DyadScore, Signal, table_of
+from alliance_platform.config_store import clinic_config_table
+from alliance_platform.outbox import plumbing_tables
 
 SCHEMA = "scoring"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay

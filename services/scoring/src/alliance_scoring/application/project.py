@@ -8,6 +8,19 @@ from datetime import datetime
 
 import asyncpg
 
+from alliance_contracts.clinical_config import DEFAULT_CONFIG
+from alliance_contracts.events import (
+    CaseInput,
+    ClinicalSignal,
+    ClinicConfigured,
+    ClinicInput,
+    EventEnvelope,
+    ResponseScored,
+    ResponseSubmitted,
+)
+from alliance_contracts.topics import SCORED
+from alliance_platform.config_store import configuration_resolver, save_configurations
+from alliance_platform.outbox import OutboxMessage, claim_new_events, enqueue
 from alliance_scoring.adapters.store import (
     insert_scores,
     insert_signals,
@@ -17,19 +30,6 @@ from alliance_scoring.adapters.store import (
 from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.domain.case import apply, decide, new_case
 from alliance_scoring.domain.dyads import score
-from alliance_shared.clinical_config import DEFAULT_CONFIG
-from alliance_shared.config_store import configuration_resolver, save_configurations
-from alliance_shared.events import (
-    CaseInput,
-    ClinicalSignal,
-    ClinicConfigured,
-    ClinicInput,
-    EventEnvelope,
-    ResponseScored,
-    ResponseSubmitted,
-)
-from alliance_shared.outbox import OutboxMessage, claim_new_events, enqueue
-from alliance_shared.topics import SCORED
 
 
 async def record_configurations(pool: asyncpg.Pool, events: Sequence[ClinicInput]) -> int:

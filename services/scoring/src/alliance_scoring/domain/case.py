@@ -9,6 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.events import (
+    CaseInput,
+    ClinicalSignal,
+    ClinicalSignalPayload,
+    DyadRef,
+    EpisodeEnded,
+    RespondentRole,
+    ResponseScored,
+    ResponseSubmitted,
+    RuleEvidence,
+    SignalKind,
+    derived_event_id,
+)
+from alliance_contracts.instruments import REGISTRY, Construct, Instrument
 from alliance_scoring.domain.outcome import advance_outcome
 from alliance_scoring.domain.ruptures import advance_ruptures
 from alliance_scoring.domain.state import (
@@ -22,21 +37,6 @@ from alliance_scoring.domain.state import (
     Trend,
 )
 from alliance_scoring.domain.stats import slope
-from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.events import (
-    CaseInput,
-    ClinicalSignal,
-    ClinicalSignalPayload,
-    DyadRef,
-    EpisodeEnded,
-    RespondentRole,
-    ResponseScored,
-    ResponseSubmitted,
-    RuleEvidence,
-    SignalKind,
-    derived_event_id,
-)
-from alliance_shared.instruments import REGISTRY, Construct, Instrument
 
 
 def new_case(clinic_id: str, case_id: str) -> CaseState:

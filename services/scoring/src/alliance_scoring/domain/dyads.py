@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from alliance_shared.events import (
+from alliance_contracts.events import (
     DyadRef,
     ResponseScored,
     ResponseScoredPayload,
     ResponseSubmitted,
     derived_event_id,
 )
-from alliance_shared.instruments import RuleBroken, score_response, validate_response
+from alliance_contracts.instruments import RuleBroken, score_response, validate_response
 
 DYAD_NAMESPACE = uuid.UUID("0b7d3f5e-2c1a-4e8b-9f3d-6a5c4b3e2d1f")
 

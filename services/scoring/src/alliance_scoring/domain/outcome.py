@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 
+from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.events import AgeGroup
+from alliance_contracts.instruments import Instrument
 from alliance_scoring.domain.state import OutcomeClass, OutcomeState, Point
-from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.events import AgeGroup
-from alliance_shared.instruments import Instrument
 
 
 def thresholds(

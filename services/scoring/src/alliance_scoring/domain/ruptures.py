@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Literal
 
+from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.events import RuleEvidence
+from alliance_contracts.instruments import Instrument
 from alliance_scoring.domain.state import Point, Rupture
 from alliance_scoring.domain.stats import T_CRITICAL_95, mean, pooled_sd, sample_sd
-from alliance_shared.clinical_config import ClinicalConfig
-from alliance_shared.events import RuleEvidence
-from alliance_shared.instruments import Instrument
 
 Severity = Literal["low", "moderate", "high"]
 SEVERITY_ORDER: dict[Severity, int] = {"low": 0, "moderate": 1, "high": 2}

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_shared.events import DyadRef, RuleEvidence
+from alliance_contracts.events import DyadRef, RuleEvidence
 
 Phase = Literal["foundation", "work", "termination", "closed"]
 OutcomeClass = Literal["recovered", "improved", "unchanged", "deteriorated"]

@@ -10,17 +10,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter
 
-from alliance_scoring.adapters.tables import (
-    PROJECTION_VERSION,
-    READ_MODELS,
-    SCHEMA,
-    TABLES,
-)
-from alliance_scoring.application.project import project_batch, record_configurations
-from alliance_scoring.settings import ScoringSettings
-from alliance_shared.broker import batch_subscriber, create_broker
-from alliance_shared.consumer import BatchPipeline, DeadLetters, documented_as
-from alliance_shared.events import (
+from alliance_contracts.events import (
     CaseAssigned,
     CaseInput,
     ClinicConfigured,
@@ -30,9 +20,19 @@ from alliance_shared.events import (
     ScoringOutput,
     StaffChanged,
 )
-from alliance_shared.runtime import Runtime, asyncapi_spec, consumer_service_app
-from alliance_shared.timing import utc_now
-from alliance_shared.topics import CONFIG, RESPONSES, SCORED
+from alliance_contracts.timing import utc_now
+from alliance_contracts.topics import CONFIG, RESPONSES, SCORED
+from alliance_platform.broker import batch_subscriber, create_broker
+from alliance_platform.consumer import BatchPipeline, DeadLetters, documented_as
+from alliance_platform.runtime import Runtime, asyncapi_spec, consumer_service_app
+from alliance_scoring.adapters.tables import (
+    PROJECTION_VERSION,
+    READ_MODELS,
+    SCHEMA,
+    TABLES,
+)
+from alliance_scoring.application.project import project_batch, record_configurations
+from alliance_scoring.settings import ScoringSettings
 
 SERVICE = "scoring"
 # Named after the projection version: a new version is a new group that replays from the start.

@@ -27,8 +27,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
 
-from alliance_shared.instruments import RuleBroken
-from alliance_shared.topics import DEAD_LETTER
+from alliance_contracts.instruments import RuleBroken
+from alliance_contracts.topics import DEAD_LETTER
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
-from alliance_shared.consumer import raw_batch_decoder
-from alliance_shared.settings import CommonSettings
-from alliance_shared.topics import TopicSpec
+from alliance_contracts.topics import TopicSpec
+from alliance_platform.consumer import raw_batch_decoder
+from alliance_platform.settings import CommonSettings
 
 
 def create_broker(settings: CommonSettings, service: str) -> KafkaBroker:

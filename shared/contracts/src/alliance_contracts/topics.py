@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from alliance_shared.events import EventEnvelope
+from alliance_contracts.events import EventEnvelope
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ checked against a JWKS, with audience and issuer. This module holds the stand-in
 provider: a generated RSA key whose public half is the JWKS the services read. A person's
 token carries `role`; a clinic system's (OAuth2 client credentials) carries `scope`.
 
-    python -m alliance_shared.devtoken --sub th-07 --role clinician --clinic clinic-north
-    python -m alliance_shared.devtoken --client ehr-north --scope responses:write \\
+    python -m alliance_platform.devtoken --sub th-07 --role clinician --clinic clinic-north
+    python -m alliance_platform.devtoken --client ehr-north --scope responses:write \\
         --clinic clinic-north
 
 The key comes from `ALLIANCE_DEV_SIGNING_KEY_FILE` (written by the local launcher) with
@@ -31,7 +31,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from alliance_shared.access import Role, Scope
+from alliance_contracts.access import Role, Scope
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from sqlalchemy import Table
 
-from alliance_shared.access import Principal
-from alliance_shared.db import create_pool, create_schema, ping
-from alliance_shared.health import health_router
-from alliance_shared.http_security import Authenticate, install
-from alliance_shared.outbox import OutboxRelay
-from alliance_shared.settings import CommonSettings
+from alliance_contracts.access import Principal
+from alliance_platform.db import create_pool, create_schema, ping
+from alliance_platform.health import health_router
+from alliance_platform.http_security import Authenticate, install
+from alliance_platform.outbox import OutboxRelay
+from alliance_platform.settings import CommonSettings
 
 
 @dataclass

@@ -7,9 +7,9 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from alliance_shared.dbroles import with_login
-from alliance_shared.http_security import RateLimiter
-from alliance_shared.tokens import TokenSettings
+from alliance_platform.dbroles import with_login
+from alliance_platform.http_security import RateLimiter
+from alliance_platform.tokens import TokenSettings
 
 
 class CommonSettings(BaseSettings):

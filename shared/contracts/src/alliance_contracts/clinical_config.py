@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alliance_shared.ids import Citation
+from alliance_contracts.ids import Citation
 
 Confidence = Literal["C", "P", "U"]
 

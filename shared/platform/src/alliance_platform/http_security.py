@@ -26,9 +26,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from alliance_shared.access import Principal, write_refusal
-from alliance_shared.access import Scope as WriteScope
-from alliance_shared.tokens import InvalidToken, TokenServiceUnavailable
+from alliance_contracts.access import Principal, write_refusal
+from alliance_contracts.access import Scope as WriteScope
+from alliance_platform.tokens import InvalidToken, TokenServiceUnavailable
 
 log = logging.getLogger(__name__)
 

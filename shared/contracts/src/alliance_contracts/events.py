@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from alliance_shared.ids import CaseId, ClinicId, Note, PseudonymousId, TherapistId
-from alliance_shared.timing import Timestamp
+from alliance_contracts.ids import CaseId, ClinicId, Note, PseudonymousId, TherapistId
+from alliance_contracts.timing import Timestamp
 
 # Namespace for deterministic ids of derived events (uuid5): a redelivered input yields the
 # same derived event id, so every consumer downstream can de-duplicate.

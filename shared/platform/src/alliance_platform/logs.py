@@ -10,7 +10,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-from alliance_shared.instruments import RuleBroken
+from alliance_contracts.instruments import RuleBroken
 
 _RESERVED = set(vars(logging.makeLogRecord({})))
 

@@ -13,7 +13,7 @@ import asyncpg
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from alliance_shared.dbroles import READER_ROLE
+from alliance_platform.dbroles import READER_ROLE
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ async def create_schema(
 ) -> None:
     """Creates the service's tables in its schema. An advisory lock serialises concurrent starts.
 
-    The schema is the service's own: `alliance_shared.dbroles` creates it for the service's role
+    The schema is the service's own: `alliance_platform.dbroles` creates it for the service's role
     (a superuser's URL, as some tests use, creates it here). Source data (intake) is additive
     only: CREATE ... IF NOT EXISTS. A projection (scoring, alerts) passes its
     `projection_version`: when the stored one differs, the schema's tables are dropped and

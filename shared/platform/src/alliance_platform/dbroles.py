@@ -10,8 +10,8 @@
 Run once per database by an administrator (the launcher, compose's `db-init` job, the test
 fixtures); idempotent:
 
-    python -m alliance_shared.dbroles            # DATABASE_URL: an administrator's URL
-    python -m alliance_shared.dbroles generate-secrets DIR   # compose's `secrets-init` job
+    python -m alliance_platform.dbroles            # DATABASE_URL: an administrator's URL
+    python -m alliance_platform.dbroles generate-secrets DIR   # compose's `secrets-init` job
 
 `generate-secrets` writes random secrets once, one directory per consumer so that each can be
 given only its own: DIR/postgres/password (the administrator), DIR/<service>/db-password and

@@ -31,9 +31,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from alliance_shared.events import EventEnvelope
-from alliance_shared.kafka import create_producer, event_headers
-from alliance_shared.topics import TopicSpec
+from alliance_contracts.events import EventEnvelope
+from alliance_contracts.topics import TopicSpec
+from alliance_platform.kafka import create_producer, event_headers
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=EventEnvelope)

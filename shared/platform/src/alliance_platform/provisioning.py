@@ -1,6 +1,6 @@
 """Creates the Kafka topics explicitly (auto-creation is off on our brokers).
 
-    python -m alliance_shared.provisioning
+    python -m alliance_platform.provisioning
 
 Reads KAFKA_BOOTSTRAP_SERVERS and ALLIANCE_TOPIC_PARTITIONS (default 12).
 """
@@ -12,8 +12,8 @@ import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from alliance_shared.settings import CommonSettings
-from alliance_shared.topics import ALL_TOPICS, TopicSpec
+from alliance_contracts.topics import ALL_TOPICS, TopicSpec
+from alliance_platform.settings import CommonSettings
 
 
 async def provision(

@@ -7,7 +7,7 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
 
-from alliance_shared.events import EventEnvelope
+from alliance_contracts.events import EventEnvelope
 
 
 def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 
-from alliance_shared.access import Caller, ClinicSystem, Principal, Role, Scope
-from alliance_shared.ids import PSEUDONYMOUS_ID_PATTERN
+from alliance_contracts.access import Caller, ClinicSystem, Principal, Role, Scope
+from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN
 
 
 class InvalidToken(Exception):

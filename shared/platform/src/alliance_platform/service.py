@@ -8,8 +8,8 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
-from alliance_shared.logs import configure_logging
-from alliance_shared.settings import CommonSettings
+from alliance_platform.logs import configure_logging
+from alliance_platform.settings import CommonSettings
 
 
 def serve(service: str, create_app: Callable[[], FastAPI], settings: CommonSettings) -> None:

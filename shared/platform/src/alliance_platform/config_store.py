@@ -11,15 +11,15 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from alliance_shared.clinical_config import (
+from alliance_contracts.clinical_config import (
     DEFAULT_CONFIG,
     ClinicalConfig,
     ConfigVersion,
     in_force,
 )
-from alliance_shared.consumer import RetryLater
-from alliance_shared.events import ClinicConfigured
-from alliance_shared.outbox import Connection
+from alliance_contracts.events import ClinicConfigured
+from alliance_platform.consumer import RetryLater
+from alliance_platform.outbox import Connection
 
 
 class ConfigurationNotYetKnown(RetryLater):
