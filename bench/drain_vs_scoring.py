@@ -50,9 +50,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import TypeAdapter
 
-from alliance_contracts.events import RespondentRole, ResponseSubmitted, ResponseSubmittedPayload
+from alliance_contracts.events import ResponseSubmitted, ResponseSubmittedPayload
 from alliance_contracts.instruments import validate_response
 from alliance_contracts.topics import DEAD_LETTER, RESPONSES, SCORED
+from alliance_contracts.vocabulary import RespondentRole
 from alliance_platform.kafka import event_headers
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,13 +16,12 @@ from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import (
     CLINIC_LEVEL_CASE_ID,
     AlertCommand,
-    AlertCommandAction,
     AlertCommandPayload,
     StaffChanged,
     StaffChangedPayload,
-    StaffRole,
 )
 from alliance_contracts.topics import COMMANDS, CONFIG, NOTICES, SCORED
+from alliance_contracts.vocabulary import AlertCommandAction, StaffRole
 from tests.conftest import eventually
 from tests.helpers import AUTH_ENV, of_case, produce, read_topic, serving
 from tests.stack import Endpoints

@@ -12,14 +12,8 @@ import httpx
 
 from alliance_alerts.adapters.store import save_alerts
 from alliance_alerts.domain.rules import Alert
-from alliance_contracts.events import (
-    AlertAction,
-    AlertKind,
-    AlertPriority,
-    AlertStatus,
-    ResponseSubmitted,
-    RuleEvidence,
-)
+from alliance_contracts.events import ResponseSubmitted, RuleEvidence
+from alliance_contracts.vocabulary import AlertAction, AlertKind, AlertPriority, AlertStatus
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import insert_scores, save_cases

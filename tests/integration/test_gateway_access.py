@@ -14,14 +14,8 @@ import pytest
 
 from alliance_alerts.adapters.store import save_alerts
 from alliance_alerts.domain.rules import Alert
-from alliance_contracts.events import (
-    AlertAction,
-    AlertKind,
-    AlertPriority,
-    AlertStatus,
-    ResponseSubmitted,
-    RuleEvidence,
-)
+from alliance_contracts.events import ResponseSubmitted, RuleEvidence
+from alliance_contracts.vocabulary import AlertAction, AlertKind, AlertPriority, AlertStatus
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import insert_scores, insert_signals, save_cases

@@ -13,12 +13,11 @@ from alliance_contracts.events import (
     ClinicalSignal,
     EpisodeEnded,
     EpisodeEndedPayload,
-    EpisodeEnding,
     ResponseSubmitted,
     ResponseSubmittedPayload,
-    SignalKind,
 )
 from alliance_contracts.instruments import REGISTRY
+from alliance_contracts.vocabulary import EpisodeEnding, SignalKind
 from alliance_scoring.domain.case import apply, decide, new_case
 from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.state import CaseState

@@ -22,18 +22,20 @@ from alliance_alerts.domain.rules import (
 )
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, AlertRule, ClinicalConfig
 from alliance_contracts.events import (
-    AlertAction,
     AlertCommand,
-    AlertCommandAction,
     AlertCommandPayload,
-    AlertKind,
-    AlertPriority,
-    AlertStatus,
     CaseAssigned,
     CaseAssignedPayload,
     CaseInput,
     ResponseSubmitted,
     ScoringOutput,
+)
+from alliance_contracts.vocabulary import (
+    AlertAction,
+    AlertCommandAction,
+    AlertKind,
+    AlertPriority,
+    AlertStatus,
 )
 from alliance_scoring.domain.dyads import score
 from tests.unit.clinical import T0, ended, fold, ors, response, srs_series

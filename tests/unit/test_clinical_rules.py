@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
-from alliance_contracts.events import CaseInput, SignalKind
+from alliance_contracts.events import CaseInput
+from alliance_contracts.vocabulary import SignalKind
 from tests.unit.clinical import ended, fold, ors, response, srs_series
 
 K = SignalKind

@@ -17,14 +17,9 @@ import httpx
 import pytest
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG
-from alliance_contracts.events import (
-    CaseInput,
-    EpisodeEnded,
-    RespondentRole,
-    ResponseSubmitted,
-    SignalKind,
-)
+from alliance_contracts.events import CaseInput, EpisodeEnded, ResponseSubmitted
 from alliance_contracts.instruments import score_response, validate_response
+from alliance_contracts.vocabulary import RespondentRole, SignalKind
 from alliance_demo.driver import (
     ENDINGS_PATH,
     RESPONSES_PATH,

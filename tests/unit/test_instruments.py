@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alliance_contracts.events import RespondentRole
 from alliance_contracts.instruments import score_response, validate_response
+from alliance_contracts.vocabulary import RespondentRole
 
 CLIENT = RespondentRole.CLIENT
 

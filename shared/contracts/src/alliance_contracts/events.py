@@ -7,13 +7,25 @@ model), never an edit in place: the topics keep their full history and are repla
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from alliance_contracts.ids import CaseId, ClinicId, Note, PseudonymousId, TherapistId
 from alliance_contracts.timing import Timestamp
+from alliance_contracts.vocabulary import (
+    AgeGroup,
+    AlertAction,
+    AlertCommandAction,
+    AlertKind,
+    AlertPriority,
+    AlertStatus,
+    EpisodeEnding,
+    RespondentRole,
+    Severity,
+    SignalKind,
+    StaffRole,
+)
 
 # Namespace for deterministic ids of derived events (uuid5): a redelivered input yields the
 # same derived event id, so every consumer downstream can de-duplicate.
@@ -22,12 +34,6 @@ DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1e3c0a-5b8e-4d6e-9a51-3e0c2d7a9b10")
 
 def derived_event_id(kind: str, *parts: object) -> uuid.UUID:
     return uuid.uuid5(DERIVED_EVENT_NAMESPACE, ":".join([kind, *map(str, parts)]))
-
-
-class RespondentRole(StrEnum):
-    CLIENT = "client"
-    PARENT = "parent"  # parent or caregiver of a child client
-    THERAPIST = "therapist"
 
 
 class Frozen(BaseModel):
@@ -49,12 +55,6 @@ class EventEnvelope(Frozen):
 
 
 ItemNumber = Annotated[int, Field(ge=1, le=200)]
-
-
-class AgeGroup(StrEnum):
-    ADULT = "adult"
-    ADOLESCENT = "adolescent"  # 13-17
-    CHILD = "child"  # 6-12
 
 
 class ResponseSubmittedPayload(Frozen):
@@ -96,11 +96,6 @@ class ResponseSubmitted(EventEnvelope):
         "among those, so a replay reproduces the same state.",
     )
     payload: ResponseSubmittedPayload
-
-
-class EpisodeEnding(StrEnum):
-    PLANNED = "planned"  # by mutual agreement
-    UNILATERAL = "unilateral"  # the client dropped out
 
 
 class EpisodeEndedPayload(Frozen):
@@ -193,25 +188,13 @@ class RuleEvidence(Frozen):
     citation: str
 
 
-class SignalKind(StrEnum):
-    PHASE_CHANGED = "phase_changed"
-    RUPTURE_OPENED = "rupture_opened"
-    RUPTURE_REPAIRED = "rupture_repaired"
-    RUPTURE_ESCALATED = "rupture_escalated"
-    SPLIT_DETECTED = "split_detected"
-    DETERIORATED = "deteriorated"
-    OFF_TRACK = "off_track"
-    CRITICAL_ITEM = "critical_item"
-    TERMINATION_READY = "termination_ready"
-
-
 class ClinicalSignalPayload(Frozen):
     kind: SignalKind
     dyad: DyadRef | None = Field(None, description="The dyad concerned; null for case signals.")
     instrument: str | None = None
     session_number: int | None = None
     source_event_id: uuid.UUID
-    severity: Literal["low", "moderate", "high"] | None = None
+    severity: Severity | None = None
     summary: str = Field(description="One line for a clinician, without personal data.")
     evidence: list[RuleEvidence] = Field(description="Every rule that fired, with its inputs.")
 
@@ -227,46 +210,13 @@ class ClinicalSignal(EventEnvelope):
     payload: ClinicalSignalPayload
 
 
-class AlertKind(StrEnum):
-    RUPTURE = "rupture"
-    EARLY_LOW_ALLIANCE = "early_low_alliance"  # low alliance in the foundation phase: dropout risk
-    SPLIT_ALLIANCE = "split_alliance"
-    DETERIORATION = "deterioration"
-    OFF_TRACK = "off_track"
-    CRITICAL_ITEM = "critical_item"
-    TERMINATION_READINESS = "termination_readiness"
-
-
-class AlertStatus(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-
-
-class AlertPriority(StrEnum):
-    SAME_DAY = "same_day"  # act today (critical items)
-    URGENT = "urgent"  # before the next session
-    ROUTINE = "routine"
-
-
-class AlertAction(StrEnum):
-    RAISED = "raised"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"  # by a user, with a note
-    AUTO_RESOLVED = "auto_resolved"  # its condition cleared (e.g. the rupture was repaired)
-    SNOOZED = "snoozed"
-    ESCALATED = "escalated"  # to the clinic's supervisors
-    REASSIGNED = "reassigned"
-    UPDATED = "updated"  # new evidence on an open alert (e.g. the rupture went unresolved)
-
-
 class AlertNoticePayload(Frozen):
     alert_id: uuid.UUID
     kind: AlertKind
     action: AlertAction
     status: AlertStatus
     priority: AlertPriority
-    severity: Literal["low", "moderate", "high"] | None = None
+    severity: Severity | None = None
     dyad: DyadRef | None = None
     subject: str = Field(description="What the alert is about within the case (de-duplication).")
     instrument: str | None = None
@@ -290,13 +240,6 @@ class AlertNotice(EventEnvelope):
     payload: AlertNoticePayload
 
 
-class AlertCommandAction(StrEnum):
-    ACKNOWLEDGE = "acknowledge"
-    RESOLVE = "resolve"
-    SNOOZE = "snooze"
-    REASSIGN = "reassign"
-
-
 class AlertCommandPayload(Frozen):
     alert_id: uuid.UUID
     action: AlertCommandAction
@@ -313,12 +256,6 @@ class AlertCommand(EventEnvelope):
     event_type: Literal["alert.command"] = "alert.command"
     schema_version: Literal[1] = 1
     payload: AlertCommandPayload
-
-
-class StaffRole(StrEnum):
-    THERAPIST = "therapist"
-    SUPERVISOR = "supervisor"
-    CLINIC_ADMIN = "clinic_admin"
 
 
 class StaffChangedPayload(Frozen):

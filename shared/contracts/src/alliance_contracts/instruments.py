@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from alliance_contracts.events import RespondentRole
+from alliance_contracts.vocabulary import RespondentRole
 
 
 class Construct(StrEnum):

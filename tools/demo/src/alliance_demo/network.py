@@ -53,8 +53,8 @@ from statistics import mean
 from typing import Any
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG
-from alliance_contracts.events import AgeGroup, EpisodeEnding, RespondentRole
 from alliance_contracts.instruments import OQ_45, TASC_R
+from alliance_contracts.vocabulary import AgeGroup, EpisodeEnding, RespondentRole
 
 CLINIC_IDS = ("clinic-north", "clinic-south")
 THERAPISTS_PER_CLINIC = 3

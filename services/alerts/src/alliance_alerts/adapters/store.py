@@ -9,7 +9,8 @@ from datetime import datetime
 
 from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.domain.rules import Alert, Key
-from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged, StaffRole
+from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
+from alliance_contracts.vocabulary import StaffRole
 from alliance_platform.outbox import Connection
 
 

@@ -13,20 +13,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import (
-    AlertAction,
     AlertCommand,
-    AlertCommandAction,
-    AlertKind,
     AlertNotice,
     AlertNoticePayload,
-    AlertPriority,
-    AlertStatus,
     CaseAssigned,
     ClinicalSignal,
     ClinicalSignalPayload,
@@ -34,12 +28,18 @@ from alliance_contracts.events import (
     EventEnvelope,
     ResponseScored,
     RuleEvidence,
-    SignalKind,
     derived_event_id,
 )
 from alliance_contracts.instruments import REGISTRY, Construct, RuleBroken
-
-Severity = Literal["low", "moderate", "high"]
+from alliance_contracts.vocabulary import (
+    AlertAction,
+    AlertCommandAction,
+    AlertKind,
+    AlertPriority,
+    AlertStatus,
+    Severity,
+    SignalKind,
+)
 
 
 class Value(BaseModel):
@@ -295,7 +295,7 @@ def on_scoring(
                 ]
             updated = rupture.model_copy(
                 update={
-                    "severity": "high",
+                    "severity": Severity.HIGH,
                     "evidence": (*rupture.evidence, *p.evidence),
                     "summary": p.summary,
                 }
@@ -380,7 +380,7 @@ def _on_score(
         dyad=p.dyad,
         instrument=p.instrument,
         session=p.session_number,
-        severity="moderate",
+        severity=Severity.MODERATE,
         summary=f"{p.instrument} {p.total:g} below {cutoff.value:g} in session "
         f"{p.session_number} (foundation phase): dropout risk",
         evidence=[evidence],

@@ -8,12 +8,7 @@ from typing import Annotated
 from faststream import FastStream
 from faststream.kafka import KafkaMessage
 
-from alliance_contracts.events import (
-    AlertCommand,
-    AlertNotice,
-    IntakeCommand,
-    ReadAudited,
-)
+from alliance_contracts.events import AlertCommand, AlertNotice, IntakeCommand, ReadAudited
 from alliance_contracts.topics import AUDIT, COMMANDS, INTAKE_COMMANDS, NOTICES
 from alliance_gateway.settings import GatewaySettings
 from alliance_platform.broker import create_broker

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from enum import Enum
 from typing import TypeVar
 
 import strawberry
@@ -15,11 +14,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from alliance_contracts.events import (
     AlertCommand,
-    AlertCommandAction,
     AlertCommandPayload,
     CaseAssignmentRequested,
     CaseAssignmentRequestedPayload,
-    EpisodeEnding,
     EpisodeEndingRequested,
     EpisodeEndingRequestedPayload,
     EventEnvelope,
@@ -27,9 +24,13 @@ from alliance_contracts.events import (
 from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN, Note
 from alliance_contracts.timing import Timestamp, in_future
 from alliance_contracts.topics import COMMANDS, INTAKE_COMMANDS, TopicSpec
+from alliance_contracts.vocabulary import AlertCommandAction, EpisodeEnding
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.writes import ClientMutationConflict, accept_command, command_id
 from alliance_gateway.entrypoints.context import Context, UserError
+
+# Served as the GraphQL enum `Ending` (the name the SDL has always had).
+strawberry.enum(EpisodeEnding, name="Ending")
 
 _ID = re.compile(PSEUDONYMOUS_ID_PATTERN)
 T = TypeVar("T")
@@ -65,18 +66,12 @@ class ReassignAlertInput:
     note: str | None = None
 
 
-@strawberry.enum
-class Ending(Enum):
-    PLANNED = "planned"
-    UNILATERAL = "unilateral"
-
-
 @strawberry.input
 class EpisodeEndingInput:
     clinic_id: strawberry.ID
     case_id: strawberry.ID
     therapist_id: strawberry.ID
-    ending: Ending
+    ending: EpisodeEnding
     ended_at: datetime
     client_mutation_id: str
     last_session_number: int | None = None
@@ -258,7 +253,7 @@ class Mutation:
             recorded_at=now,
             payload=EpisodeEndingRequestedPayload(
                 therapist_id=therapist,
-                ending=EpisodeEnding(input.ending.value),
+                ending=input.ending,
                 ended_at=ended_at,
                 last_session_number=input.last_session_number,
                 requested_by=caller.subject,

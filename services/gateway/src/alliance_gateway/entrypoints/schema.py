@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime, time, timedelta
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -25,18 +24,22 @@ from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
 from alliance_contracts.access import NotAllowed
-from alliance_contracts.events import (
-    AlertKind,
-    AlertPriority,
-    AlertStatus,
-    RespondentRole,
-    SignalKind,
-)
 from alliance_contracts.readmodels import Alert as AlertRow
 from alliance_contracts.readmodels import CaseView as CaseViewRow
 from alliance_contracts.readmodels import Dyad as DyadRow
 from alliance_contracts.readmodels import DyadScore as DyadScoreRow
 from alliance_contracts.readmodels import Signal as SignalRow
+from alliance_contracts.vocabulary import (
+    AlertKind,
+    AlertPriority,
+    AlertStatus,
+    OutcomeClass,
+    Phase,
+    RespondentRole,
+    RuptureStatus,
+    Severity,
+    SignalKind,
+)
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.writes import audit_trail
 from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
@@ -50,7 +53,17 @@ from alliance_gateway.entrypoints.extensions import (
 from alliance_gateway.entrypoints.mutations import Mutation
 
 # The contracts' enums, served as GraphQL enums as they are (one definition, not two).
-for _enum in (RespondentRole, AlertStatus, SignalKind, AlertKind, AlertPriority):
+for _enum in (
+    RespondentRole,
+    AlertStatus,
+    SignalKind,
+    AlertKind,
+    AlertPriority,
+    Phase,
+    Severity,
+    RuptureStatus,
+    OutcomeClass,
+):
     strawberry.enum(_enum)
 
 MAX_PAGE = 200
@@ -59,36 +72,6 @@ MAX_PAGE = 200
 def check_page(first: int) -> None:
     if not 1 <= first <= MAX_PAGE:
         raise UserError(f"first: must be between 1 and {MAX_PAGE}")
-
-
-@strawberry.enum
-class Phase(Enum):
-    FOUNDATION = "foundation"
-    WORK = "work"
-    TERMINATION = "termination"
-    CLOSED = "closed"
-
-
-@strawberry.enum
-class Severity(Enum):
-    LOW = "low"
-    MODERATE = "moderate"
-    HIGH = "high"
-
-
-@strawberry.enum
-class RuptureStatus(Enum):
-    OPEN = "open"
-    REPAIRED = "repaired"
-    UNRESOLVED = "unresolved"
-
-
-@strawberry.enum
-class OutcomeClass(Enum):
-    RECOVERED = "recovered"
-    IMPROVED = "improved"
-    UNCHANGED = "unchanged"
-    DETERIORATED = "deteriorated"
 
 
 @strawberry.type(description="Which rule fired, with its inputs, threshold and source.")

@@ -13,9 +13,9 @@ from alliance_contracts.events import (
     CaseAssignedPayload,
     StaffChanged,
     StaffChangedPayload,
-    StaffRole,
 )
 from alliance_contracts.ids import IdempotencyKey, TherapistId
+from alliance_contracts.vocabulary import StaffRole
 from alliance_intake.domain.submission import Accepted, fingerprint
 
 

@@ -16,21 +16,26 @@ from alliance_contracts.events import (
     ClinicalSignalPayload,
     DyadRef,
     EpisodeEnded,
-    RespondentRole,
     ResponseScored,
     ResponseSubmitted,
     RuleEvidence,
-    SignalKind,
     derived_event_id,
 )
 from alliance_contracts.instruments import REGISTRY, Construct, Instrument
+from alliance_contracts.vocabulary import (
+    EpisodeStatus,
+    Phase,
+    RespondentRole,
+    RuptureStatus,
+    Severity,
+    SignalKind,
+)
 from alliance_scoring.domain.outcome import advance_outcome
 from alliance_scoring.domain.ruptures import advance_ruptures
 from alliance_scoring.domain.state import (
     CaseState,
     DyadState,
     Episode,
-    Phase,
     Point,
     Readiness,
     SplitState,
@@ -49,11 +54,11 @@ def apply(
     """Folds one event. A response comes with its score (`dyads.score`)."""
     if isinstance(event, EpisodeEnded):
         ended = Episode(
-            status="ended", ending=event.payload.ending.value, ended_at=event.payload.ended_at
+            status=EpisodeStatus.ENDED, ending=event.payload.ending, ended_at=event.payload.ended_at
         )
         readiness = Readiness(ready=False, reasons=("episode ended",))
         return state.model_copy(
-            update={"episode": ended, "phase": "closed", "readiness": readiness}
+            update={"episode": ended, "phase": Phase.CLOSED, "readiness": readiness}
         )
     assert scored is not None
     state = _record_response(state, event, scored, config)
@@ -217,7 +222,7 @@ def _splits(state: CaseState, config: ClinicalConfig) -> tuple[SplitState, ...]:
 def _readiness(state: CaseState, config: ClinicalConfig) -> Readiness:
     """Decision support, not a verdict: recovered over consecutive administrations, no open
     rupture, and an alliance that is not declining."""
-    if not config.enabled("termination_readiness") or state.episode.status == "ended":
+    if not config.enabled("termination_readiness") or state.episode.status == EpisodeStatus.ENDED:
         return Readiness(ready=False)
     needed = int(config.readiness_consecutive_recovered.value)
     client_outcomes = [o for o in state.outcomes.values() if o.respondent_role == "client"]
@@ -254,11 +259,13 @@ def _readiness(state: CaseState, config: ClinicalConfig) -> Readiness:
 
 
 def _phase(state: CaseState, readiness: Readiness, config: ClinicalConfig) -> Phase:
-    if state.episode.status == "ended":
-        return "closed"
+    if state.episode.status == EpisodeStatus.ENDED:
+        return Phase.CLOSED
     if readiness.ready:
-        return "termination"
-    return "foundation" if state.latest_session <= config.foundation_sessions.value else "work"
+        return Phase.TERMINATION
+    return (
+        Phase.FOUNDATION if state.latest_session <= config.foundation_sessions.value else Phase.WORK
+    )
 
 
 # ----------------------------------------------------------------------------- decide
@@ -321,7 +328,7 @@ def decide(
                     r.opened_session,
                     r.severity,
                 )
-            elif was.status != r.status and r.status == "repaired":
+            elif was.status != r.status and r.status == RuptureStatus.REPAIRED:
                 emit(
                     SignalKind.RUPTURE_REPAIRED,
                     r.rupture_id,
@@ -344,7 +351,7 @@ def decide(
                     r.resolved_session,
                     r.severity,
                 )
-            elif was.status != r.status and r.status == "unresolved":
+            elif was.status != r.status and r.status == RuptureStatus.UNRESOLVED:
                 window = config.repair_window_sessions
                 emit(
                     SignalKind.RUPTURE_ESCALATED,
@@ -366,7 +373,7 @@ def decide(
                     dyad.dyad,
                     r.instrument,
                     r.resolved_session,
-                    "high",
+                    Severity.HIGH,
                 )
 
     before_splits = {(s.child_dyad_id, s.parent_dyad_id): s for s in before.splits}
@@ -391,7 +398,7 @@ def decide(
                     )
                 ],
                 session=after.latest_session,
-                severity="moderate",
+                severity=Severity.MODERATE,
             )
 
     for key, o in after.outcomes.items():
@@ -424,7 +431,7 @@ def decide(
                 ],
                 instrument=o.instrument,
                 session=o.latest.session_number,
-                severity="high",
+                severity=Severity.HIGH,
             )
         if o.on_track is False and (was_outcome is None or was_outcome.on_track is not False):
             emit(
@@ -448,7 +455,7 @@ def decide(
                 ],
                 instrument=o.instrument,
                 session=o.latest.session_number,
-                severity="moderate",
+                severity=Severity.MODERATE,
             )
 
     if scored is not None and scored.payload.critical_items and config.enabled("critical_items"):
@@ -469,7 +476,7 @@ def decide(
             p.dyad,
             p.instrument,
             p.session_number,
-            "high",
+            Severity.HIGH,
         )
 
     if after.readiness.ready and not before.readiness.ready:
@@ -489,7 +496,7 @@ def decide(
                 )
             ],
             session=after.latest_session,
-            severity="low",
+            severity=Severity.LOW,
         )
 
     if after.phase != before.phase:

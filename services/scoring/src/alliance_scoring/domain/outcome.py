@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 
 from alliance_contracts.clinical_config import ClinicalConfig
-from alliance_contracts.events import AgeGroup
 from alliance_contracts.instruments import Instrument
-from alliance_scoring.domain.state import OutcomeClass, OutcomeState, Point
+from alliance_contracts.vocabulary import AgeGroup, OutcomeClass
+from alliance_scoring.domain.state import OutcomeState, Point
 
 
 def thresholds(
@@ -43,13 +43,13 @@ def classify(
 ) -> tuple[float, OutcomeClass]:
     improvement = (latest - baseline) if higher_is_better else (baseline - latest)
     if improvement <= -rcv:
-        return improvement, "deteriorated"
+        return improvement, OutcomeClass.DETERIORATED
     if improvement >= rcv:
         crossed = not functional(baseline, cutoff, higher_is_better) and functional(
             latest, cutoff, higher_is_better
         )
-        return improvement, "recovered" if crossed else "improved"
-    return improvement, "unchanged"
+        return improvement, OutcomeClass.RECOVERED if crossed else OutcomeClass.IMPROVED
+    return improvement, OutcomeClass.UNCHANGED
 
 
 def advance_outcome(

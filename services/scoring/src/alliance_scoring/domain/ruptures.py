@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Literal
 
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import RuleEvidence
 from alliance_contracts.instruments import Instrument
+from alliance_contracts.vocabulary import RuptureStatus, Severity
 from alliance_scoring.domain.state import Point, Rupture
 from alliance_scoring.domain.stats import T_CRITICAL_95, mean, pooled_sd, sample_sd
 
-Severity = Literal["low", "moderate", "high"]
-SEVERITY_ORDER: dict[Severity, int] = {"low": 0, "moderate": 1, "high": 2}
+SEVERITY_ORDER = {Severity.LOW: 0, Severity.MODERATE: 1, Severity.HIGH: 2}
 RUPTURE_NAMESPACE = uuid.UUID("3e9c1f0e-7a55-4b0e-8d5c-1c2b3a4d5e6f")
 
 
@@ -49,7 +48,7 @@ def session_rules(
                     threshold=cutoff.value,
                     citation=cutoff.source,
                 ),
-                "low",
+                Severity.LOW,
             )
         )
     if cutoff and prior and config.enabled("drop_from_previous"):
@@ -69,7 +68,7 @@ def session_rules(
                         threshold=config.drop_from_previous.value,
                         citation=config.drop_from_previous.source,
                     ),
-                    "low",
+                    Severity.LOW,
                 )
             )
     if len(prior) >= config.reliable_drop_min_sessions.value and config.enabled("reliable_drop"):
@@ -87,8 +86,8 @@ def _reliable_drop(
     sd = max(own_sd, sample.value if sample else 0.0, floor)
     drop = mean(course) - point.total
     for z, severity in (
-        (config.reliable_drop_strict_sd, "high"),
-        (config.reliable_drop_lenient_sd, "moderate"),
+        (config.reliable_drop_strict_sd, Severity.HIGH),
+        (config.reliable_drop_lenient_sd, Severity.MODERATE),
     ):
         if drop >= z.value * sd:
             evidence = RuleEvidence(
@@ -105,7 +104,7 @@ def _reliable_drop(
                 threshold=round(z.value * sd, 3),
                 citation=z.source + "; Gumz et al. 2012 (stricter SD)",
             )
-            return [(evidence, severity)]  # type: ignore[list-item]
+            return [(evidence, severity)]
     return []
 
 
@@ -180,13 +179,19 @@ def advance_ruptures(
         elif point.total >= r.target:
             updated.append(
                 r.model_copy(
-                    update={"status": "repaired", "resolved_session": point.session_number}
+                    update={
+                        "status": RuptureStatus.REPAIRED,
+                        "resolved_session": point.session_number,
+                    }
                 )
             )
-        elif r.status == "open" and point.session_number - r.opened_session >= window:
+        elif r.status == RuptureStatus.OPEN and point.session_number - r.opened_session >= window:
             updated.append(
                 r.model_copy(
-                    update={"status": "unresolved", "resolved_session": point.session_number}
+                    update={
+                        "status": RuptureStatus.UNRESOLVED,
+                        "resolved_session": point.session_number,
+                    }
                 )
             )
         else:
@@ -204,7 +209,7 @@ def advance_ruptures(
                 instrument=instrument.code,
                 opened_session=drop_point.session_number,
                 opened_at=drop_point.administered_at,
-                severity="moderate",
+                severity=Severity.MODERATE,
                 target=before.total,
                 evidence=(evidence,),
             )

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_contracts.events import DyadRef, RuleEvidence
-
-Phase = Literal["foundation", "work", "termination", "closed"]
-OutcomeClass = Literal["recovered", "improved", "unchanged", "deteriorated"]
+from alliance_contracts.vocabulary import (
+    EpisodeEnding,
+    EpisodeStatus,
+    OutcomeClass,
+    Phase,
+    RuptureStatus,
+    Severity,
+)
 
 
 class Value(BaseModel):
@@ -42,15 +46,15 @@ class Rupture(Value):
     instrument: str
     opened_session: int
     opened_at: datetime
-    severity: Literal["low", "moderate", "high"]
+    severity: Severity
     target: float  # the pre-rupture level to return to
-    status: Literal["open", "repaired", "unresolved"] = "open"
+    status: RuptureStatus = RuptureStatus.OPEN
     resolved_session: int | None = None
     evidence: tuple[RuleEvidence, ...] = ()
 
     @property
     def is_open(self) -> bool:
-        return self.status != "repaired"
+        return self.status != RuptureStatus.REPAIRED
 
 
 class Trend(Value):
@@ -103,8 +107,8 @@ class Readiness(Value):
 
 
 class Episode(Value):
-    status: Literal["open", "ended"] = "open"
-    ending: Literal["planned", "unilateral"] | None = None
+    status: EpisodeStatus = EpisodeStatus.OPEN
+    ending: EpisodeEnding | None = None
     ended_at: datetime | None = None
 
 
@@ -114,7 +118,7 @@ class CaseState(Value):
     dyads: dict[str, DyadState] = Field(default_factory=dict)  # by dyad id
     outcomes: dict[str, OutcomeState] = Field(default_factory=dict)  # by instrument:dyad
     splits: tuple[SplitState, ...] = ()
-    phase: Phase = "foundation"
+    phase: Phase = Phase.FOUNDATION
     latest_session: int = 0
     episode: Episode = Episode()
     readiness: Readiness = Readiness(ready=False)

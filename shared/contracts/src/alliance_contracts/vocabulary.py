@@ -1,0 +1,116 @@
+"""The vocabularies the services share, one definition each. Events, projections, alert rules
+and the GraphQL schema all use these (GraphQL exposes the member names, e.g. `FOUNDATION`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RespondentRole(StrEnum):
+    CLIENT = "client"
+    PARENT = "parent"  # parent or caregiver of a child client
+    THERAPIST = "therapist"
+
+
+class AgeGroup(StrEnum):
+    ADULT = "adult"
+    ADOLESCENT = "adolescent"  # 13-17
+    CHILD = "child"  # 6-12
+
+
+class EpisodeEnding(StrEnum):
+    PLANNED = "planned"  # by mutual agreement
+    UNILATERAL = "unilateral"  # the client dropped out
+
+
+class SignalKind(StrEnum):
+    PHASE_CHANGED = "phase_changed"
+    RUPTURE_OPENED = "rupture_opened"
+    RUPTURE_REPAIRED = "rupture_repaired"
+    RUPTURE_ESCALATED = "rupture_escalated"
+    SPLIT_DETECTED = "split_detected"
+    DETERIORATED = "deteriorated"
+    OFF_TRACK = "off_track"
+    CRITICAL_ITEM = "critical_item"
+    TERMINATION_READY = "termination_ready"
+
+
+class AlertKind(StrEnum):
+    RUPTURE = "rupture"
+    EARLY_LOW_ALLIANCE = "early_low_alliance"  # low alliance in the foundation phase: dropout risk
+    SPLIT_ALLIANCE = "split_alliance"
+    DETERIORATION = "deterioration"
+    OFF_TRACK = "off_track"
+    CRITICAL_ITEM = "critical_item"
+    TERMINATION_READINESS = "termination_readiness"
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class AlertPriority(StrEnum):
+    SAME_DAY = "same_day"  # act today (critical items)
+    URGENT = "urgent"  # before the next session
+    ROUTINE = "routine"
+
+
+class AlertAction(StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"  # by a user, with a note
+    AUTO_RESOLVED = "auto_resolved"  # its condition cleared (e.g. the rupture was repaired)
+    SNOOZED = "snoozed"
+    ESCALATED = "escalated"  # to the clinic's supervisors
+    REASSIGNED = "reassigned"
+    UPDATED = "updated"  # new evidence on an open alert (e.g. the rupture went unresolved)
+
+
+class AlertCommandAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    SNOOZE = "snooze"
+    REASSIGN = "reassign"
+
+
+class StaffRole(StrEnum):
+    THERAPIST = "therapist"
+    SUPERVISOR = "supervisor"
+    CLINIC_ADMIN = "clinic_admin"
+
+
+class Phase(StrEnum):
+    """Where a case is in therapy (docs/clinical.md, phases)."""
+
+    FOUNDATION = "foundation"
+    WORK = "work"
+    TERMINATION = "termination"
+    CLOSED = "closed"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+
+
+class RuptureStatus(StrEnum):
+    OPEN = "open"
+    REPAIRED = "repaired"
+    UNRESOLVED = "unresolved"  # escalated: not repaired within the window
+
+
+class OutcomeClass(StrEnum):
+    """Jacobson-Truax classes (docs/clinical.md, outcome)."""
+
+    RECOVERED = "recovered"
+    IMPROVED = "improved"
+    UNCHANGED = "unchanged"
+    DETERIORATED = "deteriorated"
+
+
+class EpisodeStatus(StrEnum):
+    OPEN = "open"
+    ENDED = "ended"
