@@ -24,7 +24,7 @@ from faststream import FastStream
 
 from alliance_alerts.entrypoints.app import asyncapi as alerts_asyncapi
 from alliance_gateway.entrypoints.asyncapi import asyncapi as gateway_asyncapi
-from alliance_gateway.entrypoints.schema import schema as gateway_schema
+from alliance_gateway.graphql.schema import schema as gateway_schema
 from alliance_intake.entrypoints.asyncapi import asyncapi as intake_asyncapi
 from alliance_scoring.entrypoints.app import asyncapi as scoring_asyncapi
 

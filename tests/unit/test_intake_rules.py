@@ -7,7 +7,6 @@ import pytest
 from pydantic import ValidationError
 
 from alliance_contracts.events import ResponseSubmitted
-from alliance_gateway.domain.cursor import AlertCursor, InvalidCursor
 from alliance_intake.domain.submission import (
     ResponseSubmission,
     check_submission,
@@ -68,10 +67,3 @@ def test_fingerprint_tells_content_apart() -> None:
     b = ResponseSubmission.model_validate(body(session_number=3))
     assert fingerprint(a) == fingerprint(ResponseSubmission.model_validate(body()))
     assert fingerprint(a) != fingerprint(b)
-
-
-def test_cursor_round_trip_and_rejection() -> None:
-    cursor = AlertCursor(NOW, uuid.uuid4())
-    assert AlertCursor.decode(cursor.encode()) == cursor
-    with pytest.raises(InvalidCursor):
-        AlertCursor.decode("not-a-cursor")

@@ -7,7 +7,7 @@ import time
 
 from graphql import parse
 
-from alliance_gateway.domain.cost import query_cost, query_depth
+from alliance_gateway.graphql.cost import query_cost, query_depth
 
 
 def test_fragment_fan_out_is_measured_once_per_fragment() -> None:

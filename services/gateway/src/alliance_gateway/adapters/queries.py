@@ -34,7 +34,6 @@ from sqlmodel import col, select
 
 from alliance_contracts.access import Caller
 from alliance_contracts.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
-from alliance_gateway.domain.cursor import AlertCursor
 
 # Alert routing (owned by alerts): explicit case assignments count towards a caseload.
 _assignment = Table(
@@ -133,10 +132,11 @@ async def clinic_alerts(
     clinic_id: str,
     status: str | None,
     first: int,
-    after: AlertCursor | None,
+    after: tuple[datetime, uuid.UUID] | None,
 ) -> tuple[list[Alert], bool]:
-    """One page of a clinic's alerts, newest first, keyset-paginated in SQL. Returns the page
-    and whether there is a next one."""
+    """One page of a clinic's alerts, newest first, keyset-paginated in SQL after the
+    (raised_at, alert_id) of the previous page's last alert. Returns the page and whether
+    there is a next one."""
     query = (
         select(Alert)
         .where(Alert.clinic_id == clinic_id)
@@ -145,10 +145,11 @@ async def clinic_alerts(
     if status is not None:
         query = query.where(Alert.status == status)
     if after is not None:
+        raised_at, alert_id = after
         query = query.where(
             or_(
-                col(Alert.raised_at) < after.raised_at,
-                and_(col(Alert.raised_at) == after.raised_at, col(Alert.alert_id) < after.alert_id),
+                col(Alert.raised_at) < raised_at,
+                and_(col(Alert.raised_at) == raised_at, col(Alert.alert_id) < alert_id),
             )
         )
     query = query.order_by(col(Alert.raised_at).desc(), col(Alert.alert_id).desc()).limit(first + 1)
@@ -260,8 +261,9 @@ async def clinic_cases(
     first: int,
     after: str | None,
 ) -> tuple[list[CaseView], bool]:
-    """A page of a clinic's cases in case-id order (keyset, in SQL), optionally one phase or one
-    therapist's caseload. Returns the page and whether there is a next one."""
+    """A page of a clinic's cases in case-id order (keyset, in SQL, after the previous page's
+    last case id), optionally one phase or one therapist's caseload. Returns the page and
+    whether there is a next one."""
     query = (
         select(CaseView)
         .where(CaseView.clinic_id == clinic_id)

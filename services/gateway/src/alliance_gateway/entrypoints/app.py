@@ -21,7 +21,7 @@ from strawberry.fastapi import GraphQLRouter
 from alliance_gateway.adapters.notices import NoticeHub
 from alliance_gateway.adapters.tables import APPEND_ONLY, SCHEMA, TABLES
 from alliance_gateway.entrypoints.context import Context
-from alliance_gateway.entrypoints.schema import build_schema
+from alliance_gateway.graphql.schema import build_schema
 from alliance_gateway.settings import GatewaySettings
 from alliance_platform.db import create_engine, create_pool, create_schema
 from alliance_platform.health import health_router

@@ -1,9 +1,9 @@
-"""The per-request context: the caller, a session factory, DataLoaders and the audit record."""
+"""The per-request context: the caller, a session factory, DataLoaders and the audit record.
+It is the `Request` the use cases take (application/request.py)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -15,28 +15,13 @@ from alliance_contracts.access import Caller, NotAllowed
 from alliance_contracts.readmodels import Dyad, DyadScore
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.notices import NoticeHub
+from alliance_gateway.application.request import ReadRecord, Request
 from alliance_platform.outbox import OutboxRelay
 
 
-class UserError(Exception):
-    """An error whose message is meant for the client (bad arguments, not found). Every other
-    error is masked."""
-
-
-@dataclass
-class ReadRecord:
-    """Client-level data this request read, for the audit trail."""
-
-    cases: set[tuple[str, str]] = field(default_factory=set)  # (clinic, case)
-    dyads: set[uuid.UUID] = field(default_factory=set)
-
-    def read(self, clinic_id: str, case_id: str, dyad_ids: list[uuid.UUID] | None = None) -> None:
-        self.cases.add((clinic_id, case_id))
-        self.dyads.update(dyad_ids or ())
-
-
-class Context(BaseContext):
-    """Fresh per request: DataLoaders are never shared across users."""
+class Context(BaseContext, Request):
+    """Fresh per request: DataLoaders are never shared across users. (Subclassing `Request`
+    makes mypy check that it is what the use cases take.)"""
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""Query cost, computed before execution (Strawberry has no cost limit of its own).
+"""Query limits, checked before execution: depth, aliases, tokens and the query cost
+(Strawberry has no cost limit of its own).
 
 Every field costs 1; a field with a `first` argument multiplies the cost of what it selects by
 that page size (a literal or a variable), and list fields without one by DEFAULT_LIST_SIZE.
@@ -16,12 +17,24 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
     VariableNode,
 )
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from alliance_gateway.graphql.pagination import MAX_PAGE
 
 DEFAULT_LIST_SIZE = 10
 DEFAULT_PAGE = 50  # what a field with a `first` argument returns when it is not given
@@ -120,3 +133,48 @@ def query_cost(
 
 def _within(page: int, largest: int) -> int:
     return max(1, min(page, largest))
+
+
+class CostLimit(AddValidationRules):
+    """Rejects, before execution, queries whose estimated cost exceeds `max_cost`. Page sizes
+    given as variables count as the largest page (variables are not known at validation)."""
+
+    def __init__(self, max_cost: int, largest_page: int) -> None:
+        class CostRule(ValidationRule):
+            def __init__(self, context: ValidationContext) -> None:
+                cost = query_cost(context.document, None, largest_page)
+                if cost > max_cost:
+                    context.report_error(
+                        GraphQLError(f"query cost {cost} exceeds the limit of {max_cost}")
+                    )
+                super().__init__(context)
+
+        super().__init__([CostRule])
+
+
+class TotalDepthLimit(AddValidationRules):
+    """Limits the nesting of every field, introspection included (Strawberry's depth limiter
+    skips introspection). The standard introspection query (GraphiQL's) is 15 deep."""
+
+    def __init__(self, max_depth: int = 15) -> None:
+        class DepthRule(ValidationRule):
+            def __init__(self, context: ValidationContext) -> None:
+                depth = query_depth(context.document)
+                if depth > max_depth:
+                    context.report_error(
+                        GraphQLError(f"query depth {depth} exceeds the limit of {max_depth}")
+                    )
+                super().__init__(context)
+
+        super().__init__([DepthRule])
+
+
+def limits(max_cost: int) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    """The schema extensions that refuse a query before it runs."""
+    return [
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: CostLimit(max_cost=max_cost, largest_page=MAX_PAGE),
+        TotalDepthLimit,
+    ]

@@ -1,0 +1,69 @@
+"""What a use case needs from the request it serves, and the errors meant for the client.
+
+The per-request context (entrypoints/context.py) provides it; the use cases see only this
+protocol, so they know nothing of Strawberry or FastAPI.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alliance_contracts.access import Caller
+from alliance_contracts.readmodels import Dyad, DyadScore
+from alliance_gateway.adapters.notices import NoticeHub
+
+K = TypeVar("K", contravariant=True)
+V = TypeVar("V")
+
+
+class UserError(Exception):
+    """An error whose message is meant for the client (bad arguments, not found). Every other
+    error is masked."""
+
+
+@dataclass
+class ReadRecord:
+    """Client-level data this request read, for the audit trail."""
+
+    cases: set[tuple[str, str]] = field(default_factory=set)  # (clinic, case)
+    dyads: set[uuid.UUID] = field(default_factory=set)
+
+    def read(self, clinic_id: str, case_id: str, dyad_ids: list[uuid.UUID] | None = None) -> None:
+        self.cases.add((clinic_id, case_id))
+        self.dyads.update(dyad_ids or ())
+
+
+class Loader(Protocol[K, V]):
+    """A per-request batch loader (a DataLoader): loads within one tick share one query."""
+
+    def load(self, key: K) -> Awaitable[V]: ...
+
+    def load_many(self, keys: Iterable[K]) -> Awaitable[list[V]]: ...
+
+
+class Relay(Protocol):
+    def wake(self) -> None: ...
+
+
+class Request(Protocol):
+    """One request's caller and resources. DataLoaders are per request: never shared across
+    users."""
+
+    sessions: async_sessionmaker[AsyncSession]  # read-only sessions on the read models
+    writer: asyncpg.Pool  # the gateway's own schema: audit and commands
+    relay: Relay  # publishes what was written to the gateway's outbox
+    hub: NoticeHub
+    reads: ReadRecord
+
+    @property
+    def caller(self) -> Caller: ...
+
+    def dyads_loader(self) -> Loader[tuple[str, str], list[Dyad]]: ...
+
+    def timeline_loader(self) -> Loader[uuid.UUID, list[DyadScore]]: ...

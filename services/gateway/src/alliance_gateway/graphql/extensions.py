@@ -1,0 +1,48 @@
+"""Schema extensions that run around every operation: the read audit and error masking.
+(The limits that refuse a query before it runs are in cost.py.)"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+from alliance_contracts.access import NotAllowed
+from alliance_gateway.application import reads
+from alliance_gateway.application.request import ReadRecord, Request, UserError
+
+log = logging.getLogger(__name__)
+
+
+class ReadAudit(SchemaExtension):
+    """After an operation that read client-level data: its audit records (application)."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        ctx: Request = self.execution_context.context
+        if not isinstance(getattr(ctx, "reads", None), ReadRecord) or not ctx.reads.cases:
+            return  # not a request context, or nothing client-level was read
+        request = getattr(ctx, "request", None)
+        client = getattr(request, "client", None)
+        address = client.host if client else None
+        await reads.record_reads(ctx, self.execution_context.operation_name, address)
+
+
+def is_for_the_client(error: GraphQLError) -> bool:
+    """Bad arguments and denials are the client's business: neither masked nor logged."""
+    return isinstance(error.original_error, UserError | NotAllowed)
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    if error.original_error is None:  # syntax, validation, limits: they name the problem
+        return False
+    if is_for_the_client(error):
+        return False
+    log.error("masked an internal error", exc_info=error.original_error)
+    return True
+
+
+def mask_errors() -> MaskErrors:
+    return MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error.")

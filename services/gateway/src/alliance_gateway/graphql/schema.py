@@ -1,0 +1,37 @@
+"""The schema: the root types, the limits and the extensions, assembled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache
+from strawberry.types import ExecutionContext
+
+from alliance_gateway.graphql.cost import limits
+from alliance_gateway.graphql.extensions import ReadAudit, is_for_the_client, mask_errors
+from alliance_gateway.graphql.mutations import Mutation
+from alliance_gateway.graphql.queries import Query
+from alliance_gateway.graphql.subscriptions import Subscription
+
+
+class AllianceSchema(strawberry.Schema):
+    """Logs only unexpected errors: bad arguments and denials are the client's business."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if not is_for_the_client(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
+    extensions: list[Any] = [*limits(max_cost), ParserCache, ReadAudit, mask_errors]
+    return AllianceSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,143 @@
+"""A dyad (a therapist with one respondent within a case): its scores, trend and ruptures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from alliance_contracts.readmodels import Dyad as DyadRow
+from alliance_contracts.readmodels import DyadScore as DyadScoreRow
+from alliance_contracts.vocabulary import Phase, RespondentRole, RuptureStatus, Severity
+from alliance_gateway.application import reads
+from alliance_gateway.application.request import Request
+from alliance_gateway.graphql.types.evidence import RuleEvidence
+
+
+@strawberry.type(description="A rupture: opened by rules, repaired on return to its level.")
+class Rupture:
+    rupture_id: strawberry.ID
+    instrument: str
+    opened_session: int
+    opened_at: datetime
+    severity: Severity
+    target: float = strawberry.field(description="The pre-rupture level to return to.")
+    status: RuptureStatus
+    resolved_session: int | None
+    evidence: list[RuleEvidence]
+
+    @classmethod
+    def from_json(cls, r: dict[str, Any]) -> Rupture:
+        return cls(
+            rupture_id=strawberry.ID(r["rupture_id"]),
+            instrument=r["instrument"],
+            opened_session=r["opened_session"],
+            opened_at=datetime.fromisoformat(r["opened_at"]),
+            severity=Severity(r["severity"]),
+            target=r["target"],
+            status=RuptureStatus(r["status"]),
+            resolved_session=r["resolved_session"],
+            evidence=[RuleEvidence.from_json(e) for e in r["evidence"]],
+        )
+
+
+@strawberry.type(description="Least-squares slope of the 0-1 alliance over recent sessions.")
+class Trend:
+    instrument: str
+    slope_per_session: float
+    sessions: int
+    declining: bool
+
+
+@strawberry.type
+class Subscale:
+    name: str
+    score: float
+
+
+@strawberry.type(description="One scored questionnaire response.")
+class Score:
+    instrument: str
+    form: str
+    session_number: int
+    administered_at: datetime
+    total: float
+    normalized: float = strawberry.field(description="Total on a 0-1 scale (share of range).")
+    subscales: list[Subscale]
+    scoring_key: str
+
+    @classmethod
+    def from_row(cls, row: DyadScoreRow) -> Score:
+        return cls(
+            instrument=row.instrument,
+            form=row.form,
+            session_number=row.session_number,
+            administered_at=row.administered_at,
+            total=row.total,
+            normalized=row.normalized,
+            subscales=[Subscale(name=k, score=v) for k, v in sorted(row.subscales.items())],
+            scoring_key=row.scoring_key,
+        )
+
+
+@strawberry.type(description="The latest score of one instrument in a dyad.")
+class LatestScore:
+    instrument: str
+    session_number: int
+    administered_at: datetime
+    total: float
+    normalized: float
+
+
+@strawberry.type(description="A therapist with one respondent within a case.")
+class Dyad:
+    dyad_id: strawberry.ID
+    therapist_id: strawberry.ID
+    respondent_role: RespondentRole
+    respondent_id: strawberry.ID | None
+    responses: int
+    latest: list[LatestScore]
+    phase: Phase
+    trend: Trend | None
+    discrepancy: float | None = strawberry.field(
+        description="This rating minus the therapist's own, on the 0-1 scale."
+    )
+    ruptures: list[Rupture]
+    open_ruptures: int
+    clinic_id: strawberry.Private[str]
+
+    @strawberry.field(description="Scores in administration order, optionally one instrument.")
+    async def timeline(
+        self, info: strawberry.Info[Request, None], instrument: str | None = None
+    ) -> list[Score]:
+        scores = await reads.timeline(info.context, uuid.UUID(self.dyad_id), instrument)
+        return [Score.from_row(s) for s in scores]
+
+    @classmethod
+    def from_row(cls, row: DyadRow) -> Dyad:
+        clinical = row.clinical
+        return cls(
+            dyad_id=strawberry.ID(str(row.dyad_id)),
+            therapist_id=strawberry.ID(row.therapist_id),
+            respondent_role=RespondentRole(row.respondent_role),
+            respondent_id=strawberry.ID(row.respondent_id) if row.respondent_id else None,
+            responses=row.responses,
+            latest=[
+                LatestScore(
+                    instrument=instrument,
+                    session_number=v["session_number"],
+                    administered_at=datetime.fromisoformat(v["administered_at"]),
+                    total=v["total"],
+                    normalized=v["normalized"],
+                )
+                for instrument, v in sorted(row.latest.items())
+            ],
+            phase=Phase(clinical.get("phase", "foundation")),
+            trend=Trend(**trend) if (trend := clinical.get("trend")) else None,
+            discrepancy=clinical.get("discrepancy"),
+            ruptures=[Rupture.from_json(r) for r in clinical.get("ruptures", [])],
+            open_ruptures=clinical.get("open_ruptures", 0),
+            clinic_id=row.clinic_id,
+        )
