@@ -42,6 +42,10 @@ ALERTS_QUERY = """query($clinic: ID!, $after: String) {
                         history { action status } } }
   pageInfo { hasNextPage endCursor } } }"""
 
+CASES_QUERY = """query($clinic: ID!, $after: String) { clinic(clinicId: $clinic) {
+  cases(first: 2, after: $after) { edges { cursor node { caseId } }
+  pageInfo { hasNextPage endCursor } } } }"""
+
 
 def gateway(stack: Endpoints) -> Any:
     return create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
@@ -179,3 +183,33 @@ async def test_alert_pages_are_stable_under_inserts(
     assert page2["pageInfo"]["hasNextPage"]
     assert not page3["pageInfo"]["hasNextPage"]
     assert "after" in bad["errors"][0]["message"]
+
+
+async def test_case_pages_follow_opaque_cursors(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """Case lists page with the same opaque cursors as alerts; a raw case id is no cursor."""
+    await create_projection_tables(stack, "scoring")
+    clinic = ids("clinic")
+    cases = [ids(f"case-{i}") for i in range(3)]  # in case-id order
+    for case in cases:
+        await seed_case(pg, clinic, case)
+    async with serving(gateway(stack)) as client:
+        client.headers.update(bearer("supervisor", [clinic]))
+        page1 = (await gql(client, CASES_QUERY, clinic=clinic))["clinic"]["cases"]
+        after = page1["pageInfo"]["endCursor"]
+        page2 = (await gql(client, CASES_QUERY, clinic=clinic, after=after))["clinic"]["cases"]
+        raw = (
+            await client.post(
+                "/graphql",
+                json={"query": CASES_QUERY, "variables": {"clinic": clinic, "after": cases[1]}},
+            )
+        ).json()
+    seen = [e["node"]["caseId"] for p in (page1, page2) for e in p["edges"]]
+    assert seen == cases
+    assert page1["pageInfo"]["hasNextPage"]
+    assert not page2["pageInfo"]["hasNextPage"]
+    assert after == page1["edges"][-1]["cursor"]
+    assert not {e["cursor"] for p in (page1, page2) for e in p["edges"]} & set(cases)
+    assert raw["data"] is None
+    assert raw["errors"][0]["message"] == "after: not a cursor this API issued"
