@@ -22,10 +22,10 @@ class ReadAudit(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
         yield
         ctx: Request = self.execution_context.context
-        if not isinstance(getattr(ctx, "reads", None), ReadRecord) or not ctx.reads.cases:
-            return  # not a request context, or nothing client-level was read
-        request = getattr(ctx, "request", None)
-        client = getattr(request, "client", None)
+        if not isinstance(getattr(ctx, "reads", None), ReadRecord):
+            return  # not a request's context: nothing was recorded
+        connection = getattr(ctx, "request", None)  # the HTTP request or the WebSocket
+        client = getattr(connection, "client", None)
         address = client.host if client else None
         await reads.record_reads(ctx, self.execution_context.operation_name, address)
 
