@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 "This stack already holds that idempotency key with other content: it was "
                 "filled with another --seed or on another day. Re-run with that run's --seed "
-                "and --now, or start from an empty stack (devstack.py reset).",
+                "and --now, or start from an empty stack (./dev reset).",
                 file=sys.stderr,
             )
         return 1
