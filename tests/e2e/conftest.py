@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from alliance_devstack.processes import ServiceProcess
+from alliance_devstack.services import SERVICES
 from tests.helpers import AUTH_ENV
 from tests.stack import Endpoints
-
-SERVICES = ("intake", "scoring", "alerts", "gateway")
 
 
 @pytest.fixture(scope="session")
