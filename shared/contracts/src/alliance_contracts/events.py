@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from alliance_contracts.ids import CaseId, ClinicId, Note, PseudonymousId, TherapistId
 from alliance_contracts.timing import Timestamp
@@ -21,7 +21,9 @@ from alliance_contracts.vocabulary import (
     AlertPriority,
     AlertStatus,
     EpisodeEnding,
+    Phase,
     RespondentRole,
+    RuleName,
     Severity,
     SignalKind,
     StaffRole,
@@ -182,10 +184,22 @@ class ResponseScored(EventEnvelope):
 class RuleEvidence(Frozen):
     """Which rule fired, with what inputs and threshold, and where the threshold comes from."""
 
-    rule: str
+    rule: RuleName
     inputs: dict[str, Any]
     threshold: float
     citation: str
+
+
+class DyadPair(Frozen):
+    """A child's dyad and a parent's dyad of the same case (a split alliance is between them)."""
+
+    child_dyad_id: uuid.UUID
+    parent_dyad_id: uuid.UUID
+
+
+class PhaseChange(Frozen):
+    from_phase: Phase
+    to_phase: Phase
 
 
 class ClinicalSignalPayload(Frozen):
@@ -197,6 +211,51 @@ class ClinicalSignalPayload(Frozen):
     severity: Severity | None = None
     summary: str = Field(description="One line for a clinician, without personal data.")
     evidence: list[RuleEvidence] = Field(description="Every rule that fired, with its inputs.")
+    series: str | None = Field(
+        None,
+        description="deteriorated, off_track: the outcome series concerned (instrument:role, "
+        "plus :respondent when several share the role).",
+    )
+    split: DyadPair | None = Field(None, description="split_detected: the dyads split.")
+    phase_change: PhaseChange | None = Field(None, description="phase_changed: from and to.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upcast(cls, data: Any) -> Any:
+        return typed_fields_from_evidence(data) if isinstance(data, dict) else data
+
+
+def typed_fields_from_evidence(data: dict[str, Any]) -> dict[str, Any]:
+    """Signals written before `series`, `split` and `phase_change` existed carry them in their
+    first evidence's inputs only (docs/decisions/0007): derived from there, every reader sees
+    one shape. A signal that has its fields is returned as it is."""
+    kind, evidence = data.get("kind"), data.get("evidence")
+    field = _EVIDENCE_FIELDS.get(str(kind))
+    if field is None or field in data or not evidence:
+        return data
+    first = evidence[0]
+    inputs = first.get("inputs") if isinstance(first, dict) else getattr(first, "inputs", None)
+    if not isinstance(inputs, dict):
+        return data
+    derived: object = None
+    if field == "series":
+        derived = inputs.get("series")
+    elif field == "split" and "child_dyad_id" in inputs and "parent_dyad_id" in inputs:
+        derived = {
+            "child_dyad_id": inputs["child_dyad_id"],
+            "parent_dyad_id": inputs["parent_dyad_id"],
+        }
+    elif field == "phase_change" and "from" in inputs and "to" in inputs:
+        derived = {"from_phase": inputs["from"], "to_phase": inputs["to"]}
+    return {**data, field: derived}
+
+
+_EVIDENCE_FIELDS: dict[str, str] = {
+    SignalKind.DETERIORATED: "series",
+    SignalKind.OFF_TRACK: "series",
+    SignalKind.SPLIT_DETECTED: "split",
+    SignalKind.PHASE_CHANGED: "phase_change",
+}
 
 
 class ClinicalSignal(EventEnvelope):
