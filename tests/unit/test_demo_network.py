@@ -39,8 +39,9 @@ from alliance_demo.requests import (
     path_of,
     request_body,
 )
-from alliance_intake.domain.episode import EpisodeEndingSubmission, check_ending, ending_event
-from alliance_intake.domain.submission import ResponseSubmission, check_submission, to_event
+from alliance_intake.domain.episode import check_ending, ending_event
+from alliance_intake.domain.submission import check_submission, to_event
+from alliance_intake.entrypoints.requests import EpisodeEndingSubmission, ResponseSubmission
 from tests.unit.clinical import Run, fold
 
 NOW = datetime(2026, 11, 25, 21, 43, tzinfo=UTC)

@@ -1,0 +1,90 @@
+"""What the alerts service's use cases need from storage, as protocols: `adapters/` implements
+them over PostgreSQL, the unit tests in memory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from alliance_alerts.domain.rules import Alert, Key
+from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
+from alliance_platform.unit_of_work import (
+    ConfigurationVersions,
+    Outbox,
+    ProcessedEvents,
+    UnitOfWork,
+)
+
+# A case is (clinic id, case id): case ids are unique only within a clinic.
+CaseKey = tuple[str, str]
+
+
+class Alerts(Protocol):
+    """Every alert with its history of transitions."""
+
+    async def active(self, cases: Iterable[CaseKey]) -> dict[CaseKey, dict[Key, Alert]]:
+        """Per case, its active (not resolved) alerts by (kind, subject)."""
+        ...
+
+    async def by_id(self, alert_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Alert]:
+        """The alerts that exist among them, locked until the transaction ends."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[Alert]:
+        """Open alerts not escalated whose escalation time has come, soonest first (locked;
+        those another transaction holds are skipped)."""
+        ...
+
+    async def save(self, alerts: Sequence[Alert]) -> None:
+        """Stores the alerts and the transitions of their history not stored yet."""
+        ...
+
+
+class Routing(Protocol):
+    """Who receives a case's alerts: its therapist, and the clinic's supervisors."""
+
+    async def therapists(self, cases: Iterable[CaseKey]) -> dict[CaseKey, str]: ...
+
+    async def observe(self, seen: dict[CaseKey, str]) -> None:
+        """Cases without an explicit assignment go to the therapist last seen rating them."""
+        ...
+
+    async def assign(self, events: Sequence[CaseAssigned]) -> None: ...
+
+    async def save_staff(self, events: Sequence[StaffChanged]) -> None: ...
+
+    async def supervisors(self, clinic_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Per clinic, its active supervisors in id order."""
+        ...
+
+
+class ParkedCommands(Protocol):
+    """Users' commands for alerts not raised yet (the command overtook the signal)."""
+
+    async def park(self, commands: Sequence[AlertCommand]) -> None: ...
+
+    async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertCommand]:
+        """Removes and returns the commands parked for these alerts, oldest first."""
+        ...
+
+
+class AlertsUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def processed(self) -> ProcessedEvents: ...
+
+    @property
+    def configurations(self) -> ConfigurationVersions: ...
+
+    @property
+    def alerts(self) -> Alerts: ...
+
+    @property
+    def routing(self) -> Routing: ...
+
+    @property
+    def parked(self) -> ParkedCommands: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
