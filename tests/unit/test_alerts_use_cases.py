@@ -4,11 +4,14 @@ themselves: test_alert_rules.py)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from alliance_alerts.adapters.secret_box import SecretBox
+from alliance_alerts.application.delivery import enqueue_deliveries, rotate_secret
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
     apply_commands,
@@ -16,6 +19,7 @@ from alliance_alerts.application.handlers import (
     escalate_due,
 )
 from alliance_alerts.domain.rules import Alert, CommandRejected
+from alliance_alerts.domain.webhooks import DeliveryPolicy, RotationInProgress
 from alliance_contracts.events import (
     CLINIC_LEVEL_CASE_ID,
     AlertNotice,
@@ -32,6 +36,7 @@ from tests.unit.fakes.alerts import FakeAlertsUnitOfWork
 from tests.unit.test_alert_rules import command, outputs
 
 RUPTURE = [38, 38, 38, 38, 38, 38, 30]
+BOX = SecretBox.parse("k1:" + base64.b64encode(bytes(range(32))).decode())
 
 
 def scoring_outputs() -> list[ScoringOutput]:
@@ -158,3 +163,40 @@ async def test_an_assignment_moves_the_cases_active_alerts_to_the_new_therapist(
     # An explicit assignment is not overridden by the therapist seen rating the case.
     await apply_scoring(uow, outputs(srs_series("case-1", [38])))
     assert uow.routing.assigned[("clinic-a", "case-1")] == ("th-2", True)
+
+
+async def test_live_notices_are_queued_once_for_clinics_with_an_active_webhook() -> None:
+    uow = await raised()
+    [note] = notices(uow)
+    sealed = BOX.seal("whsec_x", "clinic-a")
+    await uow.deliveries.upsert_endpoint("clinic-a", "https://hooks.example/a", True, sealed)
+    policy = DeliveryPolicy()
+    stale = note.recorded_at + policy.live_window + timedelta(seconds=1)
+    assert await enqueue_deliveries(uow, [note], stale, policy) == 0  # not live any more
+    assert uow.transactions == 1  # nothing to look up
+    assert await enqueue_deliveries(uow, [note, note], note.recorded_at, policy) == 2
+    assert await enqueue_deliveries(uow, [note], note.recorded_at, policy) == 1
+    [queued] = uow.deliveries.queued.values()
+    assert queued[:3] == (note.event_id, "clinic-a", "https://hooks.example/a")
+    other = note.model_copy(update={"clinic_id": "clinic-b", "event_id": uuid.uuid4()})
+    assert await enqueue_deliveries(uow, [other], note.recorded_at, policy) == 0  # no webhook
+
+
+async def test_a_rotated_secret_keeps_the_previous_one_valid_for_the_changeover() -> None:
+    uow = FakeAlertsUnitOfWork()
+    policy = DeliveryPolicy()
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert await rotate_secret(uow, BOX, "clinic-a", now, policy) is None  # no webhook
+    first = BOX.seal("whsec_first", "clinic-a")
+    await uow.deliveries.upsert_endpoint("clinic-a", "https://hooks.example/a", True, first)
+    rotated = await rotate_secret(uow, BOX, "clinic-a", now, policy)
+    assert rotated is not None
+    secret, until = rotated
+    assert until == now + policy.rotation_overlap
+    endpoint = uow.deliveries.endpoints["clinic-a"]
+    assert BOX.open(endpoint.sealed, "clinic-a") == secret
+    assert endpoint.previous == first
+    with pytest.raises(RotationInProgress):
+        await rotate_secret(uow, BOX, "clinic-a", until - timedelta(seconds=1), policy)
+    assert (uow.transactions, uow.commits) == (3, 2)  # the refused one left nothing
+    assert uow.deliveries.endpoints["clinic-a"].previous == first

@@ -6,10 +6,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.application.ports import CaseKey
 from alliance_alerts.domain.rules import Alert, Key
+from alliance_alerts.domain.webhooks import Outcome, RotationInProgress
 from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
 from alliance_contracts.vocabulary import AlertStatus, StaffRole
 from tests.unit.fakes.platform import (
@@ -95,6 +97,53 @@ class FakeParkedCommands:
         return sorted(taken, key=lambda c: (c.occurred_at, str(c.event_id)))
 
 
+@dataclass
+class Endpoint:
+    url: str
+    active: bool
+    sealed: Sealed
+    previous: Sealed | None = None
+    previous_valid_until: datetime | None = None
+
+
+@dataclass
+class FakeDeliveries:
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    queued: dict[tuple[Any, str], tuple[Any, ...]] = field(default_factory=dict)
+
+    async def active_endpoints(self, clinic_ids: Sequence[str]) -> dict[str, str]:
+        return {c: e.url for c, e in self.endpoints.items() if c in clinic_ids and e.active}
+
+    async def queue(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        for row in rows:
+            self.queued.setdefault((row[0], row[1]), row)
+
+    async def lease(self, now: datetime, lease_end: datetime, limit: int) -> list[Any]:
+        raise NotImplementedError("sending is HTTP: tests/integration/test_webhooks.py")
+
+    async def record(
+        self, results: Sequence[tuple[Any, str, Outcome]], now: datetime, lease_end: datetime
+    ) -> None:
+        raise NotImplementedError("sending is HTTP: tests/integration/test_webhooks.py")
+
+    async def upsert_endpoint(self, clinic_id: str, url: str, active: bool, sealed: Sealed) -> bool:
+        known = self.endpoints.get(clinic_id)
+        if known is not None:
+            known.url, known.active = url, active
+            return False
+        self.endpoints[clinic_id] = Endpoint(url, active, sealed)
+        return True
+
+    async def rotate(self, clinic_id: str, sealed: Sealed, now: datetime, until: datetime) -> bool:
+        known = self.endpoints.get(clinic_id)
+        if known is None:
+            return False
+        if known.previous_valid_until is not None and known.previous_valid_until > now:
+            raise RotationInProgress(known.previous_valid_until)
+        known.previous, known.previous_valid_until, known.sealed = known.sealed, until, sealed
+        return True
+
+
 class FakeAlertsUnitOfWork(FakeUnitOfWork):
     repositories: ClassVar[tuple[str, ...]] = (
         "outbox",
@@ -103,6 +152,7 @@ class FakeAlertsUnitOfWork(FakeUnitOfWork):
         "alerts",
         "routing",
         "parked",
+        "deliveries",
     )
 
     def __init__(self) -> None:
@@ -112,3 +162,4 @@ class FakeAlertsUnitOfWork(FakeUnitOfWork):
         self.alerts = FakeAlerts()
         self.routing = FakeRouting()
         self.parked = FakeParkedCommands()
+        self.deliveries = FakeDeliveries()

@@ -6,13 +6,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-from alliance_alerts.adapters import store
+from alliance_alerts.adapters import delivery_store, store
+from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.application.ports import CaseKey
 from alliance_alerts.domain.rules import Alert, Key
+from alliance_alerts.domain.webhooks import Outcome
 from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
 from alliance_platform.outbox import Connection
 from alliance_platform.unit_of_work import (
@@ -70,12 +73,38 @@ class PostgresParkedCommands:
         return await store.take_parked(self.conn, alert_ids)
 
 
+class PostgresDeliveries:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def active_endpoints(self, clinic_ids: Sequence[str]) -> dict[str, str]:
+        return await delivery_store.active_endpoints(self.conn, clinic_ids)
+
+    async def queue(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        await delivery_store.queue(self.conn, rows)
+
+    async def lease(self, now: datetime, lease_end: datetime, limit: int) -> list[Any]:
+        return await delivery_store.lease_due(self.conn, now, lease_end, limit)
+
+    async def record(
+        self, results: Sequence[tuple[Any, str, Outcome]], now: datetime, lease_end: datetime
+    ) -> None:
+        await delivery_store.record(self.conn, results, now, lease_end)
+
+    async def upsert_endpoint(self, clinic_id: str, url: str, active: bool, sealed: Sealed) -> bool:
+        return await delivery_store.upsert_endpoint(self.conn, clinic_id, url, active, sealed)
+
+    async def rotate(self, clinic_id: str, sealed: Sealed, now: datetime, until: datetime) -> bool:
+        return await delivery_store.rotate(self.conn, clinic_id, sealed, now, until)
+
+
 class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
     processed: PostgresProcessedEvents
     configurations: PostgresConfigurationVersions
     alerts: PostgresAlerts
     routing: PostgresRouting
     parked: PostgresParkedCommands
+    deliveries: PostgresDeliveries
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         super().__init__(pool, SCHEMA)
@@ -86,3 +115,4 @@ class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
         self.alerts = PostgresAlerts(conn)
         self.routing = PostgresRouting(conn)
         self.parked = PostgresParkedCommands(conn)
+        self.deliveries = PostgresDeliveries(conn)

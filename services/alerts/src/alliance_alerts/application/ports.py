@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.domain.rules import Alert, Key
+from alliance_alerts.domain.webhooks import Outcome
 from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
 from alliance_platform.unit_of_work import (
     ConfigurationVersions,
@@ -70,6 +72,39 @@ class ParkedCommands(Protocol):
         ...
 
 
+class Deliveries(Protocol):
+    """Each clinic's webhook endpoint (its sealed secrets) and the deliveries of notices to it.
+    A leased delivery is a row: its id, notice id, clinic, body and attempts, the endpoint's
+    url and sealed secrets."""
+
+    async def active_endpoints(self, clinic_ids: Sequence[str]) -> dict[str, str]:
+        """Per clinic with an active endpoint, its url."""
+        ...
+
+    async def queue(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """(notice id, clinic, url, body, due): at most once per notice and clinic."""
+        ...
+
+    async def lease(self, now: datetime, lease_end: datetime, limit: int) -> list[Any]:
+        """The due deliveries of active endpoints; their next attempt moves to `lease_end`."""
+        ...
+
+    async def record(
+        self, results: Sequence[tuple[Any, str, Outcome]], now: datetime, lease_end: datetime
+    ) -> None:
+        """Each attempt's result while the lease is still ours; dead ones are dead-lettered."""
+        ...
+
+    async def upsert_endpoint(self, clinic_id: str, url: str, active: bool, sealed: Sealed) -> bool:
+        """True when the endpoint is new (`sealed` is stored); an existing one keeps its secret."""
+        ...
+
+    async def rotate(self, clinic_id: str, sealed: Sealed, now: datetime, until: datetime) -> bool:
+        """`sealed` becomes the current secret, the current one the previous until `until`.
+        False without an endpoint; RotationInProgress while a changeover lasts."""
+        ...
+
+
 class AlertsUnitOfWork(UnitOfWork, Protocol):
     @property
     def processed(self) -> ProcessedEvents: ...
@@ -85,6 +120,9 @@ class AlertsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def parked(self) -> ParkedCommands: ...
+
+    @property
+    def deliveries(self) -> Deliveries: ...
 
     @property
     def outbox(self) -> Outbox: ...

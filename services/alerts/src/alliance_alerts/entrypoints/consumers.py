@@ -97,8 +97,7 @@ def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_
         await commands.handle(msg)
 
     async def enqueue(notices: Sequence[AlertNotice]) -> int:
-        pool = runtime.require()[0]
-        await enqueue_deliveries(pool, notices, clock(), settings.delivery_policy())
+        await enqueue_deliveries(unit_of_work(), notices, clock(), settings.delivery_policy())
         return 0  # deliveries are sent by the delivery loop, not the relay
 
     deliveries: BatchPipeline[AlertNotice] = pipeline(AlertNotice, enqueue)

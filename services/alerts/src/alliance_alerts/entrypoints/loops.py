@@ -63,7 +63,8 @@ def delivery_step(
         if not migrated:
             await migrate_plaintext_secrets(pool, box)
             migrated = True
-        if await deliver_due(pool, client, box, clock(), settings.delivery_policy()):
+        uow = PostgresAlertsUnitOfWork(pool)
+        if await deliver_due(uow, client, box, clock(), settings.delivery_policy()):
             relay.wake()  # a dead letter may be waiting in the outbox
 
     return step
