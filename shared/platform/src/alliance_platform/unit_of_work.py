@@ -97,6 +97,8 @@ class PostgresUnitOfWork:
     `conn.transaction()` would give (the same statements: BEGIN, the work, COMMIT or ROLLBACK).
     Subclasses build their repositories over the connection in `bind`."""
 
+    outbox: PostgresOutbox
+
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self.pool = pool
         self.schema = schema
