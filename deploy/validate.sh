@@ -6,7 +6,7 @@
 #      Go binary is called); plus project rules on the resolved config: ports published on
 #      127.0.0.1 only, valid restart policies, a healthcheck on every long-running container,
 #      depends_on with health/completion conditions, and the apache/kafka tag
-#      equal to <kafka.version> in deploy/local/kafka/pom.xml.
+#      equal to <kafka.version> in tools/devstack/kafka/pom.xml.
 #
 #   bash deploy/validate.sh [COMPOSE_FILE]      # default: docker-compose.yml at the repo root
 #
@@ -63,8 +63,8 @@ resolved="$plugin_home/compose.json"
 compose -f "$COMPOSE_FILE" config --format json > "$resolved"
 # The demo override is held to the same rules (it may add an identity provider, not secrets).
 compose -f "$COMPOSE_FILE" -f "$DEMO_FILE" config --format json > "$plugin_home/demo.json"
-kafka_pom=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/local/kafka/pom.xml)
-[[ -n "$kafka_pom" ]] || fail "no <kafka.version> in deploy/local/kafka/pom.xml"
+kafka_pom=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' tools/devstack/kafka/pom.xml)
+[[ -n "$kafka_pom" ]] || fail "no <kafka.version> in tools/devstack/kafka/pom.xml"
 python3 - "$resolved" "$kafka_pom" "$plugin_home/demo.json" <<'PY' || fail "compose policy check failed"
 import json, re, sys
 

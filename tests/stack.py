@@ -2,7 +2,7 @@
 
 1. endpoints from the environment (KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL);
 2. testcontainers, when a Docker engine answers;
-3. the project's own launcher (deploy/local/devstack.py), in a throwaway directory.
+3. the project's own launcher (alliance_devstack), in a throwaway directory.
 
 Never an in-memory fake.
 """
@@ -12,17 +12,15 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from alliance_devstack.client import launched_stack
 from alliance_platform.dbroles import SCHEMAS, service_url
 
-REPO = Path(__file__).resolve().parents[1]
-KAFKA_IMAGE = "apache/kafka:4.1.1"  # same version as deploy/local/kafka/pom.xml
+KAFKA_IMAGE = "apache/kafka:4.1.1"  # same version as tools/devstack/kafka/pom.xml
 
 
 # Each service logs in with its own role (alliance_platform.dbroles); set up by the `stack` fixture.
@@ -96,22 +94,9 @@ def from_testcontainers() -> Iterator[Endpoints]:
 @contextlib.contextmanager
 def from_launcher() -> Iterator[Endpoints]:
     stack_dir = os.environ.get("ALLIANCE_TEST_STACK_DIR") or tempfile.mkdtemp(prefix="alliance-")
-    env = {**os.environ, "ALLIANCE_STACK_DIR": stack_dir}
-    env.pop("DATABASE_URL", None)
-    launcher = [sys.executable, str(REPO / "deploy" / "local" / "devstack.py")]
-    try:
-        subprocess.run([*launcher, "start"], env=env, check=True)
-        out = subprocess.run(
-            [*launcher, "env"], env=env, check=True, capture_output=True, text=True
-        )
-        values = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in out.stdout.splitlines()
-            if line.startswith("export ")
-        )
+    with launched_stack(Path(stack_dir)) as launched:
+        values = launched.env
         yield Endpoints(values["KAFKA_BOOTSTRAP_SERVERS"], values["DATABASE_URL"], "launcher")
-    finally:
-        subprocess.run([*launcher, "stop"], env=env, check=False)
 
 
 @contextlib.contextmanager

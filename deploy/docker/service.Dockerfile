@@ -43,6 +43,7 @@ COPY services/scoring/pyproject.toml services/scoring/
 COPY services/alerts/pyproject.toml services/alerts/
 COPY services/gateway/pyproject.toml services/gateway/
 COPY tools/demo/pyproject.toml tools/demo/
+COPY tools/devstack/pyproject.toml tools/devstack/
 # The `:` line fails early with a clear message instead of a uv error about "alliance-".
 RUN --mount=type=cache,target=/root/.cache/uv \
     : "${SERVICE:?build with --build-arg SERVICE=intake|scoring|alerts|gateway}" \

@@ -16,8 +16,8 @@ import httpx
 
 from alliance_contracts.access import Scope
 from alliance_contracts.topics import SCORED
+from alliance_devstack.processes import ServiceProcess
 from tests.conftest import eventually
-from tests.e2e.conftest import ServiceProcess
 from tests.helpers import T0, bearer, clinic_system, read_topic, response_body
 from tests.stack import Endpoints
 

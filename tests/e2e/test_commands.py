@@ -15,8 +15,8 @@ import httpx
 
 from alliance_contracts.events import EpisodeEndingRequested, EpisodeEndingRequestedPayload
 from alliance_contracts.topics import DEAD_LETTER, INTAKE_COMMANDS, RESPONSES
+from alliance_devstack.processes import ServiceProcess
 from tests.conftest import eventually
-from tests.e2e.conftest import ServiceProcess
 from tests.helpers import bearer, clinic_system, graphql, produce, read_topic, response_body
 from tests.stack import Endpoints
 

@@ -10,8 +10,8 @@ import asyncpg
 import httpx
 
 from alliance_contracts.topics import SCORED
+from alliance_devstack.processes import ServiceProcess
 from tests.conftest import eventually
-from tests.e2e.conftest import ServiceProcess
 from tests.helpers import clinic_system, read_topic, response_body
 from tests.stack import Endpoints
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from alliance_devstack.processes import ServiceProcess
 from tests.conftest import eventually
-from tests.e2e.conftest import ServiceProcess
 from tests.helpers import bearer, clinic_system, graphql, response_body
 
 CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {

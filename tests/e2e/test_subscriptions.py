@@ -14,7 +14,7 @@ import websockets
 from websockets.typing import Subprotocol
 
 from alliance_contracts.access import Role
-from tests.e2e.conftest import ServiceProcess
+from alliance_devstack.processes import ServiceProcess
 from tests.helpers import ISSUER, bearer, clinic_system, response_body
 
 SUBSCRIPTION = """subscription($clinic: ID) { alertNotices(clinicId: $clinic) {

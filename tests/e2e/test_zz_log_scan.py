@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from tests.e2e.conftest import ServiceProcess
+from alliance_devstack.processes import ServiceProcess
 
 # Fields whose text is ours (or a library's), not the user's: messages, uvicorn's coloured
 # message, tracebacks, and dead-letter reasons (rules and error types only, see consumer.py).

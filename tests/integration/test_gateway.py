@@ -11,9 +11,9 @@ import asyncpg
 import httpx
 
 from alliance_alerts.adapters.store import save_alerts
-from alliance_alerts.domain.rules import Alert
+from alliance_alerts.domain.rules import Alert, Cause
 from alliance_contracts.events import ResponseSubmitted, RuleEvidence
-from alliance_contracts.vocabulary import AlertAction, AlertKind, AlertPriority, AlertStatus
+from alliance_contracts.vocabulary import AlertKind, AlertPriority, AlertStatus
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import insert_scores, save_cases
@@ -95,7 +95,7 @@ async def seed_alert(pg: asyncpg.Pool, clinic: str, dyad_id: uuid.UUID, at: date
         evidence=(
             RuleEvidence(rule="below_cutoff", inputs={"total": 30}, threshold=36, citation="test"),
         ),
-    ).moved(AlertAction.RAISED, at, "seed")
+    ).raised(Cause(at=at, key="seed"))
     async with pg.acquire() as conn:
         await save_alerts(conn, [alert])
     return alert.alert_id

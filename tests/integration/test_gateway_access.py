@@ -13,9 +13,9 @@ import asyncpg
 import pytest
 
 from alliance_alerts.adapters.store import save_alerts
-from alliance_alerts.domain.rules import Alert
+from alliance_alerts.domain.rules import Alert, Cause
 from alliance_contracts.events import ResponseSubmitted, RuleEvidence
-from alliance_contracts.vocabulary import AlertAction, AlertKind, AlertPriority, AlertStatus
+from alliance_contracts.vocabulary import AlertKind, AlertPriority, AlertStatus
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import insert_scores, insert_signals, save_cases
@@ -71,7 +71,7 @@ async def seed(pg: asyncpg.Pool, clinic: str, case: str, therapist: str) -> uuid
         source_event_id=uuid.uuid4(),
         summary="test",
         evidence=(RuleEvidence(rule="below_cutoff", inputs={}, threshold=36, citation="t"),),
-    ).moved(AlertAction.RAISED, T0 + timedelta(weeks=1), "seed")
+    ).raised(Cause(at=T0 + timedelta(weeks=1), key="seed"))
     async with pg.acquire() as conn, conn.transaction():
         await save_cases(conn, [run.state], T0)
         await insert_scores(

@@ -10,7 +10,6 @@ import base64
 import contextlib
 import json
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import AlertNotice
 from alliance_contracts.topics import DEAD_LETTER, NOTICES, SCORED
+from alliance_devstack.processes import free_port
 from tests.conftest import eventually
 from tests.helpers import AUTH_ENV, bearer, produce, read_topic, serving
 from tests.stack import Endpoints
@@ -70,9 +70,7 @@ class Receiver:
 
 @contextlib.asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from fastapi import FastAPI
 from alliance_alerts.entrypoints.app import create_app as create_alerts
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.access import Role, Scope
+from alliance_devstack.processes import free_port
 from alliance_intake.entrypoints.http import create_app as create_intake
 from alliance_intake.settings import IntakeSettings
 from tests.helpers import AUTH_ENV, ISSUER
@@ -37,9 +37,7 @@ MAX_EXAMPLES = "25"
 @contextlib.contextmanager
 def running(app: FastAPI) -> Iterator[str]:
     """The app on a loopback port, in a thread with its own event loop."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()

@@ -9,7 +9,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from alliance_contracts.access import Caller, ClinicSystem, Role, Scope
+from alliance_devstack.processes import free_port
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
 from alliance_platform.devtoken import DevIssuer
@@ -212,9 +212,7 @@ def test_a_jwks_url_must_be_https_off_loopback() -> None:
 async def test_an_unreachable_jwks_is_unavailable_not_unauthorised(
     stack: Endpoints,
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}/jwks.json"  # nothing listens there
+    dead = f"http://127.0.0.1:{free_port()}/jwks.json"  # nothing listens there
     v = TokenVerifier(TokenSettings(jwks_url=dead, audience=AUD, issuer=ISS))
     with pytest.raises(TokenServiceUnavailable):
         await v.principal(f"Bearer {IDP.sign(claims())}")

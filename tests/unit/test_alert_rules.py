@@ -11,8 +11,10 @@ import pytest
 
 from alliance_alerts.domain.rules import (
     Alert,
+    Cause,
     CommandRejected,
     Key,
+    TransitionRefused,
     escalation_due,
     notice,
     on_assignment,
@@ -288,9 +290,23 @@ def test_a_transition_with_a_misspelt_or_mistyped_change_fails() -> None:
 
     active, _ = run_alerts(outputs(srs_series("c-typo", [38] * 6 + [30])))
     alert = next(iter(active.values()))
+    by = Cause(at=alert.raised_at, key="k")
+    misspelt: dict[str, object] = {"statuss": AlertStatus.ACKNOWLEDGED}
+    with pytest.raises(TypeError):
+        alert.acknowledged(by, **misspelt)
     with pytest.raises(pydantic.ValidationError):
-        alert.moved(
-            AlertAction.ACKNOWLEDGED, alert.raised_at, "k", statuss=AlertStatus.ACKNOWLEDGED
-        )
+        alert.escalated_to_supervisors(by, severity="not a severity")  # type: ignore[arg-type]
     with pytest.raises(pydantic.ValidationError):
-        alert.moved(AlertAction.ACKNOWLEDGED, alert.raised_at, "k", escalated="not a bool")
+        alert.reassigned(by, 42)  # type: ignore[arg-type]
+
+
+def test_a_transition_that_does_not_apply_is_refused() -> None:
+    alert = rupture_alert()
+    at = alert.raised_at + timedelta(hours=1)
+    resolved = alert.auto_resolved(Cause(at=at, key="k", note="cleared"))
+    with pytest.raises(TransitionRefused, match="already resolved"):
+        resolved.escalated_to_supervisors(Cause(at=at, key="e"))
+    with pytest.raises(TransitionRefused, match="raised already"):
+        alert.raised(Cause(at=at, key="again"))
+    with pytest.raises(TransitionRefused, match="snooze_until"):
+        alert.snoozed(Cause(at=at, key="s"), at)

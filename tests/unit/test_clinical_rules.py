@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
-from alliance_contracts.events import CaseInput
-from alliance_contracts.vocabulary import SignalKind
+from alliance_contracts.events import CaseInput, PhaseChange
+from alliance_contracts.vocabulary import Phase, RuleName, SignalKind
 from tests.unit.clinical import ended, fold, ors, response, srs_series
 
 K = SignalKind
@@ -150,6 +150,11 @@ def test_child_parent_split_on_the_common_scale() -> None:
     assert split.payload.evidence[0].inputs["gap"] == pytest.approx((39.2 - 28) / 40, abs=1e-3)
     [state] = run.state.splits
     assert state.active
+    assert split.payload.split is not None
+    assert (split.payload.split.child_dyad_id, split.payload.split.parent_dyad_id) == (
+        state.child_dyad_id,
+        state.parent_dyad_id,
+    )
 
 
 def test_split_when_one_side_is_below_its_cutoff_and_the_other_fine() -> None:
@@ -203,6 +208,8 @@ def test_reliable_deterioration_and_classes() -> None:
     run = fold([ors("c1", 1, 20), ors("c1", 2, 14.8)])
     [deteriorated] = run.of(K.DETERIORATED)
     assert deteriorated.payload.evidence[0].inputs["improvement"] == pytest.approx(-5.2)
+    assert deteriorated.payload.evidence[0].rule is RuleName.DETERIORATION  # the switch's name
+    assert deteriorated.payload.series == "ORS:client"
     assert run.state.outcomes["ORS:client"].outcome_class == "deteriorated"
     improved = fold([ors("c1", 1, 30), ors("c1", 2, 36)])  # started functional: cannot recover
     assert improved.state.outcomes["ORS:client"].outcome_class == "improved"
@@ -223,6 +230,7 @@ def test_not_on_track_against_the_expected_curve() -> None:
     run = fold([ors("c1", 1, 10), ors("c1", 4, 10.8)])
     [off] = run.of(K.OFF_TRACK)
     assert off.payload.evidence[0].inputs["expected_improvement"] == pytest.approx(6.931, abs=1e-3)
+    assert (off.payload.evidence[0].rule, off.payload.series) == (RuleName.OFF_TRACK, "ORS:client")
     on = fold([ors("c1", 1, 10), ors("c1", 4, 12.4)])
     assert on.of(K.OFF_TRACK) == []
 
@@ -238,6 +246,7 @@ def test_oq45_critical_item_is_an_immediate_signal() -> None:
     [critical] = run.of(K.CRITICAL_ITEM)
     assert critical.payload.severity == "high"
     assert critical.payload.evidence[0].inputs["items"] == [8, 44]
+    assert critical.payload.evidence[0].rule is RuleName.CRITICAL_ITEMS
 
 
 def test_oq45_norm_sets_change_the_cutoff() -> None:
@@ -253,6 +262,10 @@ def test_phases_foundation_work_and_closed() -> None:
     changes = [s.payload.evidence[0].inputs for s in run.of(K.PHASE_CHANGED)]
     assert [(c["from"], c["to"]) for c in changes] == [("foundation", "work"), ("work", "closed")]
     assert changes[0]["latest_session"] == 6
+    assert [s.payload.phase_change for s in run.of(K.PHASE_CHANGED)] == [
+        PhaseChange(from_phase=Phase.FOUNDATION, to_phase=Phase.WORK),
+        PhaseChange(from_phase=Phase.WORK, to_phase=Phase.CLOSED),
+    ]
     assert run.state.episode.ending == "unilateral"
 
 

@@ -10,6 +10,7 @@ import itertools
 import json
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,14 +21,7 @@ from alliance_contracts.clinical_config import DEFAULT_CONFIG
 from alliance_contracts.events import CaseInput, EpisodeEnded, ResponseSubmitted
 from alliance_contracts.instruments import score_response, validate_response
 from alliance_contracts.vocabulary import RespondentRole, SignalKind
-from alliance_demo.driver import (
-    ENDINGS_PATH,
-    RESPONSES_PATH,
-    IntakeRejected,
-    IntakeUnavailable,
-    by_case,
-    send_all,
-)
+from alliance_demo.driver import IntakeRejected, IntakeUnavailable, by_case, send_all
 from alliance_demo.network import (
     CLINIC_IDS,
     Case,
@@ -36,10 +30,18 @@ from alliance_demo.network import (
     Pattern,
     build_network,
     generate_submissions,
-    is_ending,
 )
-from alliance_intake.domain.episode import EpisodeEndingSubmission, check_ending, ending_event
-from alliance_intake.domain.submission import ResponseSubmission, check_submission, to_event
+from alliance_demo.requests import (
+    ENDINGS_PATH,
+    RESPONSES_PATH,
+    EpisodeEndingRequest,
+    Submission,
+    path_of,
+    request_body,
+)
+from alliance_intake.domain.episode import check_ending, ending_event
+from alliance_intake.domain.submission import check_submission, to_event
+from alliance_intake.entrypoints.requests import EpisodeEndingSubmission, ResponseSubmission
 from tests.unit.clinical import Run, fold
 
 NOW = datetime(2026, 11, 25, 21, 43, tzinfo=UTC)
@@ -48,13 +50,25 @@ K = SignalKind
 WINDOW = int(DEFAULT_CONFIG.repair_window_sessions.value)
 
 
+def wire(submissions: Iterable[Submission]) -> list[dict[str, Any]]:
+    """The JSON bodies as they go to intake."""
+    return [json.loads(json.dumps(request_body(s))) for s in submissions]
+
+
+def is_ending(body: dict[str, Any]) -> bool:
+    """An episode-ending body (the other bodies are questionnaire responses)."""
+    return "ending" in body
+
+
 def answers_of(body: dict[str, Any]) -> dict[int, float | None]:
     return {int(k): v for k, v in body["answers"].items()}
 
 
 def case_bodies(network: Network) -> dict[str, list[dict[str, Any]]]:
     """Each case's bodies in the order the driver sends them."""
-    return {case_id: bodies for (_, case_id), bodies in by_case(network.submissions).items()}
+    return {
+        case_id: wire(in_case) for (_, case_id), in_case in by_case(network.submissions).items()
+    }
 
 
 def events_of(bodies: list[dict[str, Any]]) -> list[CaseInput]:
@@ -100,8 +114,8 @@ def test_now_must_be_timezone_aware() -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_submission_is_valid_for_intake(seed: int) -> None:
     network = build_network(seed, NOW)
-    for body in network.submissions:
-        json.dumps(body)  # a JSON body as it goes on the wire
+    for typed, body in zip(network.submissions, wire(network.submissions), strict=True):
+        assert path_of(typed) == (ENDINGS_PATH if is_ending(body) else RESPONSES_PATH)
         if is_ending(body):
             ending = EpisodeEndingSubmission.model_validate(body)
             assert check_ending(ending, NOW) == []
@@ -119,27 +133,28 @@ def test_every_submission_is_valid_for_intake(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_idempotency_keys_are_unique_and_stable(seed: int) -> None:
     submissions = generate_submissions(seed, NOW)
-    keys = [s["idempotency_key"] for s in submissions]
+    keys = [s.idempotency_key for s in submissions]
     assert len(set(keys)) == len(keys)
     assert all(8 <= len(k) <= 128 for k in keys)
-    assert keys == [s["idempotency_key"] for s in generate_submissions(seed, NOW)]
+    assert keys == [s.idempotency_key for s in generate_submissions(seed, NOW)]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_network_has_every_pattern_in_both_clinics(seed: int) -> None:
     network = build_network(seed, NOW)
+    responses = wire(network.responses)
     assert {c.clinic_id for c in network.cases} == set(CLINIC_IDS)
     assert {c.pattern for c in network.cases} == set(Pattern)
     for clinic_id in CLINIC_IDS:
         shown = {c.pattern for c in network.cases if c.clinic_id == clinic_id}
         assert len(shown - {Pattern.GROWTH}) >= 2, (clinic_id, shown)
-    assert len(network.responses) < 600  # the demo loads in seconds
+    assert len(responses) < 600  # the demo loads in seconds
 
     kinds = Counter(c.kind for c in network.cases)
     assert all(kinds[kind] for kind in CaseKind)
     assert any(len(c.parent_ids) == 2 for c in network.cases)
     assert all(bool(c.parent_ids) == (c.kind is CaseKind.CHILD) for c in network.cases)
-    parents = [s for s in network.responses if s["respondent_role"] == "parent"]
+    parents = [s for s in responses if s["respondent_role"] == "parent"]
     assert all(
         s["respondent_id"] == f"{s['case_id']}-parent{s['respondent_id'][-1]}" for s in parents
     )
@@ -147,13 +162,13 @@ def test_network_has_every_pattern_in_both_clinics(seed: int) -> None:
     oq_cases = {c.case_id for c in network.cases if c.outcome == "OQ-45.2"}
     assert len(oq_cases) == 2
     assert all(c.kind is CaseKind.ADULT for c in network.cases if c.case_id in oq_cases)
-    oq = [s for s in network.responses if s["instrument"] == "OQ-45.2"]
+    oq = [s for s in responses if s["instrument"] == "OQ-45.2"]
     scores = [score_response("OQ-45.2", answers_of(s)) for s in oq]
     assert any(len(s.prorated_items) == 1 for s in scores)  # a blank item, prorated
     assert all(len(s.prorated_items) <= 1 for s in scores)
     assert [s.critical_items for s in scores if s.critical_items] == [(8,)]  # once, item 8
 
-    forms = {(s["instrument"], s["form"], s["respondent_role"]) for s in network.responses}
+    forms = {(s["instrument"], s["form"], s["respondent_role"]) for s in responses}
     assert forms == {
         ("SRS", "client", "client"),
         ("SRS", "client", "parent"),
@@ -168,7 +183,7 @@ def test_network_has_every_pattern_in_both_clinics(seed: int) -> None:
         ("CORS", "caregiver", "parent"),
         ("OQ-45.2", "client", "client"),
     }
-    assert {s.get("age_group") for s in network.responses if s["instrument"] == "ORS"} == {
+    assert {s.get("age_group") for s in responses if s["instrument"] == "ORS"} == {
         "adult",
         "adolescent",
     }
@@ -241,7 +256,8 @@ def test_sessions_follow_the_protocol(seed: int) -> None:
 def test_episode_endings(seed: int) -> None:
     network = build_network(seed, NOW)
     bodies = case_bodies(network)
-    endings = {e["case_id"]: e for e in network.endings}
+    endings = {e["case_id"]: e for e in wire(network.endings)}
+    sent = {case_id: in_case for (_, case_id), in_case in by_case(network.submissions).items()}
     for case in network.cases:
         expected = {Pattern.RECOVERY: "planned", Pattern.DROPOUT: "unilateral"}.get(case.pattern)
         if expected is None:
@@ -253,7 +269,8 @@ def test_episode_endings(seed: int) -> None:
         assert ending["therapist_id"] == case.therapist_id
         last = max(b["administered_at"] for b in bodies[case.case_id] if not is_ending(b))
         assert last < ending["ended_at"] < f"{network.anchor:%Y-%m-%dT%H:%M:%SZ}"
-        assert bodies[case.case_id][-1] is ending
+        assert bodies[case.case_id][-1] == ending
+        assert isinstance(sent[case.case_id][-1], EpisodeEndingRequest)
 
 
 # --- every case through the clinical engine ---------------------------------------------------
@@ -437,6 +454,6 @@ async def test_driver_gives_up_after_retries() -> None:
 
 def test_parent_ids_use_the_parent_role() -> None:
     network = build_network(7, NOW)
-    for body in network.responses:
+    for body in wire(network.responses):
         if "respondent_id" in body:
             assert body["respondent_role"] == RespondentRole.PARENT.value

@@ -7,12 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from alliance_contracts.events import ResponseSubmitted
-from alliance_intake.domain.submission import (
-    ResponseSubmission,
-    check_submission,
-    fingerprint,
-    to_event,
-)
+from alliance_intake.domain.submission import check_submission, fingerprint, to_event
+from alliance_intake.entrypoints.requests import ResponseSubmission
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

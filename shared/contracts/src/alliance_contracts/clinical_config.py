@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alliance_contracts.ids import Citation
+from alliance_contracts.vocabulary import RuleName
 
 Confidence = Literal["C", "P", "U"]
 
@@ -57,17 +58,18 @@ class ExpectedCurveBand(BaseModel):
     tolerance: Cited  # below expected by more than this: not on track
 
 
-# Rule names for `rules_enabled` (all on by default). The alert kinds are switched separately.
-RULES = (
-    "below_cutoff",
-    "drop_from_previous",
-    "reliable_drop",
-    "sudden_loss",
-    "split_alliance",
-    "deterioration",
-    "off_track",
-    "critical_items",
-    "termination_readiness",
+# The rules a clinic can switch off in `rules_enabled` (all on by default). The alert kinds are
+# switched separately; the rupture lifecycle and the phases always run.
+RULES: tuple[RuleName, ...] = (
+    RuleName.BELOW_CUTOFF,
+    RuleName.DROP_FROM_PREVIOUS,
+    RuleName.RELIABLE_DROP,
+    RuleName.SUDDEN_LOSS,
+    RuleName.SPLIT_ALLIANCE,
+    RuleName.DETERIORATION,
+    RuleName.OFF_TRACK,
+    RuleName.CRITICAL_ITEMS,
+    RuleName.TERMINATION_READINESS,
 )
 
 _SRS = "Duncan et al. 2003; PCOMS/OpenFIT"
@@ -233,7 +235,7 @@ class ClinicalConfig(BaseModel):
     # -- alerts: per kind, switched on or off, priority and escalation
     alert_rules: dict[str, AlertRule] = Field(default_factory=_alert_rules)
     # -- which rules run (keys: RULES)
-    rules_enabled: dict[str, bool] = Field(default_factory=dict)
+    rules_enabled: dict[RuleName, bool] = Field(default_factory=dict)
 
     @field_validator("alert_rules")
     @classmethod
@@ -243,18 +245,20 @@ class ClinicalConfig(BaseModel):
             raise ValueError(f"unknown alert kinds {unknown}; kinds are {sorted(_alert_rules())}")
         return value
 
-    @field_validator("rules_enabled")
+    @field_validator("rules_enabled", mode="before")
     @classmethod
-    def _known_rules(cls, value: dict[str, bool]) -> dict[str, bool]:
-        unknown = sorted(set(value) - set(RULES))
+    def _known_rules(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value  # not a mapping: the field's own validation says so
+        unknown = sorted(str(k) for k in set(value) - set(RULES))
         if unknown:
-            raise ValueError(f"unknown rules {unknown}; rules are {sorted(RULES)}")
+            raise ValueError(f"unknown rules {unknown}; rules are {sorted(map(str, RULES))}")
         return value
 
     def alert_rule(self, kind: str) -> AlertRule:
         return self.alert_rules.get(kind) or AlertRule(enabled=False)
 
-    def enabled(self, rule: str) -> bool:
+    def enabled(self, rule: RuleName) -> bool:
         return self.rules_enabled.get(rule, True)
 
     def norm_set(self) -> NormSet:

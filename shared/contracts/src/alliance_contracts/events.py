@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from alliance_contracts.ids import CaseId, ClinicId, Note, PseudonymousId, TherapistId
 from alliance_contracts.timing import Timestamp
+from alliance_contracts.upcasts import typed_fields_from_evidence
 from alliance_contracts.vocabulary import (
     AgeGroup,
     AlertAction,
@@ -21,7 +22,9 @@ from alliance_contracts.vocabulary import (
     AlertPriority,
     AlertStatus,
     EpisodeEnding,
+    Phase,
     RespondentRole,
+    RuleName,
     Severity,
     SignalKind,
     StaffRole,
@@ -182,10 +185,22 @@ class ResponseScored(EventEnvelope):
 class RuleEvidence(Frozen):
     """Which rule fired, with what inputs and threshold, and where the threshold comes from."""
 
-    rule: str
+    rule: RuleName
     inputs: dict[str, Any]
     threshold: float
     citation: str
+
+
+class DyadPair(Frozen):
+    """A child's dyad and a parent's dyad of the same case (a split alliance is between them)."""
+
+    child_dyad_id: uuid.UUID
+    parent_dyad_id: uuid.UUID
+
+
+class PhaseChange(Frozen):
+    from_phase: Phase
+    to_phase: Phase
 
 
 class ClinicalSignalPayload(Frozen):
@@ -197,6 +212,19 @@ class ClinicalSignalPayload(Frozen):
     severity: Severity | None = None
     summary: str = Field(description="One line for a clinician, without personal data.")
     evidence: list[RuleEvidence] = Field(description="Every rule that fired, with its inputs.")
+    series: str | None = Field(
+        None,
+        description="deteriorated, off_track: the outcome series concerned (instrument:role, "
+        "plus :respondent when several share the role).",
+    )
+    split: DyadPair | None = Field(None, description="split_detected: the dyads split.")
+    phase_change: PhaseChange | None = Field(None, description="phase_changed: from and to.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upcast(cls, data: Any) -> Any:
+        # Signals written before these fields existed: docs/decisions/0007.
+        return typed_fields_from_evidence(data) if isinstance(data, dict) else data
 
 
 class ClinicalSignal(EventEnvelope):

@@ -35,6 +35,39 @@ class SignalKind(StrEnum):
     TERMINATION_READY = "termination_ready"
 
 
+class RuleName(StrEnum):
+    """A clinical rule's one name: its switch in `ClinicalConfig.rules_enabled` (when it has
+    one), the `rule` of the evidence it writes, and its module in scoring's `domain/rules/`
+    (docs/clinical.md)."""
+
+    BELOW_CUTOFF = "below_cutoff"
+    DROP_FROM_PREVIOUS = "drop_from_previous"
+    RELIABLE_DROP = "reliable_drop"
+    SUDDEN_LOSS = "sudden_loss"
+    RUPTURE_REPAIRED = "rupture_repaired"  # the rupture lifecycle: always on
+    RUPTURE_UNRESOLVED = "rupture_unresolved"  # the rupture lifecycle: always on
+    SPLIT_ALLIANCE = "split_alliance"
+    DETERIORATION = "deterioration"  # evidence written before issue 9: reliable_deterioration
+    OFF_TRACK = "off_track"  # evidence written before issue 9: not_on_track
+    CRITICAL_ITEMS = "critical_items"  # evidence written before issue 9: critical_item_endorsed
+    TERMINATION_READINESS = "termination_readiness"
+    PHASE_BOUNDARIES = "phase_boundaries"  # always on
+    EARLY_LOW_ALLIANCE = "early_low_alliance"  # an alerts rule; its alert kind switches it
+
+    @classmethod
+    def _missing_(cls, value: object) -> RuleName | None:
+        # Evidence in events written before the names were unified (docs/decisions/0007) still
+        # reads, as the rule it always was.
+        return _LEGACY_RULE_NAMES.get(str(value))
+
+
+_LEGACY_RULE_NAMES = {
+    "reliable_deterioration": RuleName.DETERIORATION,
+    "not_on_track": RuleName.OFF_TRACK,
+    "critical_item_endorsed": RuleName.CRITICAL_ITEMS,
+}
+
+
 class AlertKind(StrEnum):
     RUPTURE = "rupture"
     EARLY_LOW_ALLIANCE = "early_low_alliance"  # low alliance in the foundation phase: dropout risk

@@ -21,6 +21,9 @@ from alliance_contracts.events import ClinicConfigured
 from alliance_platform.consumer import RetryLater
 from alliance_platform.outbox import Connection
 
+# (clinic id, stamped version, time) -> the configuration in force for an event.
+Resolve = Callable[[str, int, datetime], ClinicalConfig]
+
 
 class ConfigurationNotYetKnown(RetryLater):
     """An event names a configuration version the config topic has not delivered yet."""
@@ -73,18 +76,28 @@ async def load_configurations(
 
 async def configuration_resolver(
     conn: Connection, schema: str, stamps: Iterable[tuple[str, int]]
-) -> Callable[[str, int, datetime], ClinicalConfig]:
+) -> Resolve:
     """Loads the versions a batch needs, given its (clinic, stamped version) pairs. Raises
     ConfigurationNotYetKnown (the batch is retried later) when one has not arrived yet."""
+    stamped = latest_stamps(stamps)
+    versions = await load_configurations(conn, schema, list(stamped)) if stamped else {}
+    return resolver(stamped, versions)
+
+
+def latest_stamps(stamps: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Per clinic, the highest version stamped on a batch's events (0, the defaults, left out)."""
     stamped: dict[str, int] = {}
     for clinic, version in stamps:
         stamped[clinic] = max(stamped.get(clinic, 0), version)
-    needed = [clinic for clinic, version in stamped.items() if version > 0]
-    versions = await load_configurations(conn, schema, needed) if needed else {}
-    for clinic in needed:
+    return {clinic: version for clinic, version in stamped.items() if version > 0}
+
+
+def resolver(stamped: dict[str, int], versions: dict[str, list[ConfigVersion]]) -> Resolve:
+    """Picks the version in force from the loaded ones, once every stamped one is known."""
+    for clinic, version in stamped.items():
         known = max((v.version for v in versions.get(clinic, [])), default=0)
-        if known < stamped[clinic]:
-            raise ConfigurationNotYetKnown(f"{clinic}: version {stamped[clinic]}, known {known}")
+        if known < version:
+            raise ConfigurationNotYetKnown(f"{clinic}: version {version}, known {known}")
 
     def resolve(clinic_id: str, version: int, at: datetime) -> ClinicalConfig:
         if version == 0:

@@ -84,8 +84,8 @@ def network_summary(network: Network) -> list[str]:
     kinds = Counter(c.kind for c in network.cases)
     patterns = Counter(c.pattern for c in network.cases)
     parents = sum(len(c.parent_ids) for c in network.cases)
-    instruments = Counter(r["instrument"] for r in network.responses)
-    endings = Counter(e["ending"] for e in network.endings)
+    instruments = Counter(r.instrument for r in network.responses)
+    endings = Counter(e.ending.value for e in network.endings)
     width = max(len(p.value) for p in Pattern)
     lines = [
         f"Alliance demo network, seed {network.seed}, "
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 "This stack already holds that idempotency key with other content: it was "
                 "filled with another --seed or on another day. Re-run with that run's --seed "
-                "and --now, or start from an empty stack (devstack.py reset).",
+                "and --now, or start from an empty stack (./dev reset).",
                 file=sys.stderr,
             )
         return 1

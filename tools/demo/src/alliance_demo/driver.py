@@ -1,5 +1,5 @@
 """Sends generated submissions to the real intake API: questionnaire responses to
-`POST /v1/responses`, episode endings (bodies with an `ending`) to `POST /v1/episode-endings`.
+`POST /v1/responses`, episode endings to `POST /v1/episode-endings` (alliance_demo.requests).
 
 Each case's submissions go out one after another: its responses in administration order, then
 its episode ending, so the case's events reach Kafka (one partition per case) in that order; up
@@ -13,14 +13,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
-from alliance_demo.network import is_ending
-
-RESPONSES_PATH = "/v1/responses"
-ENDINGS_PATH = "/v1/episode-endings"
+from alliance_demo.network import submitted_at
+from alliance_demo.requests import EpisodeEndingRequest, Submission, path_of, request_body
 
 
 @dataclass(frozen=True)
@@ -31,23 +28,15 @@ class SendResult:
     endings: int = 0  # of the sent submissions, how many were episode endings
 
 
-def path_of(body: dict[str, Any]) -> str:
-    return ENDINGS_PATH if is_ending(body) else RESPONSES_PATH
-
-
-def by_case(submissions: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def by_case(submissions: Iterable[Submission]) -> dict[tuple[str, str], list[Submission]]:
     """Each case's submissions in sending order: responses by administration time, then the
     episode ending(s)."""
-    cases: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for body in submissions:
-        cases.setdefault((body["clinic_id"], body["case_id"]), []).append(body)
-    for bodies in cases.values():
-        bodies.sort(
-            key=lambda b: (
-                is_ending(b),
-                b["ended_at"] if is_ending(b) else b["administered_at"],
-                b["idempotency_key"],
-            )
+    cases: dict[tuple[str, str], list[Submission]] = {}
+    for submission in submissions:
+        cases.setdefault((submission.clinic_id, submission.case_id), []).append(submission)
+    for in_case in cases.values():
+        in_case.sort(
+            key=lambda s: (isinstance(s, EpisodeEndingRequest), submitted_at(s), s.idempotency_key)
         )
     return cases
 
@@ -67,7 +56,7 @@ class IntakeUnavailable(Exception):
 
 
 async def send_all(
-    submissions: Iterable[dict[str, Any]],
+    submissions: Iterable[Submission],
     intake_url: str,
     *,
     concurrency: int = 8,
@@ -92,14 +81,14 @@ async def send_all(
         transport=transport,
         headers=headers,
     ) as client:
-        pending: Iterator[list[dict[str, Any]]] = iter(cases.values())
+        pending: Iterator[list[Submission]] = iter(cases.values())
 
         async def worker() -> None:
-            for bodies in pending:  # shared iterator: each case is taken by one worker
-                for body in bodies:
-                    duplicate = await _post(client, body, retries, backoff)
+            for in_case in pending:  # shared iterator: each case is taken by one worker
+                for submission in in_case:
+                    duplicate = await _post(client, submission, retries, backoff)
                     counts["duplicates" if duplicate else "accepted"] += 1
-                    counts["endings"] += is_ending(body)
+                    counts["endings"] += isinstance(submission, EpisodeEndingRequest)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -117,13 +106,13 @@ async def send_all(
 
 
 async def _post(
-    client: httpx.AsyncClient, body: dict[str, Any], retries: int, backoff: float
+    client: httpx.AsyncClient, submission: Submission, retries: int, backoff: float
 ) -> bool:
     """Posts one submission; returns whether intake saw it before."""
-    key = str(body["idempotency_key"])
+    key, path, body = submission.idempotency_key, path_of(submission), request_body(submission)
     for attempt in range(retries + 1):
         try:
-            response = await client.post(path_of(body), json=body)
+            response = await client.post(path, json=body)
         except httpx.TransportError as exc:  # connect/read errors and timeouts
             problem = f"{type(exc).__name__}: {exc}"
         else:

@@ -50,11 +50,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from statistics import mean
-from typing import Any
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG
 from alliance_contracts.instruments import OQ_45, TASC_R
 from alliance_contracts.vocabulary import AgeGroup, EpisodeEnding, RespondentRole
+from alliance_demo.requests import EpisodeEndingRequest, ResponseRequest, Submission
 
 CLINIC_IDS = ("clinic-north", "clinic-south")
 THERAPISTS_PER_CLINIC = 3
@@ -128,29 +128,26 @@ class Network:
     anchor: datetime  # 00:00 UTC of the day of `now`; everything is dated before it
     clinics: tuple[Clinic, ...]
     cases: tuple[Case, ...]
-    # Request bodies by time: responses (`POST /v1/responses`) and episode endings
-    # (`POST /v1/episode-endings`, the bodies with an `ending`).
-    submissions: tuple[dict[str, Any], ...]
+    # Requests by time: responses (`POST /v1/responses`) and episode endings
+    # (`POST /v1/episode-endings`).
+    submissions: tuple[Submission, ...]
 
     @property
-    def responses(self) -> tuple[dict[str, Any], ...]:
-        return tuple(s for s in self.submissions if not is_ending(s))
+    def responses(self) -> tuple[ResponseRequest, ...]:
+        return tuple(s for s in self.submissions if isinstance(s, ResponseRequest))
 
     @property
-    def endings(self) -> tuple[dict[str, Any], ...]:
-        return tuple(s for s in self.submissions if is_ending(s))
+    def endings(self) -> tuple[EpisodeEndingRequest, ...]:
+        return tuple(s for s in self.submissions if isinstance(s, EpisodeEndingRequest))
 
 
-def is_ending(body: dict[str, Any]) -> bool:
-    """An episode-ending body (the other bodies are questionnaire responses)."""
-    return "ending" in body
+def submitted_at(submission: Submission) -> datetime:
+    if isinstance(submission, EpisodeEndingRequest):
+        return submission.ended_at
+    return submission.administered_at
 
 
-def submitted_at(body: dict[str, Any]) -> str:
-    return str(body["ended_at"] if is_ending(body) else body["administered_at"])
-
-
-def generate_submissions(seed: int, now: datetime) -> list[dict[str, Any]]:
+def generate_submissions(seed: int, now: datetime) -> list[Submission]:
     """The network's request bodies (responses and episode endings) in time order."""
     return list(build_network(seed, now).submissions)
 
@@ -180,13 +177,13 @@ def build_network(seed: int, now: datetime) -> Network:
     assigned = _assign_specs(slots, rng)
 
     cases: list[Case] = []
-    submissions: list[dict[str, Any]] = []
+    submissions: list[Submission] = []
     for number, (clinic_id, therapist_id, spec) in enumerate(assigned, start=1):
         case = _case(clinic_id, f"case-{number:04d}", therapist_id, spec, rng)
         cases.append(case)
         submissions.extend(_case_submissions(case, anchor, rng))
 
-    submissions.sort(key=lambda s: (submitted_at(s), s["idempotency_key"]))
+    submissions.sort(key=lambda s: (submitted_at(s), s.idempotency_key))
     return Network(seed, anchor, clinics, tuple(cases), tuple(submissions))
 
 
@@ -441,12 +438,15 @@ def _oq_outcome(pattern: Pattern, n: int, rng: random.Random) -> Series:
 # ----------------------------------------------------------------------------- answers
 
 
-def _vas_answers(total: float, rng: random.Random) -> dict[str, float]:
+Answers = dict[int, float | None]  # item number to the answer; None: left blank
+
+
+def _vas_answers(total: float, rng: random.Random) -> Answers:
     """Four items 0-10 with one decimal that add up to `total` (rounded to a tenth): the SRS,
     CSRS, ORS and CORS."""
     tenths = round(total * 10)
     items = [min(100, max(0, round(tenths / 4 + rng.gauss(0, 3)))) for _ in range(4)]
-    return {str(n): v / 10 for n, v in enumerate(_spread(items, tenths, 0, 100, rng), start=1)}
+    return {n: v / 10 for n, v in enumerate(_spread(items, tenths, 0, 100, rng), start=1)}
 
 
 def _spread(items: list[int], total: int, lo: int, hi: int, rng: random.Random) -> list[int]:
@@ -468,24 +468,24 @@ def _whole_items(total: int, count: int, lo: int, hi: int, rng: random.Random) -
     return _spread(items, total, lo, hi, rng)
 
 
-def _wai_answers(share: float, rng: random.Random) -> dict[str, float]:
+def _wai_answers(share: float, rng: random.Random) -> Answers:
     """WAI-SR, 12 items 1-5, whose total sits at `share` of the range (no reversed items)."""
     items = _whole_items(round(12 + 48 * share), 12, 1, 5, rng)
-    return {str(n): v for n, v in enumerate(items, start=1)}
+    return {n: float(v) for n, v in enumerate(items, start=1)}
 
 
-def _tasc_answers(share: float, rng: random.Random) -> dict[str, float]:
+def _tasc_answers(share: float, rng: random.Random) -> Answers:
     """TASC-R, 12 items 1-4 with items 2, 5, 7, 8, 11 reversed: the keyed total sits at
     `share` of the range."""
     keyed = _whole_items(round(12 + 36 * share), 12, 1, 4, rng)
     return {
-        str(n): (5 - v if n in TASC_R.reverse_items else v) for n, v in enumerate(keyed, start=1)
+        n: float(5 - v if n in TASC_R.reverse_items else v) for n, v in enumerate(keyed, start=1)
     }
 
 
 def _oq_answers(
     total: float, rng: random.Random, *, blank: bool = False, critical: bool = False
-) -> dict[str, float | None]:
+) -> Answers:
     """OQ-45.2, 45 items 0-4 (higher = worse, reversed items keyed 4 - x) adding up to `total`.
     The critical items (substance use, suicidal thoughts, violence) are answered "never",
     except item 8 once when `critical`; a `blank` item is left out (scoring prorates it)."""
@@ -495,18 +495,18 @@ def _oq_answers(
     keyed |= dict.fromkeys(critical_items, 0)
     if critical:
         keyed[OQ_CRITICAL_ITEM] = 1
-    answers: dict[str, float | None] = {
-        str(i): float(4 - v if i in OQ_45.reverse_items else v) for i, v in sorted(keyed.items())
+    answers: Answers = {
+        i: float(4 - v if i in OQ_45.reverse_items else v) for i, v in sorted(keyed.items())
     }
     if blank:
-        answers[str(rng.choice(others))] = None
+        answers[rng.choice(others)] = None
     return answers
 
 
 # ----------------------------------------------------------------------------- submissions
 
 
-def _case_submissions(case: Case, anchor: datetime, rng: random.Random) -> list[dict[str, Any]]:
+def _case_submissions(case: Case, anchor: datetime, rng: random.Random) -> list[Submission]:
     n = case.sessions
     # Weekly sessions on a fixed weekday and hour; the last one 1-10 days before the anchor.
     # A dropout's last session is longer ago: the ending is recorded two weeks later.
@@ -546,7 +546,7 @@ def _case_submissions(case: Case, anchor: datetime, rng: random.Random) -> list[
         if case.pattern is Pattern.NOT_ON_TRACK:
             critical_session = rng.randint(2, n)
 
-    out: list[dict[str, Any]] = []
+    out: list[Submission] = []
 
     def add(
         role: RespondentRole,
@@ -554,34 +554,30 @@ def _case_submissions(case: Case, anchor: datetime, rng: random.Random) -> list[
         instrument: str,
         form: str,
         session: int,
-        answers: dict[str, Any],
+        answers: Answers,
         minutes_after: int,
         *,
         age_group: AgeGroup | None = None,
     ) -> None:
-        body: dict[str, Any] = {
-            "clinic_id": case.clinic_id,
-            "case_id": case.case_id,
-            "therapist_id": case.therapist_id,
-            "respondent_role": role.value,
-        }
-        if respondent_id is not None:
-            body["respondent_id"] = respondent_id
-        at = starts[session - 1] + timedelta(minutes=minutes_after)
         respondent = respondent_id.removeprefix(f"{case.case_id}-") if respondent_id else role.value
-        body |= {
-            "instrument": instrument,
-            "form": form,
-            "session_number": session,
-            "administered_at": _stamp(at),
-            "answers": answers,
-        }
-        if age_group is not None:
-            body["age_group"] = age_group.value
-        body["idempotency_key"] = idempotency_key(
-            case.case_id, respondent, instrument, form, session
+        out.append(
+            ResponseRequest(
+                clinic_id=case.clinic_id,
+                case_id=case.case_id,
+                therapist_id=case.therapist_id,
+                respondent_role=role,
+                respondent_id=respondent_id,
+                instrument=instrument,
+                form=form,
+                session_number=session,
+                administered_at=starts[session - 1] + timedelta(minutes=minutes_after),
+                answers=answers,
+                age_group=age_group,
+                idempotency_key=idempotency_key(
+                    case.case_id, respondent, instrument, form, session
+                ),
+            )
         )
-        out.append(body)
 
     client_role, therapist = RespondentRole.CLIENT, RespondentRole.THERAPIST
     first_parent = case.parent_ids[0] if case.parent_ids else None
@@ -661,15 +657,15 @@ def _case_submissions(case: Case, anchor: datetime, rng: random.Random) -> list[
         # two appointments and the therapist closed the episode.
         after = timedelta(hours=2) if case.ending is EpisodeEnding.PLANNED else timedelta(days=14)
         out.append(
-            {
-                "clinic_id": case.clinic_id,
-                "case_id": case.case_id,
-                "therapist_id": case.therapist_id,
-                "ending": case.ending.value,
-                "ended_at": _stamp(starts[-1] + after),
-                "last_session_number": n,
-                "idempotency_key": ending_key(case.case_id),
-            }
+            EpisodeEndingRequest(
+                clinic_id=case.clinic_id,
+                case_id=case.case_id,
+                therapist_id=case.therapist_id,
+                ending=case.ending,
+                ended_at=starts[-1] + after,
+                last_session_number=n,
+                idempotency_key=ending_key(case.case_id),
+            )
         )
     return out
 
@@ -678,7 +674,3 @@ def _wai_share(srs_total: float) -> float:
     """WAI-SR share of the range that goes with an SRS total (SRS 40 ~ 1, 36 ~ 0.85, 30 ~ 0.63;
     the WAI-SR is a little less generous than the SRS)."""
     return min(1.0, max(0.0, (srs_total - 13.0) / 27.0))
-
-
-def _stamp(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")

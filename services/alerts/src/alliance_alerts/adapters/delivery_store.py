@@ -40,32 +40,29 @@ async def active_endpoints(conn: Connection, clinic_ids: Sequence[str]) -> dict[
     return {r["clinic_id"]: r["url"] for r in rows}
 
 
-async def lease_due(
-    pool: asyncpg.Pool, now: datetime, lease_end: datetime, limit: int
-) -> list[Row]:
+async def lease_due(conn: Connection, now: datetime, lease_end: datetime, limit: int) -> list[Row]:
     """The due deliveries of active endpoints, with their endpoint's URL and sealed secrets;
-    their next attempt moves to `lease_end` (committed before any request goes out)."""
-    async with pool.acquire() as conn, conn.transaction():
-        return list(
-            await conn.fetch(
-                f"WITH due AS (SELECT d.id FROM {S}.delivery d "
-                f"  JOIN {S}.endpoint e USING (clinic_id) "
-                "  WHERE d.status = 'pending' AND e.active AND d.next_attempt_at <= $1 "
-                "  ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "
-                f"UPDATE {S}.delivery d SET next_attempt_at = $3 FROM due, {S}.endpoint e "
-                "WHERE d.id = due.id AND e.clinic_id = d.clinic_id "
-                "RETURNING d.id, d.notice_id, d.clinic_id, d.body, d.attempts, e.url, "
-                "e.secret_key_id, e.secret_sealed, e.previous_key_id, e.previous_sealed, "
-                "e.previous_valid_until",
-                now,
-                limit,
-                lease_end,
-            )
+    their next attempt moves to `lease_end` (to be committed before any request goes out)."""
+    return list(
+        await conn.fetch(
+            f"WITH due AS (SELECT d.id FROM {S}.delivery d "
+            f"  JOIN {S}.endpoint e USING (clinic_id) "
+            "  WHERE d.status = 'pending' AND e.active AND d.next_attempt_at <= $1 "
+            "  ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "
+            f"UPDATE {S}.delivery d SET next_attempt_at = $3 FROM due, {S}.endpoint e "
+            "WHERE d.id = due.id AND e.clinic_id = d.clinic_id "
+            "RETURNING d.id, d.notice_id, d.clinic_id, d.body, d.attempts, e.url, "
+            "e.secret_key_id, e.secret_sealed, e.previous_key_id, e.previous_sealed, "
+            "e.previous_valid_until",
+            now,
+            limit,
+            lease_end,
         )
+    )
 
 
 async def record(
-    pool: asyncpg.Pool,
+    conn: Connection,
     results: Sequence[tuple[Row, str, Outcome]],
     now: datetime,
     lease_end: datetime,
@@ -73,33 +70,32 @@ async def record(
     """Each attempt's result, only while the lease is still ours (a worker that overran it
     records nothing); a dead delivery's notice goes to the dead-letter topic through the
     outbox, in the same transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        for row, result, outcome in results:
-            attempts = row["attempts"] + 1
-            updated = await conn.fetchval(
-                f"UPDATE {S}.delivery SET status = $2, attempts = $3, next_attempt_at = $4, "
-                "last_error = $5, "
-                "delivered_at = CASE WHEN $2 = 'delivered' THEN $6::timestamptz END "
-                "WHERE id = $1 AND status = 'pending' AND next_attempt_at = $7 RETURNING 1",
-                row["id"],
-                outcome.status,
-                attempts,
-                outcome.next_attempt_at,
-                outcome.error,
-                now,
-                lease_end,
-            )
-            if not updated:
-                continue
-            await conn.execute(
-                f"INSERT INTO {S}.attempt (delivery_id, at, outcome) VALUES ($1, $2, $3)",
-                row["id"],
-                now,
-                result,
-            )
-            if outcome.status == "dead":
-                reason = f"webhook delivery failed {attempts} times; last: {result}"
-                await dead_letter(conn, row, reason)
+    for row, result, outcome in results:
+        attempts = row["attempts"] + 1
+        updated = await conn.fetchval(
+            f"UPDATE {S}.delivery SET status = $2, attempts = $3, next_attempt_at = $4, "
+            "last_error = $5, "
+            "delivered_at = CASE WHEN $2 = 'delivered' THEN $6::timestamptz END "
+            "WHERE id = $1 AND status = 'pending' AND next_attempt_at = $7 RETURNING 1",
+            row["id"],
+            outcome.status,
+            attempts,
+            outcome.next_attempt_at,
+            outcome.error,
+            now,
+            lease_end,
+        )
+        if not updated:
+            continue
+        await conn.execute(
+            f"INSERT INTO {S}.attempt (delivery_id, at, outcome) VALUES ($1, $2, $3)",
+            row["id"],
+            now,
+            result,
+        )
+        if outcome.status == "dead":
+            reason = f"webhook delivery failed {attempts} times; last: {result}"
+            await dead_letter(conn, row, reason)
 
 
 async def dead_letter(conn: Connection, row: Any, reason: str) -> None:
@@ -126,10 +122,10 @@ def open_secrets(box: SecretBox, row: Any, now: datetime) -> list[str]:
 
 
 async def upsert_endpoint(
-    pool: asyncpg.Pool, clinic_id: str, url: str, active: bool, sealed: Sealed
+    conn: Connection, clinic_id: str, url: str, active: bool, sealed: Sealed
 ) -> bool:
     """True when the endpoint is new (`sealed` is stored); an existing one keeps its secret."""
-    created = await pool.fetchval(
+    created = await conn.fetchval(
         f"INSERT INTO {S}.endpoint (clinic_id, url, secret_key_id, secret_sealed, active) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (clinic_id) DO UPDATE SET url = EXCLUDED.url, "
         "active = EXCLUDED.active, updated_at = now() RETURNING (xmax = 0)",
@@ -143,29 +139,28 @@ async def upsert_endpoint(
 
 
 async def rotate(
-    pool: asyncpg.Pool, clinic_id: str, sealed: Sealed, now: datetime, until: datetime
+    conn: Connection, clinic_id: str, sealed: Sealed, now: datetime, until: datetime
 ) -> bool:
     """Makes `sealed` the current secret and the current one the previous, valid until `until`.
     False when the clinic has no endpoint; RotationInProgress while the previous one is still
     valid (rotating again would cut off the secret the clinic may still use)."""
-    async with pool.acquire() as conn, conn.transaction():
-        current = await conn.fetchrow(
-            f"SELECT previous_valid_until FROM {S}.endpoint WHERE clinic_id = $1 FOR UPDATE",
-            clinic_id,
-        )
-        if current is None:
-            return False
-        if current["previous_valid_until"] is not None and current["previous_valid_until"] > now:
-            raise RotationInProgress(current["previous_valid_until"])
-        await conn.execute(
-            f"UPDATE {S}.endpoint SET previous_key_id = secret_key_id, "
-            "previous_sealed = secret_sealed, previous_valid_until = $4, secret_key_id = $2, "
-            "secret_sealed = $3, updated_at = now() WHERE clinic_id = $1",
-            clinic_id,
-            sealed.key_id,
-            sealed.blob,
-            until,
-        )
+    current = await conn.fetchrow(
+        f"SELECT previous_valid_until FROM {S}.endpoint WHERE clinic_id = $1 FOR UPDATE",
+        clinic_id,
+    )
+    if current is None:
+        return False
+    if current["previous_valid_until"] is not None and current["previous_valid_until"] > now:
+        raise RotationInProgress(current["previous_valid_until"])
+    await conn.execute(
+        f"UPDATE {S}.endpoint SET previous_key_id = secret_key_id, "
+        "previous_sealed = secret_sealed, previous_valid_until = $4, secret_key_id = $2, "
+        "secret_sealed = $3, updated_at = now() WHERE clinic_id = $1",
+        clinic_id,
+        sealed.key_id,
+        sealed.blob,
+        until,
+    )
     return True
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from alliance_alerts.adapters.tables import SCHEMA
+from alliance_alerts.application.ports import CaseKey
 from alliance_alerts.domain.rules import Alert, Key
 from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
 from alliance_contracts.vocabulary import StaffRole
@@ -16,10 +17,6 @@ from alliance_platform.outbox import Connection
 
 def _alerts(rows: Iterable[object]) -> list[Alert]:
     return [Alert.model_validate_json(r["state"]) for r in rows]  # type: ignore[index]
-
-
-# A case is (clinic id, case id): case ids are unique only within a clinic.
-CaseKey = tuple[str, str]
 
 
 async def active_alerts(

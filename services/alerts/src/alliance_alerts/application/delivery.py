@@ -17,12 +17,12 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
 import httpx
 
 from alliance_alerts.adapters import delivery_store as store
 from alliance_alerts.adapters.secret_box import SecretBox, SecretBoxError
 from alliance_alerts.adapters.webhook_client import check_endpoint, send
+from alliance_alerts.application.ports import AlertsUnitOfWork
 from alliance_alerts.domain.webhooks import (
     SECRET_BYTES,
     DeliveryPolicy,
@@ -38,24 +38,25 @@ log = logging.getLogger(__name__)
 
 
 async def enqueue_deliveries(
-    pool: asyncpg.Pool, notices: Sequence[AlertNotice], now: datetime, policy: DeliveryPolicy
+    uow: AlertsUnitOfWork, notices: Sequence[AlertNotice], now: datetime, policy: DeliveryPolicy
 ) -> int:
     live = [n for n in notices if is_live(n.recorded_at, now, policy.live_window)]
     if not live:
         return 0
-    async with pool.acquire() as conn, conn.transaction():
-        hooks = await store.active_endpoints(conn, list({n.clinic_id for n in live}))
+    async with uow:
+        hooks = await uow.deliveries.active_endpoints(list({n.clinic_id for n in live}))
         rows = [
             (n.event_id, n.clinic_id, hooks[n.clinic_id], n.model_dump_json().encode(), now)
             for n in live
             if n.clinic_id in hooks
         ]
-        await store.queue(conn, rows)
+        await uow.deliveries.queue(rows)
+        await uow.commit()
     return len(rows)
 
 
 async def deliver_due(
-    pool: asyncpg.Pool,
+    uow: AlertsUnitOfWork,
     client: httpx.AsyncClient,
     box: SecretBox,
     now: datetime,
@@ -64,18 +65,21 @@ async def deliver_due(
 ) -> int:
     """Sends the deliveries that are due. Returns how many were attempted."""
     lease_end = now + policy.lease
-    due = await store.lease_due(pool, now, lease_end, limit)
+    async with uow:
+        due = await uow.deliveries.lease(now, lease_end, limit)
+        await uow.commit()
     # Leased and committed: the requests go out with no transaction open.
     results = await asyncio.gather(*(attempt(client, box, row, now, policy) for row in due))
-    await store.record(
-        pool,
-        [
-            (row, result, after_attempt(result, row["attempts"] + 1, now, policy))
-            for row, result in zip(due, results, strict=True)
-        ],
-        now,
-        lease_end,
-    )
+    async with uow:
+        await uow.deliveries.record(
+            [
+                (row, result, after_attempt(result, row["attempts"] + 1, now, policy))
+                for row, result in zip(due, results, strict=True)
+            ],
+            now,
+            lease_end,
+        )
+        await uow.commit()
     return len(due)
 
 
@@ -107,7 +111,7 @@ async def attempt(
 
 
 async def set_endpoint(
-    pool: asyncpg.Pool,
+    uow: AlertsUnitOfWork,
     box: SecretBox,
     clinic_id: str,
     url: str,
@@ -118,18 +122,22 @@ async def set_endpoint(
     new (it is shown once); the secret of an existing endpoint is kept."""
     await check_endpoint(url, policy)
     secret = secret_from_bytes(os.urandom(SECRET_BYTES))
-    created = await store.upsert_endpoint(pool, clinic_id, url, active, box.seal(secret, clinic_id))
+    async with uow:
+        sealed = box.seal(secret, clinic_id)
+        created = await uow.deliveries.upsert_endpoint(clinic_id, url, active, sealed)
+        await uow.commit()
     return secret if created else None
 
 
 async def rotate_secret(
-    pool: asyncpg.Pool, box: SecretBox, clinic_id: str, now: datetime, policy: DeliveryPolicy
+    uow: AlertsUnitOfWork, box: SecretBox, clinic_id: str, now: datetime, policy: DeliveryPolicy
 ) -> tuple[str, datetime] | None:
     """A new secret; the current one stays valid (deliveries carry both signatures) until the
     returned time. None when the clinic has no endpoint; RotationInProgress while a previous
     rotation's changeover lasts."""
     secret = secret_from_bytes(os.urandom(SECRET_BYTES))
     until = now + policy.rotation_overlap
-    if not await store.rotate(pool, clinic_id, box.seal(secret, clinic_id), now, until):
-        return None
-    return secret, until
+    async with uow:
+        rotated = await uow.deliveries.rotate(clinic_id, box.seal(secret, clinic_id), now, until)
+        await uow.commit()
+    return (secret, until) if rotated else None

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-import asyncpg
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter
 
 from alliance_alerts.adapters.tables import PROJECTION_VERSION
+from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
 from alliance_alerts.application.delivery import enqueue_deliveries
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
@@ -55,18 +55,26 @@ def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_
     dead_letters = DeadLetters(broker, SERVICE)
 
     def pipeline(
-        adapter: Any, handler: Callable[[Any, Sequence[E]], Awaitable[int]]
+        adapter: Any, handler: Callable[[Sequence[E]], Awaitable[int]]
     ) -> BatchPipeline[E]:
         async def process(events: Sequence[E]) -> None:
-            pool, relay = runtime.require()
-            if await handler(pool, events):
-                relay.wake()
+            if await handler(events):  # notices were enqueued
+                runtime.require()[1].wake()
 
         return BatchPipeline(TypeAdapter(adapter), process, dead_letters)
 
-    scoring = pipeline(ScoringOutput, apply_scoring)
-    clinic = pipeline(ClinicInput, apply_clinic_events)
-    commands = pipeline(AlertCommand, apply_commands)
+    def unit_of_work() -> PostgresAlertsUnitOfWork:
+        return PostgresAlertsUnitOfWork(runtime.require()[0])
+
+    scoring: BatchPipeline[ScoringOutput] = pipeline(
+        ScoringOutput, lambda events: apply_scoring(unit_of_work(), events)
+    )
+    clinic: BatchPipeline[ClinicInput] = pipeline(
+        ClinicInput, lambda events: apply_clinic_events(unit_of_work(), events)
+    )
+    commands: BatchPipeline[AlertCommand] = pipeline(
+        AlertCommand, lambda events: apply_commands(unit_of_work(), events)
+    )
 
     @batch_subscriber(broker, SCORED, group_id=GROUP)
     async def on_scored(
@@ -88,8 +96,8 @@ def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_
     ) -> None:
         await commands.handle(msg)
 
-    async def enqueue(pool: asyncpg.Pool, notices: Sequence[AlertNotice]) -> int:
-        await enqueue_deliveries(pool, notices, clock(), settings.delivery_policy())
+    async def enqueue(notices: Sequence[AlertNotice]) -> int:
+        await enqueue_deliveries(unit_of_work(), notices, clock(), settings.delivery_policy())
         return 0  # deliveries are sent by the delivery loop, not the relay
 
     deliveries: BatchPipeline[AlertNotice] = pipeline(AlertNotice, enqueue)

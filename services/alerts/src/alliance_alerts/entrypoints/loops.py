@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from alliance_alerts.adapters.delivery_store import migrate_plaintext_secrets
+from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
 from alliance_alerts.application.delivery import deliver_due
 from alliance_alerts.application.handlers import escalate_due
 from alliance_alerts.entrypoints.consumers import Clock
@@ -38,7 +39,7 @@ def every(
 def escalation_step(runtime: Runtime, clock: Clock) -> Callable[[], Awaitable[None]]:
     async def step() -> None:
         pool, relay = runtime.require()
-        if await escalate_due(pool, clock()):
+        if await escalate_due(PostgresAlertsUnitOfWork(pool), clock()):
             relay.wake()
 
     return step
@@ -62,7 +63,8 @@ def delivery_step(
         if not migrated:
             await migrate_plaintext_secrets(pool, box)
             migrated = True
-        if await deliver_due(pool, client, box, clock(), settings.delivery_policy()):
+        uow = PostgresAlertsUnitOfWork(pool)
+        if await deliver_due(uow, client, box, clock(), settings.delivery_policy()):
             relay.wake()  # a dead letter may be waiting in the outbox
 
     return step

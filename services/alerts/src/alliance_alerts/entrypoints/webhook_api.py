@@ -11,6 +11,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from alliance_alerts.adapters.delivery_store import delivery_log
 from alliance_alerts.adapters.secret_box import SecretBox
+from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
 from alliance_alerts.application.delivery import rotate_secret, set_endpoint
 from alliance_alerts.domain.webhooks import EndpointRefused, RotationInProgress
 from alliance_alerts.entrypoints.consumers import Clock
@@ -79,7 +80,7 @@ def webhook_router(settings: AlertsSettings, runtime: Runtime, clock: Clock) -> 
         url = str(hook.url)
         try:
             secret = await set_endpoint(
-                runtime.require()[0],
+                PostgresAlertsUnitOfWork(runtime.require()[0]),
                 sealer,
                 clinic_id,
                 url,
@@ -109,7 +110,11 @@ def webhook_router(settings: AlertsSettings, runtime: Runtime, clock: Clock) -> 
         sealer = clinic_admin(caller, clinic_id)
         try:
             rotated = await rotate_secret(
-                runtime.require()[0], sealer, clinic_id, clock(), settings.delivery_policy()
+                PostgresAlertsUnitOfWork(runtime.require()[0]),
+                sealer,
+                clinic_id,
+                clock(),
+                settings.delivery_policy(),
             )
         except RotationInProgress as busy:
             raise HTTPException(

@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-import asyncpg
-
 from alliance_contracts.events import CaseAssignmentRequested, EpisodeEndingRequested, IntakeCommand
+from alliance_intake.application.ports import IntakeUnitOfWork
 from alliance_intake.application.submit import assign_case, record_episode_ending
-from alliance_intake.domain.episode import EpisodeEndingSubmission
-from alliance_intake.domain.roster import Assignment
+from alliance_intake.domain.episode import EndEpisode
+from alliance_intake.domain.roster import AssignCase
 
 # Keys of the gateway's requests; intake's HTTP API refuses keys that start so.
 GATEWAY_KEY_PREFIX = "gateway-"
@@ -24,22 +23,23 @@ def idempotency_key(command: IntakeCommand) -> str:
 
 
 async def apply_commands(
-    pool: asyncpg.Pool, commands: Sequence[IntakeCommand], now: Callable[[], datetime]
+    uow: IntakeUnitOfWork, commands: Sequence[IntakeCommand], now: Callable[[], datetime]
 ) -> None:
+    """Each command in a transaction of its own, as its HTTP twin."""
     for command in commands:
         if isinstance(command, EpisodeEndingRequested):
             ending = command.payload.model_dump(exclude={"requested_by"})
-            submission = EpisodeEndingSubmission(
+            submission = EndEpisode(
                 clinic_id=command.clinic_id,
                 case_id=command.case_id,
                 idempotency_key=idempotency_key(command),
                 **ending,
             )
-            await record_episode_ending(pool, submission, now)
+            await record_episode_ending(uow, submission, now)
         elif isinstance(command, CaseAssignmentRequested):
-            assignment = Assignment(
+            assignment = AssignCase(
                 therapist_id=command.payload.therapist_id,
                 transfer=command.payload.transfer,
                 idempotency_key=idempotency_key(command),
             )
-            await assign_case(pool, command.clinic_id, command.case_id, assignment, now)
+            await assign_case(uow, command.clinic_id, command.case_id, assignment, now)

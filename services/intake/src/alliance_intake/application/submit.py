@@ -1,4 +1,6 @@
-"""Use cases: accept a questionnaire response; record the end of an episode."""
+"""Use cases: accept a questionnaire response, an episode ending, a configuration change, a
+staff change or a case assignment. Each is one transaction (see `ports.IntakeUnitOfWork`): the
+submission and its outbox row, idempotent per clinic and key."""
 
 from __future__ import annotations
 
@@ -6,26 +8,22 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-import asyncpg
-
-from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.events import ClinicConfigured
 from alliance_contracts.instruments import RuleBroken, Violation
-from alliance_intake.adapters.repository import (
-    latest_config_version,
-    store_clinic_event,
-    store_configuration,
-    store_submission,
-)
-from alliance_intake.domain.configuration import ConfigurationChange, configured_event, resolve
-from alliance_intake.domain.episode import EpisodeEndingSubmission, check_ending, ending_event
-from alliance_intake.domain.roster import Assignment, StaffChange, assignment_event, staff_event
+from alliance_contracts.topics import CONFIG, RESPONSES, TopicSpec
+from alliance_intake.application.ports import IntakeUnitOfWork
+from alliance_intake.domain.configuration import ChangeConfiguration, configured_event, resolve
+from alliance_intake.domain.episode import EndEpisode, check_ending, ending_event
+from alliance_intake.domain.roster import AssignCase, ChangeStaff, assignment_event, staff_event
 from alliance_intake.domain.submission import (
     Accepted,
-    ResponseSubmission,
+    IdempotencyConflict,
     SubmissionReceipt,
+    SubmitResponse,
     check_submission,
     to_event,
 )
+from alliance_platform.outbox import OutboxMessage
 
 
 class Rejected(RuleBroken):
@@ -35,8 +33,8 @@ class Rejected(RuleBroken):
 
 
 async def submit_response(
-    pool: asyncpg.Pool,
-    submission: ResponseSubmission,
+    uow: IntakeUnitOfWork,
+    submission: SubmitResponse,
     now: Callable[[], datetime],
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
 ) -> SubmissionReceipt:
@@ -44,17 +42,18 @@ async def submit_response(
     violations = check_submission(submission, recorded_at)
     if violations:
         raise Rejected(violations)
-    config_version = await latest_config_version(pool, submission.clinic_id)
-    accepted = to_event(submission, new_id(), recorded_at, config_version)
-    event_id, duplicate = await store_submission(
-        pool, submission.clinic_id, submission.idempotency_key, accepted
-    )
-    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)
+    async with uow:
+        # Stamped with the clinic's latest version: scoring applies the one in force.
+        current = await uow.configurations.current(submission.clinic_id)
+        accepted = to_event(submission, new_id(), recorded_at, current.version)
+        receipt = await record(uow, submission.clinic_id, submission.idempotency_key, accepted)
+        await uow.commit()
+    return receipt
 
 
 async def record_episode_ending(
-    pool: asyncpg.Pool,
-    submission: EpisodeEndingSubmission,
+    uow: IntakeUnitOfWork,
+    submission: EndEpisode,
     now: Callable[[], datetime],
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
 ) -> SubmissionReceipt:
@@ -63,56 +62,89 @@ async def record_episode_ending(
     if violations:
         raise Rejected(violations)
     accepted = ending_event(submission, new_id(), recorded_at)
-    event_id, duplicate = await store_submission(
-        pool, submission.clinic_id, submission.idempotency_key, accepted
-    )
-    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)
+    return await accept(uow, submission.clinic_id, submission.idempotency_key, accepted)
 
 
 async def configure_clinic(
-    pool: asyncpg.Pool,
+    uow: IntakeUnitOfWork,
     clinic_id: str,
-    change: ConfigurationChange,
+    change: ChangeConfiguration,
     now: Callable[[], datetime],
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
 ) -> SubmissionReceipt:
-    """Records the clinic's next configuration version. Invalid overrides raise
-    pydantic.ValidationError, which names the field."""
+    """Records the clinic's next configuration version, built from the current one under the
+    clinic's lock so versions are gapless. Invalid overrides raise pydantic.ValidationError,
+    which names the field."""
     recorded_at = now()
-
-    def build(version: int, current: ClinicalConfig) -> Accepted:
-        config = resolve(current, change.overrides)
-        return configured_event(clinic_id, change, version, config, new_id(), recorded_at)
-
-    event_id, duplicate = await store_configuration(pool, clinic_id, change.idempotency_key, build)
-    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)
+    async with uow:
+        await uow.configurations.lock(clinic_id)
+        current = await uow.configurations.current(clinic_id)
+        config = resolve(current.config, change.overrides)
+        accepted = configured_event(
+            clinic_id, change, current.version + 1, config, new_id(), recorded_at
+        )
+        receipt = await record(uow, clinic_id, change.idempotency_key, accepted, CONFIG)
+        if not receipt.duplicate:
+            assert isinstance(accepted.event, ClinicConfigured)
+            await uow.configurations.add(accepted.event)
+        await uow.commit()
+    return receipt
 
 
 async def change_staff(
-    pool: asyncpg.Pool,
+    uow: IntakeUnitOfWork,
     clinic_id: str,
     staff_id: str,
-    change: StaffChange,
+    change: ChangeStaff,
     now: Callable[[], datetime],
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
 ) -> SubmissionReceipt:
     accepted = staff_event(clinic_id, staff_id, change, new_id(), now())
-    event_id, duplicate = await store_clinic_event(
-        pool, clinic_id, change.idempotency_key, accepted
-    )
-    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)
+    return await accept(uow, clinic_id, change.idempotency_key, accepted, CONFIG)
 
 
 async def assign_case(
-    pool: asyncpg.Pool,
+    uow: IntakeUnitOfWork,
     clinic_id: str,
     case_id: str,
-    assignment: Assignment,
+    assignment: AssignCase,
     now: Callable[[], datetime],
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
 ) -> SubmissionReceipt:
     accepted = assignment_event(clinic_id, case_id, assignment, new_id(), now())
-    event_id, duplicate = await store_clinic_event(
-        pool, clinic_id, assignment.idempotency_key, accepted
-    )
-    return SubmissionReceipt(event_id=event_id, duplicate=duplicate)
+    return await accept(uow, clinic_id, assignment.idempotency_key, accepted, CONFIG)
+
+
+async def accept(
+    uow: IntakeUnitOfWork,
+    clinic_id: str,
+    key: str,
+    accepted: Accepted,
+    topic: TopicSpec = RESPONSES,
+) -> SubmissionReceipt:
+    """`record` in a transaction of its own."""
+    async with uow:
+        receipt = await record(uow, clinic_id, key, accepted, topic)
+        await uow.commit()
+    return receipt
+
+
+async def record(
+    uow: IntakeUnitOfWork,
+    clinic_id: str,
+    key: str,
+    accepted: Accepted,
+    topic: TopicSpec = RESPONSES,
+) -> SubmissionReceipt:
+    """Records the submission with its outbox row, idempotent on (clinic, key): a repeat
+    returns the original event id, other content under the same key conflicts. Case
+    submissions (responses, endings) go on the responses topic; clinic events (configuration,
+    roster, assignments) on the config topic, ordered per clinic."""
+    event = accepted.event
+    if await uow.submissions.add(clinic_id, key, accepted):
+        await uow.outbox.add([OutboxMessage(topic, event)])
+        return SubmissionReceipt(event_id=event.event_id, duplicate=False)
+    original = await uow.submissions.recorded(clinic_id, key)
+    if original.fingerprint != accepted.fingerprint:
+        raise IdempotencyConflict(key)
+    return SubmissionReceipt(event_id=original.event_id, duplicate=True)

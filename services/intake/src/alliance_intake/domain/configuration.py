@@ -19,25 +19,10 @@ from alliance_contracts.timing import Timestamp
 from alliance_intake.domain.submission import Accepted, fingerprint
 
 
-class ConfigurationChange(BaseModel):
-    """The body of `PATCH /v1/clinics/{clinic_id}/configuration`."""
+class ChangeConfiguration(BaseModel):
+    """Overrides that make a clinic's next configuration version."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "overrides": {
-                        "oq_norm_set": "NL",
-                        "split_gap": {"value": 0.25, "source": "clinic policy", "confidence": "U"},
-                        "rules_enabled": {"drop_from_previous": False},
-                    },
-                    "idempotency_key": "config-2026-11-25-nl-norms",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     overrides: dict[str, Any] = Field(
         description="ClinicalConfig fields to change; nested objects are merged (see "
@@ -82,7 +67,7 @@ def resolve(current: ClinicalConfig, overrides: dict[str, Any]) -> ClinicalConfi
 
 def configured_event(
     clinic_id: str,
-    change: ConfigurationChange,
+    change: ChangeConfiguration,
     version: int,
     config: ClinicalConfig,
     event_id: uuid.UUID,

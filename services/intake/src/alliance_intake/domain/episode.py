@@ -14,41 +14,23 @@ from alliance_contracts.timing import in_future
 from alliance_intake.domain.submission import Accepted, fingerprint
 
 
-class EpisodeEndingSubmission(EpisodeEndedPayload):
-    """The body of `POST /v1/episode-endings`."""
+class EndEpisode(EpisodeEndedPayload):
+    """The end of a treatment episode to record, from a clinic system or a user's request."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "clinic_id": "clinic-north",
-                    "case_id": "case-0001",
-                    "therapist_id": "th-07",
-                    "ending": "planned",
-                    "ended_at": "2026-11-20T16:00:00Z",
-                    "last_session_number": 12,
-                    "idempotency_key": "ehr-7f3a-episode-end",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     clinic_id: ClinicId
     case_id: PseudonymousId
     idempotency_key: IdempotencyKey
 
 
-def check_ending(submission: EpisodeEndingSubmission, now: datetime) -> list[Violation]:
+def check_ending(submission: EndEpisode, now: datetime) -> list[Violation]:
     if in_future(submission.ended_at, now):
         return [Violation("ended_at", "must not be in the future")]
     return []
 
 
-def ending_event(
-    submission: EpisodeEndingSubmission, event_id: uuid.UUID, now: datetime
-) -> Accepted:
+def ending_event(submission: EndEpisode, event_id: uuid.UUID, now: datetime) -> Accepted:
     payload = EpisodeEndedPayload.model_validate(
         submission.model_dump(exclude={"clinic_id", "case_id", "idempotency_key"})
     )

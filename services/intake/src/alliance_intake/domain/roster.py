@@ -19,8 +19,8 @@ from alliance_contracts.vocabulary import StaffRole
 from alliance_intake.domain.submission import Accepted, fingerprint
 
 
-class StaffChange(BaseModel):
-    """The body of `PUT /v1/clinics/{clinic_id}/staff/{staff_id}`."""
+class ChangeStaff(BaseModel):
+    """A staff member's role in the clinic (added, changed or made inactive)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -29,8 +29,8 @@ class StaffChange(BaseModel):
     idempotency_key: IdempotencyKey
 
 
-class Assignment(BaseModel):
-    """The body of `PUT /v1/clinics/{clinic_id}/cases/{case_id}/assignment`."""
+class AssignCase(BaseModel):
+    """A case assigned (or transferred) to a therapist: its alerts go to them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,7 +40,7 @@ class Assignment(BaseModel):
 
 
 def staff_event(
-    clinic_id: str, staff_id: str, change: StaffChange, event_id: uuid.UUID, now: datetime
+    clinic_id: str, staff_id: str, change: ChangeStaff, event_id: uuid.UUID, now: datetime
 ) -> Accepted:
     event = StaffChanged(
         event_id=event_id,
@@ -54,7 +54,7 @@ def staff_event(
 
 
 def assignment_event(
-    clinic_id: str, case_id: str, assignment: Assignment, event_id: uuid.UUID, now: datetime
+    clinic_id: str, case_id: str, assignment: AssignCase, event_id: uuid.UUID, now: datetime
 ) -> Accepted:
     event = CaseAssigned(
         event_id=event_id,

@@ -17,29 +17,10 @@ from alliance_contracts.timing import in_future
 # Clocks drift; a response stamped a little ahead of our clock is not an error.
 
 
-class ResponseSubmission(ResponseSubmittedPayload):
-    """The body of `POST /v1/responses`."""
+class SubmitResponse(ResponseSubmittedPayload):
+    """A questionnaire response to accept: its payload, where it belongs and its key."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "clinic_id": "clinic-north",
-                    "case_id": "case-0001",
-                    "therapist_id": "th-07",
-                    "respondent_role": "client",
-                    "instrument": "SRS",
-                    "form": "client",
-                    "session_number": 3,
-                    "administered_at": "2026-11-20T15:00:00Z",
-                    "answers": {"1": 9.1, "2": 8.5, "3": 7.0, "4": 9.9},
-                    "idempotency_key": "ehr-7f3a-2026-11-20-srs",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     clinic_id: ClinicId
     case_id: PseudonymousId
@@ -48,7 +29,7 @@ class ResponseSubmission(ResponseSubmittedPayload):
     )
 
 
-def check_submission(submission: ResponseSubmission, now: datetime) -> list[Violation]:
+def check_submission(submission: SubmitResponse, now: datetime) -> list[Violation]:
     problems = validate_response(
         submission.instrument, submission.form, submission.respondent_role, submission.answers
     )
@@ -70,7 +51,7 @@ class Accepted:
 
 
 def to_event(
-    submission: ResponseSubmission, event_id: uuid.UUID, now: datetime, config_version: int = 0
+    submission: SubmitResponse, event_id: uuid.UUID, now: datetime, config_version: int = 0
 ) -> Accepted:
     payload = ResponseSubmittedPayload.model_validate(
         submission.model_dump(exclude={"clinic_id", "case_id", "idempotency_key"})

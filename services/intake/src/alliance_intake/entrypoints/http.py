@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-import asyncpg
 from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Path, status
 from fastapi.responses import JSONResponse
@@ -33,7 +32,9 @@ from alliance_contracts.timing import utc_now
 from alliance_contracts.topics import CONFIG, INTAKE_COMMANDS, RESPONSES
 from alliance_intake.adapters.repository import current_configuration
 from alliance_intake.adapters.tables import SCHEMA, metadata
+from alliance_intake.adapters.unit_of_work import PostgresIntakeUnitOfWork
 from alliance_intake.application.commands import GATEWAY_KEY_PREFIX, apply_commands
+from alliance_intake.application.ports import IntakeUnitOfWork
 from alliance_intake.application.submit import (
     Rejected,
     assign_case,
@@ -42,13 +43,13 @@ from alliance_intake.application.submit import (
     record_episode_ending,
     submit_response,
 )
-from alliance_intake.domain.configuration import ConfigurationChange
-from alliance_intake.domain.episode import EpisodeEndingSubmission
-from alliance_intake.domain.roster import Assignment, StaffChange
-from alliance_intake.domain.submission import (
-    IdempotencyConflict,
+from alliance_intake.domain.submission import IdempotencyConflict, SubmissionReceipt
+from alliance_intake.entrypoints.requests import (
+    Assignment,
+    ConfigurationChange,
+    EpisodeEndingSubmission,
     ResponseSubmission,
-    SubmissionReceipt,
+    StaffChange,
 )
 from alliance_intake.settings import IntakeSettings
 from alliance_platform.broker import batch_subscriber, create_broker
@@ -94,7 +95,7 @@ def build_broker(
 
     async def process(commands: Sequence[IntakeCommand]) -> None:
         pool, relay = runtime.require()
-        await apply_commands(pool, commands, now)
+        await apply_commands(PostgresIntakeUnitOfWork(pool), commands, now)
         relay.wake()
 
     pipeline: BatchPipeline[IntakeCommand] = BatchPipeline(
@@ -179,7 +180,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         require_write(caller, submission.clinic_id, Scope.RESPONSES_WRITE, "body")
         return await accept(
             submission.idempotency_key,
-            lambda pool: submit_response(pool, submission, utc_now),
+            lambda uow: submit_response(uow, submission, utc_now),
         )
 
     @app.post(
@@ -197,7 +198,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         require_write(caller, submission.clinic_id, Scope.RESPONSES_WRITE, "body")
         return await accept(
             submission.idempotency_key,
-            lambda pool: record_episode_ending(pool, submission, utc_now),
+            lambda uow: record_episode_ending(uow, submission, utc_now),
         )
 
     @app.patch(
@@ -218,7 +219,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         try:
             return await accept(
                 change.idempotency_key,
-                lambda pool: configure_clinic(pool, clinic_id, change, utc_now),
+                lambda uow: configure_clinic(uow, clinic_id, change, utc_now),
             )
         except ValidationError as invalid:
             detail = [
@@ -257,7 +258,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
         return await accept(
             change.idempotency_key,
-            lambda pool: change_staff(pool, clinic_id, staff_id, change, utc_now),
+            lambda uow: change_staff(uow, clinic_id, staff_id, change, utc_now),
         )
 
     @app.put(
@@ -275,19 +276,19 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
         return await accept(
             assignment.idempotency_key,
-            lambda pool: assign_case(pool, clinic_id, case_id, assignment, utc_now),
+            lambda uow: assign_case(uow, clinic_id, case_id, assignment, utc_now),
         )
 
     async def accept(
         key: str,
-        use_case: Callable[[asyncpg.Pool], Awaitable[SubmissionReceipt]],
+        use_case: Callable[[IntakeUnitOfWork], Awaitable[SubmissionReceipt]],
     ) -> SubmissionReceipt | JSONResponse:
         if key.startswith(GATEWAY_KEY_PREFIX):  # the gateway's requests have their own keys
             rule = f"must not start with {GATEWAY_KEY_PREFIX} (reserved for gateway requests)"
             return JSONResponse(error_body(["body", "idempotency_key"], rule, "reserved"), 422)
         pool, relay = runtime.require()
         try:
-            receipt = await use_case(pool)
+            receipt = await use_case(PostgresIntakeUnitOfWork(pool))
         except Rejected as rejected:
             detail = [
                 {"loc": ["body", *v.field.split(".")], "msg": v.rule, "type": "rule_violation"}

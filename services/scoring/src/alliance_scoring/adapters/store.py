@@ -15,10 +15,8 @@ from typing import Any
 from alliance_contracts.events import ClinicalSignal, ResponseScored
 from alliance_platform.outbox import Connection
 from alliance_scoring.adapters.tables import SCHEMA
+from alliance_scoring.application.ports import CaseKey
 from alliance_scoring.domain.state import CaseState, DyadState
-
-# A case is (clinic id, case id): case ids are unique only within a clinic.
-CaseKey = tuple[str, str]
 
 
 async def load_cases(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, CaseState]:

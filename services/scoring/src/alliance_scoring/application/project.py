@@ -1,12 +1,10 @@
 """Use cases: fold a batch of case events into the case projections, in one transaction;
-record clinic configuration versions."""
+record clinic configuration versions (see `ports.ScoringUnitOfWork`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-
-import asyncpg
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG
 from alliance_contracts.events import (
@@ -19,46 +17,36 @@ from alliance_contracts.events import (
     ResponseSubmitted,
 )
 from alliance_contracts.topics import SCORED
-from alliance_platform.config_store import configuration_resolver, save_configurations
-from alliance_platform.outbox import OutboxMessage, claim_new_events, enqueue
-from alliance_scoring.adapters.store import (
-    insert_scores,
-    insert_signals,
-    load_cases,
-    save_cases,
-)
-from alliance_scoring.adapters.tables import SCHEMA
+from alliance_platform.outbox import OutboxMessage
+from alliance_scoring.application.ports import ScoringUnitOfWork
 from alliance_scoring.domain.case import apply, decide, new_case
 from alliance_scoring.domain.dyads import score
 
 
-async def record_configurations(pool: asyncpg.Pool, events: Sequence[ClinicInput]) -> int:
-    async with pool.acquire() as conn, conn.transaction():
-        fresh = await claim_new_events(conn, SCHEMA, events)
+async def record_configurations(uow: ScoringUnitOfWork, events: Sequence[ClinicInput]) -> int:
+    async with uow:
+        fresh = await uow.processed.claim(events)
         # Rosters and assignments on the config topic are the alerts service's business.
-        await save_configurations(
-            conn, SCHEMA, [e for e in fresh if isinstance(e, ClinicConfigured)]
-        )
+        await uow.configurations.save([e for e in fresh if isinstance(e, ClinicConfigured)])
+        await uow.commit()
     return len(fresh)
 
 
 async def project_batch(
-    pool: asyncpg.Pool, events: Sequence[CaseInput], now: Callable[[], datetime]
+    uow: ScoringUnitOfWork, events: Sequence[CaseInput], now: Callable[[], datetime]
 ) -> int:
     """Scores the new events of the batch and folds them into their cases, publishing the
     scored responses and the derived signals. Events already processed (redeliveries) change
     nothing. Returns the number of new events."""
     recorded_at = now()
-    async with pool.acquire() as conn, conn.transaction():
-        fresh = await claim_new_events(conn, SCHEMA, events)
+    async with uow:
+        fresh = await uow.processed.claim(events)
         if not fresh:
-            return 0
-        resolve = await configuration_resolver(
-            conn,
-            SCHEMA,
-            [(e.clinic_id, e.config_version) for e in fresh if isinstance(e, ResponseSubmitted)],
+            return 0  # all seen before: nothing to commit
+        resolve = await uow.configurations.resolver(
+            [(e.clinic_id, e.config_version) for e in fresh if isinstance(e, ResponseSubmitted)]
         )
-        cases = await load_cases(conn, {(e.clinic_id, e.case_id) for e in fresh})
+        cases = await uow.cases.get({(e.clinic_id, e.case_id) for e in fresh})
         scored: list[ResponseScored] = []
         signals: list[ClinicalSignal] = []
         published: list[EventEnvelope] = []  # each score followed by the signals it caused
@@ -82,8 +70,9 @@ async def project_batch(
                 published.append(result)
             signals.extend(derived)
             published.extend(derived)
-        await save_cases(conn, cases.values(), recorded_at)
-        await insert_scores(conn, scored)
-        await insert_signals(conn, signals)
-        await enqueue(conn, SCHEMA, [OutboxMessage(SCORED, e) for e in published])
+        await uow.cases.save(cases.values(), recorded_at)
+        await uow.scores.add(scored)
+        await uow.signals.add(signals)
+        await uow.outbox.add([OutboxMessage(SCORED, e) for e in published])
+        await uow.commit()
     return len(fresh)

@@ -31,6 +31,7 @@ from alliance_scoring.adapters.tables import (
     SCHEMA,
     TABLES,
 )
+from alliance_scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
 from alliance_scoring.application.project import project_batch, record_configurations
 from alliance_scoring.settings import ScoringSettings
 
@@ -48,11 +49,11 @@ def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
 
     async def process(events: Sequence[CaseInput]) -> None:
         pool, relay = runtime.require()
-        if await project_batch(pool, events, utc_now):
+        if await project_batch(PostgresScoringUnitOfWork(pool), events, utc_now):
             relay.wake()
 
     async def process_configurations(events: Sequence[ClinicInput]) -> None:
-        await record_configurations(runtime.require()[0], events)
+        await record_configurations(PostgresScoringUnitOfWork(runtime.require()[0]), events)
 
     config_pipeline: BatchPipeline[ClinicInput] = BatchPipeline(
         TypeAdapter(ClinicInput), process_configurations, DeadLetters(broker, SERVICE)

@@ -7,6 +7,11 @@ functional range; improved = reliable improvement only; deteriorated = reliable 
 otherwise unchanged. Clients who start in the functional range cannot recover by definition.
 The expected curve (improvement = gain * ln(session) by intake band) approximates the
 proprietary expected-treatment-response curves; its parameters are configuration.
+
+Inputs: each outcome series (ORS, CORS, OQ-45.2; one per instrument and respondent) against its
+first administration. Thresholds: `ors_cutoffs`, `ors_reliable_change`, the OQ-45.2 norm set,
+`expected_curves` (docs/clinical.md, 3.9-3.10). Evolves: `CaseState.outcomes` (`evolve`).
+Detects: `deteriorated` (rule `deterioration`) and `off_track` (rule `off_track`) (`detect`).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from __future__ import annotations
 import math
 
 from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.events import ClinicalSignal, ResponseScoredPayload, RuleEvidence
 from alliance_contracts.instruments import Instrument
-from alliance_contracts.vocabulary import AgeGroup, OutcomeClass
+from alliance_contracts.vocabulary import AgeGroup, OutcomeClass, RuleName, Severity, SignalKind
 from alliance_scoring.domain.state import OutcomeState, Point
+from alliance_scoring.domain.step import Step
 
 
 def thresholds(
@@ -79,7 +86,7 @@ def advance_outcome(
     # Sessions are counted from the baseline: a first measure at session 3 is session 1 of its
     # curve.
     curve_session = point.session_number - baseline.session_number + 1
-    if band is not None and config.enabled("off_track") and curve_session >= 2:
+    if band is not None and config.enabled(RuleName.OFF_TRACK) and curve_session >= 2:
         band_name = band.name
         expected = round(band.gain_per_log_session.value * math.log(curve_session), 3)
         on_track = improvement >= expected - band.tolerance.value
@@ -100,3 +107,95 @@ def advance_outcome(
         curve_band=band_name,
         tolerance=band.tolerance.value if band is not None and expected is not None else None,
     )
+
+
+def evolve(
+    outcomes: dict[str, OutcomeState],
+    instrument: Instrument,
+    scored: ResponseScoredPayload,
+    point: Point,
+    age_group: AgeGroup | None,
+    config: ClinicalConfig,
+) -> dict[str, OutcomeState]:
+    """The case's outcome series after this administration of an outcome instrument."""
+    dyad = scored.dyad
+    # One series per respondent: two caregivers' CORS are two series.
+    key = f"{scored.instrument}:{dyad.respondent_role.value}"
+    if dyad.respondent_id:
+        key += f":{dyad.respondent_id}"
+    outcome = advance_outcome(
+        outcomes.get(key),
+        instrument,
+        dyad.respondent_role.value,
+        dyad.respondent_id,
+        point,
+        age_group,
+        config,
+    )
+    return outcomes if outcome is None else {**outcomes, key: outcome}
+
+
+def detect(step: Step) -> list[ClinicalSignal]:
+    """Per outcome series: newly deteriorated, then newly off track."""
+    signals: list[ClinicalSignal] = []
+    for key, o in step.after.outcomes.items():
+        was = step.before.outcomes.get(key)
+        inputs = {
+            "baseline": o.baseline.total,
+            "latest": o.latest.total,
+            "improvement": o.improvement,
+            "reliable_change": o.reliable_change,
+            "cutoff": o.cutoff,
+            "session_number": o.latest.session_number,
+            "series": key,
+        }
+        if (
+            o.outcome_class == "deteriorated"
+            and step.config.enabled(RuleName.DETERIORATION)
+            and (was is None or was.outcome_class != "deteriorated")
+        ):
+            evidence = RuleEvidence(
+                rule=RuleName.DETERIORATION,
+                inputs=inputs,
+                threshold=o.reliable_change,
+                citation="Jacobson & Truax 1991",
+            )
+            signals.append(
+                step.signal(
+                    SignalKind.DETERIORATED,
+                    key,
+                    f"{o.instrument} reliably worse than at intake ({o.improvement:+g} points)",
+                    [evidence],
+                    instrument=o.instrument,
+                    session=o.latest.session_number,
+                    severity=Severity.HIGH,
+                    series=key,
+                )
+            )
+        if o.on_track is False and (was is None or was.on_track is not False):
+            evidence = RuleEvidence(
+                rule=RuleName.OFF_TRACK,
+                inputs={
+                    **inputs,
+                    "expected_improvement": o.expected_improvement,
+                    "tolerance": o.tolerance,
+                    "band": o.curve_band,
+                },
+                # Not on track: improvement below expected minus the tolerance.
+                threshold=round((o.expected_improvement or 0.0) - (o.tolerance or 0.0), 3),
+                citation="expected curve gain*ln(session) by intake band "
+                "(Finch et al. 2001 method; approximation)",
+            )
+            signals.append(
+                step.signal(
+                    SignalKind.OFF_TRACK,
+                    key,
+                    f"{o.instrument} below the expected curve ({o.curve_band} intake band)",
+                    [evidence],
+                    instrument=o.instrument,
+                    session=o.latest.session_number,
+                    severity=Severity.MODERATE,
+                    series=key,
+                )
+            )
+    return signals

@@ -1,6 +1,8 @@
 """Rupture rules over one dyad's alliance series, and the rupture lifecycle. Pure.
 
-Rules (each switchable and tuned through ClinicalConfig; see docs/clinical.md):
+Inputs: the dyad's series on one alliance instrument (SRS, CSRS, WAI-SR, TASC-R) and the new
+session. Rules that open a rupture (each switchable and tuned through ClinicalConfig; sources
+and confidence in docs/clinical.md, 3.1-3.5):
 - `below_cutoff`: the SRS/CSRS total is below its cut-off.
 - `drop_from_previous`: the SRS/CSRS total fell by at least 1 point since the previous session.
 - `reliable_drop`: the score fell below the mean of the dyad's own course by 1 SD (lenient,
@@ -9,8 +11,10 @@ Rules (each switchable and tuned through ClinicalConfig; see docs/clinical.md):
 - `sudden_loss`: the three Tang & DeRubeis criteria, mirrored for a loss; judged once the two
   sessions after the drop are in, so it is reported two sessions late.
 
-A rupture is repaired when the score returns to its pre-rupture level (the V shape) and becomes
-unresolved (escalated) after `repair_window_sessions` sessions without that.
+A rupture is repaired (`rupture_repaired`) when the score returns to its pre-rupture level (the
+V shape) and becomes unresolved (`rupture_unresolved`, escalated) after `repair_window_sessions`
+sessions without that. Evolves: `DyadState.ruptures` (`advance_ruptures`). Detects:
+`rupture_opened`, `rupture_repaired`, `rupture_escalated` (`detect`).
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import uuid
 from collections.abc import Sequence
 
 from alliance_contracts.clinical_config import ClinicalConfig
-from alliance_contracts.events import RuleEvidence
+from alliance_contracts.events import ClinicalSignal, RuleEvidence
 from alliance_contracts.instruments import Instrument
-from alliance_contracts.vocabulary import RuptureStatus, Severity
+from alliance_contracts.vocabulary import RuleName, RuptureStatus, Severity, SignalKind
 from alliance_scoring.domain.state import Point, Rupture
 from alliance_scoring.domain.stats import T_CRITICAL_95, mean, pooled_sd, sample_sd
+from alliance_scoring.domain.step import Step
 
 SEVERITY_ORDER = {Severity.LOW: 0, Severity.MODERATE: 1, Severity.HIGH: 2}
 RUPTURE_NAMESPACE = uuid.UUID("3e9c1f0e-7a55-4b0e-8d5c-1c2b3a4d5e6f")
@@ -39,11 +44,11 @@ def session_rules(
     """The rules judged on the new session against the sessions before it."""
     hits: list[tuple[RuleEvidence, Severity]] = []
     cutoff = config.alliance_cutoffs.get(instrument.code)
-    if cutoff and config.enabled("below_cutoff") and point.total < cutoff.value:
+    if cutoff and config.enabled(RuleName.BELOW_CUTOFF) and point.total < cutoff.value:
         hits.append(
             (
                 RuleEvidence(
-                    rule="below_cutoff",
+                    rule=RuleName.BELOW_CUTOFF,
                     inputs={"total": point.total, "session_number": point.session_number},
                     threshold=cutoff.value,
                     citation=cutoff.source,
@@ -51,14 +56,14 @@ def session_rules(
                 Severity.LOW,
             )
         )
-    if cutoff and prior and config.enabled("drop_from_previous"):
+    if cutoff and prior and config.enabled(RuleName.DROP_FROM_PREVIOUS):
         previous = prior[-1]
         drop = round(previous.total - point.total, 4)
         if drop >= config.drop_from_previous.value:
             hits.append(
                 (
                     RuleEvidence(
-                        rule="drop_from_previous",
+                        rule=RuleName.DROP_FROM_PREVIOUS,
                         inputs={
                             "previous_total": previous.total,
                             "total": point.total,
@@ -71,7 +76,9 @@ def session_rules(
                     Severity.LOW,
                 )
             )
-    if len(prior) >= config.reliable_drop_min_sessions.value and config.enabled("reliable_drop"):
+    if len(prior) >= config.reliable_drop_min_sessions.value and config.enabled(
+        RuleName.RELIABLE_DROP
+    ):
         hits.extend(_reliable_drop(instrument, prior, point, config))
     return hits
 
@@ -91,7 +98,7 @@ def _reliable_drop(
     ):
         if drop >= z.value * sd:
             evidence = RuleEvidence(
-                rule="reliable_drop",
+                rule=RuleName.RELIABLE_DROP,
                 inputs={
                     "total": point.total,
                     "course_mean": round(mean(course), 3),
@@ -113,7 +120,7 @@ def sudden_loss(
 ) -> tuple[RuleEvidence, Point, Point] | None:
     """Judges the drop into the third-latest session (its two following sessions are in).
     Returns the evidence, the session before the drop and the session of the drop."""
-    if len(series) < 4 or not config.enabled("sudden_loss"):
+    if len(series) < 4 or not config.enabled(RuleName.SUDDEN_LOSS):
         return None
     at = len(series) - 3
     before, drop_point = series[at - 1], series[at]
@@ -135,7 +142,7 @@ def sudden_loss(
     if not all(criteria):
         return None
     evidence = RuleEvidence(
-        rule="sudden_loss",
+        rule=RuleName.SUDDEN_LOSS,
         inputs={
             "previous_total": before.total,
             "total": drop_point.total,
@@ -215,7 +222,7 @@ def advance_ruptures(
             )
             updated.append(opened)
             open_now = opened
-        elif all(e.rule != "sudden_loss" for e in open_now.evidence):
+        elif all(e.rule is not RuleName.SUDDEN_LOSS for e in open_now.evidence):
             updated[updated.index(open_now)] = open_now = open_now.model_copy(
                 update={"evidence": (*open_now.evidence, evidence)}
             )
@@ -234,3 +241,77 @@ def advance_ruptures(
             )
         )
     return tuple(updated)
+
+
+def detect(step: Step) -> list[ClinicalSignal]:
+    """A rupture opened, repaired or gone unresolved in this step, per dyad."""
+    signals: list[ClinicalSignal] = []
+    before, window = step.before.dyads, step.config.repair_window_sessions
+    for key, dyad in step.after.dyads.items():
+        old = {r.rupture_id: r for r in before[key].ruptures} if key in before else {}
+        for r in dyad.ruptures:
+            was = old.get(r.rupture_id)
+            role = dyad.dyad.respondent_role.value
+            if was is None:
+                signals.append(
+                    step.signal(
+                        SignalKind.RUPTURE_OPENED,
+                        r.rupture_id,
+                        f"{r.instrument} rupture opened at session {r.opened_session} "
+                        f"({role} rating)",
+                        r.evidence,
+                        dyad=dyad.dyad,
+                        instrument=r.instrument,
+                        session=r.opened_session,
+                        severity=r.severity,
+                    )
+                )
+            elif was.status != r.status and r.status == RuptureStatus.REPAIRED:
+                evidence = RuleEvidence(
+                    rule=RuleName.RUPTURE_REPAIRED,
+                    threshold=r.target,
+                    inputs={
+                        "opened_session": r.opened_session,
+                        "repaired_session": r.resolved_session,
+                        "pre_rupture_level": r.target,
+                    },
+                    citation="repair: return to the pre-rupture level (V shape)",
+                )
+                signals.append(
+                    step.signal(
+                        SignalKind.RUPTURE_REPAIRED,
+                        r.rupture_id,
+                        f"{r.instrument} rupture of session {r.opened_session} repaired at "
+                        f"session {r.resolved_session}",
+                        [evidence],
+                        dyad=dyad.dyad,
+                        instrument=r.instrument,
+                        session=r.resolved_session,
+                        severity=r.severity,
+                    )
+                )
+            elif was.status != r.status and r.status == RuptureStatus.UNRESOLVED:
+                evidence = RuleEvidence(
+                    rule=RuleName.RUPTURE_UNRESOLVED,
+                    threshold=window.value,
+                    inputs={
+                        "opened_session": r.opened_session,
+                        "session_number": r.resolved_session,
+                        "pre_rupture_level": r.target,
+                    },
+                    citation=window.source,
+                )
+                signals.append(
+                    step.signal(
+                        SignalKind.RUPTURE_ESCALATED,
+                        r.rupture_id,
+                        f"{r.instrument} rupture of session {r.opened_session} unresolved after "
+                        f"{window.value:g} sessions",
+                        [evidence],
+                        dyad=dyad.dyad,
+                        instrument=r.instrument,
+                        session=r.resolved_session,
+                        severity=Severity.HIGH,
+                    )
+                )
+    return signals

@@ -1,0 +1,46 @@
+"""Alert rules and lifecycle, pure: no I/O, no clock (time is passed in), no randomness.
+
+- `alert`: the Alert, its typed transitions (raised, acknowledged, resolved, auto_resolved,
+  snoozed, reassigned, escalated_to_supervisors, updated), the notice of a transition and its
+  recipients.
+- `signals`: scoring's events raise, update or resolve alerts (`on_scoring`).
+- `lifecycle`: a user's commands, case assignments and escalation (`on_command`,
+  `on_assignment`, `escalation_due`).
+
+Ids derive from the inputs, so a replay or a redelivery produces the same alerts, transitions and
+notices. The application layer imports from this package.
+"""
+
+from __future__ import annotations
+
+from alliance_alerts.domain.rules.alert import (
+    Alert,
+    Cause,
+    Key,
+    Transition,
+    TransitionRefused,
+    notice,
+    recipients,
+)
+from alliance_alerts.domain.rules.lifecycle import (
+    CommandRejected,
+    escalation_due,
+    on_assignment,
+    on_command,
+)
+from alliance_alerts.domain.rules.signals import on_scoring
+
+__all__ = [
+    "Alert",
+    "Cause",
+    "CommandRejected",
+    "Key",
+    "Transition",
+    "TransitionRefused",
+    "escalation_due",
+    "notice",
+    "on_assignment",
+    "on_command",
+    "on_scoring",
+    "recipients",
+]

@@ -1,0 +1,61 @@
+"""What intake's use cases need from storage, as protocols: `adapters/` implements them over
+PostgreSQL, the unit tests in memory."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.events import ClinicConfigured
+from alliance_intake.domain.submission import Accepted
+from alliance_platform.unit_of_work import Outbox, UnitOfWork
+
+
+class Recorded(NamedTuple):
+    """What was first accepted under an idempotency key."""
+
+    event_id: uuid.UUID
+    fingerprint: str
+
+
+class CurrentConfiguration(NamedTuple):
+    """A clinic's latest configuration version (0 and the defaults when it has none)."""
+
+    version: int
+    config: ClinicalConfig
+    effective_from: datetime | None
+
+
+class Submissions(Protocol):
+    """Every accepted submission, one per (clinic, idempotency key)."""
+
+    async def add(self, clinic_id: str, key: str, accepted: Accepted) -> bool:
+        """Records it unless the clinic used the key before (False then, and nothing changes)."""
+        ...
+
+    async def recorded(self, clinic_id: str, key: str) -> Recorded: ...
+
+
+class ClinicConfigurations(Protocol):
+    """Every version of every clinic's configuration."""
+
+    async def lock(self, clinic_id: str) -> None:
+        """Serialises the clinic's configuration changes until the transaction ends."""
+        ...
+
+    async def current(self, clinic_id: str) -> CurrentConfiguration: ...
+
+    async def add(self, event: ClinicConfigured) -> None: ...
+
+
+class IntakeUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def submissions(self) -> Submissions: ...
+
+    @property
+    def configurations(self) -> ClinicConfigurations: ...
+
+    @property
+    def outbox(self) -> Outbox: ...

@@ -1,0 +1,143 @@
+"""The unit of work: one use case, one transaction, its repositories as attributes.
+
+    async with uow:                  # a connection and a transaction
+        fresh = await uow.processed.claim(events)
+        ...
+        await uow.outbox.add(messages)
+        await uow.commit()           # leaving without commit rolls back
+
+Use cases depend on these protocols (and their service's `application/ports.py`), so a unit
+test passes an in-memory fake; the entrypoints build the PostgreSQL one (`PostgresUnitOfWork`,
+extended by each service's `adapters/unit_of_work.py`). A unit of work can be entered again
+after it is left: each `async with` is a transaction of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
+
+import asyncpg
+from asyncpg.transaction import Transaction
+
+from alliance_contracts.events import ClinicConfigured, EventEnvelope
+from alliance_platform.config_store import Resolve, configuration_resolver, save_configurations
+from alliance_platform.outbox import Connection, OutboxMessage, claim_new_events, enqueue
+
+E = TypeVar("E", bound=EventEnvelope)
+
+
+class UnitOfWork(Protocol):
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class Outbox(Protocol):
+    """Events to publish, committed with the state that produced them."""
+
+    async def add(self, messages: Sequence[OutboxMessage]) -> None: ...
+
+
+class ProcessedEvents(Protocol):
+    """Exactly-once consumption: the ids of the events already applied."""
+
+    async def claim(self, events: Sequence[E]) -> list[E]:
+        """Records the events as processed; returns those not seen before, in their order."""
+        ...
+
+
+class ConfigurationVersions(Protocol):
+    """A consumer's copy of the clinics' configuration versions (from the config topic)."""
+
+    async def save(self, events: Sequence[ClinicConfigured]) -> None: ...
+
+    async def resolver(self, stamps: Iterable[tuple[str, int]]) -> Resolve:
+        """For a batch's (clinic, stamped version) pairs; raises ConfigurationNotYetKnown."""
+        ...
+
+
+class PostgresOutbox:
+    def __init__(self, conn: Connection, schema: str) -> None:
+        self.conn, self.schema = conn, schema
+
+    async def add(self, messages: Sequence[OutboxMessage]) -> None:
+        await enqueue(self.conn, self.schema, messages)
+
+
+class PostgresProcessedEvents:
+    def __init__(self, conn: Connection, schema: str) -> None:
+        self.conn, self.schema = conn, schema
+
+    async def claim(self, events: Sequence[E]) -> list[E]:
+        return await claim_new_events(self.conn, self.schema, events)
+
+
+class PostgresConfigurationVersions:
+    def __init__(self, conn: Connection, schema: str) -> None:
+        self.conn, self.schema = conn, schema
+
+    async def save(self, events: Sequence[ClinicConfigured]) -> None:
+        await save_configurations(self.conn, self.schema, events)
+
+    async def resolver(self, stamps: Iterable[tuple[str, int]]) -> Resolve:
+        return await configuration_resolver(self.conn, self.schema, stamps)
+
+
+class PostgresUnitOfWork:
+    """A pooled connection and one transaction per `async with`, as `pool.acquire()` with
+    `conn.transaction()` would give (the same statements: BEGIN, the work, COMMIT or ROLLBACK).
+    Subclasses build their repositories over the connection in `bind`."""
+
+    outbox: PostgresOutbox
+
+    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+        self.pool = pool
+        self.schema = schema
+        self._conn: asyncpg.pool.PoolConnectionProxy | None = None
+        self._transaction: Transaction | None = None
+
+    def bind(self, conn: Connection) -> None:
+        """Sets the repositories for this transaction (the outbox is already there)."""
+
+    async def __aenter__(self) -> Self:
+        conn = await self.pool.acquire()
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        self._conn, self._transaction = conn, transaction
+        self.outbox = PostgresOutbox(conn, self.schema)
+        self.bind(conn)
+        return self
+
+    async def commit(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            raise RuntimeError("no transaction to commit: use `async with` first")
+        await transaction.commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, transaction = self._conn, self._transaction
+        self._conn = self._transaction = None
+        try:
+            if transaction is not None:  # not committed: nothing of it stays
+                await transaction.rollback()
+        finally:
+            if conn is not None:
+                await self.pool.release(conn)
