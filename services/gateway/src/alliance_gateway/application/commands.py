@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -23,7 +23,7 @@ from alliance_contracts.events import (
     EventEnvelope,
 )
 from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN, Note
-from alliance_contracts.timing import Timestamp, in_future
+from alliance_contracts.timing import Timestamp, in_future, utc_now
 from alliance_contracts.topics import COMMANDS, INTAKE_COMMANDS, TopicSpec
 from alliance_contracts.vocabulary import AlertCommandAction, EpisodeEnding
 from alliance_gateway.adapters import queries
@@ -99,7 +99,7 @@ async def _alert_command(
         alert = await queries.alert_by_id(session, caller, target)
     if alert is None or not caller.may_command(alert.clinic_id):
         raise UserError("alertId: no such alert, or not yours to act on")
-    now = datetime.now(UTC)
+    now = utc_now()
     event = AlertCommand(
         event_id=command_id(caller, client_mutation_id),
         clinic_id=alert.clinic_id,
@@ -135,7 +135,7 @@ async def snooze_alert(
     request: Request, alert_id: str, client_mutation_id: str, until: datetime, note: str | None
 ) -> Accepted:
     until = _check("until", _TIME, until)
-    if until <= datetime.now(UTC):
+    if until <= utc_now():
         raise UserError("until: must be a future time with a time zone")
     return await _alert_command(
         request,
@@ -176,7 +176,7 @@ async def record_episode_ending(
     clinic = _check_id("clinicId", clinic_id)
     case = _check_id("caseId", case_id)
     therapist = _check_id("therapistId", therapist_id)
-    now = datetime.now(UTC)
+    now = utc_now()
     ended_at = _check("endedAt", _TIME, ended_at)
     if in_future(ended_at, now):
         raise UserError("endedAt: must not be in the future, with a time zone")
@@ -223,7 +223,7 @@ async def assign_case(
     async with request.sessions() as session:
         if await queries.case_view(session, caller, clinic, case) is None:
             raise UserError("caseId: no such case in this clinic")
-    now = datetime.now(UTC)
+    now = utc_now()
     event = CaseAssignmentRequested(
         event_id=command_id(caller, client_mutation_id),
         clinic_id=clinic,

@@ -16,6 +16,7 @@ import asyncpg
 
 from alliance_contracts.events import AlertNotice
 from alliance_contracts.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
+from alliance_contracts.timing import utc_now
 from alliance_contracts.vocabulary import AlertKind, AlertStatus, Phase, SignalKind
 from alliance_gateway.adapters import queries, writes
 from alliance_gateway.application.request import Request, UserError
@@ -188,7 +189,7 @@ async def record_reads(request: Request, operation: str | None, address: str | N
         request.reads.dyads,
         operation,
         address,
-        datetime.now(UTC),
+        utc_now(),
     )
     request.relay.wake()
 
@@ -234,7 +235,7 @@ class ClinicSummary:
 
 def period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     """The period asked for; by default the last 90 days."""
-    until = until or datetime.now(UTC)
+    until = until or utc_now()
     since = since or until - timedelta(days=90)
     if since.tzinfo is None or until.tzinfo is None or since >= until:
         raise UserError("since, until: time-zoned, with since before until")
