@@ -3,12 +3,13 @@ id), so a case's inputs keep their order."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from alliance_contracts.events.envelope import EventEnvelope, Frozen
-from alliance_contracts.ids import PseudonymousId, TherapistId
+from alliance_contracts.ids import Note, PseudonymousId, TherapistId
 from alliance_contracts.timing import Timestamp
 from alliance_contracts.vocabulary import (
     AgeGroup,
@@ -76,4 +77,49 @@ class EpisodeEnded(EventEnvelope):
     payload: EpisodeEndedPayload
 
 
-CaseInput = Annotated[ResponseSubmitted | EpisodeEnded, Field(discriminator="event_type")]
+Reason = Annotated[Note, Field(min_length=1, description="Why, for the audit trail.")]
+Answers = dict[ItemNumber, float | None]
+
+
+class ResponseAmendedPayload(Frozen):
+    amends: uuid.UUID = Field(description="The event id of the response.submitted it corrects.")
+    answers: Answers = Field(
+        description="The corrected answers, all of them (same rules as on submission).",
+        json_schema_extra={
+            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$"},
+            "maxProperties": 200,
+        },
+    )
+    reason: Reason
+    amended_by: PseudonymousId = Field(description="Who corrected it (token subject).")
+
+
+class ResponseAmended(EventEnvelope):
+    """A correction of an earlier response's answers. The original stays on the topic; the case
+    is folded again with the corrected answers (the latest amendment of a response wins).
+    Topic: responses, with the original's case and clinic."""
+
+    event_type: Literal["response.amended"] = "response.amended"
+    schema_version: Literal[1] = 1
+    payload: ResponseAmendedPayload
+
+
+class ResponseVoidedPayload(Frozen):
+    voids: uuid.UUID = Field(description="The event id of the response.submitted it voids.")
+    reason: Reason
+    voided_by: PseudonymousId = Field(description="Who voided it (token subject).")
+
+
+class ResponseVoided(EventEnvelope):
+    """An earlier response withdrawn as wrong (e.g. keyed against the wrong client). The original
+    stays on the topic; the case is folded again without it. Topic: responses."""
+
+    event_type: Literal["response.voided"] = "response.voided"
+    schema_version: Literal[1] = 1
+    payload: ResponseVoidedPayload
+
+
+CaseInput = Annotated[
+    ResponseSubmitted | EpisodeEnded | ResponseAmended | ResponseVoided,
+    Field(discriminator="event_type"),
+]
