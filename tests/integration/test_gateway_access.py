@@ -77,7 +77,7 @@ async def seed(pg: asyncpg.Pool, clinic: str, case: str, therapist: str) -> uuid
         await insert_scores(
             conn, [score(e, T0) for e in events if isinstance(e, ResponseSubmitted)]
         )
-        await insert_signals(conn, run.signals)
+        await insert_signals(conn, run.signals, {})
         await save_alerts(conn, [alert])
     return alert.alert_id
 

@@ -113,6 +113,7 @@ def fold(events: Sequence[CaseInput], config: ClinicalConfig = DEFAULT_CONFIG) -
     first = events[0]
     run = Run(new_case(first.clinic_id, first.case_id))
     for event in events:
+        assert isinstance(event, ResponseSubmitted | EpisodeEnded)  # inputs in clinical order
         scored = score(event, event.recorded_at) if isinstance(event, ResponseSubmitted) else None
         after = apply(run.state, event, scored, config)
         run.signals.extend(decide(run.state, after, event, scored, config))

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG
-from alliance_contracts.events import CaseInput, ResponseSubmitted
+from alliance_contracts.events import CaseInput, EpisodeEnded, ResponseSubmitted
 from alliance_contracts.instruments import REGISTRY, score_response
 from alliance_scoring.domain.case import apply, decide, new_case
 from alliance_scoring.domain.dyads import score
@@ -70,6 +70,7 @@ def test_interleaving_cases_does_not_change_any_case(
     states: dict[str, CaseState] = {}
     for event in merged:
         before = states.get(event.case_id) or new_case(event.clinic_id, event.case_id)
+        assert isinstance(event, ResponseSubmitted | EpisodeEnded)  # inputs in clinical order
         scored = score(event, event.recorded_at) if isinstance(event, ResponseSubmitted) else None
         after = apply(before, event, scored, DEFAULT_CONFIG)
         decide(before, after, event, scored, DEFAULT_CONFIG)

@@ -114,7 +114,13 @@ async def test_a_batch_waits_for_the_configuration_it_is_stamped_with() -> None:
     assert (uow.processed.ids, uow.outbox.messages, uow.commits) == (set(), [], 0)
     assert await record_configurations(uow, [configured(1)]) == 1
     assert await project_batch(uow, [stamped], now) == 1
-    assert [type(e) for e in uow.outbox.events()] == [ResponseScored, ClinicalSignal]
+    # The score, then its signals: an early low alliance and the rupture it opens.
+    published = uow.outbox.events()
+    assert [type(e) for e in published] == [ResponseScored, ClinicalSignal, ClinicalSignal]
+    assert [e.payload.kind for e in published if isinstance(e, ClinicalSignal)] == [
+        SignalKind.EARLY_LOW_ALLIANCE,
+        SignalKind.RUPTURE_OPENED,
+    ]
 
 
 async def test_configuration_versions_are_recorded_once() -> None:

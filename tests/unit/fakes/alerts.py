@@ -12,7 +12,13 @@ from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.application.ports import CaseKey
 from alliance_alerts.domain.rules import Alert, Key
 from alliance_alerts.domain.webhooks import Outcome, RotationInProgress
-from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
+from alliance_contracts.events import (
+    AlertCommand,
+    CaseAssigned,
+    ClinicalSignal,
+    SignalWithdrawn,
+    StaffChanged,
+)
 from alliance_contracts.vocabulary import AlertStatus, StaffRole
 from tests.unit.fakes.platform import (
     FakeConfigurationVersions,
@@ -49,6 +55,26 @@ class FakeAlerts:
 
     async def save(self, alerts: Sequence[Alert]) -> None:
         self.by_alert_id.update((a.alert_id, a) for a in alerts)
+
+
+@dataclass
+class FakeCaseSignals:
+    signals: dict[uuid.UUID, ClinicalSignal] = field(default_factory=dict)
+    withdrawn: set[uuid.UUID] = field(default_factory=set)
+
+    async def add(self, signals: Sequence[ClinicalSignal]) -> None:
+        self.signals.update((s.event_id, s) for s in signals)
+
+    async def withdraw(self, withdrawn: Sequence[SignalWithdrawn]) -> None:
+        self.withdrawn.update(w.payload.signal_id for w in withdrawn)
+
+    async def live(self, cases: Iterable[CaseKey]) -> dict[CaseKey, list[ClinicalSignal]]:
+        wanted = set(cases)
+        live: dict[CaseKey, list[ClinicalSignal]] = {}
+        for s in self.signals.values():
+            if (s.clinic_id, s.case_id) in wanted and s.event_id not in self.withdrawn:
+                live.setdefault((s.clinic_id, s.case_id), []).append(s)
+        return live
 
 
 @dataclass
@@ -152,6 +178,7 @@ class FakeAlertsUnitOfWork(FakeUnitOfWork):
         "alerts",
         "routing",
         "parked",
+        "signals",
         "deliveries",
     )
 
@@ -162,4 +189,5 @@ class FakeAlertsUnitOfWork(FakeUnitOfWork):
         self.alerts = FakeAlerts()
         self.routing = FakeRouting()
         self.parked = FakeParkedCommands()
+        self.signals = FakeCaseSignals()
         self.deliveries = FakeDeliveries()

@@ -89,6 +89,10 @@ class DyadScore(SQLModel, table=True):
     )
     normalized: float
     scoring_key: str = Field(sa_type=Text)
+    # current; amended or voided once a correction replaced it (`replaced_by`: the amendment or
+    # void). The audit trail keeps every version.
+    status: str = Field(default="current", sa_type=Text)
+    replaced_by: uuid.UUID | None = None
 
 
 class Signal(SQLModel, table=True):
@@ -113,6 +117,14 @@ class Signal(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSONB, nullable=False)
     )
     occurred_at: datetime = _tz()
+    # The id of its content (differs from event_id only for a signal published again after it
+    # was withdrawn, under a new id).
+    content_id: uuid.UUID
+    # Set when the case, folded again after a late or corrected input, no longer shows it.
+    withdrawn_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    withdrawn_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class Alert(SQLModel, table=True):

@@ -33,6 +33,16 @@ class SignalKind(StrEnum):
     OFF_TRACK = "off_track"
     CRITICAL_ITEM = "critical_item"
     TERMINATION_READY = "termination_ready"
+    EARLY_LOW_ALLIANCE = "early_low_alliance"  # below the cut-off in the foundation phase
+    EARLY_LOW_ALLIANCE_CLEARED = "early_low_alliance_cleared"  # back at or above the cut-off
+
+
+class WithdrawalReason(StrEnum):
+    """Why a signal no longer holds (the case was folded again without it)."""
+
+    LATE_RESPONSE = "late_response"  # an earlier administration arrived after later ones
+    RESPONSE_AMENDED = "response_amended"
+    RESPONSE_VOIDED = "response_voided"
 
 
 class RuleName(StrEnum):
@@ -52,7 +62,7 @@ class RuleName(StrEnum):
     CRITICAL_ITEMS = "critical_items"  # evidence written before issue 9: critical_item_endorsed
     TERMINATION_READINESS = "termination_readiness"
     PHASE_BOUNDARIES = "phase_boundaries"  # always on
-    EARLY_LOW_ALLIANCE = "early_low_alliance"  # an alerts rule; its alert kind switches it
+    EARLY_LOW_ALLIANCE = "early_low_alliance"  # its alert kind switches it
 
     @classmethod
     def _missing_(cls, value: object) -> RuleName | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, MetaData, Table, Text, func
+from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, Table, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_contracts.readmodels import Alert, AlertTransition, table_of
@@ -12,7 +12,7 @@ from alliance_platform.outbox import plumbing_tables
 SCHEMA = "alerts"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 4
+PROJECTION_VERSION = 5
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
 clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
@@ -42,6 +42,18 @@ pending_command = Table(
     Column("alert_id", Text, nullable=False, index=True),
     Column("command", JSONB, nullable=False),
 )
+# Every clinical signal of a case and whether scoring withdrew it: when it does, the case's
+# alerts are reconciled with the signals that still hold (domain/rules/reconcile.py).
+case_signal = Table(
+    "case_signal",
+    _plumbing,
+    Column("event_id", Uuid, primary_key=True),
+    Column("clinic_id", Text, nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("signal", JSONB, nullable=False),
+    Column("withdrawn", Boolean, nullable=False, server_default="false"),
+    Index("case_signal_case", "clinic_id", "case_id"),
+)
 # What the gateway may read (SELECT granted to the reader role); assignments count towards
 # a clinician's caseload.
 READ_MODELS: list[Table] = [table_of(Alert), table_of(AlertTransition), assignment]
@@ -50,6 +62,7 @@ TABLES: list[Table] = [
     clinic_config,
     staff,
     pending_command,
+    case_signal,
     outbox,
     processed_event,
 ]

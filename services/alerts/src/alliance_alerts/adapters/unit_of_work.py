@@ -16,7 +16,13 @@ from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.application.ports import CaseKey
 from alliance_alerts.domain.rules import Alert, Key
 from alliance_alerts.domain.webhooks import Outcome
-from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
+from alliance_contracts.events import (
+    AlertCommand,
+    CaseAssigned,
+    ClinicalSignal,
+    SignalWithdrawn,
+    StaffChanged,
+)
 from alliance_platform.outbox import Connection
 from alliance_platform.unit_of_work import (
     PostgresConfigurationVersions,
@@ -98,6 +104,40 @@ class PostgresDeliveries:
         return await delivery_store.rotate(self.conn, clinic_id, sealed, now, until)
 
 
+class PostgresCaseSignals:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def add(self, signals: Sequence[ClinicalSignal]) -> None:
+        await self.conn.executemany(
+            f"INSERT INTO {SCHEMA}.case_signal (event_id, clinic_id, case_id, signal) "
+            "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+            [(s.event_id, s.clinic_id, s.case_id, s.model_dump_json()) for s in signals],
+        )
+
+    async def withdraw(self, withdrawn: Sequence[SignalWithdrawn]) -> None:
+        await self.conn.executemany(
+            f"UPDATE {SCHEMA}.case_signal SET withdrawn = true WHERE event_id = $1",
+            [(w.payload.signal_id,) for w in withdrawn],
+        )
+
+    async def live(self, cases: Iterable[CaseKey]) -> dict[CaseKey, list[ClinicalSignal]]:
+        cases = list(cases)
+        rows = await self.conn.fetch(
+            f"SELECT s.clinic_id, s.case_id, s.signal FROM {SCHEMA}.case_signal s "
+            "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) "
+            "USING (clinic_id, case_id) WHERE NOT s.withdrawn",
+            [c for c, _ in cases],
+            [k for _, k in cases],
+        )
+        live: dict[CaseKey, list[ClinicalSignal]] = {}
+        for r in rows:
+            live.setdefault((r["clinic_id"], r["case_id"]), []).append(
+                ClinicalSignal.model_validate_json(r["signal"])
+            )
+        return live
+
+
 class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
     processed: PostgresProcessedEvents
     configurations: PostgresConfigurationVersions
@@ -105,6 +145,7 @@ class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
     routing: PostgresRouting
     parked: PostgresParkedCommands
     deliveries: PostgresDeliveries
+    signals: PostgresCaseSignals
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         super().__init__(pool, SCHEMA)
@@ -116,3 +157,4 @@ class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
         self.routing = PostgresRouting(conn)
         self.parked = PostgresParkedCommands(conn)
         self.deliveries = PostgresDeliveries(conn)
+        self.signals = PostgresCaseSignals(conn)

@@ -14,19 +14,24 @@ from alliance_alerts.domain.rules import (
     Alert,
     CommandRejected,
     escalation_due,
+    implied,
     notice,
     on_assignment,
     on_command,
     on_scoring,
     recipients,
+    reconcile,
 )
+from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import (
     AlertCommand,
     CaseAssigned,
+    ClinicalSignal,
     ClinicConfigured,
     ClinicInput,
     ResponseScored,
     ScoringOutput,
+    SignalWithdrawn,
     StaffChanged,
 )
 from alliance_contracts.topics import NOTICES
@@ -36,35 +41,61 @@ log = logging.getLogger(__name__)
 
 
 async def apply_scoring(uow: AlertsUnitOfWork, events: Sequence[ScoringOutput]) -> int:
-    """Scored responses and clinical signals raise, update or resolve alerts. Returns notices."""
+    """Clinical signals raise, update or resolve alerts; withdrawn signals bring their case's
+    alerts back in line with the signals that still hold. Returns notices."""
     async with uow:
         fresh = await uow.processed.claim(events)
         if not fresh:
             return 0  # all seen before: nothing to commit
-        resolve = await uow.configurations.resolver(
-            [(e.clinic_id, e.config_version) for e in fresh]
-        )
         seen = {
             (e.clinic_id, e.case_id): e.payload.dyad.therapist_id
             for e in fresh
             if isinstance(e, ResponseScored)
         }
         await uow.routing.observe(seen)
+        signals = [e for e in fresh if isinstance(e, ClinicalSignal)]
+        withdrawn = [e for e in fresh if isinstance(e, SignalWithdrawn)]
+        # Cases with a withdrawal are reconciled as a whole once the batch's signals are in.
+        again = {(w.clinic_id, w.case_id): w for w in reversed(withdrawn)}
+        live = await uow.signals.live(again) if again else {}
+        await uow.signals.add(signals)
+        await uow.signals.withdraw(withdrawn)
+        resolve = await uow.configurations.resolver(
+            [(s.clinic_id, s.config_version) for s in signals]
+            + [(s.clinic_id, s.config_version) for case in live.values() for s in case]
+        )
+
+        def config_of(signal: ClinicalSignal) -> ClinicalConfig:
+            return resolve(signal.clinic_id, signal.config_version, signal.occurred_at)
+
         cases = {(e.clinic_id, e.case_id) for e in fresh}
         assigned = await uow.routing.therapists(cases)
         active = await uow.alerts.active(cases)
         changed: dict[uuid.UUID, Alert] = {}
         before = {a.alert_id: len(a.history) for case in active.values() for a in case.values()}
-        for event in fresh:
-            config = resolve(event.clinic_id, event.config_version, event.occurred_at)
-            case = (event.clinic_id, event.case_id)
+        for signal in signals:
+            case = (signal.clinic_id, signal.case_id)
+            if case in again:
+                continue
             case_alerts = active.setdefault(case, {})
-            for alert in on_scoring(event, case_alerts, config, assigned.get(case)):
+            for alert in on_scoring(signal, case_alerts, config_of(signal), assigned.get(case)):
                 changed[alert.alert_id] = alert
                 if alert.is_active:
                     case_alerts[(alert.kind, alert.subject)] = alert
                 else:
                     case_alerts.pop((alert.kind, alert.subject), None)
+        for case, withdrawal in again.items():
+            gone = {w.payload.signal_id for w in withdrawn}
+            still = [s for s in [*live.get(case, []), *signals] if s.event_id not in gone]
+            now_holding = implied(
+                [s for s in still if (s.clinic_id, s.case_id) == case],
+                config_of,
+                assigned.get(case),
+            )
+            known = await uow.alerts.by_id(a.alert_id for a in now_holding.values())
+            current = active.get(case, {})
+            for alert in reconcile(current, now_holding, known, withdrawal):
+                changed[alert.alert_id] = alert
         raised = [a for a in changed.values() if a.alert_id not in before]
         for command in await uow.parked.take([a.alert_id for a in raised]):
             alert = changed[command.payload.alert_id]

@@ -11,7 +11,13 @@ from typing import Any, Protocol
 from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.domain.rules import Alert, Key
 from alliance_alerts.domain.webhooks import Outcome
-from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
+from alliance_contracts.events import (
+    AlertCommand,
+    CaseAssigned,
+    ClinicalSignal,
+    SignalWithdrawn,
+    StaffChanged,
+)
 from alliance_platform.unit_of_work import (
     ConfigurationVersions,
     Outbox,
@@ -59,6 +65,18 @@ class Routing(Protocol):
 
     async def supervisors(self, clinic_ids: Iterable[str]) -> dict[str, list[str]]:
         """Per clinic, its active supervisors in id order."""
+        ...
+
+
+class CaseSignals(Protocol):
+    """Every clinical signal a case received, and which scoring withdrew."""
+
+    async def add(self, signals: Sequence[ClinicalSignal]) -> None: ...
+
+    async def withdraw(self, withdrawn: Sequence[SignalWithdrawn]) -> None: ...
+
+    async def live(self, cases: Iterable[CaseKey]) -> dict[CaseKey, list[ClinicalSignal]]:
+        """Per case, its signals not withdrawn."""
         ...
 
 
@@ -120,6 +138,9 @@ class AlertsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def parked(self) -> ParkedCommands: ...
+
+    @property
+    def signals(self) -> CaseSignals: ...
 
     @property
     def deliveries(self) -> Deliveries: ...

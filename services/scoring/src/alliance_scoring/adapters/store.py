@@ -8,14 +8,19 @@ transaction, shaped like the API.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from alliance_contracts.events import ClinicalSignal, ResponseScored
+from pydantic import TypeAdapter
+
+from alliance_contracts.events import CaseInput, ClinicalSignal, ResponseScored, SignalWithdrawn
+from alliance_contracts.vocabulary import SignalKind
 from alliance_platform.outbox import Connection
 from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.application.ports import CaseKey
+from alliance_scoring.domain.history import Correction, PublishedSignal
 from alliance_scoring.domain.state import CaseState, DyadState
 
 
@@ -54,7 +59,9 @@ def dyad_view(case: CaseState, dyad: DyadState) -> tuple[dict[str, Any], dict[st
     return latest, clinical
 
 
-async def save_cases(conn: Connection, cases: Iterable[CaseState], now: datetime) -> None:
+async def save_cases(
+    conn: Connection, cases: Iterable[CaseState], now: datetime, refolded: Iterable[CaseKey] = ()
+) -> None:
     cases = list(cases)
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.case_state (case_id, clinic_id, state, updated_at) "
@@ -111,6 +118,18 @@ async def save_cases(conn: Connection, cases: Iterable[CaseState], now: datetime
         "latest = EXCLUDED.latest, clinical = EXCLUDED.clinical, updated_at = EXCLUDED.updated_at",
         rows,
     )
+    refolded = set(refolded)
+    if refolded:
+        # A case folded again may have lost a dyad (its only response voided).
+        await conn.executemany(
+            f"DELETE FROM {SCHEMA}.dyad WHERE clinic_id = $1 AND case_id = $2 "
+            "AND NOT (dyad_id = ANY($3::uuid[]))",
+            [
+                (c.clinic_id, c.case_id, [d.dyad.dyad_id for d in c.dyads.values()])
+                for c in cases
+                if (c.clinic_id, c.case_id) in refolded
+            ],
+        )
 
 
 async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> None:
@@ -138,16 +157,83 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
     )
 
 
-async def insert_signals(conn: Connection, signals: Sequence[ClinicalSignal]) -> None:
+async def insert_signals(
+    conn: Connection, signals: Sequence[ClinicalSignal], content_of: Mapping[uuid.UUID, uuid.UUID]
+) -> None:
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.signal (event_id, clinic_id, case_id, dyad_id, kind, severity, "
-        "instrument, session_number, summary, evidence, occurred_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11) ON CONFLICT DO NOTHING",
+        "instrument, session_number, summary, evidence, occurred_at, content_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12) "
+        "ON CONFLICT DO NOTHING",
         [
             (s.event_id, s.clinic_id, s.case_id, s.payload.dyad.dyad_id if s.payload.dyad else None,
              s.payload.kind.value, s.payload.severity, s.payload.instrument,
              s.payload.session_number, s.payload.summary,
-             json.dumps([e.model_dump(mode="json") for e in s.payload.evidence]), s.occurred_at)
+             json.dumps([e.model_dump(mode="json") for e in s.payload.evidence]), s.occurred_at,
+             content_of.get(s.event_id, s.event_id))
             for s in signals
         ],
     )  # fmt: skip
+
+
+async def insert_inputs(conn: Connection, events: Sequence[CaseInput]) -> None:
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.case_input (clinic_id, case_id, event_id, event) "
+        "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+        [(e.clinic_id, e.case_id, e.event_id, e.model_dump_json()) for e in events],
+    )
+
+
+_CASE_INPUT: TypeAdapter[CaseInput] = TypeAdapter(CaseInput)
+
+
+async def load_inputs(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, list[CaseInput]]:
+    cases = list(cases)
+    rows = await conn.fetch(
+        f"SELECT i.clinic_id, i.case_id, i.event FROM {SCHEMA}.case_input i "
+        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id)",
+        [c for c, _ in cases],
+        [k for _, k in cases],
+    )
+    history: dict[CaseKey, list[CaseInput]] = {}
+    for r in rows:
+        history.setdefault((r["clinic_id"], r["case_id"]), []).append(
+            _CASE_INPUT.validate_json(r["event"])
+        )
+    return history
+
+
+async def correct_scores(conn: Connection, corrections: Sequence[Correction]) -> None:
+    await conn.executemany(
+        f"UPDATE {SCHEMA}.dyad_score SET status = $2, replaced_by = $3 WHERE source_event_id = $1",
+        [(c.superseded, "voided" if c.voided else "amended", c.by) for c in corrections],
+    )
+
+
+async def published_signals(
+    conn: Connection, cases: Iterable[CaseKey]
+) -> dict[CaseKey, list[PublishedSignal]]:
+    cases = list(cases)
+    rows = await conn.fetch(
+        f"SELECT s.clinic_id, s.case_id, s.event_id, s.content_id, s.kind, s.summary, "
+        f"s.withdrawn_at IS NOT NULL AS withdrawn FROM {SCHEMA}.signal s "
+        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id) "
+        "ORDER BY s.occurred_at, s.event_id",
+        [c for c, _ in cases],
+        [k for _, k in cases],
+    )
+    published: dict[CaseKey, list[PublishedSignal]] = {}
+    for r in rows:
+        published.setdefault((r["clinic_id"], r["case_id"]), []).append(
+            PublishedSignal(
+                r["event_id"], r["content_id"], SignalKind(r["kind"]), r["summary"], r["withdrawn"]
+            )
+        )
+    return published
+
+
+async def withdraw_signals(conn: Connection, withdrawn: Sequence[SignalWithdrawn]) -> None:
+    await conn.executemany(
+        f"UPDATE {SCHEMA}.signal SET withdrawn_at = $2, withdrawn_reason = $3 WHERE event_id = $1",
+        [(w.payload.signal_id, w.recorded_at, w.payload.reason.value) for w in withdrawn],
+    )

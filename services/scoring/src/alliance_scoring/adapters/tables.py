@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
+from sqlalchemy import Column, DateTime, Index, MetaData, Table, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_contracts.readmodels import CaseView, Dyad, DyadScore, Signal, table_of
@@ -12,7 +12,7 @@ from alliance_platform.outbox import plumbing_tables
 SCHEMA = "scoring"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 5
+PROJECTION_VERSION = 6
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
 # The fold state of each case (private to scoring; the read models are derived from it).
@@ -23,6 +23,17 @@ case_state = Table(
     Column("case_id", Text, primary_key=True),
     Column("state", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
+# Every case input folded (responses, endings, amendments, voids), so a case can fold again from
+# its history when a late or corrected input arrives (domain/history.py).
+case_input = Table(
+    "case_input",
+    _plumbing,
+    Column("clinic_id", Text, nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("event_id", Uuid, primary_key=True),
+    Column("event", JSONB, nullable=False),
+    Index("case_input_case", "clinic_id", "case_id"),
 )
 clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
 # What the gateway may read (SELECT granted to the reader role).
@@ -35,6 +46,7 @@ READ_MODELS: list[Table] = [
 TABLES: list[Table] = [
     *READ_MODELS,
     case_state,
+    case_input,
     clinic_config,
     outbox,
     processed_event,

@@ -1,18 +1,21 @@
 """The case fold: `apply(state, event, scored, config) -> state` and
 `decide(before, after, event, scored, config) -> signals`. Pure: no I/O, no clock, no randomness.
 
-One case's events arrive in order (they share a Kafka partition: the key is the case id), so
-folding them in order gives the same state however other cases' events interleave. Each clinical
-rule lives in its own module under `rules/`; this module only orders them.
+The state is the fold of the case's effective history in clinical order (`history.py`). An
+input that sorts after everything folded so far is folded onto the state (`apply`, the usual
+case); anything else (a late response, an amendment, a void) folds the case again from its
+history (`fold_history`). Each clinical rule lives in its own module under `rules/`; this
+module only orders them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import singledispatch
 
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import (
-    CaseInput,
     ClinicalSignal,
     EpisodeEnded,
     ResponseScored,
@@ -20,10 +23,12 @@ from alliance_contracts.events import (
 )
 from alliance_contracts.instruments import REGISTRY, Construct
 from alliance_contracts.vocabulary import EpisodeStatus, Phase
+from alliance_scoring.domain.history import Effective, order_key
 from alliance_scoring.domain.rules import (
     DETECTORS,
     critical_items,
     discrepancies,
+    early_alliance,
     outcome,
     phase,
     readiness,
@@ -40,10 +45,43 @@ def new_case(clinic_id: str, case_id: str) -> CaseState:
 
 
 def apply(
-    state: CaseState, event: CaseInput, scored: ResponseScored | None, config: ClinicalConfig
+    state: CaseState, event: Effective, scored: ResponseScored | None, config: ClinicalConfig
 ) -> CaseState:
-    """Folds one event. A response comes with its score (`dyads.score`)."""
-    return _fold(event, state, scored, config)
+    """Folds one event that sorts after everything folded so far. A response comes with its
+    score (`dyads.score`)."""
+    after = _fold(event, state, scored, config)
+    return after.model_copy(update={"folded_through": order_key(event)})
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """A case folded from its history: the state, every score and every signal, in order."""
+
+    state: CaseState
+    scored: list[ResponseScored]
+    signals: list[ClinicalSignal]
+
+
+def fold_history(
+    clinic_id: str,
+    case_id: str,
+    history: Sequence[Effective],
+    score_of: Callable[[ResponseSubmitted], ResponseScored],
+    config_of: Callable[[Effective], ClinicalConfig],
+) -> Folded:
+    """The fold of an effective history (`history.effective_history`), from a new case."""
+    state = new_case(clinic_id, case_id)
+    scored: list[ResponseScored] = []
+    signals: list[ClinicalSignal] = []
+    for event in history:
+        result = score_of(event) if isinstance(event, ResponseSubmitted) else None
+        config = config_of(event)
+        after = apply(state, event, result, config)
+        signals.extend(decide(state, after, event, result, config))
+        if result is not None:
+            scored.append(result)
+        state = after
+    return Folded(state, scored, signals)
 
 
 @singledispatch
@@ -107,18 +145,20 @@ def _record(
             key=lambda x: (x.session_number, x.administered_at),
         )
     )
-    ruptures_now, trend_now = dyad.ruptures, dyad.trend
-    # Alliance rules judge only the latest administration (a late older one just joins the series).
+    ruptures_now, trend_now, early_low = dyad.ruptures, dyad.trend, dyad.early_low
+    # Alliance rules judge the latest administration (in a fold in clinical order, the new one).
     if instrument.construct is Construct.ALLIANCE and series[-1] == point:
         ruptures_now = ruptures.advance_ruptures(
             ruptures_now, p.dyad.dyad_id, instrument, series, point, config
         )
         trend_now = trend.evolve(instrument, series, config) or trend_now
+        early_low = early_alliance.evolve(early_low, instrument, point, config)
     dyad = dyad.model_copy(
         update={
             "series": {**dyad.series, p.instrument: series},
             "ruptures": ruptures_now,
             "trend": trend_now,
+            "early_low": early_low,
             "responses": dyad.responses + 1,
         }
     )
@@ -138,7 +178,7 @@ def _record(
 def decide(
     before: CaseState,
     after: CaseState,
-    event: CaseInput,
+    event: Effective,
     scored: ResponseScored | None,
     config: ClinicalConfig,
 ) -> list[ClinicalSignal]:

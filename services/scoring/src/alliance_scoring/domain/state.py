@@ -71,6 +71,7 @@ class DyadState(Value):
     trend: Trend | None = None
     discrepancy: float | None = None  # this rating minus the therapist's, 0-1 scale
     responses: int = 0
+    early_low: tuple[str, ...] = ()  # instruments below their cut-off since the foundation phase
 
 
 class OutcomeState(Value):
@@ -123,3 +124,6 @@ class CaseState(Value):
     episode: Episode = Episode()
     readiness: Readiness = Readiness(ready=False)
     critical_items: tuple[int, ...] = ()  # of the latest response, when any were endorsed
+    # The clinical-order key of the latest input folded (history.order_key): an input that
+    # sorts before it makes the case fold again from its history.
+    folded_through: tuple[datetime, int, str] | None = None

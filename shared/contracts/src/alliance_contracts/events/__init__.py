@@ -62,6 +62,8 @@ from alliance_contracts.events.scoring import (
     ResponseScoredPayload,
     RuleEvidence,
     ScoringOutput,
+    SignalWithdrawn,
+    SignalWithdrawnPayload,
 )
 
 __all__ = [
@@ -106,6 +108,8 @@ __all__ = [
     "ResponseVoidedPayload",
     "RuleEvidence",
     "ScoringOutput",
+    "SignalWithdrawn",
+    "SignalWithdrawnPayload",
     "StaffChanged",
     "StaffChangedPayload",
     "derived_event_id",

@@ -16,6 +16,7 @@ from alliance_contracts.vocabulary import (
     RuleName,
     Severity,
     SignalKind,
+    WithdrawalReason,
 )
 
 
@@ -114,4 +115,27 @@ class ClinicalSignal(EventEnvelope):
     payload: ClinicalSignalPayload
 
 
-ScoringOutput = Annotated[ResponseScored | ClinicalSignal, Field(discriminator="event_type")]
+class SignalWithdrawnPayload(Frozen):
+    signal_id: uuid.UUID = Field(description="The clinical.signal that no longer holds.")
+    kind: SignalKind
+    reason: WithdrawalReason
+    because_of: uuid.UUID = Field(
+        description="The input that made the case fold again (a late response, an amendment "
+        "or a void)."
+    )
+    summary: str = Field(description="One line for a clinician, without personal data.")
+
+
+class SignalWithdrawn(EventEnvelope):
+    """A clinical signal that no longer holds once the case's history is folded again in
+    clinical order (a late response, an amendment or a void). Whatever was derived from it is
+    withdrawn or updated. Topic: scored. Id derived from the signal and the input."""
+
+    event_type: Literal["signal.withdrawn"] = "signal.withdrawn"
+    schema_version: Literal[1] = 1
+    payload: SignalWithdrawnPayload
+
+
+ScoringOutput = Annotated[
+    ResponseScored | ClinicalSignal | SignalWithdrawn, Field(discriminator="event_type")
+]

@@ -4,6 +4,8 @@
   snoozed, reassigned, escalated_to_supervisors, updated), the notice of a transition and its
   recipients.
 - `signals`: scoring's events raise, update or resolve alerts (`on_scoring`).
+- `reconcile`: when scoring withdraws signals, the case's alerts follow the signals that
+  still hold (`implied`, `reconcile`).
 - `lifecycle`: a user's commands, case assignments and escalation (`on_command`,
   `on_assignment`, `escalation_due`).
 
@@ -28,6 +30,7 @@ from alliance_alerts.domain.rules.lifecycle import (
     on_assignment,
     on_command,
 )
+from alliance_alerts.domain.rules.reconcile import implied, reconcile
 from alliance_alerts.domain.rules.signals import on_scoring
 
 __all__ = [
@@ -38,9 +41,11 @@ __all__ = [
     "Transition",
     "TransitionRefused",
     "escalation_due",
+    "implied",
     "notice",
     "on_assignment",
     "on_command",
     "on_scoring",
     "recipients",
+    "reconcile",
 ]

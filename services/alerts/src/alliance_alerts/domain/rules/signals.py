@@ -1,8 +1,8 @@
-"""Scoring's events raise, update or resolve alerts: `on_scoring`. Pure.
+"""Scoring's signals raise, update or resolve alerts: `on_scoring`. Pure.
 
-A clinical signal names what it is about in typed fields (dyad, series, split, phase change), so
-the mapping below reads no evidence. Scored alliance responses raise the early warning of dropout
-(rule `early_low_alliance`) here: it needs no case state, only the score and the configuration.
+Alerts judge nothing clinical themselves: every alert follows a signal of scoring's (so an alert
+can never hold for something scoring does not say holds). A signal names what it is about in
+typed fields (dyad, series, split, phase change), so the mapping below reads no evidence.
 """
 
 from __future__ import annotations
@@ -16,24 +16,22 @@ from alliance_contracts.events import (
     ClinicalSignal,
     ClinicalSignalPayload,
     DyadRef,
-    ResponseScored,
     RuleEvidence,
+    ScoringOutput,
     derived_event_id,
 )
-from alliance_contracts.instruments import REGISTRY, Construct
 from alliance_contracts.vocabulary import (
     AlertKind,
     AlertPriority,
     AlertStatus,
     Phase,
-    RuleName,
     Severity,
     SignalKind,
 )
 
 
 def _raise(
-    event: ResponseScored | ClinicalSignal,
+    event: ClinicalSignal,
     kind: AlertKind,
     subject: str,
     config: ClinicalConfig,
@@ -84,14 +82,14 @@ def _series(p: ClinicalSignalPayload) -> str:
 
 
 def on_scoring(
-    event: ResponseScored | ClinicalSignal,
+    event: ScoringOutput,
     active: Mapping[Key, Alert],
     config: ClinicalConfig,
     therapist_id: str | None,
 ) -> list[Alert]:
     """The alerts this event raises or changes (new states, each with its new transition)."""
-    if isinstance(event, ResponseScored):
-        return _on_score(event, active, config, therapist_id)
+    if not isinstance(event, ClinicalSignal):
+        return []  # scores and withdrawals raise nothing themselves (reconcile.py)
     p = event.payload
     dyad_subject = str(p.dyad.dyad_id) if p.dyad else "case"
 
@@ -156,6 +154,13 @@ def on_scoring(
             if current is not None:  # endorsed again: the same alert, with the new evidence
                 return [current.updated(Cause.of_event(event, note=p.summary), p.evidence)]
             return raise_unless_active(AlertKind.CRITICAL_ITEM, dyad_subject)
+        case SignalKind.EARLY_LOW_ALLIANCE:
+            return raise_unless_active(AlertKind.EARLY_LOW_ALLIANCE, dyad_subject)
+        case SignalKind.EARLY_LOW_ALLIANCE_CLEARED:
+            early = active.get((AlertKind.EARLY_LOW_ALLIANCE, dyad_subject))
+            if early is None:
+                return []
+            return [early.auto_resolved(Cause.of_event(event, note=p.summary))]
         case SignalKind.TERMINATION_READY:
             return raise_unless_active(AlertKind.TERMINATION_READINESS, "case")
         case SignalKind.PHASE_CHANGED:
@@ -170,53 +175,3 @@ def on_scoring(
                 if kind is not AlertKind.CRITICAL_ITEM
             ]
     return []
-
-
-def _on_score(
-    event: ResponseScored,
-    active: Mapping[Key, Alert],
-    config: ClinicalConfig,
-    therapist_id: str | None,
-) -> list[Alert]:
-    """Early warning of dropout: a low alliance score in the foundation phase."""
-    p = event.payload
-    if REGISTRY[p.instrument].construct is not Construct.ALLIANCE:
-        return []
-    cutoff = config.alliance_cutoffs.get(p.instrument)
-    if cutoff is None:
-        return []
-    key = (AlertKind.EARLY_LOW_ALLIANCE, str(p.dyad.dyad_id))
-    current = active.get(key)
-    if p.total >= cutoff.value:
-        if current is None:
-            return []
-        why = f"{p.instrument} {p.total:g} back at or above {cutoff.value:g}"
-        return [current.auto_resolved(Cause.of_event(event, note=why))]
-    if current or p.session_number > config.foundation_sessions.value:
-        return []
-    evidence = RuleEvidence(
-        rule=RuleName.EARLY_LOW_ALLIANCE,
-        inputs={
-            "total": p.total,
-            "session_number": p.session_number,
-            "foundation_sessions": config.foundation_sessions.value,
-        },
-        threshold=cutoff.value,
-        citation=f"{cutoff.source}; early alliance (sessions 1-"
-        f"{config.foundation_sessions.value:g}) predicts dropout",
-    )
-    alert = _raise(
-        event,
-        AlertKind.EARLY_LOW_ALLIANCE,
-        key[1],
-        config,
-        therapist_id,
-        dyad=p.dyad,
-        instrument=p.instrument,
-        session=p.session_number,
-        severity=Severity.MODERATE,
-        summary=f"{p.instrument} {p.total:g} below {cutoff.value:g} in session "
-        f"{p.session_number} (foundation phase): dropout risk",
-        evidence=[evidence],
-    )
-    return [alert] if alert else []

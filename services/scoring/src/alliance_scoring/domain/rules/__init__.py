@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alliance_scoring.domain.rules import (
     critical_items,
+    early_alliance,
     outcome,
     phase,
     readiness,
@@ -17,6 +18,7 @@ from alliance_scoring.domain.rules import (
 from alliance_scoring.domain.step import Detector
 
 DETECTORS: tuple[Detector, ...] = (
+    early_alliance.detect,  # before ruptures: an early low alliance is the alert a rupture joins
     ruptures.detect,
     splits.detect,
     outcome.detect,

@@ -1,0 +1,188 @@
+"""A case's history in clinical order, with its corrections applied. Pure.
+
+Inputs arrive in any order (a tablet uploads a day late, an EHR resends last week), and
+responses are amended or voided later. The case's state is always the fold of its *effective*
+history: every response in the order it was administered (then session number, then event id),
+each with its latest amendment's answers, voided ones left out, episode endings at their end
+time. docs/clinical.md, "Histories".
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from alliance_contracts.events import (
+    CaseInput,
+    ClinicalSignal,
+    EpisodeEnded,
+    ResponseAmended,
+    ResponseSubmitted,
+    ResponseVoided,
+    SignalWithdrawn,
+    SignalWithdrawnPayload,
+    derived_event_id,
+)
+from alliance_contracts.vocabulary import SignalKind, WithdrawalReason
+
+# Where an input sits in the case's clinical order: (when, session, event id). An ending sorts
+# after every session of its day.
+OrderKey = tuple[datetime, int, str]
+Effective = ResponseSubmitted | EpisodeEnded
+_AFTER_EVERY_SESSION = 10**6
+
+
+def order_key(event: Effective) -> OrderKey:
+    if isinstance(event, ResponseSubmitted):
+        p = event.payload
+        return (p.administered_at, p.session_number, str(event.event_id))
+    return (event.payload.ended_at, _AFTER_EVERY_SESSION, str(event.event_id))
+
+
+def sorts_after(folded_through: OrderKey | None, event: CaseInput) -> bool:
+    """Whether the event can be folded onto a state folded through `folded_through`: a response
+    or ending that sorts after it. Anything else makes the case fold again from its history."""
+    if not isinstance(event, ResponseSubmitted | EpisodeEnded):
+        return False
+    return folded_through is None or order_key(event) > folded_through
+
+
+def amended(original: ResponseSubmitted, amendment: ResponseAmended) -> ResponseSubmitted:
+    """The original administration with the corrected answers. It takes the amendment's id, so
+    its score and the signals it causes are new events that replace the original's."""
+    return original.model_copy(
+        update={
+            "event_id": amendment.event_id,
+            "recorded_at": amendment.recorded_at,
+            "payload": original.payload.model_copy(
+                update={"answers": dict(amendment.payload.answers)}
+            ),
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A version of a response that no longer counts: the original or an earlier amendment
+    (its event id, which is also its score's source), replaced by a later amendment or voided."""
+
+    superseded: uuid.UUID
+    by: uuid.UUID  # the amendment or void that replaced it
+    voided: bool
+
+
+def _when(e: ResponseAmended) -> tuple[datetime, str]:
+    # The latest correction wins, whatever order they arrive in.
+    return (e.recorded_at, str(e.event_id))
+
+
+def effective_history(inputs: Iterable[CaseInput]) -> tuple[list[Effective], list[Correction]]:
+    """The case's effective inputs in clinical order, and the corrections applied. Duplicates
+    (the same event id twice) count once; a correction of a response not yet seen waits for it."""
+    originals: dict[uuid.UUID, ResponseSubmitted] = {}
+    endings: dict[uuid.UUID, EpisodeEnded] = {}
+    amendments: dict[uuid.UUID, dict[uuid.UUID, ResponseAmended]] = {}
+    voids: dict[uuid.UUID, ResponseVoided] = {}
+    for event in inputs:
+        match event:
+            case ResponseSubmitted():
+                originals[event.event_id] = event
+            case EpisodeEnded():
+                endings[event.event_id] = event
+            case ResponseAmended():
+                amendments.setdefault(event.payload.amends, {})[event.event_id] = event
+            case ResponseVoided():
+                voids.setdefault(event.payload.voids, event)
+    effective: list[Effective] = list(endings.values())
+    corrections: list[Correction] = []
+    for original_id, original in originals.items():
+        versions = [
+            original_id,
+            *(a.event_id for a in sorted(amendments.get(original_id, {}).values(), key=_when)),
+        ]
+        void = voids.get(original_id)
+        if void is not None:
+            corrections.extend(Correction(v, void.event_id, voided=True) for v in versions)
+            continue
+        latest = versions[-1]
+        corrections.extend(Correction(v, latest, voided=False) for v in versions[:-1])
+        if latest == original_id:
+            effective.append(original)
+        else:
+            effective.append(amended(original, amendments[original_id][latest]))
+    effective.sort(key=order_key)
+    return effective, corrections
+
+
+def refold_reason(event: CaseInput) -> WithdrawalReason:
+    """Why a case folds again because of this input."""
+    match event:
+        case ResponseAmended():
+            return WithdrawalReason.RESPONSE_AMENDED
+        case ResponseVoided():
+            return WithdrawalReason.RESPONSE_VOIDED
+    return WithdrawalReason.LATE_RESPONSE
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedSignal:
+    """A signal published for the case: its event id, the id of its content (`Step.signal`;
+    they differ only for a signal that holds again after it was withdrawn) and whether it is
+    withdrawn."""
+
+    signal_id: uuid.UUID
+    content_id: uuid.UUID
+    kind: SignalKind
+    summary: str
+    withdrawn: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SignalDiff:
+    withdrawn: list[SignalWithdrawn]
+    emitted: list[ClinicalSignal]  # in clinical order
+    content_of: dict[uuid.UUID, uuid.UUID]  # the emitted signals whose id is not their content's
+
+
+def diff_signals(
+    published: Sequence[PublishedSignal], folded: Sequence[ClinicalSignal], cause: CaseInput
+) -> SignalDiff:
+    """After a case folds again because of `cause`: the live signals that no longer hold (to
+    withdraw, with the reason) and the folded signals not live (to publish). A signal's id
+    covers its content, so a changed signal is both. One that holds again after it was
+    withdrawn is published under a new id (consumers have seen its old one)."""
+    holding = {s.event_id for s in folded}
+    live = {s.content_id for s in published if not s.withdrawn}
+    reason = refold_reason(cause)
+    withdrawn = [
+        SignalWithdrawn(
+            event_id=derived_event_id("withdrawn", s.signal_id, cause.event_id),
+            clinic_id=cause.clinic_id,
+            case_id=cause.case_id,
+            occurred_at=cause.occurred_at,
+            recorded_at=cause.recorded_at,
+            payload=SignalWithdrawnPayload(
+                signal_id=s.signal_id,
+                kind=s.kind,
+                reason=reason,
+                because_of=cause.event_id,
+                summary=f"withdrawn ({reason.value.replace('_', ' ')}): {s.summary}",
+            ),
+        )
+        for s in published
+        if not s.withdrawn and s.content_id not in holding
+    ]
+    seen = {s.content_id for s in published}
+    emitted: list[ClinicalSignal] = []
+    content_of: dict[uuid.UUID, uuid.UUID] = {}
+    for signal in folded:
+        if signal.event_id in live:
+            continue
+        if signal.event_id in seen:
+            again = derived_event_id("signal-again", signal.event_id, cause.event_id)
+            content_of[again] = signal.event_id
+            signal = signal.model_copy(update={"event_id": again})
+        emitted.append(signal)
+    return SignalDiff(withdrawn, emitted, content_of)
