@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+
 import pytest
 
 from alliance_contracts.events import (

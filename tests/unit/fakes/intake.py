@@ -64,7 +64,7 @@ class FakeResponseRecords:
         return self._record(clinic_id, event_id)
 
     def _record(self, clinic_id: str, event_id: uuid.UUID) -> ResponseRecord | None:
-        [original] = [e for e in self.submissions.events if e.event_id == event_id] or [None]
+        original = next((e for e in self.submissions.events if e.event_id == event_id), None)
         if not isinstance(original, ResponseSubmitted) or original.clinic_id != clinic_id:
             return None
         [key] = [
