@@ -176,3 +176,21 @@ async def test_only_responses_can_be_corrected() -> None:
     await record_episode_ending(uow, ending, now)
     with pytest.raises(UnknownResponse, match="idempotency_key"):
         await correct_response(uow, ByKey(CLINIC, KEY), VOID, "ehr-1", now)
+
+
+async def test_a_gateway_request_intake_refuses_raises_its_rule_for_the_dead_letters() -> None:
+    """The consumer dead-letters a RuleBroken with its message: the field and the rule."""
+    uow, original = await submitted()
+    void = ResponseVoidRequested(
+        event_id=uuid.uuid4(),
+        clinic_id=CLINIC,
+        case_id="case-0002",  # not the response's case
+        occurred_at=NOW,
+        recorded_at=NOW,
+        payload=ResponseVoidRequestedPayload(
+            response_id=original, reason="wrong client", requested_by="admin-1"
+        ),
+    )
+    with pytest.raises(UnknownResponse, match=r"^response_id: no such response in this clinic"):
+        await apply_commands(uow, [void], now)
+    assert len(uow.outbox.messages) == 1
