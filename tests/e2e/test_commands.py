@@ -116,3 +116,101 @@ async def test_an_invalid_request_is_dead_lettered_with_its_rule(
     assert headers["dlq_service"] == b"intake"
     assert b"ended_at" in headers["dlq_reason"]
     assert b"must not be in the future" in headers["dlq_reason"]
+
+
+TIMELINE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
+  dyads { timeline { responseId sessionNumber } } } }"""
+AMEND = """mutation($clinic: ID!, $case: ID!, $response: ID!, $id: String!) { amendResponse(input: {
+  clinicId: $clinic, caseId: $case, responseId: $response, reason: "item 3 mistyped",
+  answers: [{item: 1, value: 9.5}, {item: 2, value: 9.5}, {item: 3, value: 2.0},
+            {item: 4, value: 9.5}], clientMutationId: $id}) { commandId duplicate } }"""
+VOID = """mutation($clinic: ID!, $case: ID!, $response: ID!) { voidResponse(input: {
+  clinicId: $clinic, caseId: $case, responseId: $response, reason: "wrong client",
+  clientMutationId: "void-response-0001"}) { commandId duplicate } }"""
+
+
+async def test_a_clinic_admins_amendment_reaches_intake_and_a_therapist_is_refused(
+    services: dict[str, ServiceProcess],
+    stack: Endpoints,
+    pg: asyncpg.Pool,
+    ids: Callable[[str], str],
+) -> None:
+    """The score's responseId names the response; intake checks and publishes the amendment.
+    (What scoring makes of it is scoring's test.)"""
+    clinic, case = ids("clinic"), ids("case")
+    intake, gateway = services["intake"].url, services["gateway"].url
+    admin = bearer("clinic_admin", [clinic], f"admin-{clinic}")
+    therapist = bearer("clinician", [clinic], "th-1")  # the case's own therapist
+    async with httpx.AsyncClient(timeout=10, headers=admin) as client:
+        r = await client.post(
+            f"{intake}/v1/responses",
+            json=response_body(clinic, case, 1, 9.5, key=f"{case}-srs-1"),
+            headers=clinic_system([clinic]),
+        )
+        assert r.status_code == 202, r.text
+        original = r.json()["event_id"]
+
+        async def scored() -> Any:
+            found = (await graphql(client, gateway, TIMELINE, clinic=clinic, case=case))["case"]
+            return found and found["dyads"] and found["dyads"][0]["timeline"]
+
+        [score] = await eventually(scored, within=60)
+        assert score["responseId"] == original
+        refused = {}
+        for mutation, variables in ((AMEND, {"id": "amend-response-0001"}), (VOID, {})):
+            answer = await client.post(
+                f"{gateway}/graphql",
+                headers=therapist,
+                json={
+                    "query": mutation,
+                    "variables": {
+                        "clinic": clinic,
+                        "case": case,
+                        "response": original,
+                        **variables,
+                    },
+                },
+            )
+            refused[mutation] = answer.json()
+        amended = await graphql(
+            client,
+            gateway,
+            AMEND,
+            clinic=clinic,
+            case=case,
+            response=original,
+            id="amend-response-0001",
+        )
+        again = await graphql(
+            client,
+            gateway,
+            AMEND,
+            clinic=clinic,
+            case=case,
+            response=original,
+            id="amend-response-0001",
+        )
+    assert again["amendResponse"] == {**amended["amendResponse"], "duplicate": True}
+    for answer in refused.values():
+        assert answer["data"] is None
+        assert "clinic admin" in answer["errors"][0]["message"]
+
+    async def published() -> list[Any] | None:
+        events = [
+            json.loads(r.value)
+            for r in await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name)
+            if r.key == case.encode()
+        ]
+        return events if len(events) >= 2 else None
+
+    events = await eventually(published, within=60)
+    assert [e["event_type"] for e in events] == ["response.submitted", "response.amended"]
+    assert events[1]["payload"]["amends"] == original
+    assert events[1]["payload"]["amended_by"] == f"admin-{clinic}"
+    assert events[1]["payload"]["answers"] == {"1": 9.5, "2": 9.5, "3": 2.0, "4": 9.5}
+    command = amended["amendResponse"]["commandId"]
+    stored = await pg.fetchval(
+        "SELECT event_id FROM intake.response_correction WHERE request_id = $1",
+        f"gateway-{command}",
+    )
+    assert str(stored) == events[1]["event_id"]  # applied once, by intake

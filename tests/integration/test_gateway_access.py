@@ -341,3 +341,59 @@ async def test_a_caseload_is_a_set_of_clinic_and_case_pairs(
             found[clinic] = r.json()["data"]["case"]
     assert found[a] is not None
     assert found[b] is None
+
+
+async def test_only_a_clinic_admin_of_the_clinic_may_correct_a_response(
+    stack: Endpoints, world: dict[str, Any]
+) -> None:
+    """amendResponse and voidResponse: clinic admins of the response's clinic alone; the
+    arguments are checked before anything is accepted, each error naming its field."""
+    a = world["a"]
+    _, case, _ = world["cases"]["mine"]
+    _, other_case, _ = world["cases"]["other"]
+    response = "6f1e3c0a-5b8e-4d6e-9a51-3e0c2d7a9b10"
+    void = """mutation($clinic: ID!, $case: ID!, $response: ID!, $reason: String!) {
+        voidResponse(input: {clinicId: $clinic, caseId: $case, responseId: $response,
+        reason: $reason, clientMutationId: "void-0001"}) { commandId duplicate } }"""
+    amend = """mutation($clinic: ID!, $case: ID!, $answers: [ItemAnswerInput!]!) {
+        amendResponse(input: {clinicId: $clinic, caseId: $case, responseId: "%s",
+        answers: $answers, reason: "typo", clientMutationId: "amend-0001"}) { commandId } }"""
+    amend = amend % response
+    app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
+    messages: dict[str, str] = {}
+    async with serving(app) as client:
+
+        async def run(who: dict[str, str], query: str, **variables: Any) -> dict[str, Any]:
+            r = await client.post(
+                "/graphql", json={"query": query, "variables": variables}, headers=who
+            )
+            return r.json()  # type: ignore[no-any-return]
+
+        admin = bearer("clinic_admin", [a], f"admin-{a}")
+        for role in ("clinician", "supervisor", "network_admin"):
+            refused = await run(
+                bearer(role, [a], f"{role}-{a}"), void, clinic=a, case=case,
+                response=response, reason="wrong client",
+            )  # fmt: skip
+            messages[role] = refused["errors"][0]["message"]
+        other_clinic = await run(
+            admin, void, clinic=world["b"], case=other_case, response=response, reason="x"
+        )
+        messages["admin of another clinic"] = other_clinic["errors"][0]["message"]
+        blank = await run(admin, void, clinic=a, case=case, response=response, reason="  ")
+        not_an_id = await run(admin, void, clinic=a, case=case, response="score-1", reason="x")
+        twice = await run(
+            admin, amend, clinic=a, case=case,
+            answers=[{"item": 1, "value": 9}, {"item": 1, "value": 8}],
+        )  # fmt: skip
+        item_zero = await run(admin, amend, clinic=a, case=case, answers=[{"item": 0, "value": 9}])
+        accepted = await run(admin, void, clinic=a, case=case, response=response, reason="x")
+    refusal = "clinicId: amending or voiding responses needs a clinic admin of it"
+    assert messages == dict.fromkeys(messages, refusal)
+    assert len(messages) == 4
+    assert blank["errors"][0]["message"] == "reason: must not be empty"
+    assert not_an_id["errors"][0]["message"].startswith("responseId: not a response id")
+    assert twice["errors"][0]["message"] == "answers: item 1 is given twice"
+    assert item_zero["errors"][0]["message"].startswith("answers: ")
+    assert accepted.get("data"), accepted  # intake checks the response itself
+    assert accepted["data"]["voidResponse"]["duplicate"] is False

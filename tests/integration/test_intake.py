@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 
 import asyncpg
@@ -130,3 +131,134 @@ async def test_intake_accepts_while_kafka_is_down_and_catches_up(
     records = of_case(await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name), case)
     sessions = sorted(json.loads(r.value)["payload"]["session_number"] for r in records)
     assert sessions == [1, 2, 3, 4, 5]
+
+
+async def test_a_response_is_amended_then_voided_by_its_key_with_its_history_kept(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    body = response_body(clinic, case, 1, 9.5, key=f"{case}-srs-1")
+    resource = f"/v1/clinics/{clinic}/responses/{case}-srs-1"
+    corrected = {"1": 9.5, "2": 9.5, "3": 2.0, "4": 9.5}
+    amendment = {"answers": corrected, "reason": "item 3 mistyped"}
+    void = {"reason": "keyed against the wrong client"}
+    async with serving(create_app(settings(stack))) as client:
+        client.headers.update(clinic_system([clinic]))
+        submitted = await client.post("/v1/responses", json=body)
+        assert submitted.status_code == 202, submitted.text
+        original = submitted.json()["event_id"]
+        amended = await client.put(resource, json=amendment)
+        assert amended.status_code == 202, amended.text
+        assert amended.json()["duplicate"] is False
+        # Accepted is durable before the answer.
+        assert await pg.fetchval(
+            "SELECT count(*) FROM intake.response_correction WHERE response_id = $1",
+            uuid.UUID(original),
+        ) == 1  # fmt: skip
+        amended_again = await client.put(resource, json=amendment)
+        assert amended_again.status_code == 200
+        assert amended_again.json() == {"event_id": amended.json()["event_id"], "duplicate": True}
+        current = (await client.get(resource)).json()
+        assert (current["status"], current["answers"]) == ("amended", corrected)
+        voided = await client.request("DELETE", resource, json=void)
+        assert voided.status_code == 202, voided.text
+        voided_again = await client.request("DELETE", resource, json=void)
+        assert voided_again.json() == {"event_id": voided.json()["event_id"], "duplicate": True}
+        assert voided_again.status_code == 200
+        after_void = await client.put(resource, json={**amendment, "reason": "another"})
+        assert after_void.status_code == 409
+        assert after_void.json()["detail"][0]["loc"] == ["path", "idempotency_key"]
+        assert "voided" in after_void.json()["detail"][0]["msg"]
+        history = await client.get(resource)
+
+        async def published() -> list[Record] | None:
+            records = of_case(await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name), case)
+            return records if len(records) >= 3 else None
+
+        records = await eventually(published, within=30)
+    assert history.status_code == 200
+    trail = history.json()
+    assert (trail["status"], trail["answers"], trail["response_id"]) == ("voided", None, original)
+    assert [(v["version"], v["kind"], v["reason"]) for v in trail["versions"]] == [
+        (1, "submitted", None),
+        (2, "amended", "item 3 mistyped"),
+        (3, "voided", "keyed against the wrong client"),
+    ]
+    assert trail["versions"][0]["answers"] == body["answers"]  # the original is kept
+    assert trail["versions"][1]["answers"] == corrected
+    assert {v["by"] for v in trail["versions"][1:]} == {"ehr-test"}
+    # On the case's partition, in order after the original, once each.
+    events = [json.loads(r.value) for r in records]
+    assert [e["event_type"] for e in events] == [
+        "response.submitted",
+        "response.amended",
+        "response.voided",
+    ]
+    assert events[1]["event_id"] == amended.json()["event_id"]
+    assert events[1]["payload"] == {
+        "amends": original,
+        "answers": corrected,
+        "reason": "item 3 mistyped",
+        "amended_by": "ehr-test",
+    }
+    assert events[2]["payload"]["voids"] == original
+    assert dict(records[1].headers)["event_type"] == b"response.amended"
+
+
+async def test_corrections_name_the_field_and_rule_they_break(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    key = f"{case}-srs-1"
+    resource = f"/v1/clinics/{clinic}/responses/{key}"
+    async with serving(create_app(settings(stack))) as client:
+        client.headers.update(clinic_system([clinic]))
+        unknown = await client.put(
+            f"/v1/clinics/{clinic}/responses/no-such-key-1",
+            json={"answers": {"1": 9}, "reason": "typo"},
+        )
+        submitted = await client.post(
+            "/v1/responses", json=response_body(clinic, case, 1, 9, key=key)
+        )
+        assert submitted.status_code == 202
+        out_of_range = await client.put(
+            resource, json={"answers": {"1": 9, "2": 9, "3": 12, "4": 9}, "reason": "typo"}
+        )
+        extra_item = await client.put(
+            resource, json={"answers": {"1": 9, "2": 9, "3": 9, "4": 9, "5": 9}, "reason": "x"}
+        )
+        empty_reason = await client.request("DELETE", resource, json={"reason": ""})
+        blank_reason = await client.request("DELETE", resource, json={"reason": "   "})
+        unknown_get = await client.get(f"/v1/clinics/{clinic}/responses/no-such-key-1")
+        still = (await client.get(resource)).json()
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"] == [
+        {
+            "loc": ["path", "idempotency_key"],
+            "msg": "idempotency_key: no response with this key in the clinic",
+            "type": "not_found",
+        }
+    ]
+    assert unknown_get.status_code == 404
+    assert out_of_range.status_code == 422
+    assert out_of_range.json()["detail"] == [
+        {
+            "loc": ["body", "answers", "3"],
+            "msg": "must be between 0 and 10",
+            "type": "rule_violation",
+        }
+    ]
+    assert extra_item.status_code == 422
+    assert extra_item.json()["detail"][0]["loc"] == ["body", "answers", "5"]
+    assert empty_reason.status_code == 422
+    assert empty_reason.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert blank_reason.status_code == 422
+    assert blank_reason.json()["detail"] == [
+        {"loc": ["body", "reason"], "msg": "must not be empty", "type": "rule_violation"}
+    ]
+    assert (still["status"], len(still["versions"])) == ("current", 1)
+    assert await pg.fetchval(
+        "SELECT count(*) FROM intake.response_correction c JOIN intake.submission s "
+        "ON s.event_id = c.response_id WHERE s.case_id = $1",
+        case,
+    ) == 0  # fmt: skip

@@ -1,6 +1,7 @@
 """The intake authorisation matrix on real PostgreSQL: every endpoint, every kind of token, the
 own clinic and another clinic. Allowed writes are stored; every other combination is refused
-(401 without a valid token, 403 naming the clinic or the scope otherwise) and writes nothing."""
+(401 without a valid token, 403 naming the clinic or the scope otherwise) and writes nothing.
+The routes of one response (amend, void, read its history) get a response of their own first."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ class Endpoint:
     method: str
     needs: Scope | None  # None: any valid token (counts only)
     writes: bool
+    corrects: bool = False  # a route of one response: it is submitted first
+
+    def seed_key(self, n: int) -> str:
+        return f"matrix-seed-{n:04d}"
 
     def request(self, clinic: str, n: int) -> tuple[str, str, dict[str, Any] | None]:
         key = f"matrix-{self.name}-{n:04d}"
@@ -48,6 +53,14 @@ class Endpoint:
         if self.name == "staff":
             body = {"role": "supervisor", "idempotency_key": key}
             return "PUT", f"/v1/clinics/{clinic}/staff/sup-{n:04d}", body
+        response = f"/v1/clinics/{clinic}/responses/{self.seed_key(n)}"
+        if self.name == "amend":
+            body = {"answers": {"1": 9, "2": 9, "3": 8, "4": 9}, "reason": f"matrix {n}"}
+            return "PUT", response, body
+        if self.name == "void":
+            return "DELETE", response, {"reason": f"matrix {n}"}
+        if self.name == "read-response":
+            return "GET", response, None
         if self.name == "assignment":
             body = {"therapist_id": "th-2", "idempotency_key": key}
             return "PUT", f"/v1/clinics/{clinic}/cases/{case}/assignment", body
@@ -62,6 +75,9 @@ ENDPOINTS = (
     Endpoint("staff", "PUT", ADMIN, True),
     Endpoint("assignment", "PUT", ADMIN, True),
     Endpoint("outbox", "GET", None, False),
+    Endpoint("amend", "PUT", RW, True, corrects=True),
+    Endpoint("void", "DELETE", RW, True, corrects=True),
+    Endpoint("read-response", "GET", RW, False, corrects=True),
 )
 
 
@@ -100,29 +116,50 @@ async def test_every_endpoint_token_and_clinic(
     own, other = ids("own-clinic"), ids("other-clinic")
     settings = IntakeSettings.model_validate({**stack.service_env("intake"), **AUTH_ENV})
     expected_writes = {own: 0, other: 0}
+    expected_corrections = {own: 0, other: 0}
+    seeds = {own: 0, other: 0}
+    seeder = clinic_system([own, other], (RW,), "ehr-seeder")
     results: list[tuple[str, str, str, int, bool]] = []
     n = itertools.count()
     async with serving(create_app(settings)) as client:
         for (kind, (headers, may)), endpoint, clinic in itertools.product(
             tokens(own).items(), ENDPOINTS, (own, other)
         ):
-            method, path, body = endpoint.request(clinic, next(n))
+            number = next(n)
+            if endpoint.corrects:
+                seed = response_body(
+                    clinic, f"case-{number:04d}", 1, 9, key=endpoint.seed_key(number)
+                )
+                assert (
+                    await client.post("/v1/responses", json=seed, headers=seeder)
+                ).status_code == 202
+                seeds[clinic] += 1
+            method, path, body = endpoint.request(clinic, number)
             r = await client.request(method, path, json=body, headers=headers)
             allowed = may(endpoint, clinic == own)
             results.append((kind, endpoint.name, clinic, r.status_code, allowed))
             if allowed and endpoint.writes:
-                expected_writes[clinic] += 1
+                written = expected_corrections if endpoint.corrects else expected_writes
+                written[clinic] += 1
             check(kind, endpoint, clinic == own, allowed, r)
 
-    assert len(results) == 10 * 7 * 2  # 140 combinations
+    assert len(results) == 10 * 10 * 2  # 200 combinations
     for clinic, expected in expected_writes.items():
-        # Every accepted write, configuration changes included, is one submission.
+        # Every accepted write, configuration changes included, is one submission; every
+        # amendment or void one correction.
         stored = await pg.fetchval(
             "SELECT count(*) FROM intake.submission WHERE clinic_id = $1", clinic
         )
-        assert stored == expected, (clinic, stored, expected)
-    assert expected_writes[other] == 0
+        assert stored == expected + seeds[clinic], (clinic, stored, expected)
+        corrections = await pg.fetchval(
+            "SELECT count(*) FROM intake.response_correction c JOIN intake.submission s "
+            "ON s.event_id = c.response_id WHERE s.clinic_id = $1",
+            clinic,
+        )
+        assert corrections == expected_corrections[clinic], (clinic, corrections)
+    assert expected_writes[other] == expected_corrections[other] == 0
     assert expected_writes[own] == 2 + 3 + 5 + 3  # rw, admin, both, a clinic admin
+    assert expected_corrections[own] == 2 + 2  # rw, both (people correct through the gateway)
 
 
 def check(kind: str, endpoint: Endpoint, mine: bool, allowed: bool, r: httpx.Response) -> None:

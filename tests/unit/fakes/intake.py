@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
-from alliance_contracts.events import ClinicConfigured, EventEnvelope
+from alliance_contracts.events import (
+    ClinicConfigured,
+    EventEnvelope,
+    ResponseAmended,
+    ResponseSubmitted,
+)
 from alliance_intake.application.ports import CurrentConfiguration, Recorded
+from alliance_intake.domain.correction import Correction, ResponseRecord
 from alliance_intake.domain.submission import Accepted
 from tests.unit.fakes.platform import FakeUnitOfWork
 
@@ -31,6 +38,57 @@ class FakeSubmissions:
 
 
 @dataclass
+class FakeCorrections:
+    """The corrections, and the gateway request each applied."""
+
+    events: list[Correction] = field(default_factory=list)
+    requests: dict[str, uuid.UUID] = field(default_factory=dict)
+
+
+@dataclass
+class FakeResponseRecords:
+    """Responses are the submissions' response.submitted events, with their corrections."""
+
+    submissions: FakeSubmissions
+    corrections: FakeCorrections
+
+    async def by_key(
+        self, clinic_id: str, key: str, *, lock: bool = False
+    ) -> ResponseRecord | None:
+        recorded = self.submissions.recorded_by_key.get((clinic_id, key))
+        return None if recorded is None else self._record(clinic_id, recorded.event_id)
+
+    async def by_event_id(
+        self, clinic_id: str, event_id: uuid.UUID, *, lock: bool = False
+    ) -> ResponseRecord | None:
+        return self._record(clinic_id, event_id)
+
+    def _record(self, clinic_id: str, event_id: uuid.UUID) -> ResponseRecord | None:
+        original = next((e for e in self.submissions.events if e.event_id == event_id), None)
+        if not isinstance(original, ResponseSubmitted) or original.clinic_id != clinic_id:
+            return None
+        [key] = [
+            k for (c, k), r in self.submissions.recorded_by_key.items() if r.event_id == event_id
+        ]
+        corrections = tuple(c for c in self.corrections.events if _original(c) == event_id)
+        return ResponseRecord(key, original, corrections)
+
+    async def add_correction(self, correction: Correction, request_id: str | None) -> None:
+        self.corrections.events.append(correction)
+        if request_id is not None:
+            self.corrections.requests[request_id] = correction.event_id
+
+    async def requested(self, request_id: str) -> uuid.UUID | None:
+        return self.corrections.requests.get(request_id)
+
+
+def _original(correction: Correction) -> uuid.UUID:
+    if isinstance(correction, ResponseAmended):
+        return correction.payload.amends
+    return correction.payload.voids
+
+
+@dataclass
 class FakeClinicConfigurations:
     versions: dict[str, list[ClinicConfigured]] = field(default_factory=dict)
     locked: list[str] = field(default_factory=list)
@@ -50,9 +108,20 @@ class FakeClinicConfigurations:
 
 
 class FakeIntakeUnitOfWork(FakeUnitOfWork):
-    repositories: ClassVar[tuple[str, ...]] = ("outbox", "submissions", "configurations")
+    repositories: ClassVar[tuple[str, ...]] = (
+        "outbox",
+        "submissions",
+        "configurations",
+        "corrections",
+    )
 
     def __init__(self) -> None:
         super().__init__()
         self.submissions = FakeSubmissions()
         self.configurations = FakeClinicConfigurations()
+        self.corrections = FakeCorrections()
+
+    @property
+    def responses(self) -> FakeResponseRecords:
+        # Built on each use: the snapshots of a rolled-back transaction are the ones it sees.
+        return FakeResponseRecords(self.submissions, self.corrections)

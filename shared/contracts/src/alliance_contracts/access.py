@@ -6,7 +6,7 @@ Two kinds of caller, both known from a verified bearer token:
 - people (`Caller`), with one role:
 - clinician: client-level data of their own caseload only (cases they rate or are assigned);
 - supervisor, clinic_admin: client-level data of their clinics; clinic admins also the audit
-  trail of their clinics;
+  trail of their clinics, and they alone amend or void a clinic's responses;
 - network_admin: aggregates across the network's clinics; client-level data only of clinics
   they are also scoped to (the `clinics` claim);
 - clinic systems (`ClinicSystem`: EHR integrations with machine tokens, as an OAuth2
@@ -73,6 +73,11 @@ class Caller:
 
     def may_assign(self, clinic_id: str) -> bool:
         return clinic_id in self.clinics and self.role in (Role.SUPERVISOR, Role.CLINIC_ADMIN)
+
+    def may_correct_responses(self, clinic_id: str) -> bool:
+        """Amend or void a submitted response: the clinic's admins only (it re-folds the case
+        and withdraws what depended on the response)."""
+        return clinic_id in self.clinics and self.role is Role.CLINIC_ADMIN
 
     def require(self, allowed: bool) -> None:
         if not allowed:

@@ -63,7 +63,8 @@ COMMANDS = TopicSpec(
 INTAKE_COMMANDS = TopicSpec(
     "alliance.intake-commands.v1",
     True,
-    "Users' requests that intake owns: episode endings and case assignments (key: case id). "
+    "Users' requests that intake owns: episode endings, case assignments, corrections and "
+    "voids of responses (key: case id). "
     "Producer: gateway.",
     "gateway",
     "case",

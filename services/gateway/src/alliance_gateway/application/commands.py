@@ -21,6 +21,11 @@ from alliance_contracts.events import (
     EpisodeEndingRequested,
     EpisodeEndingRequestedPayload,
     EventEnvelope,
+    Reason,
+    ResponseAmendmentRequested,
+    ResponseAmendmentRequestedPayload,
+    ResponseVoidRequested,
+    ResponseVoidRequestedPayload,
 )
 from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN, Note
 from alliance_contracts.timing import Timestamp, in_future, utc_now
@@ -33,6 +38,7 @@ from alliance_gateway.application.request import Request, UserError
 _ID = re.compile(PSEUDONYMOUS_ID_PATTERN)
 _NOTE: TypeAdapter[str | None] = TypeAdapter(Note | None)
 _TIME: TypeAdapter[datetime] = TypeAdapter(Timestamp)
+_REASON: TypeAdapter[str] = TypeAdapter(Reason)
 T = TypeVar("T")
 
 
@@ -232,6 +238,94 @@ async def assign_case(
         recorded_at=now,
         payload=CaseAssignmentRequestedPayload(
             therapist_id=therapist, transfer=transfer, requested_by=caller.subject
+        ),
+    )
+    return await _submit(request, client_mutation_id, event, INTAKE_COMMANDS)
+
+
+async def _correction(
+    request: Request, clinic_id: str, case_id: str, response_id: str, client_mutation_id: str
+) -> tuple[str, str, uuid.UUID]:
+    """The checked target of a correction: clinic, case and the response's event id. Intake
+    checks the response itself (that it is in this case, not voided) and the answers."""
+    _check_mutation_id(client_mutation_id)
+    caller = request.caller
+    clinic = _check_id("clinicId", clinic_id)
+    case = _check_id("caseId", case_id)
+    try:
+        response = uuid.UUID(response_id)
+    except ValueError as exc:
+        raise UserError("responseId: not a response id (a score's responseId)") from exc
+    if not caller.may_correct_responses(clinic):
+        raise UserError("clinicId: amending or voiding responses needs a clinic admin of it")
+    async with request.sessions() as session:
+        if await queries.case_view(session, caller, clinic, case) is None:
+            raise UserError("caseId: no such case in this clinic")
+    return clinic, case, response
+
+
+def _reason(reason: str) -> str:
+    checked = _check("reason", _REASON, reason)
+    if not checked.strip():
+        raise UserError("reason: must not be empty")
+    return checked
+
+
+async def amend_response(
+    request: Request,
+    clinic_id: str,
+    case_id: str,
+    response_id: str,
+    answers: dict[int, float | None],
+    reason: str,
+    client_mutation_id: str,
+) -> Accepted:
+    """Intake owns responses: it checks the corrected answers with the instrument's rules and
+    publishes `response.amended`."""
+    clinic, case, response = await _correction(
+        request, clinic_id, case_id, response_id, client_mutation_id
+    )
+    now = utc_now()
+    try:
+        payload = ResponseAmendmentRequestedPayload(
+            response_id=response,
+            answers=answers,
+            reason=_reason(reason),
+            requested_by=request.caller.subject,
+        )
+    except ValidationError as exc:
+        raise UserError(f"answers: {exc.errors()[0]['msg']}") from None
+    event = ResponseAmendmentRequested(
+        event_id=command_id(request.caller, client_mutation_id),
+        clinic_id=clinic,
+        case_id=case,
+        occurred_at=now,
+        recorded_at=now,
+        payload=payload,
+    )
+    return await _submit(request, client_mutation_id, event, INTAKE_COMMANDS)
+
+
+async def void_response(
+    request: Request,
+    clinic_id: str,
+    case_id: str,
+    response_id: str,
+    reason: str,
+    client_mutation_id: str,
+) -> Accepted:
+    clinic, case, response = await _correction(
+        request, clinic_id, case_id, response_id, client_mutation_id
+    )
+    now = utc_now()
+    event = ResponseVoidRequested(
+        event_id=command_id(request.caller, client_mutation_id),
+        clinic_id=clinic,
+        case_id=case,
+        occurred_at=now,
+        recorded_at=now,
+        payload=ResponseVoidRequestedPayload(
+            response_id=response, reason=_reason(reason), requested_by=request.caller.subject
         ),
     )
     return await _submit(request, client_mutation_id, event, INTAKE_COMMANDS)

@@ -39,7 +39,8 @@ def asyncapi() -> FastStream:
     broker.publisher(
         INTAKE_COMMANDS.name,
         schema=IntakeCommand,
-        description="recordEpisodeEnding, assignCase (intake applies them)",
+        description="recordEpisodeEnding, assignCase, amendResponse, voidResponse (intake "
+        "applies them)",
     )
     broker.publisher(AUDIT.name, schema=ReadAudited, description=AUDIT.description)
     return FastStream(broker, specification=asyncapi_spec("gateway", DESCRIPTION))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import strawberry
 
 from alliance_gateway.application import commands
-from alliance_gateway.application.request import Request
+from alliance_gateway.application.request import Request, UserError
 from alliance_gateway.graphql.types.commands import (
     AlertCommandInput,
+    AmendResponseInput,
     AssignCaseInput,
     CommandAccepted,
     EpisodeEndingInput,
     ReassignAlertInput,
     SnoozeAlertInput,
+    VoidResponseInput,
 )
 
 
@@ -85,5 +87,45 @@ class Mutation:
             str(input.therapist_id),
             input.client_mutation_id,
             input.transfer,
+        )
+        return CommandAccepted.of(accepted)
+
+    @strawberry.mutation(
+        description="Correct a response's answers (clinic admins): intake checks them, "
+        "publishes the amendment and the case is folded again; the original is kept."
+    )
+    async def amend_response(
+        self, info: strawberry.Info[Request, None], input: AmendResponseInput
+    ) -> CommandAccepted:
+        answers: dict[int, float | None] = {}
+        for answer in input.answers:
+            if answer.item in answers:
+                raise UserError(f"answers: item {answer.item} is given twice")
+            answers[answer.item] = answer.value
+        accepted = await commands.amend_response(
+            info.context,
+            str(input.clinic_id),
+            str(input.case_id),
+            str(input.response_id),
+            answers,
+            input.reason,
+            input.client_mutation_id,
+        )
+        return CommandAccepted.of(accepted)
+
+    @strawberry.mutation(
+        description="Void a response as wrong (clinic admins), e.g. keyed against the wrong "
+        "client: the case is folded again without it; the original is kept."
+    )
+    async def void_response(
+        self, info: strawberry.Info[Request, None], input: VoidResponseInput
+    ) -> CommandAccepted:
+        accepted = await commands.void_response(
+            info.context,
+            str(input.clinic_id),
+            str(input.case_id),
+            str(input.response_id),
+            input.reason,
+            input.client_mutation_id,
         )
         return CommandAccepted.of(accepted)

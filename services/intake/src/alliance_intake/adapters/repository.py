@@ -1,13 +1,19 @@
-"""PostgreSQL adapter: intake's submissions and its clinics' configuration versions."""
+"""PostgreSQL adapter: intake's submissions, the corrections of responses and its clinics'
+configuration versions."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
-from alliance_contracts.events import ClinicConfigured
+from alliance_contracts.events import ClinicConfigured, ResponseAmended, ResponseSubmitted
 from alliance_intake.adapters.tables import SCHEMA
 from alliance_intake.application.ports import CurrentConfiguration, Recorded
+from alliance_intake.domain.correction import Correction, ResponseRecord
 from alliance_intake.domain.submission import Accepted
 from alliance_platform.outbox import Connection
 
@@ -77,3 +83,67 @@ class PostgresClinicConfigurations:
             json.dumps(event.payload.configuration),
             event.event_id,
         )
+
+
+_CORRECTION: TypeAdapter[Correction] = TypeAdapter(
+    Annotated[Correction, Field(discriminator="event_type")]
+)
+
+
+class PostgresResponseRecords:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def by_key(
+        self, clinic_id: str, key: str, *, lock: bool = False
+    ) -> ResponseRecord | None:
+        return await self._find("idempotency_key = $2", clinic_id, key, lock)
+
+    async def by_event_id(
+        self, clinic_id: str, event_id: uuid.UUID, *, lock: bool = False
+    ) -> ResponseRecord | None:
+        return await self._find("event_id = $2", clinic_id, event_id, lock)
+
+    async def _find(
+        self, where: str, clinic_id: str, value: object, lock: bool
+    ) -> ResponseRecord | None:
+        original = await self.conn.fetchrow(
+            f"SELECT event_id, idempotency_key, event FROM {SCHEMA}.submission "
+            f"WHERE clinic_id = $1 AND {where} AND event->>'event_type' = 'response.submitted'"
+            + (" FOR UPDATE" if lock else ""),
+            clinic_id,
+            value,
+        )
+        if original is None:
+            return None
+        corrections = await self.conn.fetch(
+            f"SELECT event FROM {SCHEMA}.response_correction WHERE response_id = $1 "
+            "ORDER BY position",
+            original["event_id"],
+        )
+        return ResponseRecord(
+            idempotency_key=original["idempotency_key"],
+            original=ResponseSubmitted.model_validate_json(original["event"]),
+            corrections=tuple(_CORRECTION.validate_json(row["event"]) for row in corrections),
+        )
+
+    async def add_correction(self, correction: Correction, request_id: str | None) -> None:
+        original = (
+            correction.payload.amends
+            if isinstance(correction, ResponseAmended)
+            else correction.payload.voids
+        )
+        await self.conn.execute(
+            f"INSERT INTO {SCHEMA}.response_correction (event_id, response_id, request_id, event) "
+            "VALUES ($1, $2, $3, $4::jsonb)",
+            correction.event_id,
+            original,
+            request_id,
+            correction.model_dump_json(),
+        )
+
+    async def requested(self, request_id: str) -> uuid.UUID | None:
+        event_id: uuid.UUID | None = await self.conn.fetchval(
+            f"SELECT event_id FROM {SCHEMA}.response_correction WHERE request_id = $1", request_id
+        )
+        return event_id

@@ -9,6 +9,7 @@ from typing import NamedTuple, Protocol
 
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import ClinicConfigured
+from alliance_intake.domain.correction import Correction, ResponseRecord
 from alliance_intake.domain.submission import Accepted
 from alliance_platform.unit_of_work import Outbox, UnitOfWork
 
@@ -38,6 +39,29 @@ class Submissions(Protocol):
     async def recorded(self, clinic_id: str, key: str) -> Recorded: ...
 
 
+class ResponseRecords(Protocol):
+    """Accepted responses with their corrections, oldest first: the audit trail of each."""
+
+    async def by_key(
+        self, clinic_id: str, key: str, *, lock: bool = False
+    ) -> ResponseRecord | None:
+        """The response.submitted accepted under the key; `lock` serialises its corrections
+        until the transaction ends."""
+        ...
+
+    async def by_event_id(
+        self, clinic_id: str, event_id: uuid.UUID, *, lock: bool = False
+    ) -> ResponseRecord | None: ...
+
+    async def add_correction(self, correction: Correction, request_id: str | None) -> None:
+        """Records it, with the gateway request that asked for it when there is one."""
+        ...
+
+    async def requested(self, request_id: str) -> uuid.UUID | None:
+        """The correction made for that gateway request, if it was applied before."""
+        ...
+
+
 class ClinicConfigurations(Protocol):
     """Every version of every clinic's configuration."""
 
@@ -56,6 +80,9 @@ class IntakeUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def configurations(self) -> ClinicConfigurations: ...
+
+    @property
+    def responses(self) -> ResponseRecords: ...
 
     @property
     def outbox(self) -> Outbox: ...

@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
-from fastapi import Depends, FastAPI, Path, status
+from fastapi import FastAPI, status
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 
-from alliance_contracts.access import Principal, Scope
+from alliance_contracts.access import Scope
 from alliance_contracts.events import (
     CaseAssignmentRequested,
     CaseInput,
@@ -27,7 +27,6 @@ from alliance_contracts.events import (
     EpisodeEndingRequested,
     IntakeCommand,
 )
-from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_contracts.timing import utc_now
 from alliance_contracts.topics import CONFIG, INTAKE_COMMANDS, RESPONSES
 from alliance_intake.adapters.repository import current_configuration
@@ -44,6 +43,15 @@ from alliance_intake.application.submit import (
     submit_response,
 )
 from alliance_intake.domain.submission import IdempotencyConflict, SubmissionReceipt
+from alliance_intake.entrypoints.common import (
+    ERRORS,
+    READ_ERRORS,
+    Caller,
+    ClinicPath,
+    IdPath,
+    rejection,
+)
+from alliance_intake.entrypoints.corrections import corrections_router
 from alliance_intake.entrypoints.requests import (
     Assignment,
     ConfigurationChange,
@@ -56,8 +64,7 @@ from alliance_platform.broker import batch_subscriber, create_broker
 from alliance_platform.consumer import BatchPipeline, DeadLetters, documented_as
 from alliance_platform.db import create_pool, create_schema, ping
 from alliance_platform.health import health_router
-from alliance_platform.http_security import ERRORS as DOOR_ERRORS
-from alliance_platform.http_security import error_body, install, principal, require_write
+from alliance_platform.http_security import error_body, install, require_write
 from alliance_platform.kafka import kafka_reachable
 from alliance_platform.outbox import OutboxRelay
 from alliance_platform.runtime import Runtime
@@ -66,15 +73,6 @@ from alliance_platform.tokens import TokenVerifier
 log = logging.getLogger(__name__)
 SERVICE = "intake"
 REQUESTS = (EpisodeEndingRequested, CaseAssignmentRequested)
-
-ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
-IdPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
-Caller = Annotated[Principal, Depends(principal)]
-READ_ERRORS = {k: v for k, v in DOOR_ERRORS.items() if k not in (413, 422)}
-ERRORS: dict[int | str, dict[str, Any]] = {
-    **DOOR_ERRORS,
-    409: {"description": "The idempotency key was used for a different submission."},
-}
 
 
 async def start_when_kafka_answers(broker: KafkaBroker, retry_s: float = 5.0) -> None:
@@ -183,6 +181,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             lambda uow: submit_response(uow, submission, utc_now),
         )
 
+    app.include_router(corrections_router(runtime))
+
     @app.post(
         "/v1/episode-endings",
         status_code=status.HTTP_202_ACCEPTED,
@@ -290,11 +290,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         try:
             receipt = await use_case(PostgresIntakeUnitOfWork(pool))
         except Rejected as rejected:
-            detail = [
-                {"loc": ["body", *v.field.split(".")], "msg": v.rule, "type": "rule_violation"}
-                for v in rejected.violations
-            ]
-            return JSONResponse({"detail": detail}, status_code=422)
+            return rejection(rejected)
         except IdempotencyConflict:
             conflict = {
                 "loc": ["body", "idempotency_key"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import ConfigDict
 
 from alliance_intake.domain.configuration import ChangeConfiguration
+from alliance_intake.domain.correction import AmendResponse, VoidResponse
 from alliance_intake.domain.episode import EndEpisode
 from alliance_intake.domain.roster import AssignCase, ChangeStaff
 from alliance_intake.domain.submission import SubmitResponse
@@ -79,3 +80,27 @@ class StaffChange(ChangeStaff):
 
 class Assignment(AssignCase):
     """The body of `PUT /v1/clinics/{clinic_id}/cases/{case_id}/assignment`."""
+
+
+class ResponseAmendment(AmendResponse):
+    """The body of `PUT /v1/clinics/{clinic_id}/responses/{idempotency_key}`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "answers": {"1": 9.1, "2": 8.5, "3": 3.0, "4": 9.9},
+                    "reason": "item 3 was transcribed from the paper form as 7.0; it reads 3.0",
+                }
+            ]
+        },
+    )
+
+
+class ResponseVoid(VoidResponse):
+    """The body of `DELETE /v1/clinics/{clinic_id}/responses/{idempotency_key}`: a JSON body
+    rather than a query parameter, as reasons are free text and query strings are logged."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "keyed against the wrong client"}]},
+    )

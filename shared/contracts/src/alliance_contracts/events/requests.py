@@ -3,13 +3,14 @@ intake-commands (key: case id)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from alliance_contracts.events.clinic import CaseAssignedPayload
-from alliance_contracts.events.envelope import EventEnvelope
-from alliance_contracts.events.responses import EpisodeEndedPayload
+from alliance_contracts.events.envelope import EventEnvelope, Frozen
+from alliance_contracts.events.responses import Answers, EpisodeEndedPayload, Reason
 from alliance_contracts.ids import PseudonymousId
 
 
@@ -41,6 +42,49 @@ class CaseAssignmentRequested(EventEnvelope):
     payload: CaseAssignmentRequestedPayload
 
 
+class ResponseAmendmentRequestedPayload(Frozen):
+    response_id: uuid.UUID = Field(description="The event id of the response.submitted to correct.")
+    answers: Answers = Field(
+        description="The corrected answers, all of them (same rules as on submission).",
+        json_schema_extra={
+            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$"},
+            "maxProperties": 200,
+        },
+    )
+    reason: Reason
+    requested_by: PseudonymousId
+
+
+class ResponseAmendmentRequested(EventEnvelope):
+    """A clinic admin asked, through the gateway, to correct a response's answers. Topic:
+    intake-commands (key: case id). Intake applies it as `PUT .../responses/{key}` and publishes
+    `response.amended`."""
+
+    event_type: Literal["response.amendment.requested"] = "response.amendment.requested"
+    schema_version: Literal[1] = 1
+    payload: ResponseAmendmentRequestedPayload
+
+
+class ResponseVoidRequestedPayload(Frozen):
+    response_id: uuid.UUID = Field(description="The event id of the response.submitted to void.")
+    reason: Reason
+    requested_by: PseudonymousId
+
+
+class ResponseVoidRequested(EventEnvelope):
+    """A clinic admin asked, through the gateway, to void a response. Topic: intake-commands
+    (key: case id). Intake applies it as `DELETE .../responses/{key}` and publishes
+    `response.voided`."""
+
+    event_type: Literal["response.void.requested"] = "response.void.requested"
+    schema_version: Literal[1] = 1
+    payload: ResponseVoidRequestedPayload
+
+
 IntakeCommand = Annotated[
-    EpisodeEndingRequested | CaseAssignmentRequested, Field(discriminator="event_type")
+    EpisodeEndingRequested
+    | CaseAssignmentRequested
+    | ResponseAmendmentRequested
+    | ResponseVoidRequested,
+    Field(discriminator="event_type"),
 ]

@@ -66,3 +66,30 @@ class AssignCaseInput:
     therapist_id: strawberry.ID
     client_mutation_id: str
     transfer: bool = False
+
+
+@strawberry.input(description="One item's answer; a null value marks a missing item.")
+class ItemAnswerInput:
+    item: int
+    value: float | None
+
+
+@strawberry.input
+class AmendResponseInput:
+    clinic_id: strawberry.ID
+    case_id: strawberry.ID
+    response_id: strawberry.ID = strawberry.field(description="The score's responseId.")
+    answers: list[ItemAnswerInput] = strawberry.field(
+        description="All the corrected answers (the instrument's item rules apply)."
+    )
+    reason: str
+    client_mutation_id: str
+
+
+@strawberry.input
+class VoidResponseInput:
+    clinic_id: strawberry.ID
+    case_id: strawberry.ID
+    response_id: strawberry.ID = strawberry.field(description="The score's responseId.")
+    reason: str
+    client_mutation_id: str

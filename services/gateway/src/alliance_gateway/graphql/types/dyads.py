@@ -59,6 +59,9 @@ class Subscale:
 
 @strawberry.type(description="One scored questionnaire response.")
 class Score:
+    response_id: strawberry.ID = strawberry.field(
+        description="The scored response's event id: what amendResponse and voidResponse take."
+    )
     instrument: str
     form: str
     session_number: int
@@ -71,6 +74,7 @@ class Score:
     @classmethod
     def from_row(cls, row: DyadScoreRow) -> Score:
         return cls(
+            response_id=strawberry.ID(str(row.source_event_id)),
             instrument=row.instrument,
             form=row.form,
             session_number=row.session_number,
