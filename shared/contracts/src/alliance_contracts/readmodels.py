@@ -91,7 +91,9 @@ class DyadScore(SQLModel, table=True):
     scoring_key: str = Field(sa_type=Text)
     # current; amended or voided once a correction replaced it (`replaced_by`: the amendment or
     # void). The audit trail keeps every version.
-    status: str = Field(default="current", sa_type=Text)
+    status: str = Field(
+        default="current", sa_type=Text, sa_column_kwargs={"server_default": "current"}
+    )
     replaced_by: uuid.UUID | None = None
 
 

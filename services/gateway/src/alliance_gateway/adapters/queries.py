@@ -95,6 +95,7 @@ async def dyad_timelines(
     rows = await session.execute(
         select(DyadScore)
         .where(col(DyadScore.dyad_id).in_(dyad_ids), col(DyadScore.dyad_id).in_(visible))
+        .where(DyadScore.status == "current")  # amended and voided versions: intake's history
         .order_by(
             col(DyadScore.administered_at),
             col(DyadScore.session_number),
@@ -118,6 +119,7 @@ async def case_signals(
     query = (
         select(Signal)
         .where(Signal.clinic_id == clinic_id, Signal.case_id == case_id)
+        .where(col(Signal.withdrawn_at).is_(None))  # no longer holds
         .where(scope(caller, Signal.clinic_id, Signal.case_id))
     )
     if kinds:
@@ -218,6 +220,7 @@ async def clinic_summary(
         select(Signal.kind, func.count())
         .where(
             Signal.clinic_id == clinic_id,
+            col(Signal.withdrawn_at).is_(None),
             col(Signal.occurred_at) >= since,
             col(Signal.occurred_at) < until,
         )
