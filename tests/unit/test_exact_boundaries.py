@@ -9,12 +9,12 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alliance_contracts.clinical_config import DEFAULT_CONFIG, Boundary, NormSet
+from alliance_contracts.clinical_config import DEFAULT_CONFIG, RULES, Boundary, NormSet
 from alliance_contracts.exact import decimal, share_difference, tenths, threshold_tenths
 from alliance_contracts.instruments import REGISTRY, score_response
 from alliance_contracts.vocabulary import OutcomeClass, RuleName
 from alliance_scoring.domain.rules.ruptures import session_rules
-from tests.unit.clinical import fold, response
+from tests.unit.clinical import fold, response, srs_series
 
 C = OutcomeClass
 SRS, ORS, OQ = REGISTRY["SRS"], REGISTRY["ORS"], REGISTRY["OQ-45.2"]
@@ -213,3 +213,24 @@ def test_configured_thresholds_are_read_as_written() -> None:
     assert threshold_tenths(0.1 + 0.2) != 3  # a computed float is not its decimal
     assert tenths(0.1 + 0.2) == 3  # but a score is whole tenths
     assert share_difference(0.7, 0.5) == 0.2  # 0.7 - 0.5 is 0.19999999999999996 in floats
+
+
+def test_evidence_shows_the_exact_points_it_was_decided_on() -> None:
+    sudden = fold(
+        srs_series("c1", [36.8, 37.2, 36.8, 26, 26.4, 26]),
+        DEFAULT_CONFIG.model_copy(
+            update={"rules_enabled": {r: r == RuleName.SUDDEN_LOSS for r in RULES}}
+        ),
+    )
+    [evidence] = sudden.signals[0].payload.evidence
+    assert evidence.rule == RuleName.SUDDEN_LOSS
+    assert (evidence.inputs["drop"], evidence.inputs["pre_mean"]) == (10.8, 36.933)
+    # 36.3 -> 35.3: a drop of exactly 1 point (0.9999999999999964 in binary floats).
+    drop = fold(
+        [
+            response("c1", 1, "SRS", 0, answers={1: 9.1, 2: 9.1, 3: 9.1, 4: 9.0}),
+            response("c1", 2, "SRS", 0, answers={1: 8.8, 2: 8.8, 3: 8.8, 4: 8.9}),
+        ]
+    )
+    rules = {e.rule: e for s in drop.signals for e in s.payload.evidence}
+    assert rules[RuleName.DROP_FROM_PREVIOUS].inputs["drop"] == 1.0

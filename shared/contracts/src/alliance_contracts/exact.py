@@ -29,8 +29,12 @@ def tenths(points: float) -> int:
 
 
 def from_tenths(count: int | Fraction) -> float:
-    """A number of tenths as the JSON number shown on the wire and in read models (365 -> 36.5)."""
-    return float(Fraction(count) / TENTHS_PER_POINT)
+    """A number of tenths as the JSON number shown on the wire and in read models (365 -> 36.5).
+
+    Integer true division is correctly rounded: the float nearest to the exact value."""
+    if isinstance(count, int):
+        return count / TENTHS_PER_POINT
+    return float(count / TENTHS_PER_POINT)
 
 
 def sum_tenths(points: Iterable[float]) -> int:
@@ -44,10 +48,15 @@ def decimal(value: float) -> Fraction:
     return Fraction(repr(value))
 
 
+def _whole_if_possible(value: Fraction) -> int | Fraction:
+    # Comparing int with int is much cheaper than with a Fraction, and just as exact.
+    return value.numerator if value.denominator == 1 else value
+
+
 @lru_cache(maxsize=1024)
-def threshold_tenths(value: float) -> Fraction:
+def threshold_tenths(value: float) -> int | Fraction:
     """A threshold in points, in tenths (exactly: a clinic may configure a finer value)."""
-    return decimal(value) * TENTHS_PER_POINT
+    return _whole_if_possible(decimal(value) * TENTHS_PER_POINT)
 
 
 def round_half_away(value: Fraction, decimals: int) -> float:
@@ -70,6 +79,12 @@ SHARE_UNITS = 10_000
 def share_units(share: float) -> int:
     """The whole number of ten-thousandths in a 4-decimal share (0.3125 -> 3125)."""
     return round(share * SHARE_UNITS)
+
+
+@lru_cache(maxsize=1024)
+def threshold_share_units(value: float) -> int | Fraction:
+    """A threshold on the 0-1 scale (or per session on it), in ten-thousandths, exactly."""
+    return _whole_if_possible(decimal(value) * SHARE_UNITS)
 
 
 def share_difference(a: float, b: float) -> float:

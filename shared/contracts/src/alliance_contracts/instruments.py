@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from fractions import Fraction
 
 from alliance_contracts.exact import from_tenths, tenths
 from alliance_contracts.vocabulary import RespondentRole
@@ -67,10 +66,11 @@ class Instrument:
     def normalize(self, total: float) -> float:
         """0-1 share of the range, oriented so that 1 is always the good end, to 4 decimals.
 
-        Computed exactly from the total's tenths, so equal totals give equal shares."""
-        low, high = tenths(self.total_min), tenths(self.total_max)
-        share = Fraction(tenths(total) - low, high - low)
-        return float(round(share if self.higher_is_better else 1 - share, 4))
+        From the total's tenths by one correctly rounded integer division, so equal totals give
+        equal shares (no range here has a share that ends in an exact 5 at the 5th decimal)."""
+        low, high, at = tenths(self.total_min), tenths(self.total_max), tenths(total)
+        good = at - low if self.higher_is_better else high - at
+        return round(good / (high - low), 4)
 
     def subscale_of(self, item: int) -> str | None:
         return next((name for name, items in self.subscales.items() if item in items), None)

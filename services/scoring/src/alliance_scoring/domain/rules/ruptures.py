@@ -162,7 +162,7 @@ def sudden_loss(
         inputs={
             "previous_total": before.total,
             "total": drop_point.total,
-            "drop": round(drop, 3),
+            "drop": from_tenths(drop),
             "pre_mean": round(float(mean(pre)) / 10, 3),
             "post_mean": round(float(mean(post)) / 10, 3),
             "pooled_sd": round(math.sqrt(pooled) / 10, 3),

@@ -12,11 +12,10 @@ from __future__ import annotations
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import ClinicalSignal, DyadPair, RuleEvidence
 from alliance_contracts.exact import (
-    SHARE_UNITS,
-    decimal,
     share_difference,
     share_units,
     tenths,
+    threshold_share_units,
     threshold_tenths,
 )
 from alliance_contracts.instruments import REGISTRY, Construct
@@ -65,7 +64,7 @@ def evolve(state: CaseState, config: ClinicalConfig) -> tuple[SplitState, ...]:
             child_flag, parent_flag = _flagged(child, config), _flagged(parent, config)
             reason = None
             # Exact, in ten-thousandths of the 0-1 scale: a gap of exactly the threshold splits.
-            if abs(share_units(gap)) >= decimal(config.split_gap.value) * SHARE_UNITS:
+            if abs(share_units(gap)) >= threshold_share_units(config.split_gap.value):
                 reason = f"gap {gap:+.2f} on the 0-1 scale (threshold {config.split_gap.value})"
             elif bool(child_flag) != bool(parent_flag):
                 reason = f"child: {child_flag or 'fine'}; parent: {parent_flag or 'fine'}"

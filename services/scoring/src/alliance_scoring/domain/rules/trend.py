@@ -8,7 +8,12 @@ Detects nothing by itself: a declining alliance blocks termination readiness (`r
 from __future__ import annotations
 
 from alliance_contracts.clinical_config import ClinicalConfig
-from alliance_contracts.exact import SHARE_UNITS, decimal, round_half_away, share_units
+from alliance_contracts.exact import (
+    SHARE_UNITS,
+    round_half_away,
+    share_units,
+    threshold_share_units,
+)
 from alliance_contracts.instruments import Instrument
 from alliance_scoring.domain.state import Point, Trend
 from alliance_scoring.domain.stats import slope
@@ -30,5 +35,5 @@ def evolve(
         instrument=instrument.code,
         slope_per_session=round_half_away(units / SHARE_UNITS, 4),
         sessions=len(window),
-        declining=units < decimal(config.declining_slope.value) * SHARE_UNITS,
+        declining=units < threshold_share_units(config.declining_slope.value),
     )
