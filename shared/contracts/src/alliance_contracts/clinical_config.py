@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alliance_contracts.exact import tenths, threshold_tenths
 from alliance_contracts.ids import Citation
 from alliance_contracts.vocabulary import RuleName
 
@@ -33,6 +34,16 @@ class Cited(BaseModel):
 
 def cited(value: float, source: str, confidence: Confidence) -> Cited:
     return Cited(value=value, source=source, confidence=confidence)
+
+
+class Boundary(BaseModel):
+    """Whether a value exactly on a threshold counts as reaching it, and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    inclusive: bool  # True: exactly on the threshold counts (>=); False: only beyond it (>)
+    source: Citation
+    confidence: Confidence
 
 
 class NormSet(BaseModel):
@@ -78,7 +89,11 @@ _CURVE = "Finch et al. 2001 method (score ~ log(session) by intake severity); pa
 
 NORM_SETS: dict[str, NormSet] = {
     "US": NormSet(
-        cutoff=cited(63, "Lambert et al., OQ-45.2 US norms (some use 64)", "P"),
+        # Sources disagree: ">= 63 clinical range; some literature uses 64". A clinic that follows
+        # the 64 reading sets norm_sets.US.cutoff to 64 (docs/clinical.md, exact boundaries).
+        cutoff=cited(
+            63, "Lambert et al., OQ-45.2 US norms: >= 63 clinical range (some use 64)", "P"
+        ),
         reliable_change=cited(14, "Lambert et al., OQ-45.2 US RCI", "C"),
     ),
     "NL": NormSet(
@@ -173,7 +188,17 @@ class ClinicalConfig(BaseModel):
             "child": cited(32, "CORS children 6-12", "C"),
         }
     )
+    # Sources disagree (5, "some editions say 6"): a clinic sets 6 here.
     ors_reliable_change: Cited = cited(5, "ORS reliable change (some editions say 6)", "P")
+    # A change of exactly the reliable-change value: reliable (default) or not. Jacobson & Truax
+    # state "|RCI| > 1.96" on the continuous index; the published raw-point values (ORS 5,
+    # OQ-45.2 14) are that bound rounded to whole points and read as "a change of at least".
+    reliable_change_boundary: Boundary = Boundary(
+        inclusive=True,
+        source="published reliable-change values in points are reached at the value (ORS 5, "
+        "OQ-45.2 14: a change of at least); Jacobson & Truax 1991 |RCI| > 1.96 is strict",
+        confidence="U",
+    )
     oq_norm_set: Literal["US", "NL"] = "US"
     norm_sets: dict[str, NormSet] = Field(default_factory=lambda: dict(NORM_SETS))
     expected_curves: dict[str, list[ExpectedCurveBand]] = Field(
@@ -266,8 +291,13 @@ class ClinicalConfig(BaseModel):
 
     def curve_for(self, instrument: str, intake: float) -> ExpectedCurveBand | None:
         key = "ORS" if instrument in ("ORS", "CORS") else instrument
+        at = tenths(intake)  # exact: an intake exactly on a band edge opens the upper band
         return next(
-            (b for b in self.expected_curves.get(key, []) if b.intake_from <= intake < b.intake_to),
+            (
+                b
+                for b in self.expected_curves.get(key, [])
+                if threshold_tenths(b.intake_from) <= at < threshold_tenths(b.intake_to)
+            ),
             None,
         )
 

@@ -8,11 +8,11 @@ Every fact comes from ../shared/reference/instruments.md with its confidence tag
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from alliance_contracts.exact import from_tenths, tenths
 from alliance_contracts.vocabulary import RespondentRole
 
 
@@ -64,9 +64,13 @@ class Instrument:
         return f"{self.code}/{self.version}"
 
     def normalize(self, total: float) -> float:
-        """0-1 share of the range, oriented so that 1 is always the good end."""
-        share = (total - self.total_min) / (self.total_max - self.total_min)
-        return round(share if self.higher_is_better else 1 - share, 4)
+        """0-1 share of the range, oriented so that 1 is always the good end, to 4 decimals.
+
+        From the total's tenths by one correctly rounded integer division, so equal totals give
+        equal shares (no range here has a share that ends in an exact 5 at the 5th decimal)."""
+        low, high, at = tenths(self.total_min), tenths(self.total_max), tenths(total)
+        good = at - low if self.higher_is_better else high - at
+        return round(good / (high - low), 4)
 
     def subscale_of(self, item: int) -> str | None:
         return next((name for name, items in self.subscales.items() if item in items), None)
@@ -270,16 +274,22 @@ class Score:
     critical_items: tuple[int, ...] = ()  # critical items answered above "never"
 
 
-def _round_half_up(x: float) -> float:
-    return math.floor(x + 0.5)
+def _rounded_mean_tenths(answered: list[int]) -> int:
+    """The mean of answered items (in tenths), rounded half up to a whole item point, in tenths:
+    floor(mean + 1/2) computed on integers, so it is exact."""
+    points = (2 * sum(answered) + 10 * len(answered)) // (20 * len(answered))
+    return points * 10
 
 
 def score_response(instrument_code: str, answers: Mapping[int, float | None]) -> Score:
-    """Scores a response that passed `validate_response`: reversal, prorating, subscales."""
+    """Scores a response that passed `validate_response`: reversal, prorating, subscales.
+
+    Sums run on integer tenths (alliance_contracts.exact), so a total does not depend on the
+    order its answers were added in."""
     instrument = REGISTRY[instrument_code]
-    base = instrument.item_min + instrument.item_max
+    base = tenths(instrument.item_min + instrument.item_max)
     keyed = {
-        item: (base - float(v) if item in instrument.reverse_items else float(v))
+        item: (base - tenths(v) if item in instrument.reverse_items else tenths(v))
         for item, v in answers.items()
         if v is not None
     }
@@ -288,16 +298,17 @@ def score_response(instrument_code: str, answers: Mapping[int, float | None]) ->
         subscale = instrument.subscale_of(item)
         peers = instrument.subscales[subscale] if subscale else range(1, instrument.items + 1)
         answered = [keyed[i] for i in peers if i in keyed and i not in blanks]
-        keyed[item] = _round_half_up(sum(answered) / len(answered))
-    total = round(sum(keyed.values()), 1)
+        keyed[item] = _rounded_mean_tenths(answered)
+    total = from_tenths(sum(keyed.values()))
     subscales = {
-        name: round(sum(keyed[i] for i in items), 1) for name, items in instrument.subscales.items()
+        name: from_tenths(sum(keyed[i] for i in items))
+        for name, items in instrument.subscales.items()
     }
     critical = tuple(
         sorted(
             i
             for i in instrument.critical_items
-            if (v := answers.get(i)) is not None and v > instrument.item_min
+            if (v := answers.get(i)) is not None and tenths(v) > tenths(instrument.item_min)
         )
     )
     return Score(

@@ -7,6 +7,7 @@ Evolves: `DyadState.discrepancy`. Detects nothing.
 
 from __future__ import annotations
 
+from alliance_contracts.exact import share_difference
 from alliance_contracts.vocabulary import RespondentRole
 from alliance_scoring.domain.state import CaseState
 
@@ -27,6 +28,8 @@ def evolve(state: CaseState) -> CaseState:
                 continue
             shared = set(t.series) & set(dyad.series)
             for code in sorted(shared):
-                gap = round(dyad.series[code][-1].normalized - t.series[code][-1].normalized, 4)
+                gap = share_difference(
+                    dyad.series[code][-1].normalized, t.series[code][-1].normalized
+                )
         dyads[key] = dyad.model_copy(update={"discrepancy": gap})
     return state.model_copy(update={"dyads": dyads})

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 
-from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.clinical_config import Boundary, ClinicalConfig
 from alliance_contracts.events import ClinicalSignal, ResponseScoredPayload, RuleEvidence
+from alliance_contracts.exact import decimal, from_tenths, reaches, tenths, threshold_tenths
 from alliance_contracts.instruments import Instrument
 from alliance_contracts.vocabulary import AgeGroup, OutcomeClass, RuleName, Severity, SignalKind
 from alliance_scoring.domain.state import OutcomeState, Point
@@ -41,17 +42,30 @@ def thresholds(
 
 
 def functional(total: float, cutoff: float, higher_is_better: bool) -> bool:
-    # ORS: below the cut-off is the clinical range. OQ-45.2: at or above it is.
-    return total >= cutoff if higher_is_better else total < cutoff
+    """On the functional side of the cut-off, decided in exact tenths. ORS: below the cut-off is
+    the clinical range, so a total exactly on it is functional ("below 25"). OQ-45.2: at or above
+    it is the clinical range (">= 63"), so a total exactly on it is clinical."""
+    at, line = tenths(total), threshold_tenths(cutoff)
+    return at >= line if higher_is_better else at < line
 
 
 def classify(
-    baseline: float, latest: float, cutoff: float, rcv: float, higher_is_better: bool
-) -> tuple[float, OutcomeClass]:
-    improvement = (latest - baseline) if higher_is_better else (baseline - latest)
-    if improvement <= -rcv:
+    baseline: float,
+    latest: float,
+    cutoff: float,
+    rcv: float,
+    higher_is_better: bool,
+    boundary: Boundary,
+) -> tuple[int, OutcomeClass]:
+    """The improvement in tenths (in the instrument's good direction) and its Jacobson-Truax
+    class. Exact: a change of exactly the reliable-change value is reliable when the clinic's
+    `reliable_change_boundary` is inclusive (the default), whatever the totals' float spelling."""
+    change = tenths(latest) - tenths(baseline)
+    improvement = change if higher_is_better else -change
+    reliable = threshold_tenths(rcv)
+    if reaches(-improvement, reliable, inclusive=boundary.inclusive):
         return improvement, OutcomeClass.DETERIORATED
-    if improvement >= rcv:
+    if reaches(improvement, reliable, inclusive=boundary.inclusive):
         crossed = not functional(baseline, cutoff, higher_is_better) and functional(
             latest, cutoff, higher_is_better
         )
@@ -76,7 +90,12 @@ def advance_outcome(
     if previous and point.session_number < previous.latest.session_number:
         return previous  # a late older administration does not move progress
     improvement, outcome_class = classify(
-        baseline.total, point.total, cutoff, rcv, instrument.higher_is_better
+        baseline.total,
+        point.total,
+        cutoff,
+        rcv,
+        instrument.higher_is_better,
+        config.reliable_change_boundary,
     )
     streak = (
         (previous.recovered_streak if previous else 0) + 1 if outcome_class == "recovered" else 0
@@ -88,8 +107,11 @@ def advance_outcome(
     curve_session = point.session_number - baseline.session_number + 1
     if band is not None and config.enabled(RuleName.OFF_TRACK) and curve_session >= 2:
         band_name = band.name
+        # ln is irrational: the expected improvement is rounded to 3 decimals (as shown), then
+        # the improvement is compared with it exactly (at the limit is on track).
         expected = round(band.gain_per_log_session.value * math.log(curve_session), 3)
-        on_track = improvement >= expected - band.tolerance.value
+        limit = threshold_tenths(expected) - threshold_tenths(band.tolerance.value)
+        on_track = improvement >= limit
     return OutcomeState(
         instrument=instrument.code,
         respondent_id=respondent_id,
@@ -99,7 +121,7 @@ def advance_outcome(
         cutoff=cutoff,
         reliable_change=rcv,
         higher_is_better=instrument.higher_is_better,
-        improvement=round(improvement, 3),
+        improvement=from_tenths(improvement),
         outcome_class=outcome_class,
         recovered_streak=streak,
         expected_improvement=expected,
@@ -181,8 +203,10 @@ def detect(step: Step) -> list[ClinicalSignal]:
                     "tolerance": o.tolerance,
                     "band": o.curve_band,
                 },
-                # Not on track: improvement below expected minus the tolerance.
-                threshold=round((o.expected_improvement or 0.0) - (o.tolerance or 0.0), 3),
+                # Not on track: improvement below expected minus the tolerance (exact decimals).
+                threshold=float(
+                    decimal(o.expected_improvement or 0.0) - decimal(o.tolerance or 0.0)
+                ),
                 citation="expected curve gain*ln(session) by intake band "
                 "(Finch et al. 2001 method; approximation)",
             )

@@ -19,15 +19,18 @@ sessions without that. Evolves: `DyadState.ruptures` (`advance_ruptures`). Detec
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
+from fractions import Fraction
 
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import ClinicalSignal, RuleEvidence
+from alliance_contracts.exact import decimal, from_tenths, tenths, threshold_tenths
 from alliance_contracts.instruments import Instrument
 from alliance_contracts.vocabulary import RuleName, RuptureStatus, Severity, SignalKind
 from alliance_scoring.domain.state import Point, Rupture
-from alliance_scoring.domain.stats import T_CRITICAL_95, mean, pooled_sd, sample_sd
+from alliance_scoring.domain.stats import T_CRITICAL_95, mean, pooled_variance, sample_variance
 from alliance_scoring.domain.step import Step
 
 SEVERITY_ORDER = {Severity.LOW: 0, Severity.MODERATE: 1, Severity.HIGH: 2}
@@ -41,10 +44,15 @@ def rupture_id(dyad_id: uuid.UUID, instrument: str, session: int) -> uuid.UUID:
 def session_rules(
     instrument: Instrument, prior: Sequence[Point], point: Point, config: ClinicalConfig
 ) -> list[tuple[RuleEvidence, Severity]]:
-    """The rules judged on the new session against the sessions before it."""
+    """The rules judged on the new session against the sessions before it, in exact tenths."""
     hits: list[tuple[RuleEvidence, Severity]] = []
     cutoff = config.alliance_cutoffs.get(instrument.code)
-    if cutoff and config.enabled(RuleName.BELOW_CUTOFF) and point.total < cutoff.value:
+    total = tenths(point.total)
+    if (
+        cutoff
+        and config.enabled(RuleName.BELOW_CUTOFF)
+        and total < threshold_tenths(cutoff.value)  # "below 36": exactly 36 is not flagged
+    ):
         hits.append(
             (
                 RuleEvidence(
@@ -58,8 +66,8 @@ def session_rules(
         )
     if cutoff and prior and config.enabled(RuleName.DROP_FROM_PREVIOUS):
         previous = prior[-1]
-        drop = round(previous.total - point.total, 4)
-        if drop >= config.drop_from_previous.value:
+        drop = tenths(previous.total) - total
+        if drop >= threshold_tenths(config.drop_from_previous.value):  # "at least 1 point"
             hits.append(
                 (
                     RuleEvidence(
@@ -67,7 +75,7 @@ def session_rules(
                         inputs={
                             "previous_total": previous.total,
                             "total": point.total,
-                            "drop": drop,
+                            "drop": from_tenths(drop),
                             "previous_session": previous.session_number,
                         },
                         threshold=config.drop_from_previous.value,
@@ -86,23 +94,29 @@ def session_rules(
 def _reliable_drop(
     instrument: Instrument, prior: Sequence[Point], point: Point, config: ClinicalConfig
 ) -> list[tuple[RuleEvidence, Severity]]:
-    course = [p.total for p in prior]
-    own_sd = sample_sd(course)
+    """drop >= z * SD, decided exactly on squares in tenths: the mean and the variance of the
+    course are rational, so drop >= 0 and drop^2 >= z^2 * SD^2 needs no square root."""
+    course = [tenths(p.total) for p in prior]
+    own_variance = sample_variance(course)
     sample = config.alliance_sample_sd.get(instrument.code)
-    floor = config.sd_floor_share_of_range.value * (instrument.total_max - instrument.total_min)
-    sd = max(own_sd, sample.value if sample else 0.0, floor)
-    drop = mean(course) - point.total
+    sample_sd = threshold_tenths(sample.value) if sample else Fraction(0)
+    floor = decimal(config.sd_floor_share_of_range.value) * (
+        tenths(instrument.total_max) - tenths(instrument.total_min)
+    )
+    variance = max(own_variance, sample_sd**2, floor**2)
+    drop = mean(course) - tenths(point.total)
     for z, severity in (
         (config.reliable_drop_strict_sd, Severity.HIGH),
         (config.reliable_drop_lenient_sd, Severity.MODERATE),
     ):
-        if drop >= z.value * sd:
+        if drop >= 0 and drop**2 >= decimal(z.value) ** 2 * variance:
+            sd = math.sqrt(variance) / 10  # shown in points, to 3 decimals
             evidence = RuleEvidence(
                 rule=RuleName.RELIABLE_DROP,
                 inputs={
                     "total": point.total,
-                    "course_mean": round(mean(course), 3),
-                    "own_sd": round(own_sd, 3),
+                    "course_mean": round(float(mean(course)) / 10, 3),
+                    "own_sd": round(math.sqrt(own_variance) / 10, 3),
                     "sample_sd": sample.value if sample else None,
                     "sd_used": round(sd, 3),
                     "sessions": len(course),
@@ -125,19 +139,21 @@ def sudden_loss(
     at = len(series) - 3
     before, drop_point = series[at - 1], series[at]
     s = drop_point.session_number
-    pre = [p.total for p in series if s - 3 <= p.session_number <= s - 1]
-    post = [p.total for p in series if s <= p.session_number <= s + 2]
+    pre = [tenths(p.total) for p in series if s - 3 <= p.session_number <= s - 1]
+    post = [tenths(p.total) for p in series if s <= p.session_number <= s + 2]
     rcv = config.alliance_reliable_change.get(instrument.code)
     if len(pre) < 2 or len(post) < 2 or rcv is None:
         return None  # fewer than 2 sessions on a side: not evaluable
-    drop = before.total - drop_point.total
+    previous = tenths(before.total)
+    drop = previous - tenths(drop_point.total)
     critical = T_CRITICAL_95[len(pre) + len(post) - 2]
     difference = mean(pre) - mean(post)
-    pooled = pooled_sd(pre, post)
+    pooled = pooled_variance(pre, post)
+    # Exact in tenths; the third criterion (difference > critical * pooled SD) on squares.
     criteria = (
-        drop >= rcv.value,
-        before.total > 0 and drop >= config.sudden_loss_share.value * before.total,
-        difference > critical * pooled,
+        drop >= threshold_tenths(rcv.value),
+        previous > 0 and drop >= decimal(config.sudden_loss_share.value) * previous,
+        difference > 0 and difference**2 > decimal(critical) ** 2 * pooled,
     )
     if not all(criteria):
         return None
@@ -146,10 +162,10 @@ def sudden_loss(
         inputs={
             "previous_total": before.total,
             "total": drop_point.total,
-            "drop": round(drop, 3),
-            "pre_mean": round(mean(pre), 3),
-            "post_mean": round(mean(post), 3),
-            "pooled_sd": round(pooled, 3),
+            "drop": from_tenths(drop),
+            "pre_mean": round(float(mean(pre)) / 10, 3),
+            "post_mean": round(float(mean(post)) / 10, 3),
+            "pooled_sd": round(math.sqrt(pooled) / 10, 3),
             "critical_value": critical,
             "n_pre": len(pre),
             "n_post": len(post),
@@ -183,7 +199,7 @@ def advance_ruptures(
             or point.session_number <= r.opened_session
         ):
             updated.append(r)
-        elif point.total >= r.target:
+        elif tenths(point.total) >= threshold_tenths(r.target):  # back to the level: repaired
             updated.append(
                 r.model_copy(
                     update={

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import ClinicalSignal, DyadPair, RuleEvidence
+from alliance_contracts.exact import (
+    share_difference,
+    share_units,
+    tenths,
+    threshold_share_units,
+    threshold_tenths,
+)
 from alliance_contracts.instruments import REGISTRY, Construct
 from alliance_contracts.vocabulary import RespondentRole, RuleName, Severity, SignalKind
 from alliance_scoring.domain.state import CaseState, DyadState, Point, SplitState
@@ -31,7 +38,12 @@ def _flagged(dyad: DyadState, config: ClinicalConfig) -> str | None:
     latest = latest_alliance(dyad)
     for code, points in dyad.series.items():
         cutoff = config.alliance_cutoffs.get(code)
-        if cutoff and latest is not None and points[-1] == latest and latest.total < cutoff.value:
+        if (
+            cutoff
+            and latest is not None
+            and points[-1] == latest
+            and tenths(latest.total) < threshold_tenths(cutoff.value)
+        ):
             return f"{code} below its cut-off"
     return None
 
@@ -48,10 +60,11 @@ def evolve(state: CaseState, config: ClinicalConfig) -> tuple[SplitState, ...]:
             c, p = latest_alliance(child), latest_alliance(parent)
             if c is None or p is None:
                 continue
-            gap = round(p.normalized - c.normalized, 4)
+            gap = share_difference(p.normalized, c.normalized)
             child_flag, parent_flag = _flagged(child, config), _flagged(parent, config)
             reason = None
-            if abs(gap) >= config.split_gap.value:
+            # Exact, in ten-thousandths of the 0-1 scale: a gap of exactly the threshold splits.
+            if abs(share_units(gap)) >= threshold_share_units(config.split_gap.value):
                 reason = f"gap {gap:+.2f} on the 0-1 scale (threshold {config.split_gap.value})"
             elif bool(child_flag) != bool(parent_flag):
                 reason = f"child: {child_flag or 'fine'}; parent: {parent_flag or 'fine'}"

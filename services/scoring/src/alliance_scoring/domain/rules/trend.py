@@ -8,6 +8,12 @@ Detects nothing by itself: a declining alliance blocks termination readiness (`r
 from __future__ import annotations
 
 from alliance_contracts.clinical_config import ClinicalConfig
+from alliance_contracts.exact import (
+    SHARE_UNITS,
+    round_half_away,
+    share_units,
+    threshold_share_units,
+)
 from alliance_contracts.instruments import Instrument
 from alliance_scoring.domain.state import Point, Trend
 from alliance_scoring.domain.stats import slope
@@ -20,12 +26,14 @@ def evolve(
     window = series[-int(config.trend_window_sessions.value) :]
     if len(window) < 3:
         return None
-    value = slope([p.session_number for p in window], [p.normalized for p in window])
-    if value is None:
+    # Exact: the slope of ten-thousandths on session numbers is rational; it is compared with
+    # the threshold unrounded (the slope shown is rounded to 4 decimals, halves away from zero).
+    units = slope([p.session_number for p in window], [share_units(p.normalized) for p in window])
+    if units is None:
         return None
     return Trend(
         instrument=instrument.code,
-        slope_per_session=round(value, 4),
+        slope_per_session=round_half_away(units / SHARE_UNITS, 4),
         sessions=len(window),
-        declining=value < config.declining_slope.value,
+        declining=units < threshold_share_units(config.declining_slope.value),
     )
