@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, RULES, Boundary, NormSet
 from alliance_contracts.exact import decimal, share_difference, tenths, threshold_tenths
 from alliance_contracts.instruments import REGISTRY, score_response
-from alliance_contracts.vocabulary import OutcomeClass, RuleName
+from alliance_contracts.vocabulary import OutcomeClass, RuleName, SignalKind
 from alliance_scoring.domain.rules.ruptures import session_rules
 from tests.unit.clinical import fold, response, srs_series
 
@@ -222,7 +222,7 @@ def test_evidence_shows_the_exact_points_it_was_decided_on() -> None:
             update={"rules_enabled": {r: r == RuleName.SUDDEN_LOSS for r in RULES}}
         ),
     )
-    [evidence] = sudden.signals[0].payload.evidence
+    [evidence] = sudden.of(SignalKind.RUPTURE_OPENED)[0].payload.evidence
     assert evidence.rule == RuleName.SUDDEN_LOSS
     assert (evidence.inputs["drop"], evidence.inputs["pre_mean"]) == (10.8, 36.933)
     # 36.3 -> 35.3: a drop of exactly 1 point (0.9999999999999964 in binary floats).
