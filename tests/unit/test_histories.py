@@ -9,9 +9,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from alliance_alerts.application.handlers import apply_scoring
+from alliance_alerts.domain.rules import implied
+from alliance_contracts.clinical_config import DEFAULT_CONFIG
 from alliance_contracts.events import (
     CaseInput,
     ClinicalSignal,
@@ -28,9 +31,12 @@ from alliance_scoring.application.project import project_batch
 from alliance_scoring.domain.case import new_case
 from alliance_scoring.domain.state import CaseState
 from tests.unit.clinical import ended, response
+from tests.unit.fakes.alerts import FakeAlertsUnitOfWork
 from tests.unit.fakes.scoring import FakeScoringUnitOfWork
 
 NOW = datetime(2026, 11, 25, 12, 0)
+# Each example runs whole batches: shrinking a failure would take minutes of CI.
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
 def now() -> datetime:
@@ -97,7 +103,9 @@ def arrivals(draw: st.DrawFn, events: Sequence[CaseInput]) -> list[list[CaseInpu
     return [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True) if b > a]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK
+)
 @given(data=st.data())
 def test_any_arrival_order_folds_to_the_clinical_order(data: st.DataObject) -> None:
     in_order = [*data.draw(case_history("case-a")), *data.draw(case_history("case-b"))]
@@ -157,7 +165,9 @@ def sent_fresh(original: ResponseSubmitted, amendment: ResponseAmended) -> Respo
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK
+)
 @given(data=st.data())
 def test_a_corrected_history_folds_like_the_corrected_history_sent_fresh(
     data: st.DataObject,
@@ -223,3 +233,89 @@ def test_a_voided_response_takes_its_signals_with_it() -> None:
     assert uow.scores.status == {s3.event_id: "voided"}
     case = ("clinic-a", "case-a")
     assert uow.cases.states[case] == run([[s1, s2]]).cases.states[case]
+
+
+def open_alerts(uow: FakeAlertsUnitOfWork) -> set[tuple[str, str, str]]:
+    """What is open, and about what. Not its wording, which may be that of another detection
+    of the same thing (the first the service saw), nor whether it was escalated: an escalation
+    sent to supervisors under the history known then is not taken back (docs/clinical.md)."""
+    return {
+        (a.case_id, a.kind.value, a.subject)
+        for a in uow.alerts.by_alert_id.values()
+        if a.is_active
+    }
+
+
+def alerts_after(scoring: FakeScoringUnitOfWork, batch_size: int) -> FakeAlertsUnitOfWork:
+    """The alerts service fed scoring's output as published, in batches."""
+    uow = FakeAlertsUnitOfWork()
+    published = scoring.outbox.events()
+
+    async def go() -> None:
+        for i in range(0, len(published), batch_size):
+            await apply_scoring(uow, published[i : i + batch_size])  # type: ignore[arg-type]
+
+    asyncio.run(go())
+    return uow
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK
+)
+@given(data=st.data())
+def test_open_alerts_are_what_the_live_signals_imply(data: st.DataObject) -> None:
+    """Alerts derive only from scoring's signals: after late and corrected responses the open
+    alerts are those of the history sent in order, and those the live signals imply."""
+    history = data.draw(case_history("case-a"))
+    responses = [e for e in history if isinstance(e, ResponseSubmitted)]
+    corrections: list[CaseInput] = []
+    for original in data.draw(
+        st.lists(st.sampled_from(responses), max_size=2, unique_by=lambda e: e.event_id)
+    ):
+        if data.draw(st.booleans()):
+            corrections.append(void(original, 1))
+        else:
+            corrections.append(amend_like(original, data.draw(TOTALS)))
+    messy = run([*data.draw(arrivals(history)), corrections])
+    batch = data.draw(st.integers(min_value=1, max_value=20))
+    alerts = alerts_after(messy, batch)
+    in_order = alerts_after(run([corrected(history, corrections)]), batch)
+    assert open_alerts(alerts) == open_alerts(in_order)
+    implied_now = implied(list(messy.signals.holding()), lambda s: DEFAULT_CONFIG, None)
+    assert {(a.kind.value, a.subject) for a in implied_now.values()} == {
+        (kind, subject) for _, kind, subject in open_alerts(alerts)
+    }
+
+
+def amend_like(original: ResponseSubmitted, total: float) -> ResponseAmended:
+    """An amendment of any instrument's response: every item answered `total / items`."""
+    fresh = response(
+        original.case_id,
+        original.payload.session_number,
+        original.payload.instrument,
+        total if original.payload.instrument == "SRS" else 18.0,
+        role=original.payload.respondent_role.value,
+        respondent_id=original.payload.respondent_id,
+    )
+    a = amend(original, 0, 1)
+    return a.model_copy(
+        update={"payload": a.payload.model_copy(update={"answers": fresh.payload.answers})}
+    )
+
+
+def corrected(history: Sequence[CaseInput], corrections: Sequence[CaseInput]) -> list[CaseInput]:
+    """The history with its corrections applied, as if keyed right first time."""
+    fixes = {
+        (c.payload.amends if isinstance(c, ResponseAmended) else c.payload.voids): c
+        for c in corrections
+        if isinstance(c, ResponseAmended | ResponseVoided)
+    }
+    out: list[CaseInput] = []
+    for e in history:
+        fix = fixes.get(e.event_id)
+        if fix is None:
+            out.append(e)
+        elif isinstance(fix, ResponseAmended):
+            assert isinstance(e, ResponseSubmitted)
+            out.append(sent_fresh(e, fix))
+    return out

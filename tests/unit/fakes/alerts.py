@@ -68,6 +68,15 @@ class FakeCaseSignals:
     async def withdraw(self, withdrawn: Sequence[SignalWithdrawn]) -> None:
         self.withdrawn.update(w.payload.signal_id for w in withdrawn)
 
+    async def latest(self, cases: Iterable[CaseKey]) -> dict[CaseKey, datetime]:
+        wanted = set(cases)
+        latest: dict[CaseKey, datetime] = {}
+        for s in self.signals.values():
+            key = (s.clinic_id, s.case_id)
+            if key in wanted:
+                latest[key] = max(latest.get(key, s.occurred_at), s.occurred_at)
+        return latest
+
     async def live(self, cases: Iterable[CaseKey]) -> dict[CaseKey, list[ClinicalSignal]]:
         wanted = set(cases)
         live: dict[CaseKey, list[ClinicalSignal]] = {}

@@ -50,6 +50,7 @@ case_signal = Table(
     Column("event_id", Uuid, primary_key=True),
     Column("clinic_id", Text, nullable=False),
     Column("case_id", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("signal", JSONB, nullable=False),
     Column("withdrawn", Boolean, nullable=False, server_default="false"),
     Index("case_signal_case", "clinic_id", "case_id"),

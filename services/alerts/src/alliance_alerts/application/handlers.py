@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from alliance_alerts.application.ports import AlertsUnitOfWork
+from alliance_alerts.application.ports import AlertsUnitOfWork, CaseKey
 from alliance_alerts.domain.rules import (
     Alert,
+    Cause,
     CommandRejected,
     escalation_due,
     implied,
@@ -55,8 +56,7 @@ async def apply_scoring(uow: AlertsUnitOfWork, events: Sequence[ScoringOutput]) 
         await uow.routing.observe(seen)
         signals = [e for e in fresh if isinstance(e, ClinicalSignal)]
         withdrawn = [e for e in fresh if isinstance(e, SignalWithdrawn)]
-        # Cases with a withdrawal are reconciled as a whole once the batch's signals are in.
-        again = {(w.clinic_id, w.case_id): w for w in reversed(withdrawn)}
+        again = _rejudged(withdrawn, signals, await uow.signals.latest(_cases(signals)))
         live = await uow.signals.live(again) if again else {}
         await uow.signals.add(signals)
         await uow.signals.withdraw(withdrawn)
@@ -84,7 +84,7 @@ async def apply_scoring(uow: AlertsUnitOfWork, events: Sequence[ScoringOutput]) 
                     case_alerts[(alert.kind, alert.subject)] = alert
                 else:
                     case_alerts.pop((alert.kind, alert.subject), None)
-        for case, withdrawal in again.items():
+        for case, (cause, why) in again.items():
             gone = {w.payload.signal_id for w in withdrawn}
             still = [s for s in [*live.get(case, []), *signals] if s.event_id not in gone]
             now_holding = implied(
@@ -94,7 +94,7 @@ async def apply_scoring(uow: AlertsUnitOfWork, events: Sequence[ScoringOutput]) 
             )
             known = await uow.alerts.by_id(a.alert_id for a in now_holding.values())
             current = active.get(case, {})
-            for alert in reconcile(current, now_holding, known, withdrawal):
+            for alert in reconcile(current, now_holding, known, cause, why):
                 changed[alert.alert_id] = alert
         raised = [a for a in changed.values() if a.alert_id not in before]
         for command in await uow.parked.take([a.alert_id for a in raised]):
@@ -106,6 +106,33 @@ async def apply_scoring(uow: AlertsUnitOfWork, events: Sequence[ScoringOutput]) 
         notices = await _notify(uow, changed, before)
         await uow.commit()
     return notices
+
+
+def _cases(events: Sequence[ClinicalSignal]) -> set[CaseKey]:
+    return {(e.clinic_id, e.case_id) for e in events}
+
+
+def _rejudged(
+    withdrawn: Sequence[SignalWithdrawn],
+    signals: Sequence[ClinicalSignal],
+    latest: dict[CaseKey, datetime],
+) -> dict[CaseKey, tuple[Cause, str]]:
+    """The cases whose alerts are reconciled as a whole once the batch's signals are in, with
+    the cause and why: those with a withdrawal, and those with a signal about something earlier
+    than their latest (scoring folded them again; its withdrawals came in an earlier batch)."""
+    again: dict[CaseKey, tuple[Cause, str]] = {}
+    for w in withdrawn:
+        again.setdefault(
+            (w.clinic_id, w.case_id),
+            (Cause.of_event(w), w.payload.reason.value.replace("_", " ")),
+        )
+    seen = dict(latest)
+    for s in signals:
+        case = (s.clinic_id, s.case_id)
+        if case not in again and case in seen and s.occurred_at < seen[case]:
+            again[case] = (Cause.of_event(s), "a case judged again")
+        seen[case] = max(seen.get(case, s.occurred_at), s.occurred_at)
+    return again
 
 
 async def _notify(

@@ -79,6 +79,10 @@ class CaseSignals(Protocol):
         """Per case, its signals not withdrawn."""
         ...
 
+    async def latest(self, cases: Iterable[CaseKey]) -> dict[CaseKey, datetime]:
+        """Per case that has signals, the event time of its latest."""
+        ...
+
 
 class ParkedCommands(Protocol):
     """Users' commands for alerts not raised yet (the command overtook the signal)."""

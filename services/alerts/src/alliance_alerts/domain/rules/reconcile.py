@@ -10,18 +10,20 @@ there:
 - an implied alert that is not active is raised: with its own id when it never was, or as a new
   alert when its earlier self was resolved by the system (a repair that no longer holds). One
   a person resolved stays resolved: they followed it up.
-- an alert both active and implied keeps its state (acknowledged, snoozed, reassigned).
+- an alert both active and implied keeps its state (acknowledged, snoozed, reassigned), and is
+  escalated when the implied one is (a rupture that went unresolved).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from alliance_alerts.domain.rules.alert import Alert, Cause, Key
 from alliance_alerts.domain.rules.signals import on_scoring
 from alliance_contracts.clinical_config import ClinicalConfig
-from alliance_contracts.events import ClinicalSignal, SignalWithdrawn, derived_event_id
+from alliance_contracts.events import ClinicalSignal, derived_event_id
 from alliance_contracts.vocabulary import AlertAction, AlertStatus
 
 
@@ -50,18 +52,29 @@ def reconcile(
     active: Mapping[Key, Alert],
     implied: Mapping[Key, Alert],
     known: Mapping[uuid.UUID, Alert],
-    withdrawal: SignalWithdrawn,
+    cause: Cause,
+    why: str,
 ) -> list[Alert]:
     """The alerts that change: `active` are the case's active alerts, `known` every alert of
-    the case by id (resolved ones too), `withdrawal` the first withdrawal that caused this."""
-    why = withdrawal.payload.reason.value.replace("_", " ")
+    the case by id (resolved ones too), `cause` what made scoring judge the case again (its
+    first withdrawal, or its first signal out of order) and `why` in words."""
     changed = [
-        alert.auto_resolved(Cause.of_event(withdrawal, note=f"no longer holds: {why}"))
+        alert.auto_resolved(replace(cause, note=f"no longer holds: {why}"))
         for key, alert in sorted(active.items(), key=lambda kv: str(kv[1].alert_id))
         if key not in implied
     ]
     for key, alert in sorted(implied.items(), key=lambda kv: str(kv[1].alert_id)):
         if key in active:
+            current = active[key]
+            if alert.escalated and not current.escalated:  # e.g. its rupture went unresolved
+                changed.append(
+                    current.escalated_to_supervisors(
+                        replace(cause, note=f"escalated: {why}"),
+                        severity=alert.severity,
+                        summary=alert.summary,
+                        evidence=[e for e in alert.evidence if e not in current.evidence],
+                    )
+                )
             continue
         earlier = known.get(alert.alert_id)
         if earlier is None:
@@ -69,12 +82,10 @@ def reconcile(
         elif earlier.history and earlier.history[-1].action is AlertAction.AUTO_RESOLVED:
             again = alert.model_copy(
                 update={
-                    "alert_id": derived_event_id(
-                        "alert-again", alert.alert_id, withdrawal.event_id
-                    ),
+                    "alert_id": derived_event_id("alert-again", alert.alert_id, cause.key),
                     "status": AlertStatus.OPEN,
                     "history": (),
                 }
             )
-            changed.append(again.raised(Cause.of_event(withdrawal, note=f"holds again: {why}")))
+            changed.append(again.raised(replace(cause, note=f"holds again: {why}")))
     return changed
