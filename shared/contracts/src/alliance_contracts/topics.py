@@ -42,7 +42,8 @@ RESPONSES = TopicSpec(
 SCORED = TopicSpec(
     "alliance.scored.v1",
     True,
-    "Scored responses and derived clinical events (key: case id). Producer: scoring.",
+    "Scored responses, derived clinical events and their withdrawals (key: case id). "
+    "Producer: scoring.",
     "scoring",
     "case",
 )

@@ -2,7 +2,7 @@
 warning of dropout. Pure.
 
 Inputs: the dyad's latest score on an alliance instrument that has a cut-off (SRS, CSRS), its
-session number, `alliance_cutoffs` and `foundation_sessions` (docs/clinical.md, 3.12). Evolves:
+session number, `alliance_cutoffs` and `foundation_sessions` (docs/clinical.md, 3.15). Evolves:
 `DyadState.early_low` (flagged below the cut-off in sessions 1 to `foundation_sessions`, cleared
 when a later score is at or above it). Detects: `early_low_alliance` when a dyad is flagged,
 `early_low_alliance_cleared` when the flag clears. The alert kind `early_low_alliance` switches
