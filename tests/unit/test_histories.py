@@ -240,9 +240,7 @@ def open_alerts(uow: FakeAlertsUnitOfWork) -> set[tuple[str, str, str]]:
     of the same thing (the first the service saw), nor whether it was escalated: an escalation
     sent to supervisors under the history known then is not taken back (docs/clinical.md)."""
     return {
-        (a.case_id, a.kind.value, a.subject)
-        for a in uow.alerts.by_alert_id.values()
-        if a.is_active
+        (a.case_id, a.kind.value, a.subject) for a in uow.alerts.by_alert_id.values() if a.is_active
     }
 
 
