@@ -56,7 +56,13 @@ def generate_events(n: int, seed: int) -> tuple[list[ResponseSubmitted], int]:
     while len(events) < n:
         session += 1
         for case in cases:
-            for role, respondent_id, instrument, form in case.submissions(session):
+            submissions = case.submissions(session)
+            # Administered in the order they are sent: each case's events arrive in clinical
+            # order, the usual case (a late one makes scoring fold the case again).
+            minutes = sorted(rng.randrange(600) for _ in submissions)
+            for (role, respondent_id, instrument, form), minute in zip(
+                submissions, minutes, strict=True
+            ):
                 if instrument == "SRS":
                     answers: dict[int, float | None] = {
                         i: round(rng.uniform(0, 10), 1) for i in range(1, 5)
@@ -66,7 +72,7 @@ def generate_events(n: int, seed: int) -> tuple[list[ResponseSubmitted], int]:
                 problems = validate_response(instrument, form, role, answers)
                 if problems:
                     raise RuntimeError(f"generated an invalid response: {problems}")
-                at = T0 + timedelta(weeks=session, minutes=rng.randrange(600))
+                at = T0 + timedelta(weeks=session, minutes=minute)
                 events.append(
                     ResponseSubmitted(
                         event_id=uuid.UUID(int=rng.getrandbits(128), version=4),

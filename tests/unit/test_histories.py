@@ -160,7 +160,7 @@ def sent_fresh(original: ResponseSubmitted, amendment: ResponseAmended) -> Respo
         clinic_id=original.clinic_id,
         case_id=original.case_id,
         occurred_at=original.occurred_at,
-        recorded_at=amendment.recorded_at,
+        recorded_at=original.recorded_at,
         payload=payload,
     )
 

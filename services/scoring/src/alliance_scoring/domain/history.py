@@ -27,9 +27,11 @@ from alliance_contracts.events import (
 )
 from alliance_contracts.vocabulary import SignalKind, WithdrawalReason
 
-# Where an input sits in the case's clinical order: (when, session, event id). An ending sorts
-# after every session of its day.
-OrderKey = tuple[datetime, int, str]
+# Where an input sits in the case's clinical order: (when administered, session, when recorded,
+# event id). An ending sorts after every session of its time. Forms of one visit often share
+# their administration time: among them the order intake recorded them in (which is the order
+# they arrive in) comes first, so such a visit does not make the case fold again.
+OrderKey = tuple[datetime, int, datetime, str]
 Effective = ResponseSubmitted | EpisodeEnded
 _AFTER_EVERY_SESSION = 10**6
 
@@ -37,8 +39,9 @@ _AFTER_EVERY_SESSION = 10**6
 def order_key(event: Effective) -> OrderKey:
     if isinstance(event, ResponseSubmitted):
         p = event.payload
-        return (p.administered_at, p.session_number, str(event.event_id))
-    return (event.payload.ended_at, _AFTER_EVERY_SESSION, str(event.event_id))
+        return (p.administered_at, p.session_number, event.recorded_at, str(event.event_id))
+    p2 = event.payload
+    return (p2.ended_at, _AFTER_EVERY_SESSION, event.recorded_at, str(event.event_id))
 
 
 def sorts_after(folded_through: OrderKey | None, event: CaseInput) -> bool:
@@ -50,12 +53,12 @@ def sorts_after(folded_through: OrderKey | None, event: CaseInput) -> bool:
 
 
 def amended(original: ResponseSubmitted, amendment: ResponseAmended) -> ResponseSubmitted:
-    """The original administration with the corrected answers. It takes the amendment's id, so
-    its score and the signals it causes are new events that replace the original's."""
+    """The original administration with the corrected answers, in the original's place. It
+    takes the amendment's id, so its score and the signals it causes are new events that
+    replace the original's."""
     return original.model_copy(
         update={
             "event_id": amendment.event_id,
-            "recorded_at": amendment.recorded_at,
             "payload": original.payload.model_copy(
                 update={"answers": dict(amendment.payload.answers)}
             ),

@@ -126,4 +126,4 @@ class CaseState(Value):
     critical_items: tuple[int, ...] = ()  # of the latest response, when any were endorsed
     # The clinical-order key of the latest input folded (history.order_key): an input that
     # sorts before it makes the case fold again from its history.
-    folded_through: tuple[datetime, int, str] | None = None
+    folded_through: tuple[datetime, int, datetime, str] | None = None
