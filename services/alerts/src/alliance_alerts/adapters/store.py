@@ -10,7 +10,13 @@ from datetime import datetime
 from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.application.ports import CaseKey
 from alliance_alerts.domain.rules import Alert, Key
-from alliance_contracts.events import AlertCommand, CaseAssigned, StaffChanged
+from alliance_contracts.events import (
+    AlertCommand,
+    CaseAssigned,
+    ClinicalSignal,
+    SignalWithdrawn,
+    StaffChanged,
+)
 from alliance_contracts.vocabulary import StaffRole
 from alliance_platform.outbox import Connection
 
@@ -186,3 +192,52 @@ async def take_parked(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> list[
     )
     commands = [AlertCommand.model_validate_json(r["command"]) for r in rows]
     return sorted(commands, key=lambda c: (c.occurred_at, str(c.event_id)))
+
+
+async def add_case_signals(conn: Connection, signals: Sequence[ClinicalSignal]) -> None:
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.case_signal (event_id, clinic_id, case_id, occurred_at, signal) "
+        "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
+        [(s.event_id, s.clinic_id, s.case_id, s.occurred_at, s.model_dump_json()) for s in signals],
+    )
+
+
+async def withdraw_case_signals(conn: Connection, withdrawn: Sequence[SignalWithdrawn]) -> None:
+    await conn.executemany(
+        f"UPDATE {SCHEMA}.case_signal SET withdrawn = true WHERE event_id = $1",
+        [(w.payload.signal_id,) for w in withdrawn],
+    )
+
+
+async def live_case_signals(
+    conn: Connection, cases: Iterable[CaseKey]
+) -> dict[CaseKey, list[ClinicalSignal]]:
+    cases = list(cases)
+    rows = await conn.fetch(
+        f"SELECT s.clinic_id, s.case_id, s.signal FROM {SCHEMA}.case_signal s "
+        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) "
+        "USING (clinic_id, case_id) WHERE NOT s.withdrawn",
+        [c for c, _ in cases],
+        [k for _, k in cases],
+    )
+    live: dict[CaseKey, list[ClinicalSignal]] = {}
+    for r in rows:
+        live.setdefault((r["clinic_id"], r["case_id"]), []).append(
+            ClinicalSignal.model_validate_json(r["signal"])
+        )
+    return live
+
+
+async def latest_case_signals(
+    conn: Connection, cases: Iterable[CaseKey]
+) -> dict[CaseKey, datetime]:
+    cases = list(cases)
+    rows = await conn.fetch(
+        f"SELECT s.clinic_id, s.case_id, max(s.occurred_at) AS latest "
+        f"FROM {SCHEMA}.case_signal s "
+        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) "
+        "USING (clinic_id, case_id) GROUP BY s.clinic_id, s.case_id",
+        [c for c, _ in cases],
+        [k for _, k in cases],
+    )
+    return {(r["clinic_id"], r["case_id"]): r["latest"] for r in rows}

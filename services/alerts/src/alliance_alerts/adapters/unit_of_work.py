@@ -109,48 +109,16 @@ class PostgresCaseSignals:
         self.conn = conn
 
     async def add(self, signals: Sequence[ClinicalSignal]) -> None:
-        await self.conn.executemany(
-            f"INSERT INTO {SCHEMA}.case_signal (event_id, clinic_id, case_id, occurred_at, signal) "
-            "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
-            [
-                (s.event_id, s.clinic_id, s.case_id, s.occurred_at, s.model_dump_json())
-                for s in signals
-            ],
-        )
-
-    async def latest(self, cases: Iterable[CaseKey]) -> dict[CaseKey, datetime]:
-        cases = list(cases)
-        rows = await self.conn.fetch(
-            f"SELECT s.clinic_id, s.case_id, max(s.occurred_at) AS latest "
-            f"FROM {SCHEMA}.case_signal s "
-            "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) "
-            "USING (clinic_id, case_id) GROUP BY s.clinic_id, s.case_id",
-            [c for c, _ in cases],
-            [k for _, k in cases],
-        )
-        return {(r["clinic_id"], r["case_id"]): r["latest"] for r in rows}
+        await store.add_case_signals(self.conn, signals)
 
     async def withdraw(self, withdrawn: Sequence[SignalWithdrawn]) -> None:
-        await self.conn.executemany(
-            f"UPDATE {SCHEMA}.case_signal SET withdrawn = true WHERE event_id = $1",
-            [(w.payload.signal_id,) for w in withdrawn],
-        )
+        await store.withdraw_case_signals(self.conn, withdrawn)
 
     async def live(self, cases: Iterable[CaseKey]) -> dict[CaseKey, list[ClinicalSignal]]:
-        cases = list(cases)
-        rows = await self.conn.fetch(
-            f"SELECT s.clinic_id, s.case_id, s.signal FROM {SCHEMA}.case_signal s "
-            "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) "
-            "USING (clinic_id, case_id) WHERE NOT s.withdrawn",
-            [c for c, _ in cases],
-            [k for _, k in cases],
-        )
-        live: dict[CaseKey, list[ClinicalSignal]] = {}
-        for r in rows:
-            live.setdefault((r["clinic_id"], r["case_id"]), []).append(
-                ClinicalSignal.model_validate_json(r["signal"])
-            )
-        return live
+        return await store.live_case_signals(self.conn, cases)
+
+    async def latest(self, cases: Iterable[CaseKey]) -> dict[CaseKey, datetime]:
+        return await store.latest_case_signals(self.conn, cases)
 
 
 class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
