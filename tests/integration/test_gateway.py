@@ -1,4 +1,5 @@
-"""Gateway against real PostgreSQL read models: scoping by clinic and keyset pagination."""
+"""Gateway against real PostgreSQL read models: scoping by clinic, keyset pagination, and the
+score read model (proration, critical items, clinical range, versions)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,18 @@ import httpx
 
 from alliance_alerts.adapters.store import save_alerts
 from alliance_alerts.domain.rules import Alert, Cause
-from alliance_contracts.events import ResponseSubmitted, RuleEvidence
+from alliance_contracts.events import (
+    ResponseAmended,
+    ResponseAmendedPayload,
+    ResponseSubmitted,
+    RuleEvidence,
+)
 from alliance_contracts.vocabulary import AlertKind, AlertPriority, AlertStatus
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import insert_scores, save_cases
+from alliance_scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
+from alliance_scoring.application.project import project_batch
 from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.state import CaseState
 from tests.helpers import AUTH_ENV, bearer, create_projection_tables, serving
@@ -41,6 +49,11 @@ ALERTS_QUERY = """query($clinic: ID!, $after: String) {
   edges { cursor node { alertId kind status sessionNumber evidence { rule threshold inputs }
                         history { action status } } }
   pageInfo { hasNextPage endCursor } } }"""
+
+TIMELINE_QUERY = """query($clinic: ID!, $case: ID!, $all: Boolean!) {
+  case(clinicId: $clinic, caseId: $case) { dyads { timeline(includeReplaced: $all) {
+    responseId instrument sessionNumber total prorated proratedItems criticalItems
+    clinicalRange { cutoff clinical ageBand normSet } status replacedBy } } } }"""
 
 CASES_QUERY = """query($clinic: ID!, $after: String) { clinic(clinicId: $clinic) {
   cases(first: 2, after: $after) { edges { cursor node { caseId } }
@@ -213,3 +226,86 @@ async def test_case_pages_follow_opaque_cursors(
     assert not {e["cursor"] for p in (page1, page2) for e in p["edges"]} & set(cases)
     assert raw["data"] is None
     assert raw["errors"][0]["message"] == "after: not a cursor this API issued"
+
+
+async def test_scores_show_proration_critical_items_their_clinical_range_and_versions(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """Scored by scoring's own use case on the real read models: a prorated OQ-45.2 with a
+    critical item endorsed, ORS judged with the age band each response had, an amended SRS."""
+    await create_projection_tables(stack, "scoring")
+    clinic, case = ids("clinic"), ids("case")
+    oq_answers: dict[int, float | None] = dict.fromkeys(range(1, 46), 2.0)
+    oq_answers.update(dict.fromkeys((11, 26, 32, 44), 0.0))  # critical items not endorsed ...
+    oq_answers[3], oq_answers[8] = None, 1.0  # ... but item 8; item 3 left blank
+    original = response(case, 1, "SRS", 30, clinic=clinic)
+    first = [
+        original,
+        response(case, 1, "OQ-45.2", 0, clinic=clinic, answers=oq_answers),
+        response(case, 1, "ORS", 26, clinic=clinic, age_group="adolescent"),
+        response(case, 2, "ORS", 26, clinic=clinic, age_group="adult"),
+    ]
+    corrected = response(case, 1, "SRS", 36, clinic=clinic)
+    at = original.recorded_at + timedelta(days=1)
+    amendment = ResponseAmended(
+        event_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id=case,
+        occurred_at=at,
+        recorded_at=at,
+        payload=ResponseAmendedPayload(
+            amends=original.event_id,
+            answers=corrected.payload.answers,
+            reason="keyed from the wrong paper form",
+            amended_by="admin-1",
+        ),
+    )
+    uow = PostgresScoringUnitOfWork(pg)
+    assert await project_batch(uow, first, lambda: T0) == 4
+    assert await project_batch(uow, [amendment], lambda: T0) == 1
+    async with serving(gateway(stack)) as client:
+        client.headers.update(bearer("supervisor", [clinic]))
+        current = await gql(client, TIMELINE_QUERY, clinic=clinic, case=case, all=False)
+        every = await gql(client, TIMELINE_QUERY, clinic=clinic, case=case, all=True)
+    [dyad] = current["case"]["dyads"]
+    by_place = {(s["instrument"], s["sessionNumber"]): s for s in dyad["timeline"]}
+    assert sorted(by_place) == [("OQ-45.2", 1), ("ORS", 1), ("ORS", 2), ("SRS", 1)]
+    oq = by_place[("OQ-45.2", 1)]
+    assert (oq["prorated"], oq["proratedItems"], oq["criticalItems"]) == (True, [3], [8])
+    assert oq["clinicalRange"] == {
+        "cutoff": 63.0,
+        "clinical": True,
+        "ageBand": None,
+        "normSet": "US",
+    }
+    # The same total judged with each response's band: adolescent (< 28), then adult (>= 25).
+    assert by_place[("ORS", 1)]["clinicalRange"] == {
+        "cutoff": 28.0,
+        "clinical": True,
+        "ageBand": "ADOLESCENT",
+        "normSet": None,
+    }
+    assert by_place[("ORS", 2)]["clinicalRange"] == {
+        "cutoff": 25.0,
+        "clinical": False,
+        "ageBand": "ADULT",
+        "normSet": None,
+    }
+    srs = by_place[("SRS", 1)]
+    assert (srs["prorated"], srs["proratedItems"], srs["criticalItems"]) == (False, [], [])
+    assert srs["clinicalRange"] is None  # an alliance instrument has no clinical cut-off
+    assert (srs["responseId"], srs["total"], srs["status"], srs["replacedBy"]) == (
+        str(amendment.event_id),
+        36.0,
+        "CURRENT",
+        None,
+    )
+    [every_dyad] = every["case"]["dyads"]
+    versions = [s for s in every_dyad["timeline"] if s["instrument"] == "SRS"]
+    assert [(s["responseId"], s["total"], s["status"], s["replacedBy"]) for s in versions] == [
+        (str(original.event_id), 30.0, "AMENDED", str(amendment.event_id)),
+        (str(amendment.event_id), 36.0, "CURRENT", None),
+    ]
+    assert [s for s in every_dyad["timeline"] if s["instrument"] != "SRS"] == [
+        s for s in dyad["timeline"] if s["instrument"] != "SRS"
+    ]

@@ -1,5 +1,6 @@
 """Events already in the log still read (docs/decisions/0007): clinical signals written before
-their typed fields existed, and evidence under the rule names used before they were unified."""
+their typed fields existed, evidence under the rule names used before they were unified, and
+scored responses from before their clinical range was recorded."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from alliance_alerts.domain.rules import on_scoring
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, RULES, ClinicalConfig
-from alliance_contracts.events import ClinicalSignal, DyadPair, PhaseChange
+from alliance_contracts.events import ClinicalSignal, DyadPair, PhaseChange, ResponseScored
 from alliance_contracts.vocabulary import AlertKind, Phase, RuleName
 
 CHILD, PARENT = uuid.uuid4(), uuid.uuid4()
@@ -92,3 +93,38 @@ def test_stored_configurations_name_the_switches_as_before() -> None:
     ]
     with pytest.raises(pydantic.ValidationError, match="unknown rules"):
         ClinicalConfig.model_validate({"rules_enabled": {"phase_boundaries": False}})
+
+
+def test_a_response_scored_before_clinical_ranges_reads_without_one() -> None:
+    scored = ResponseScored.model_validate_json(
+        json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "response.scored",
+                "schema_version": 1,
+                "clinic_id": "clinic-a",
+                "case_id": "c1",
+                "occurred_at": "2026-01-05T15:00:00+00:00",
+                "recorded_at": "2026-01-05T15:00:00+00:00",
+                "payload": {
+                    "source_event_id": str(uuid.uuid4()),
+                    "dyad": {
+                        "dyad_id": str(uuid.uuid4()),
+                        "therapist_id": "th-1",
+                        "respondent_role": "client",
+                    },
+                    "instrument": "ORS",
+                    "form": "client",
+                    "session_number": 1,
+                    "administered_at": "2026-01-05T15:00:00+00:00",
+                    "total": 20.0,
+                    "subscales": {},
+                    "normalized": 0.5,
+                    "scoring_key": "ORS v1",
+                    "prorated_items": [],
+                    "critical_items": [],
+                },
+            }
+        )
+    )
+    assert scored.payload.clinical_range is None

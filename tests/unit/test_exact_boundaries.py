@@ -9,10 +9,18 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alliance_contracts.clinical_config import DEFAULT_CONFIG, RULES, Boundary, NormSet
+from alliance_contracts.clinical_config import (
+    DEFAULT_CONFIG,
+    RULES,
+    Boundary,
+    ClinicalConfig,
+    NormSet,
+)
+from alliance_contracts.events import ClinicalRange, ResponseSubmitted
 from alliance_contracts.exact import decimal, share_difference, tenths, threshold_tenths
 from alliance_contracts.instruments import REGISTRY, score_response
-from alliance_contracts.vocabulary import OutcomeClass, RuleName, SignalKind
+from alliance_contracts.vocabulary import AgeGroup, OutcomeClass, RuleName, SignalKind
+from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.rules.ruptures import session_rules
 from tests.unit.clinical import fold, response, srs_series
 
@@ -206,6 +214,27 @@ def test_exactly_on_the_cut_off() -> None:
     assert (outcome.latest.total, outcome.outcome_class) == (63.0, C.IMPROVED)
     (sixty_four,) = fold(oq, OQ_64).state.outcomes.values()
     assert sixty_four.outcome_class == C.RECOVERED
+
+
+def test_a_score_records_the_clinical_range_it_was_judged_with() -> None:
+    """Exactly on the cut-off as in the outcome rule; the band and norm set that were used."""
+
+    def judged(event: ResponseSubmitted, config: ClinicalConfig = DEFAULT_CONFIG) -> object:
+        return score(event, event.recorded_at, config).payload.clinical_range
+
+    on_25: dict[int, float | None] = {1: 6.3, 2: 6.2, 3: 6.3, 4: 6.2}
+    ors_25 = response("c1", 1, "ORS", 0, answers=on_25)
+    assert judged(ors_25) == ClinicalRange(cutoff=25, clinical=False, age_group=AgeGroup.ADULT)
+    adolescent = response("c1", 1, "ORS", 0, answers=on_25, age_group="adolescent")
+    assert judged(adolescent) == ClinicalRange(
+        cutoff=28, clinical=True, age_group=AgeGroup.ADOLESCENT
+    )
+    cors = response("c1", 1, "CORS", 32)  # CORS defaults to the child band
+    assert judged(cors) == ClinicalRange(cutoff=32, clinical=False, age_group=AgeGroup.CHILD)
+    oq_63 = response("c1", 1, "OQ-45.2", 0, answers=oq_scoring(63))
+    assert judged(oq_63) == ClinicalRange(cutoff=63, clinical=True, norm_set="US")
+    assert judged(oq_63, OQ_64) == ClinicalRange(cutoff=64, clinical=False, norm_set="US")
+    assert judged(response("c1", 1, "WAI-SR", 40)) is None  # no clinical cut-off
 
 
 def test_configured_thresholds_are_read_as_written() -> None:

@@ -17,6 +17,7 @@ from alliance_contracts.events import (
 )
 from alliance_contracts.instruments import Violation
 from alliance_contracts.topics import RESPONSES
+from alliance_contracts.vocabulary import ScoreStatus
 from alliance_intake.application.commands import apply_commands
 from alliance_intake.application.corrections import (
     ByEventId,
@@ -27,7 +28,6 @@ from alliance_intake.application.corrections import (
 from alliance_intake.application.submit import Rejected, record_episode_ending, submit_response
 from alliance_intake.domain.correction import (
     AmendResponse,
-    ResponseStatus,
     UnknownResponse,
     VoidedResponse,
     VoidResponse,
@@ -63,7 +63,7 @@ async def test_an_amendment_is_a_new_event_referring_to_the_original() -> None:
     assert (event.payload.reason, event.payload.amended_by) == ("item 3 mistyped", "ehr-1")
     assert event.recorded_at == NOW
     record = await response_history(uow, ByKey(CLINIC, KEY))
-    assert record.status is ResponseStatus.AMENDED
+    assert record.status is ScoreStatus.AMENDED
     assert record.answers == CORRECTED
     assert record.original.payload.answers == {1: 9.1, 2: 8.5, 3: 7.0, 4: 9.9}  # kept
 
@@ -78,7 +78,7 @@ async def test_repeating_the_latest_correction_is_a_no_op_with_the_same_event_id
     assert (void_again.event_id, void_again.duplicate) == (voided.event_id, True)
     assert len(uow.outbox.messages) == 3  # the original, one amendment, one void
     record = await response_history(uow, ByKey(CLINIC, KEY))
-    assert record.status is ResponseStatus.VOIDED
+    assert record.status is ScoreStatus.VOIDED
     assert record.answers is None
     assert [type(c) for c in record.corrections] == [ResponseAmended, ResponseVoided]
 
@@ -126,7 +126,7 @@ async def test_corrected_answers_follow_the_submission_rules_and_a_reason_is_req
         await correct_response(uow, ByKey(CLINIC, KEY), VoidResponse(reason="  "), "e-1", now)
     assert blank.value.violations == [Violation("reason", "must not be empty")]
     assert len(uow.outbox.messages) == 1
-    assert (await response_history(uow, ByKey(CLINIC, KEY))).status is ResponseStatus.CURRENT
+    assert (await response_history(uow, ByKey(CLINIC, KEY))).status is ScoreStatus.CURRENT
 
 
 async def test_gateway_requests_correct_by_event_id_once() -> None:

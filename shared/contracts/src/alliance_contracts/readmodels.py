@@ -10,8 +10,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Table, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Column, DateTime, Index, Integer, Table, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -89,6 +89,16 @@ class DyadScore(SQLModel, table=True):
     )
     normalized: float
     scoring_key: str = Field(sa_type=Text)
+    prorated_items: list[int] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(Integer), nullable=False, server_default=text("'{}'")),
+    )
+    critical_items: list[int] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(Integer), nullable=False, server_default=text("'{}'")),
+    )
+    # events.ClinicalRange as judged at scoring time; null without a cut-off.
+    clinical_range: dict[str, Any] | None = Field(None, sa_column=Column(JSONB, nullable=True))
     # current; amended or voided once a correction replaced it (`replaced_by`: the amendment or
     # void). The audit trail keeps every version.
     status: str = Field(

@@ -154,6 +154,14 @@ class OutcomeClass(StrEnum):
     DETERIORATED = "deteriorated"
 
 
+class ScoreStatus(StrEnum):
+    """A response version's status, in intake's history and on its score."""
+
+    CURRENT = "current"  # as submitted, or the latest amendment
+    AMENDED = "amended"  # its answers corrected by a later amendment
+    VOIDED = "voided"  # withdrawn: no longer part of the case
+
+
 class EpisodeStatus(StrEnum):
     OPEN = "open"
     ENDED = "ended"

@@ -34,6 +34,7 @@ from sqlmodel import col, select
 
 from alliance_contracts.access import Caller
 from alliance_contracts.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
+from alliance_contracts.vocabulary import ScoreStatus
 
 # Alert routing (owned by alerts): explicit case assignments count towards a caseload.
 _assignment = Table(
@@ -90,16 +91,18 @@ async def case_view(
 async def dyad_timelines(
     session: AsyncSession, caller: Caller, dyad_ids: Sequence[uuid.UUID]
 ) -> list[list[DyadScore]]:
-    """Timelines of several dyads in one query (the DataLoader's batch function)."""
+    """Timelines of several dyads in one query (the DataLoader's batch function), every version:
+    a version replaced by an amendment or voided comes before the current one of its place."""
     visible = select(Dyad.dyad_id).where(scope(caller, Dyad.clinic_id, Dyad.case_id))
     rows = await session.execute(
         select(DyadScore)
         .where(col(DyadScore.dyad_id).in_(dyad_ids), col(DyadScore.dyad_id).in_(visible))
-        .where(DyadScore.status == "current")  # amended and voided versions: intake's history
         .order_by(
             col(DyadScore.administered_at),
             col(DyadScore.session_number),
             col(DyadScore.instrument),
+            col(DyadScore.status) == ScoreStatus.CURRENT.value,
+            col(DyadScore.source_event_id),
         )
     )
     by_dyad: dict[uuid.UUID, list[DyadScore]] = defaultdict(list)

@@ -17,7 +17,7 @@ import asyncpg
 from alliance_contracts.events import AlertNotice
 from alliance_contracts.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
 from alliance_contracts.timing import utc_now
-from alliance_contracts.vocabulary import AlertKind, AlertStatus, Phase, SignalKind
+from alliance_contracts.vocabulary import AlertKind, AlertStatus, Phase, ScoreStatus, SignalKind
 from alliance_gateway.adapters import queries, writes
 from alliance_gateway.application.request import Request, UserError
 
@@ -75,10 +75,19 @@ async def case_signals(
         )
 
 
-async def timeline(request: Request, dyad_id: uuid.UUID, instrument: str | None) -> list[DyadScore]:
-    """One query for the timelines of every dyad in the response (a DataLoader)."""
+async def timeline(
+    request: Request, dyad_id: uuid.UUID, instrument: str | None, include_replaced: bool = False
+) -> list[DyadScore]:
+    """One query for the timelines of every dyad in the response (a DataLoader). By default the
+    corrected history (current versions); with `include_replaced`, the amended and voided
+    versions too."""
     scores = await request.timeline_loader().load(dyad_id)
-    return [s for s in scores if instrument in (None, s.instrument)]
+    return [
+        s
+        for s in scores
+        if instrument in (None, s.instrument)
+        and (include_replaced or s.status == ScoreStatus.CURRENT)
+    ]
 
 
 def require_clinic(request: Request, clinic_id: str) -> None:

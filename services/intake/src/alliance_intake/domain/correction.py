@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +20,7 @@ from alliance_contracts.events import (
     ResponseVoidedPayload,
 )
 from alliance_contracts.instruments import RuleBroken, Violation, validate_response
+from alliance_contracts.vocabulary import ScoreStatus
 
 Correction = ResponseAmended | ResponseVoided
 
@@ -48,12 +48,6 @@ class VoidResponse(BaseModel):
     reason: Reason
 
 
-class ResponseStatus(StrEnum):
-    CURRENT = "current"  # as submitted
-    AMENDED = "amended"  # its answers corrected at least once
-    VOIDED = "voided"  # withdrawn: no longer part of the case
-
-
 class UnknownResponse(RuleBroken):
     """No response.submitted with that key (or event id) in the clinic (and case)."""
 
@@ -71,15 +65,15 @@ class ResponseRecord:
     corrections: tuple[Correction, ...] = ()
 
     @property
-    def status(self) -> ResponseStatus:
+    def status(self) -> ScoreStatus:
         if any(isinstance(c, ResponseVoided) for c in self.corrections):
-            return ResponseStatus.VOIDED
-        return ResponseStatus.AMENDED if self.corrections else ResponseStatus.CURRENT
+            return ScoreStatus.VOIDED
+        return ScoreStatus.AMENDED if self.corrections else ScoreStatus.CURRENT
 
     @property
     def answers(self) -> Answers | None:
         """The answers in force: the latest amendment's, the original's, none once voided."""
-        if self.status is ResponseStatus.VOIDED:
+        if self.status is ScoreStatus.VOIDED:
             return None
         amendments = [c for c in self.corrections if isinstance(c, ResponseAmended)]
         return dict(amendments[-1].payload.answers if amendments else self.original.payload.answers)
@@ -112,7 +106,7 @@ def repeated(record: ResponseRecord, change: AmendResponse | VoidResponse) -> uu
 
 
 def refuse_if_voided(record: ResponseRecord) -> None:
-    if record.status is ResponseStatus.VOIDED:
+    if record.status is ScoreStatus.VOIDED:
         raise VoidedResponse("response: was voided; it can be neither amended nor voided again")
 
 

@@ -15,13 +15,13 @@ from pydantic import BaseModel, Field
 from alliance_contracts.access import Scope
 from alliance_contracts.events import Answers, ResponseAmended
 from alliance_contracts.timing import utc_now
+from alliance_contracts.vocabulary import ScoreStatus
 from alliance_intake.adapters.unit_of_work import PostgresIntakeUnitOfWork
 from alliance_intake.application.corrections import ByKey, correct_response, response_history
 from alliance_intake.application.submit import Rejected
 from alliance_intake.domain.correction import (
     AmendResponse,
     ResponseRecord,
-    ResponseStatus,
     UnknownResponse,
     VoidedResponse,
     VoidResponse,
@@ -60,7 +60,7 @@ class ResponseHistory(BaseModel):
     case_id: str
     idempotency_key: str
     response_id: uuid.UUID = Field(description="The original response.submitted event id.")
-    status: ResponseStatus
+    status: ScoreStatus
     answers: Answers | None = Field(description="The answers in force (none once voided).")
     versions: list[ResponseVersion] = Field(description="The audit trail, oldest first.")
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from alliance_contracts.events import CaseInput, ClinicalSignal, ResponseScored, SignalWithdrawn
-from alliance_contracts.vocabulary import SignalKind
+from alliance_contracts.vocabulary import ScoreStatus, SignalKind
 from alliance_platform.outbox import Connection
 from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.application.ports import CaseKey
@@ -135,8 +135,9 @@ async def save_cases(
 async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> None:
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.dyad_score (source_event_id, dyad_id, clinic_id, instrument, form, "
-        "session_number, administered_at, total, subscales, normalized, scoring_key) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11) "
+        "session_number, administered_at, total, subscales, normalized, scoring_key, "
+        "prorated_items, critical_items, clinical_range) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb) "
         "ON CONFLICT (source_event_id) DO NOTHING",
         [
             (
@@ -151,6 +152,9 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
                 json.dumps(e.payload.subscales),
                 e.payload.normalized,
                 e.payload.scoring_key,
+                e.payload.prorated_items,
+                e.payload.critical_items,
+                r.model_dump_json() if (r := e.payload.clinical_range) else None,
             )
             for e in scored
         ],
@@ -206,7 +210,10 @@ async def load_inputs(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKe
 async def correct_scores(conn: Connection, corrections: Sequence[Correction]) -> None:
     await conn.executemany(
         f"UPDATE {SCHEMA}.dyad_score SET status = $2, replaced_by = $3 WHERE source_event_id = $1",
-        [(c.superseded, "voided" if c.voided else "amended", c.by) for c in corrections],
+        [
+            (c.superseded, (ScoreStatus.VOIDED if c.voided else ScoreStatus.AMENDED).value, c.by)
+            for c in corrections
+        ],
     )
 
 

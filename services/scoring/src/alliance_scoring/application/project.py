@@ -81,8 +81,8 @@ async def project_batch(
             assert isinstance(event, ResponseSubmitted | EpisodeEnded)  # not folding again
             before = cases.get(key) or new_case(event.clinic_id, event.case_id)
             # Scored events keep the response's recorded time: a replay reproduces them exactly.
-            result = _score(event) if isinstance(event, ResponseSubmitted) else None
             config = config_of(event)
+            result = _score(event, config) if isinstance(event, ResponseSubmitted) else None
             cases[key] = apply(before, event, result, config)
             published.extend([result] if result else [])
             published.extend(decide(before, cases[key], event, result, config))
@@ -121,8 +121,8 @@ def _key(event: CaseInput) -> CaseKey:
     return (event.clinic_id, event.case_id)
 
 
-def _score(event: ResponseSubmitted) -> ResponseScored:
-    return score(event, event.recorded_at)
+def _score(event: ResponseSubmitted, config: ClinicalConfig) -> ResponseScored:
+    return score(event, event.recorded_at, config)
 
 
 def _folding_again(

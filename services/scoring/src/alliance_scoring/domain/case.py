@@ -66,7 +66,7 @@ def fold_history(
     clinic_id: str,
     case_id: str,
     history: Sequence[Effective],
-    score_of: Callable[[ResponseSubmitted], ResponseScored],
+    score_of: Callable[[ResponseSubmitted, ClinicalConfig], ResponseScored],
     config_of: Callable[[Effective], ClinicalConfig],
 ) -> Folded:
     """The fold of an effective history (`history.effective_history`), from a new case."""
@@ -74,8 +74,8 @@ def fold_history(
     scored: list[ResponseScored] = []
     signals: list[ClinicalSignal] = []
     for event in history:
-        result = score_of(event) if isinstance(event, ResponseSubmitted) else None
         config = config_of(event)
+        result = score_of(event, config) if isinstance(event, ResponseSubmitted) else None
         after = apply(state, event, result, config)
         signals.extend(decide(state, after, event, result, config))
         if result is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
 from alliance_contracts.events import (
     DyadRef,
     ResponseScored,
@@ -12,7 +13,8 @@ from alliance_contracts.events import (
     ResponseSubmitted,
     derived_event_id,
 )
-from alliance_contracts.instruments import RuleBroken, score_response, validate_response
+from alliance_contracts.instruments import REGISTRY, RuleBroken, score_response, validate_response
+from alliance_scoring.domain.rules.outcome import clinical_range
 
 DYAD_NAMESPACE = uuid.UUID("0b7d3f5e-2c1a-4e8b-9f3d-6a5c4b3e2d1f")
 
@@ -35,7 +37,11 @@ def dyad_of(event: ResponseSubmitted) -> DyadRef:
     )
 
 
-def score(event: ResponseSubmitted, recorded_at: datetime) -> ResponseScored:
+def score(
+    event: ResponseSubmitted, recorded_at: datetime, config: ClinicalConfig = DEFAULT_CONFIG
+) -> ResponseScored:
+    """The scored response; `config` is the clinic's configuration in force at administration,
+    whose cut-off the score is judged against."""
     p = event.payload
     violations = validate_response(p.instrument, p.form, p.respondent_role, p.answers)
     if violations:
@@ -61,5 +67,8 @@ def score(event: ResponseSubmitted, recorded_at: datetime) -> ResponseScored:
             scoring_key=result.scoring_key,
             prorated_items=list(result.prorated_items),
             critical_items=list(result.critical_items),
+            clinical_range=clinical_range(
+                REGISTRY[p.instrument], result.total, p.age_group, config
+            ),
         ),
     )

@@ -57,6 +57,7 @@ from alliance_contracts.events.responses import (
     ResponseVoidedPayload,
 )
 from alliance_contracts.events.scoring import (
+    ClinicalRange,
     ClinicalSignal,
     ClinicalSignalPayload,
     DyadPair,
@@ -86,6 +87,7 @@ __all__ = [
     "ClinicConfigured",
     "ClinicConfiguredPayload",
     "ClinicInput",
+    "ClinicalRange",
     "ClinicalSignal",
     "ClinicalSignalPayload",
     "DyadPair",

@@ -11,6 +11,7 @@ from alliance_contracts.events.envelope import EventEnvelope, Frozen
 from alliance_contracts.ids import PseudonymousId, TherapistId
 from alliance_contracts.upcasts import typed_fields_from_evidence
 from alliance_contracts.vocabulary import (
+    AgeGroup,
     Phase,
     RespondentRole,
     RuleName,
@@ -27,6 +28,18 @@ class DyadRef(Frozen):
     therapist_id: TherapistId
     respondent_role: RespondentRole
     respondent_id: PseudonymousId | None = None
+
+
+class ClinicalRange(Frozen):
+    """How an outcome score was judged against its clinical cut-off, as at scoring time (a later
+    change of configuration or age band leaves it as judged)."""
+
+    cutoff: float = Field(description="The cut-off between the clinical and functional range.")
+    clinical: bool = Field(description="The score is in the clinical range.")
+    age_group: AgeGroup | None = Field(
+        None, description="The age band whose cut-off was used (ORS, CORS)."
+    )
+    norm_set: str | None = Field(None, description="The norm set whose cut-off was used (OQ-45.2).")
 
 
 class ResponseScoredPayload(Frozen):
@@ -47,6 +60,11 @@ class ResponseScoredPayload(Frozen):
     )
     critical_items: list[int] = Field(
         default_factory=list, description="Critical items answered above 'never' (OQ-45.2)."
+    )
+    clinical_range: ClinicalRange | None = Field(
+        None,
+        description="The cut-off it was judged against (outcome instruments; none for "
+        "instruments without one, and on events scored before it was recorded).",
     )
 
 

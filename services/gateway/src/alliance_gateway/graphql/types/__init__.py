@@ -8,6 +8,7 @@ registered here, in the package's init, so that they are before any type uses th
 import strawberry
 
 from alliance_contracts.vocabulary import (
+    AgeGroup,
     AlertKind,
     AlertPriority,
     AlertStatus,
@@ -16,6 +17,7 @@ from alliance_contracts.vocabulary import (
     Phase,
     RespondentRole,
     RuptureStatus,
+    ScoreStatus,
     Severity,
     SignalKind,
 )
@@ -30,6 +32,8 @@ for _enum in (
     Severity,
     RuptureStatus,
     OutcomeClass,
+    ScoreStatus,
+    AgeGroup,
 ):
     strawberry.enum(_enum)
 # Served as the GraphQL enum `Ending` (the name the SDL has always had).

@@ -8,9 +8,17 @@ from typing import Any
 
 import strawberry
 
+from alliance_contracts.events import ClinicalRange as ClinicalRangeJson
 from alliance_contracts.readmodels import Dyad as DyadRow
 from alliance_contracts.readmodels import DyadScore as DyadScoreRow
-from alliance_contracts.vocabulary import Phase, RespondentRole, RuptureStatus, Severity
+from alliance_contracts.vocabulary import (
+    AgeGroup,
+    Phase,
+    RespondentRole,
+    RuptureStatus,
+    ScoreStatus,
+    Severity,
+)
 from alliance_gateway.application import reads
 from alliance_gateway.application.request import Request
 from alliance_gateway.graphql.types.evidence import RuleEvidence
@@ -57,6 +65,33 @@ class Subscale:
     score: float
 
 
+@strawberry.type(
+    description="How an outcome score was judged against its clinical cut-off, as at scoring "
+    "time: a later change of configuration or age band leaves it as judged."
+)
+class ClinicalRange:
+    cutoff: float = strawberry.field(
+        description="The cut-off between the clinical and the functional range."
+    )
+    clinical: bool = strawberry.field(description="The score is in the clinical range.")
+    age_band: AgeGroup | None = strawberry.field(
+        description="The age band whose cut-off was used (ORS, CORS)."
+    )
+    norm_set: str | None = strawberry.field(
+        description="The norm set whose cut-off was used (OQ-45.2)."
+    )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClinicalRange:
+        judged = ClinicalRangeJson.model_validate(data)
+        return cls(
+            cutoff=judged.cutoff,
+            clinical=judged.clinical,
+            age_band=judged.age_group,
+            norm_set=judged.norm_set,
+        )
+
+
 @strawberry.type(description="One scored questionnaire response.")
 class Score:
     response_id: strawberry.ID = strawberry.field(
@@ -70,9 +105,29 @@ class Score:
     normalized: float = strawberry.field(description="Total on a 0-1 scale (share of range).")
     subscales: list[Subscale]
     scoring_key: str
+    prorated: bool = strawberry.field(description="Some blank items were filled by proration.")
+    prorated_items: list[int] = strawberry.field(
+        description="The blank items filled from their subscale's mean."
+    )
+    critical_items: list[int] = strawberry.field(
+        description="The critical items endorsed (answered above 'never'; OQ-45.2)."
+    )
+    clinical_range: ClinicalRange | None = strawberry.field(
+        description="The cut-off it was judged against; null for instruments without one "
+        "(alliance instruments such as WAI-SR, TASC-R)."
+    )
+    status: ScoreStatus = strawberry.field(
+        description="CURRENT, or AMENDED or VOIDED once a correction replaced this version."
+    )
+    replaced_by: strawberry.ID | None = strawberry.field(
+        description="The response id of the amended version that replaced this one (null "
+        "unless AMENDED)."
+    )
 
     @classmethod
     def from_row(cls, row: DyadScoreRow) -> Score:
+        status = ScoreStatus(row.status)
+        replaced = status is ScoreStatus.AMENDED and row.replaced_by is not None
         return cls(
             response_id=strawberry.ID(str(row.source_event_id)),
             instrument=row.instrument,
@@ -83,6 +138,14 @@ class Score:
             normalized=row.normalized,
             subscales=[Subscale(name=k, score=v) for k, v in sorted(row.subscales.items())],
             scoring_key=row.scoring_key,
+            prorated=bool(row.prorated_items),
+            prorated_items=list(row.prorated_items),
+            critical_items=list(row.critical_items),
+            clinical_range=(
+                ClinicalRange.from_json(row.clinical_range) if row.clinical_range else None
+            ),
+            status=status,
+            replaced_by=strawberry.ID(str(row.replaced_by)) if replaced else None,
         )
 
 
@@ -112,11 +175,20 @@ class Dyad:
     open_ruptures: int
     clinic_id: strawberry.Private[str]
 
-    @strawberry.field(description="Scores in administration order, optionally one instrument.")
+    @strawberry.field(
+        description="Scores in administration order, optionally one instrument. By default the "
+        "corrected history (current versions only); includeReplaced adds the amended and voided "
+        "versions, each before the version current in its place."
+    )
     async def timeline(
-        self, info: strawberry.Info[Request, None], instrument: str | None = None
+        self,
+        info: strawberry.Info[Request, None],
+        instrument: str | None = None,
+        include_replaced: bool = False,
     ) -> list[Score]:
-        scores = await reads.timeline(info.context, uuid.UUID(self.dyad_id), instrument)
+        scores = await reads.timeline(
+            info.context, uuid.UUID(self.dyad_id), instrument, include_replaced
+        )
         return [Score.from_row(s) for s in scores]
 
     @classmethod

@@ -17,9 +17,15 @@ Detects: `deteriorated` (rule `deterioration`) and `off_track` (rule `off_track`
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from alliance_contracts.clinical_config import Boundary, ClinicalConfig
-from alliance_contracts.events import ClinicalSignal, ResponseScoredPayload, RuleEvidence
+from alliance_contracts.events import (
+    ClinicalRange,
+    ClinicalSignal,
+    ResponseScoredPayload,
+    RuleEvidence,
+)
 from alliance_contracts.exact import decimal, from_tenths, reaches, tenths, threshold_tenths
 from alliance_contracts.instruments import Instrument
 from alliance_contracts.vocabulary import AgeGroup, OutcomeClass, RuleName, Severity, SignalKind
@@ -27,18 +33,47 @@ from alliance_scoring.domain.state import OutcomeState, Point
 from alliance_scoring.domain.step import Step
 
 
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """An outcome instrument's cut-off and reliable-change value for one client, and where the
+    cut-off comes from: the age band (ORS, CORS) or the norm set (OQ-45.2)."""
+
+    cutoff: float
+    reliable_change: float
+    age_group: AgeGroup | None = None
+    norm_set: str | None = None
+
+
 def thresholds(
     instrument: Instrument, age_group: AgeGroup | None, config: ClinicalConfig
-) -> tuple[float, float] | None:
-    """(cut-off, reliable-change value) of an outcome instrument for this client."""
+) -> Thresholds | None:
+    """The thresholds of an outcome instrument for this client; none for other instruments."""
     if instrument.code in ("ORS", "CORS"):
         default = AgeGroup.CHILD if instrument.code == "CORS" else AgeGroup.ADULT
-        cutoff = config.ors_cutoffs[(age_group or default).value]
-        return cutoff.value, config.ors_reliable_change.value
+        band = age_group or default
+        cutoff = config.ors_cutoffs[band.value]
+        return Thresholds(cutoff.value, config.ors_reliable_change.value, age_group=band)
     if instrument.code == "OQ-45.2":
         norms = config.norm_set()
-        return norms.cutoff.value, norms.reliable_change.value
+        return Thresholds(
+            norms.cutoff.value, norms.reliable_change.value, norm_set=config.oq_norm_set
+        )
     return None
+
+
+def clinical_range(
+    instrument: Instrument, total: float, age_group: AgeGroup | None, config: ClinicalConfig
+) -> ClinicalRange | None:
+    """How a total is judged against its cut-off (recorded on the score as judged now)."""
+    limits = thresholds(instrument, age_group, config)
+    if limits is None:
+        return None
+    return ClinicalRange(
+        cutoff=limits.cutoff,
+        clinical=not functional(total, limits.cutoff, instrument.higher_is_better),
+        age_group=limits.age_group,
+        norm_set=limits.norm_set,
+    )
 
 
 def functional(total: float, cutoff: float, higher_is_better: bool) -> bool:
@@ -85,7 +120,7 @@ def advance_outcome(
     limits = thresholds(instrument, age_group, config)
     if limits is None:
         return None
-    cutoff, rcv = limits
+    cutoff, rcv = limits.cutoff, limits.reliable_change
     baseline = previous.baseline if previous else point
     if previous and point.session_number < previous.latest.session_number:
         return previous  # a late older administration does not move progress
