@@ -105,6 +105,11 @@ class Alert(Value):
     summary: str
     evidence: tuple[RuleEvidence, ...] = ()
     history: tuple[Transition, ...] = ()
+    # early_low_alliance stands for two conditions once a rupture of its dyad joined it: it
+    # resolves by itself only when neither holds (a cleared score may still sit below the
+    # pre-rupture level, a repaired rupture below the cut-off).
+    low_alliance_open: bool = False  # below the cut-off, not cleared since
+    rupture_open: bool = False  # a rupture joined it and is not repaired
 
     @property
     def is_active(self) -> bool:
@@ -155,6 +160,7 @@ class Alert(Value):
         severity: Severity | None = None,
         summary: str | None = None,
         evidence: Sequence[RuleEvidence] = (),
+        **conditions: bool,
     ) -> Alert:
         """To the clinic's supervisors; with a new severity, summary and evidence when the
         condition worsened (a rupture gone unresolved)."""
@@ -165,11 +171,15 @@ class Alert(Value):
             severity=severity or self.severity,
             summary=summary or self.summary,
             evidence=(*self.evidence, *evidence),
+            **conditions,
         )
 
-    def updated(self, by: Cause, evidence: Sequence[RuleEvidence]) -> Alert:
-        """The same alert with new evidence (no second alert)."""
-        return self._moved(AlertAction.UPDATED, by, evidence=(*self.evidence, *evidence))
+    def updated(self, by: Cause, evidence: Sequence[RuleEvidence], **conditions: bool) -> Alert:
+        """The same alert with new evidence (no second alert), and its conditions as they are
+        now (`low_alliance_open`, `rupture_open`)."""
+        return self._moved(
+            AlertAction.UPDATED, by, evidence=(*self.evidence, *evidence), **conditions
+        )
 
     def _require_active(self) -> None:
         if not self.is_active:
