@@ -320,22 +320,56 @@ def test_same_inputs_same_alert_ids() -> None:
     assert rupture_alert().raised_at > T0
 
 
-def test_an_assignment_moves_active_alerts_to_the_new_therapist() -> None:
-    alert = rupture_alert()
+def assignment(alert: Alert, therapist_id: str, *, transfer: bool) -> CaseAssigned:
     at = alert.raised_at + timedelta(hours=1)
-    transfer = CaseAssigned(
+    return CaseAssigned(
         event_id=uuid.uuid4(),
         clinic_id=alert.clinic_id,
         case_id=alert.case_id,
         occurred_at=at,
         recorded_at=at,
-        payload=CaseAssignedPayload(therapist_id="th-2", transfer=True),
+        payload=CaseAssignedPayload(therapist_id=therapist_id, transfer=transfer),
     )
+
+
+def test_a_transfer_hands_active_alerts_over_to_the_new_therapist() -> None:
+    alert = rupture_alert()
+    transfer = assignment(alert, "th-2", transfer=True)
     moved = on_assignment(alert, transfer)
     assert moved is not None
     assert moved.therapist_id == "th-2"
-    assert moved.history[-1].note == "case transferred"
+    assert moved.history[-1].action is AlertAction.HANDED_OVER
+    assert moved.history[-1].note == "case transferred from th-1"
+    assert moved.status is alert.status
     assert on_assignment(moved, transfer) is None
+
+
+def test_a_handover_notice_goes_to_the_new_therapist_with_the_history_and_evidence() -> None:
+    """The open rupture of a foundation-phase dyad (joined to its early warning, the score
+    cleared): the new therapist learns of it, with how it came about."""
+    active, _ = run_alerts(outputs(srs_series("c1", [38, 38, 30, 37])))
+    [alert] = active.values()
+    acked = on_command(alert, command(alert, "acknowledge", 0.5))
+    moved = on_assignment(acked, assignment(alert, "th-2", transfer=False))
+    assert moved is not None
+    handover = notice(moved, recipients(moved, ["sup-1"])).payload
+    assert handover.action is AlertAction.HANDED_OVER
+    assert handover.recipients == ["th-2"]
+    assert handover.status is AlertStatus.ACKNOWLEDGED
+    assert handover.note == "case assigned from th-1"
+    assert [h.action for h in handover.history] == [
+        AlertAction.RAISED,
+        AlertAction.UPDATED,
+        AlertAction.UPDATED,
+        AlertAction.ACKNOWLEDGED,
+        AlertAction.HANDED_OVER,
+    ]
+    assert [h.model_dump() for h in handover.history] == [
+        t.model_dump(exclude={"event_id", "recorded_at"}) for t in moved.history
+    ]
+    assert handover.evidence == list(alert.evidence)
+    assert {e.rule for e in handover.evidence} >= {"early_low_alliance", "drop_from_previous"}
+    assert notice(acked, ["th-1"]).payload.history == []  # other notices carry none
 
 
 def test_an_ended_episode_closes_its_alerts_but_not_critical_items() -> None:

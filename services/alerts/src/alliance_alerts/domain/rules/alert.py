@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from alliance_contracts.events import (
     AlertCommand,
+    AlertHistoryEntry,
     AlertNotice,
     AlertNoticePayload,
     DyadRef,
@@ -37,14 +38,12 @@ class Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Transition(Value):
+class Transition(AlertHistoryEntry):
+    """A history entry (at: event time; status: after it) with its id and when the platform
+    recorded its cause (decides liveness of webhooks)."""
+
     event_id: uuid.UUID
-    at: datetime  # when it happened (event time)
-    recorded_at: datetime  # when the platform recorded its cause (decides liveness of webhooks)
-    action: AlertAction
-    status: AlertStatus  # after the transition
-    actor_id: str | None = None
-    note: str | None = None
+    recorded_at: datetime
 
 
 class TransitionRefused(RuleBroken, ValueError):
@@ -153,6 +152,10 @@ class Alert(Value):
             raise TransitionRefused("assignee_id: required to reassign")
         return self._moved(AlertAction.REASSIGNED, by, therapist_id=therapist_id)
 
+    def handed_over(self, by: Cause, therapist_id: str) -> Alert:
+        """To the therapist who takes the case over; its notice carries the history."""
+        return self._moved(AlertAction.HANDED_OVER, by, therapist_id=therapist_id)
+
     def escalated_to_supervisors(
         self,
         by: Cause,
@@ -235,8 +238,15 @@ def notice(alert: Alert, recipients: Sequence[str]) -> AlertNotice:
             note=last.note,
             source_event_id=alert.source_event_id,
             evidence=list(alert.evidence),
+            history=[
+                AlertHistoryEntry.model_validate(t.model_dump(include=_ENTRY))
+                for t in (alert.history if last.action is AlertAction.HANDED_OVER else ())
+            ],
         ),
     )
+
+
+_ENTRY = set(AlertHistoryEntry.model_fields)
 
 
 def recipients(alert: Alert, supervisors: Sequence[str]) -> list[str]:
