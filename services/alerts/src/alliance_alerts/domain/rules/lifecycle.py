@@ -41,7 +41,7 @@ def on_command(alert: Alert, command: AlertCommand) -> Alert:
 def on_assignment(alert: Alert, event: CaseAssigned) -> Alert | None:
     """A case assigned or transferred to another therapist hands its active alerts over: an open
     rupture, a low early alliance, a deterioration... reach the therapist who now sees the client
-    (their recognising a rupture is what undoes its harm: docs/clinical.md, section 6.4)."""
+    (their recognising a rupture undoes its harm: docs/clinical.md, section 6, transfers)."""
     therapist = event.payload.therapist_id
     if not alert.is_active or alert.therapist_id == therapist:
         return None
