@@ -109,5 +109,5 @@ async def test_alerts_go_to_the_assigned_therapist_and_critical_items_to_supervi
     assert alert["therapistId"] == "th-9"  # the assignment, not the therapist who administered
     assert alert["priority"] == "SAME_DAY"
     assert alert["escalated"] is True
-    # Raised and escalated at once; "reassigned" too when the assignment arrived after it.
+    # Raised and escalated at once; "handed_over" too when the assignment arrived after it.
     assert {"raised", "escalated"} <= {h["action"] for h in alert["history"]}

@@ -1,5 +1,5 @@
 """Alerts against real Kafka and PostgreSQL: rules from scoring's events, de-duplication under
-redelivery, lifecycle commands, escalation on a fake clock, routing, notices."""
+redelivery, lifecycle commands, escalation on a fake clock, routing and handover, notices."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from alliance_contracts.events import (
     CLINIC_LEVEL_CASE_ID,
     AlertCommand,
     AlertCommandPayload,
+    CaseAssigned,
+    CaseAssignedPayload,
     StaffChanged,
     StaffChangedPayload,
 )
@@ -157,3 +159,65 @@ async def test_a_command_that_does_not_apply_is_dead_lettered_with_its_reason(
     reason = dict(record.headers)["dlq_reason"].decode()
     assert "a resolution needs a note" in reason
     assert (await alert_rows(pg, case))[0]["status"] == "open"
+
+
+async def test_a_transfer_hands_an_open_rupture_over_to_the_new_therapist(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """A foundation-phase rupture joined the early warning; the score then cleared the cut-off
+    (37) but not the pre-rupture level (38): the rupture is open, and so is its alert, which a
+    transfer hands over to the new therapist, with its history and evidence."""
+    clinic, case = ids("clinic"), ids("case")
+    published = outputs(srs_series(case, [38, 38, 30, 37], clinic=clinic))
+    await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
+    clock = FakeClock(published[0].occurred_at)  # not due to escalate
+    transferred_at = published[-1].occurred_at + timedelta(hours=1)
+    async with serving(create_app(settings(stack), clock=clock)):
+
+        async def kept_open() -> list[asyncpg.Record] | None:
+            rows = await alert_rows(pg, case)
+            updates = await pg.fetchval(
+                "SELECT count(*) FROM alerts.alert_transition t JOIN alerts.alert a "
+                "USING (alert_id) WHERE a.case_id = $1 AND t.action = 'updated'",
+                case,
+            )
+            return rows if updates == 2 else None
+
+        [alert] = await eventually(kept_open)
+        assert (alert["kind"], alert["status"], alert["therapist_id"]) == (
+            "early_low_alliance",
+            "open",
+            "th-1",
+        )
+        transfer = CaseAssigned(
+            event_id=uuid.uuid4(),
+            clinic_id=clinic,
+            case_id=case,
+            occurred_at=transferred_at,
+            recorded_at=transferred_at,
+            payload=CaseAssignedPayload(therapist_id="th-2", transfer=True),
+        )
+        await produce(stack.kafka_bootstrap_servers, CONFIG.name, [transfer, transfer])  # twice
+
+        async def handover() -> list[dict[str, Any]]:
+            return [n for n in await notices_of(stack, case) if n["action"] == "handed_over"]
+
+        [notice] = await eventually(handover, within=30)
+    [moved] = await alert_rows(pg, case)
+    assert (moved["therapist_id"], moved["status"]) == ("th-2", "open")
+    assert "th-2" in notice["recipients"]
+    assert notice["alert_id"] == str(alert["alert_id"])
+    assert notice["note"] == "case transferred from th-1"
+    assert [h["action"] for h in notice["history"]] == [
+        "raised",
+        "updated",
+        "updated",
+        "handed_over",
+    ]
+    assert "the rupture stays open until repaired" in notice["history"][2]["note"]
+    assert {e["rule"] for e in notice["evidence"]} >= {"early_low_alliance", "drop_from_previous"}
+    history = await pg.fetch(
+        "SELECT action FROM alerts.alert_transition WHERE alert_id = $1 ORDER BY at, action",
+        alert["alert_id"],
+    )
+    assert [h["action"] for h in history].count("handed_over") == 1

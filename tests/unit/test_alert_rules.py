@@ -16,11 +16,13 @@ from alliance_alerts.domain.rules import (
     Key,
     TransitionRefused,
     escalation_due,
+    implied,
     notice,
     on_assignment,
     on_command,
     on_scoring,
     recipients,
+    reconcile,
 )
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, AlertRule, ClinicalConfig
 from alliance_contracts.events import (
@@ -29,6 +31,7 @@ from alliance_contracts.events import (
     CaseAssigned,
     CaseAssignedPayload,
     CaseInput,
+    ClinicalSignal,
     ResponseSubmitted,
     ScoringOutput,
 )
@@ -38,14 +41,17 @@ from alliance_contracts.vocabulary import (
     AlertKind,
     AlertPriority,
     AlertStatus,
+    SignalKind,
 )
 from alliance_scoring.domain.dyads import score
 from tests.unit.clinical import T0, ended, fold, ors, response, srs_series
 
 
-def outputs(events: Sequence[CaseInput]) -> list[ScoringOutput]:
+def outputs(
+    events: Sequence[CaseInput], config: ClinicalConfig = DEFAULT_CONFIG
+) -> list[ScoringOutput]:
     """What scoring publishes for these events, in order: each score, then its signals."""
-    run = fold(events)
+    run = fold(events, config)
     published: list[ScoringOutput] = []
     for event in events:
         if isinstance(event, ResponseSubmitted):
@@ -112,6 +118,79 @@ def test_in_the_foundation_phase_a_rupture_is_part_of_the_early_warning() -> Non
         "below_cutoff",
         "drop_from_previous",
     }
+
+
+def test_a_joined_rupture_keeps_the_early_warning_active_until_it_is_repaired() -> None:
+    """Back at or above the cut-off (37 >= 36) but below the pre-rupture level (38): the
+    rupture is still open, so its alert is too, until the repair."""
+    events = srs_series("c1", [38, 38, 30, 37, 38])
+    active, _ = run_alerts(outputs(events[:4]))
+    [alert] = active.values()
+    assert alert.kind is AlertKind.EARLY_LOW_ALLIANCE
+    assert alert.status is AlertStatus.OPEN
+    assert (alert.low_alliance_open, alert.rupture_open) == (False, True)
+    assert [t.action for t in alert.history] == [
+        AlertAction.RAISED,
+        AlertAction.UPDATED,
+        AlertAction.UPDATED,
+    ]
+    assert alert.history[-1].note == (
+        "SRS 36.8 back at or above 36; the rupture stays open until repaired"
+    )
+    repaired, changes = run_alerts(outputs(events))
+    assert repaired == {}
+    assert changes[-1].alert_id == alert.alert_id
+    assert changes[-1].history[-1].action is AlertAction.AUTO_RESOLVED
+    assert changes[-1].history[-1].note == "SRS rupture of session 3 repaired at session 5"
+
+
+def test_a_low_score_again_while_the_joined_rupture_is_open_reopens_the_low_alliance() -> None:
+    active, _ = run_alerts(outputs(srs_series("c1", [38, 38, 30, 37, 30])))
+    [alert] = active.values()
+    assert (alert.low_alliance_open, alert.rupture_open) == (True, True)
+    assert alert.history[-1].action is AlertAction.UPDATED
+
+
+def test_a_repaired_rupture_below_the_cut_off_keeps_the_early_warning_active() -> None:
+    """The mirror: without `below_cutoff` a rupture can open (and be repaired) below the
+    cut-off; the low alliance still holds, so the alert stays until the score clears."""
+    config = DEFAULT_CONFIG.model_copy(update={"rules_enabled": {"below_cutoff": False}})
+    events = srs_series("c1", [30, 25, 30, 37])
+    active, _ = run_alerts(outputs(events[:3], config), config)
+    [alert] = active.values()
+    assert alert.kind is AlertKind.EARLY_LOW_ALLIANCE
+    assert (alert.low_alliance_open, alert.rupture_open) == (True, False)
+    assert alert.history[-1].note == (
+        "SRS rupture of session 2 repaired at session 3; the alliance is still below its cut-off"
+    )
+    cleared, changes = run_alerts(outputs(events, config), config)
+    assert cleared == {}
+    assert changes[-1].alert_id == alert.alert_id
+    assert changes[-1].history[-1].action is AlertAction.AUTO_RESOLVED
+
+
+def test_reconciling_takes_the_conditions_an_early_warning_stands_for_from_the_live_signals() -> (
+    None
+):
+    """A joined rupture withdrawn (its response amended): the alert no longer waits for a
+    repair, so the cleared score that follows resolves it."""
+    published = outputs(srs_series("c1", [38, 38, 30]))
+    active, _ = run_alerts(published)
+    [alert] = active.values()
+    assert alert.rupture_open
+    live = [
+        e
+        for e in published
+        if isinstance(e, ClinicalSignal) and e.payload.kind is not SignalKind.RUPTURE_OPENED
+    ]
+    now = implied(live, lambda s: DEFAULT_CONFIG, "th-1")
+    withdrawal = Cause(at=alert.raised_at, key="withdrawal")
+    [updated] = reconcile(active, now, {}, withdrawal, "response amended")
+    assert updated.alert_id == alert.alert_id
+    assert (updated.low_alliance_open, updated.rupture_open) == (True, False)
+    assert updated.history[-1].action is AlertAction.UPDATED
+    assert updated.history[-1].note == "low alliance open, rupture closed: response amended"
+    assert reconcile({k: updated for k in active}, now, {}, withdrawal, "again") == []
 
 
 def test_a_repaired_rupture_resolves_its_alert_by_itself() -> None:
@@ -241,22 +320,56 @@ def test_same_inputs_same_alert_ids() -> None:
     assert rupture_alert().raised_at > T0
 
 
-def test_an_assignment_moves_active_alerts_to_the_new_therapist() -> None:
-    alert = rupture_alert()
+def assignment(alert: Alert, therapist_id: str, *, transfer: bool) -> CaseAssigned:
     at = alert.raised_at + timedelta(hours=1)
-    transfer = CaseAssigned(
+    return CaseAssigned(
         event_id=uuid.uuid4(),
         clinic_id=alert.clinic_id,
         case_id=alert.case_id,
         occurred_at=at,
         recorded_at=at,
-        payload=CaseAssignedPayload(therapist_id="th-2", transfer=True),
+        payload=CaseAssignedPayload(therapist_id=therapist_id, transfer=transfer),
     )
+
+
+def test_a_transfer_hands_active_alerts_over_to_the_new_therapist() -> None:
+    alert = rupture_alert()
+    transfer = assignment(alert, "th-2", transfer=True)
     moved = on_assignment(alert, transfer)
     assert moved is not None
     assert moved.therapist_id == "th-2"
-    assert moved.history[-1].note == "case transferred"
+    assert moved.history[-1].action is AlertAction.HANDED_OVER
+    assert moved.history[-1].note == "case transferred from th-1"
+    assert moved.status is alert.status
     assert on_assignment(moved, transfer) is None
+
+
+def test_a_handover_notice_goes_to_the_new_therapist_with_the_history_and_evidence() -> None:
+    """The open rupture of a foundation-phase dyad (joined to its early warning, the score
+    cleared): the new therapist learns of it, with how it came about."""
+    active, _ = run_alerts(outputs(srs_series("c1", [38, 38, 30, 37])))
+    [alert] = active.values()
+    acked = on_command(alert, command(alert, "acknowledge", 0.5))
+    moved = on_assignment(acked, assignment(alert, "th-2", transfer=False))
+    assert moved is not None
+    handover = notice(moved, recipients(moved, ["sup-1"])).payload
+    assert handover.action is AlertAction.HANDED_OVER
+    assert handover.recipients == ["th-2"]
+    assert handover.status is AlertStatus.ACKNOWLEDGED
+    assert handover.note == "case assigned from th-1"
+    assert [h.action for h in handover.history] == [
+        AlertAction.RAISED,
+        AlertAction.UPDATED,
+        AlertAction.UPDATED,
+        AlertAction.ACKNOWLEDGED,
+        AlertAction.HANDED_OVER,
+    ]
+    assert [h.model_dump() for h in handover.history] == [
+        t.model_dump(exclude={"event_id", "recorded_at"}) for t in moved.history
+    ]
+    assert handover.evidence == list(alert.evidence)
+    assert {e.rule for e in handover.evidence} >= {"early_low_alliance", "drop_from_previous"}
+    assert notice(acked, ["th-1"]).payload.history == []  # other notices carry none
 
 
 def test_an_ended_episode_closes_its_alerts_but_not_critical_items() -> None:

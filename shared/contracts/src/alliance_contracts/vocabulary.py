@@ -107,8 +107,9 @@ class AlertAction(StrEnum):
     AUTO_RESOLVED = "auto_resolved"  # its condition cleared (e.g. the rupture was repaired)
     SNOOZED = "snoozed"
     ESCALATED = "escalated"  # to the clinic's supervisors
-    REASSIGNED = "reassigned"
+    REASSIGNED = "reassigned"  # by a user, one alert
     UPDATED = "updated"  # new evidence on an open alert (e.g. the rupture went unresolved)
+    HANDED_OVER = "handed_over"  # the case moved to another therapist: to them, with its history
 
 
 class AlertCommandAction(StrEnum):

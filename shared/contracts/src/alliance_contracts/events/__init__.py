@@ -8,6 +8,7 @@ model), never an edit in place: the topics keep their full history and are repla
 from alliance_contracts.events.alerts import (
     AlertCommand,
     AlertCommandPayload,
+    AlertHistoryEntry,
     AlertNotice,
     AlertNoticePayload,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "DERIVED_EVENT_NAMESPACE",
     "AlertCommand",
     "AlertCommandPayload",
+    "AlertHistoryEntry",
     "AlertNotice",
     "AlertNoticePayload",
     "Answers",

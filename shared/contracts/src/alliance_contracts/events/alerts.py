@@ -21,6 +21,16 @@ from alliance_contracts.vocabulary import (
 )
 
 
+class AlertHistoryEntry(Frozen):
+    """One transition of an alert, as its history shows it (GraphQL `Alert.history`)."""
+
+    at: AwareDatetime
+    action: AlertAction
+    status: AlertStatus = Field(description="The alert's status after the transition.")
+    actor_id: PseudonymousId | None = Field(None, description="Who acted; null: the system.")
+    note: str | None = None
+
+
 class AlertNoticePayload(Frozen):
     alert_id: uuid.UUID
     kind: AlertKind
@@ -40,6 +50,11 @@ class AlertNoticePayload(Frozen):
     note: str | None = None
     source_event_id: uuid.UUID
     evidence: list[RuleEvidence] = Field(default_factory=list)
+    history: list[AlertHistoryEntry] = Field(
+        default_factory=list,
+        description="handed_over: the alert's history up to and including the handover, oldest "
+        "first, for the therapist who takes the case over; empty on other notices.",
+    )
 
 
 class AlertNotice(EventEnvelope):

@@ -1,12 +1,12 @@
 """Alert rules and lifecycle, pure: no I/O, no clock (time is passed in), no randomness.
 
 - `alert`: the Alert, its typed transitions (raised, acknowledged, resolved, auto_resolved,
-  snoozed, reassigned, escalated_to_supervisors, updated), the notice of a transition and its
-  recipients.
+  snoozed, reassigned, handed_over, escalated_to_supervisors, updated), the notice of a
+  transition and its recipients.
 - `signals`: scoring's events raise, update or resolve alerts (`on_scoring`).
 - `reconcile`: when scoring withdraws signals, the case's alerts follow the signals that
   still hold (`implied`, `reconcile`).
-- `lifecycle`: a user's commands, case assignments and escalation (`on_command`,
+- `lifecycle`: a user's commands, case assignments (handovers) and escalation (`on_command`,
   `on_assignment`, `escalation_due`).
 
 Ids derive from the inputs, so a replay or a redelivery produces the same alerts, transitions and

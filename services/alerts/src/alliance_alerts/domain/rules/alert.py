@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from alliance_contracts.events import (
     AlertCommand,
+    AlertHistoryEntry,
     AlertNotice,
     AlertNoticePayload,
     DyadRef,
@@ -37,14 +38,12 @@ class Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Transition(Value):
+class Transition(AlertHistoryEntry):
+    """A history entry (at: event time; status: after it) with its id and when the platform
+    recorded its cause (decides liveness of webhooks)."""
+
     event_id: uuid.UUID
-    at: datetime  # when it happened (event time)
-    recorded_at: datetime  # when the platform recorded its cause (decides liveness of webhooks)
-    action: AlertAction
-    status: AlertStatus  # after the transition
-    actor_id: str | None = None
-    note: str | None = None
+    recorded_at: datetime
 
 
 class TransitionRefused(RuleBroken, ValueError):
@@ -105,6 +104,11 @@ class Alert(Value):
     summary: str
     evidence: tuple[RuleEvidence, ...] = ()
     history: tuple[Transition, ...] = ()
+    # early_low_alliance stands for two conditions once a rupture of its dyad joined it: it
+    # resolves by itself only when neither holds (a cleared score may still sit below the
+    # pre-rupture level, a repaired rupture below the cut-off).
+    low_alliance_open: bool = False  # below the cut-off, not cleared since
+    rupture_open: bool = False  # a rupture joined it and is not repaired
 
     @property
     def is_active(self) -> bool:
@@ -148,6 +152,10 @@ class Alert(Value):
             raise TransitionRefused("assignee_id: required to reassign")
         return self._moved(AlertAction.REASSIGNED, by, therapist_id=therapist_id)
 
+    def handed_over(self, by: Cause, therapist_id: str) -> Alert:
+        """To the therapist who takes the case over; its notice carries the history."""
+        return self._moved(AlertAction.HANDED_OVER, by, therapist_id=therapist_id)
+
     def escalated_to_supervisors(
         self,
         by: Cause,
@@ -155,6 +163,7 @@ class Alert(Value):
         severity: Severity | None = None,
         summary: str | None = None,
         evidence: Sequence[RuleEvidence] = (),
+        **conditions: bool,
     ) -> Alert:
         """To the clinic's supervisors; with a new severity, summary and evidence when the
         condition worsened (a rupture gone unresolved)."""
@@ -165,11 +174,15 @@ class Alert(Value):
             severity=severity or self.severity,
             summary=summary or self.summary,
             evidence=(*self.evidence, *evidence),
+            **conditions,
         )
 
-    def updated(self, by: Cause, evidence: Sequence[RuleEvidence]) -> Alert:
-        """The same alert with new evidence (no second alert)."""
-        return self._moved(AlertAction.UPDATED, by, evidence=(*self.evidence, *evidence))
+    def updated(self, by: Cause, evidence: Sequence[RuleEvidence], **conditions: bool) -> Alert:
+        """The same alert with new evidence (no second alert), and its conditions as they are
+        now (`low_alliance_open`, `rupture_open`)."""
+        return self._moved(
+            AlertAction.UPDATED, by, evidence=(*self.evidence, *evidence), **conditions
+        )
 
     def _require_active(self) -> None:
         if not self.is_active:
@@ -225,8 +238,15 @@ def notice(alert: Alert, recipients: Sequence[str]) -> AlertNotice:
             note=last.note,
             source_event_id=alert.source_event_id,
             evidence=list(alert.evidence),
+            history=[
+                AlertHistoryEntry.model_validate(t.model_dump(include=_ENTRY))
+                for t in (alert.history if last.action is AlertAction.HANDED_OVER else ())
+            ],
         ),
     )
+
+
+_ENTRY = set(AlertHistoryEntry.model_fields)
 
 
 def recipients(alert: Alert, supervisors: Sequence[str]) -> list[str]:

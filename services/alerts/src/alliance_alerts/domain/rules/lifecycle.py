@@ -2,7 +2,7 @@
 time is passed in.
 
 - `on_command(alert, command)`: a user's acknowledge / resolve / snooze / reassign.
-- `on_assignment(alert, event)`: a case assigned or transferred takes its active alerts along.
+- `on_assignment(alert, event)`: a case assigned or transferred hands its active alerts over.
 - `escalation_due(alert, now)`: an unacknowledged alert past its kind's delay escalates.
 """
 
@@ -39,12 +39,16 @@ def on_command(alert: Alert, command: AlertCommand) -> Alert:
 
 
 def on_assignment(alert: Alert, event: CaseAssigned) -> Alert | None:
-    """A case assigned or transferred to another therapist takes its active alerts along."""
+    """A case assigned or transferred to another therapist hands its active alerts over: an open
+    rupture, a low early alliance, a deterioration... reach the therapist who now sees the client
+    (their recognising a rupture undoes its harm: docs/clinical.md, section 6, transfers)."""
     therapist = event.payload.therapist_id
     if not alert.is_active or alert.therapist_id == therapist:
         return None
     why = "case transferred" if event.payload.transfer else "case assigned"
-    return alert.reassigned(Cause.of_event(event, note=why), therapist)
+    if alert.therapist_id:
+        why += f" from {alert.therapist_id}"
+    return alert.handed_over(Cause.of_event(event, note=why), therapist)
 
 
 def escalation_due(alert: Alert, now: datetime) -> Alert | None:

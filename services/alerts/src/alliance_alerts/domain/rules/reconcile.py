@@ -11,7 +11,9 @@ there:
   alert when its earlier self was resolved by the system (a repair that no longer holds). One
   a person resolved stays resolved: they followed it up.
 - an alert both active and implied keeps its state (acknowledged, snoozed, reassigned), and is
-  escalated when the implied one is (a rupture that went unresolved).
+  escalated when the implied one is (a rupture that went unresolved); an early-low-alliance alert
+  takes the conditions it stands for from the implied one (a joined rupture withdrawn or
+  arrived late), so it resolves when the live signals say.
 """
 
 from __future__ import annotations
@@ -65,16 +67,23 @@ def reconcile(
     ]
     for key, alert in sorted(implied.items(), key=lambda kv: str(kv[1].alert_id)):
         if key in active:
-            current = active[key]
+            current = moved = active[key]
             if alert.escalated and not current.escalated:  # e.g. its rupture went unresolved
-                changed.append(
-                    current.escalated_to_supervisors(
-                        replace(cause, note=f"escalated: {why}"),
-                        severity=alert.severity,
-                        summary=alert.summary,
-                        evidence=[e for e in alert.evidence if e not in current.evidence],
-                    )
+                moved = moved.escalated_to_supervisors(
+                    replace(cause, note=f"escalated: {why}"),
+                    severity=alert.severity,
+                    summary=alert.summary,
+                    evidence=[e for e in alert.evidence if e not in current.evidence],
                 )
+            conditions = _conditions(alert)
+            if conditions != _conditions(moved):  # e.g. the rupture it carried no longer holds
+                note = ", ".join(
+                    f"{k.removesuffix('_open').replace('_', ' ')} {'open' if v else 'closed'}"
+                    for k, v in conditions.items()
+                )
+                moved = moved.updated(replace(cause, note=f"{note}: {why}"), (), **conditions)
+            if moved is not current:
+                changed.append(moved)
             continue
         earlier = known.get(alert.alert_id)
         if earlier is None:
@@ -89,3 +98,8 @@ def reconcile(
             )
             changed.append(again.raised(replace(cause, note=f"holds again: {why}")))
     return changed
+
+
+def _conditions(alert: Alert) -> dict[str, bool]:
+    """What an early-low-alliance alert still stands for (signals.py)."""
+    return {"low_alliance_open": alert.low_alliance_open, "rupture_open": alert.rupture_open}

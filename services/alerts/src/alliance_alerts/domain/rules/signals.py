@@ -8,6 +8,7 @@ typed fields (dyad, series, split, phase change), so the mapping below reads no 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from alliance_alerts.domain.rules.alert import Alert, Cause, Key
@@ -69,6 +70,7 @@ def _raise(
         source_event_id=event.event_id,
         summary=summary,
         evidence=tuple(evidence),
+        low_alliance_open=kind is AlertKind.EARLY_LOW_ALLIANCE,
     )
     raised = alert.raised(Cause.of_event(event))
     if escalate_at is not None and escalate_at <= at:  # critical items: at once
@@ -112,14 +114,17 @@ def on_scoring(
         return [alert] if alert else []
 
     # In the foundation phase a low alliance is one alert (early_low_alliance) that also
-    # carries the rupture's evidence, not two alerts about the same thing.
-    rupture = active.get((AlertKind.RUPTURE, dyad_subject)) or active.get(
-        (AlertKind.EARLY_LOW_ALLIANCE, dyad_subject)
-    )
+    # carries the rupture's evidence, not two alerts about the same thing. It then stands for
+    # both and resolves by itself only when the score has cleared and the rupture is repaired:
+    # an open rupture is never left without an active alert (nor a low alliance).
+    early = active.get((AlertKind.EARLY_LOW_ALLIANCE, dyad_subject))
+    rupture = active.get((AlertKind.RUPTURE, dyad_subject)) or early
+    joined = {"rupture_open": True} if early is not None and rupture is early else {}
+    by = Cause.of_event(event, note=p.summary)
     match p.kind:
         case SignalKind.RUPTURE_OPENED:
             if rupture is not None:
-                return [rupture.updated(Cause.of_event(event, note=p.summary), p.evidence)]
+                return [rupture.updated(by, p.evidence, **joined)]
             return raise_unless_active(AlertKind.RUPTURE, dyad_subject)
         case SignalKind.RUPTURE_ESCALATED:
             if rupture is None:  # its alert was resolved already: a new one, escalated at once
@@ -130,16 +135,18 @@ def on_scoring(
                 ]
             return [
                 rupture.escalated_to_supervisors(
-                    Cause.of_event(event, note=p.summary),
-                    severity=Severity.HIGH,
-                    summary=p.summary,
-                    evidence=p.evidence,
+                    by, severity=Severity.HIGH, summary=p.summary, evidence=p.evidence, **joined
                 )
             ]
         case SignalKind.RUPTURE_REPAIRED:
             if rupture is None:
                 return []
-            return [rupture.auto_resolved(Cause.of_event(event, note=p.summary))]
+            if rupture is early and early.low_alliance_open:
+                still_low = replace(
+                    by, note=f"{p.summary}; the alliance is still below its cut-off"
+                )
+                return [early.updated(still_low, p.evidence, rupture_open=False)]
+            return [rupture.auto_resolved(by)]
         case SignalKind.SPLIT_DETECTED:
             if p.split is None:
                 return []
@@ -152,15 +159,21 @@ def on_scoring(
         case SignalKind.CRITICAL_ITEM:
             current = active.get((AlertKind.CRITICAL_ITEM, dyad_subject))
             if current is not None:  # endorsed again: the same alert, with the new evidence
-                return [current.updated(Cause.of_event(event, note=p.summary), p.evidence)]
+                return [current.updated(by, p.evidence)]
             return raise_unless_active(AlertKind.CRITICAL_ITEM, dyad_subject)
         case SignalKind.EARLY_LOW_ALLIANCE:
+            if early is not None and not early.low_alliance_open:  # low again, rupture open
+                return [early.updated(by, p.evidence, low_alliance_open=True)]
             return raise_unless_active(AlertKind.EARLY_LOW_ALLIANCE, dyad_subject)
         case SignalKind.EARLY_LOW_ALLIANCE_CLEARED:
-            early = active.get((AlertKind.EARLY_LOW_ALLIANCE, dyad_subject))
             if early is None:
                 return []
-            return [early.auto_resolved(Cause.of_event(event, note=p.summary))]
+            if early.rupture_open:
+                open_rupture = replace(
+                    by, note=f"{p.summary}; the rupture stays open until repaired"
+                )
+                return [early.updated(open_rupture, p.evidence, low_alliance_open=False)]
+            return [early.auto_resolved(by)]
         case SignalKind.TERMINATION_READY:
             return raise_unless_active(AlertKind.TERMINATION_READINESS, "case")
         case SignalKind.PHASE_CHANGED:
