@@ -7,7 +7,7 @@ SQLAlchemy/SQLModel metadata so the writer services and the gateway share one de
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import asyncpg
 from sqlalchemy import MetaData, Table, text
@@ -125,3 +125,20 @@ async def ping(pool: asyncpg.Pool) -> bool:
             return bool(await conn.fetchval("SELECT 1", timeout=2) == 1)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return False
+
+
+# Joins a query's table (with clinic_id and case_id columns) on the cases `fetch_for_cases` gets.
+CASES_JOIN = (
+    "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id)"
+)
+
+
+async def fetch_for_cases(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+    query: str,
+    cases: Iterable[tuple[str, str]],
+) -> list[asyncpg.Record]:
+    """Runs `query`, which joins `CASES_JOIN`, for these (clinic id, case id) pairs: one
+    statement for a whole batch of cases."""
+    keys = list(cases)
+    return await conn.fetch(query, [c for c, _ in keys], [k for _, k in keys])

@@ -18,6 +18,7 @@ from alliance_contracts.events import (
     StaffChanged,
 )
 from alliance_contracts.vocabulary import StaffRole
+from alliance_platform.db import CASES_JOIN, fetch_for_cases
 from alliance_platform.outbox import Connection
 
 
@@ -29,13 +30,10 @@ async def active_alerts(
     conn: Connection, cases: Iterable[CaseKey]
 ) -> dict[CaseKey, dict[Key, Alert]]:
     """Per case, its active (not resolved) alerts by (kind, subject)."""
-    cases = list(cases)
-    rows = await conn.fetch(
-        f"SELECT a.state FROM {SCHEMA}.alert a "
-        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id) "
-        "WHERE a.status <> 'resolved'",
-        [c for c, _ in cases],
-        [k for _, k in cases],
+    rows = await fetch_for_cases(
+        conn,
+        f"SELECT a.state FROM {SCHEMA}.alert a {CASES_JOIN} WHERE a.status <> 'resolved'",
+        cases,
     )
     by_case: dict[CaseKey, dict[Key, Alert]] = {}
     for alert in _alerts(rows):
@@ -125,12 +123,10 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
 
 
 async def therapists(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, str]:
-    cases = list(cases)
-    rows = await conn.fetch(
-        f"SELECT a.clinic_id, a.case_id, a.therapist_id FROM {SCHEMA}.assignment a "
-        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id)",
-        [c for c, _ in cases],
-        [k for _, k in cases],
+    rows = await fetch_for_cases(
+        conn,
+        f"SELECT a.clinic_id, a.case_id, a.therapist_id FROM {SCHEMA}.assignment a {CASES_JOIN}",
+        cases,
     )
     return {(r["clinic_id"], r["case_id"]): r["therapist_id"] for r in rows}
 
@@ -212,13 +208,11 @@ async def withdraw_case_signals(conn: Connection, withdrawn: Sequence[SignalWith
 async def live_case_signals(
     conn: Connection, cases: Iterable[CaseKey]
 ) -> dict[CaseKey, list[ClinicalSignal]]:
-    cases = list(cases)
-    rows = await conn.fetch(
+    rows = await fetch_for_cases(
+        conn,
         f"SELECT s.clinic_id, s.case_id, s.signal FROM {SCHEMA}.case_signal s "
-        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) "
-        "USING (clinic_id, case_id) WHERE NOT s.withdrawn",
-        [c for c, _ in cases],
-        [k for _, k in cases],
+        f"{CASES_JOIN} WHERE NOT s.withdrawn",
+        cases,
     )
     live: dict[CaseKey, list[ClinicalSignal]] = {}
     for r in rows:
@@ -231,13 +225,11 @@ async def live_case_signals(
 async def latest_case_signals(
     conn: Connection, cases: Iterable[CaseKey]
 ) -> dict[CaseKey, datetime]:
-    cases = list(cases)
-    rows = await conn.fetch(
+    rows = await fetch_for_cases(
+        conn,
         f"SELECT s.clinic_id, s.case_id, max(s.occurred_at) AS latest "
         f"FROM {SCHEMA}.case_signal s "
-        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) "
-        "USING (clinic_id, case_id) GROUP BY s.clinic_id, s.case_id",
-        [c for c, _ in cases],
-        [k for _, k in cases],
+        f"{CASES_JOIN} GROUP BY s.clinic_id, s.case_id",
+        cases,
     )
     return {(r["clinic_id"], r["case_id"]): r["latest"] for r in rows}

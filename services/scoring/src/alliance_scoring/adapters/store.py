@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 
 from alliance_contracts.events import CaseInput, ClinicalSignal, ResponseScored, SignalWithdrawn
 from alliance_contracts.vocabulary import ScoreStatus, SignalKind
+from alliance_platform.db import CASES_JOIN, fetch_for_cases
 from alliance_platform.outbox import Connection
 from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.application.ports import CaseKey
@@ -25,12 +26,10 @@ from alliance_scoring.domain.state import CaseState, DyadState
 
 
 async def load_cases(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, CaseState]:
-    cases = list(cases)
-    rows = await conn.fetch(
-        f"SELECT s.clinic_id, s.case_id, s.state FROM {SCHEMA}.case_state s "
-        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id)",
-        [c for c, _ in cases],
-        [k for _, k in cases],
+    rows = await fetch_for_cases(
+        conn,
+        f"SELECT s.clinic_id, s.case_id, s.state FROM {SCHEMA}.case_state s {CASES_JOIN}",
+        cases,
     )
     return {(r["clinic_id"], r["case_id"]): CaseState.model_validate_json(r["state"]) for r in rows}
 
@@ -192,12 +191,10 @@ _CASE_INPUT: TypeAdapter[CaseInput] = TypeAdapter(CaseInput)
 
 
 async def load_inputs(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, list[CaseInput]]:
-    cases = list(cases)
-    rows = await conn.fetch(
-        f"SELECT i.clinic_id, i.case_id, i.event FROM {SCHEMA}.case_input i "
-        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id)",
-        [c for c, _ in cases],
-        [k for _, k in cases],
+    rows = await fetch_for_cases(
+        conn,
+        f"SELECT i.clinic_id, i.case_id, i.event FROM {SCHEMA}.case_input i {CASES_JOIN}",
+        cases,
     )
     history: dict[CaseKey, list[CaseInput]] = {}
     for r in rows:
@@ -220,14 +217,13 @@ async def correct_scores(conn: Connection, corrections: Sequence[Correction]) ->
 async def published_signals(
     conn: Connection, cases: Iterable[CaseKey]
 ) -> dict[CaseKey, list[PublishedSignal]]:
-    cases = list(cases)
-    rows = await conn.fetch(
+    rows = await fetch_for_cases(
+        conn,
         f"SELECT s.clinic_id, s.case_id, s.event_id, s.content_id, s.kind, s.summary, "
         f"s.withdrawn_at IS NOT NULL AS withdrawn FROM {SCHEMA}.signal s "
-        "JOIN unnest($1::text[], $2::text[]) AS c(clinic_id, case_id) USING (clinic_id, case_id) "
+        f"{CASES_JOIN} "
         "ORDER BY s.occurred_at, s.event_id",
-        [c for c, _ in cases],
-        [k for _, k in cases],
+        cases,
     )
     published: dict[CaseKey, list[PublishedSignal]] = {}
     for r in rows:
