@@ -19,7 +19,8 @@ from alliance_contracts.events import (
 from alliance_contracts.instruments import REGISTRY
 from alliance_contracts.vocabulary import EpisodeEnding, SignalKind
 from alliance_scoring.domain.case import apply, decide, new_case
-from alliance_scoring.domain.dyads import score
+from alliance_scoring.domain.dyads import demographics_for, score
+from alliance_scoring.domain.history import EFFECTIVE
 from alliance_scoring.domain.state import CaseState
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
@@ -113,8 +114,12 @@ def fold(events: Sequence[CaseInput], config: ClinicalConfig = DEFAULT_CONFIG) -
     first = events[0]
     run = Run(new_case(first.clinic_id, first.case_id))
     for event in events:
-        assert isinstance(event, ResponseSubmitted | EpisodeEnded)  # inputs in clinical order
-        scored = score(event, event.recorded_at) if isinstance(event, ResponseSubmitted) else None
+        assert isinstance(event, EFFECTIVE)  # inputs in clinical order
+        scored = (
+            score(event, event.recorded_at, demographics=demographics_for(run.state, event))
+            if isinstance(event, ResponseSubmitted)
+            else None
+        )
         after = apply(run.state, event, scored, config)
         run.signals.extend(decide(run.state, after, event, scored, config))
         run.state = after
