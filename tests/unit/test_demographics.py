@@ -136,8 +136,10 @@ def test_a_case_norm_set_overrides_the_clinics() -> None:
     ]
     uow = project([[oq[0], demographics("c1", 2, oq_norm_set="NL"), oq[1]]])
     ranges = {s.payload.session_number: s.payload.clinical_range for s in uow.scores.scored}
-    assert ranges[1] is not None and (ranges[1].cutoff, ranges[1].norm_set) == (63, "US")
-    assert ranges[2] is not None and (ranges[2].cutoff, ranges[2].norm_set) == (56, "NL")
+    assert ranges[1] is not None
+    assert (ranges[1].cutoff, ranges[1].norm_set) == (63, "US")
+    assert ranges[2] is not None
+    assert (ranges[2].cutoff, ranges[2].norm_set) == (56, "NL")
     state = uow.cases.states[("clinic-a", "c1")]
     assert state.outcomes["OQ-45.2:client"].cutoff == 56
     assert state.outcomes["OQ-45.2:client"].reliable_change == 18
