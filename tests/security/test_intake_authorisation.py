@@ -64,6 +64,13 @@ class Endpoint:
         if self.name == "assignment":
             body = {"therapist_id": "th-2", "idempotency_key": key}
             return "PUT", f"/v1/clinics/{clinic}/cases/{case}/assignment", body
+        if self.name == "demographics":
+            body = {
+                "age_group": "adolescent",
+                "effective_from": "2026-01-05T15:00:00Z",
+                "idempotency_key": key,
+            }
+            return "PUT", f"/v1/clinics/{clinic}/cases/{case}/demographics", body
         return "GET", "/v1/outbox", None
 
 
@@ -74,6 +81,7 @@ ENDPOINTS = (
     Endpoint("read-configuration", "GET", ADMIN, False),
     Endpoint("staff", "PUT", ADMIN, True),
     Endpoint("assignment", "PUT", ADMIN, True),
+    Endpoint("demographics", "PUT", ADMIN, True),
     Endpoint("outbox", "GET", None, False),
     Endpoint("amend", "PUT", RW, True, corrects=True),
     Endpoint("void", "DELETE", RW, True, corrects=True),
