@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
 from alliance_contracts.events import (
+    CaseDemographicsSet,
+    CaseDemographicsSetPayload,
     CaseInput,
     ClinicalSignal,
     EpisodeEnded,
@@ -95,6 +97,36 @@ def ended(case: str, ending: str, session: int, clinic: str = "clinic-a") -> Epi
             ended_at=at,
             last_session_number=session,
         ),
+    )
+
+
+def demographics(
+    case: str,
+    session: int,
+    *,
+    age_group: str | None = None,
+    oq_norm_set: str | None = None,
+    recorded_days_later: int = 0,
+    clinic: str = "clinic-a",
+) -> CaseDemographicsSet:
+    """A change effective at the administration time of `session` (clinical.py's calendar)."""
+    effective = T0 + timedelta(weeks=session)
+    return CaseDemographicsSet.model_validate(
+        {
+            "event_id": uuid.uuid4(),
+            "clinic_id": clinic,
+            "case_id": case,
+            "occurred_at": effective,
+            "recorded_at": effective + timedelta(days=recorded_days_later),
+            "payload": CaseDemographicsSetPayload.model_validate(
+                {
+                    "age_group": age_group,
+                    "oq_norm_set": oq_norm_set,
+                    "effective_from": effective,
+                    "set_by": "admin-1",
+                }
+            ),
+        }
     )
 
 

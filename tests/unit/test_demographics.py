@@ -4,52 +4,17 @@ or by their own event, applying from their effective date (docs/clinical.md, "Hi
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from alliance_contracts.events import (
-    CaseDemographicsSet,
-    CaseDemographicsSetPayload,
-    CaseInput,
-    ResponseScored,
-)
+from alliance_contracts.events import CaseInput, ResponseScored
 from alliance_contracts.vocabulary import AgeGroup, SignalKind, WithdrawalReason
 from alliance_scoring.application.project import project_batch
 from alliance_scoring.domain.state import Demographics
-from tests.unit.clinical import T0, fold, ors, response
+from tests.unit.clinical import T0, demographics, fold, ors, response
 from tests.unit.fakes.scoring import FakeScoringUnitOfWork
 
 NOW = datetime(2026, 11, 25, 12, 0)
-
-
-def demographics(
-    case: str,
-    session: int,
-    *,
-    age_group: str | None = None,
-    oq_norm_set: str | None = None,
-    recorded_days_later: int = 0,
-) -> CaseDemographicsSet:
-    """A change effective at the administration time of `session` (clinical.py's calendar)."""
-    effective = T0 + timedelta(weeks=session)
-    return CaseDemographicsSet.model_validate(
-        {
-            "event_id": uuid.uuid4(),
-            "clinic_id": "clinic-a",
-            "case_id": case,
-            "occurred_at": effective,
-            "recorded_at": effective + timedelta(days=recorded_days_later),
-            "payload": CaseDemographicsSetPayload.model_validate(
-                {
-                    "age_group": age_group,
-                    "oq_norm_set": oq_norm_set,
-                    "effective_from": effective,
-                    "set_by": "admin-1",
-                }
-            ),
-        }
-    )
 
 
 def project(batches: Sequence[Sequence[CaseInput]]) -> FakeScoringUnitOfWork:
