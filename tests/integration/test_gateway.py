@@ -14,6 +14,7 @@ import httpx
 from alliance_alerts.adapters.store import save_alerts
 from alliance_alerts.domain.rules import Alert, Cause
 from alliance_contracts.events import (
+    CaseInput,
     ResponseAmended,
     ResponseAmendedPayload,
     ResponseSubmitted,
@@ -325,7 +326,7 @@ async def test_case_demographics_and_the_band_each_score_was_judged_with(
     clinic, case = ids("clinic"), ids("case")
     oq_answers: dict[int, float | None] = dict.fromkeys(range(1, 46), 2.0)
     change = demographics(case, 3, age_group="adult", oq_norm_set="NL", clinic=clinic)
-    history = [
+    history: list[CaseInput] = [
         response(case, 1, "ORS", 26, clinic=clinic, age_group="adolescent"),
         response(case, 2, "ORS", 26, clinic=clinic),
         change,

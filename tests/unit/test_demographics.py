@@ -95,10 +95,7 @@ def test_a_response_band_and_a_later_event_each_apply_from_their_date() -> None:
 
 def test_a_case_norm_set_overrides_the_clinics() -> None:
     answers: dict[int, float | None] = dict.fromkeys(range(1, 46), 2)
-    oq = [
-        response("c1", s, "OQ-45.2", 0, answers=answers)  # type: ignore[arg-type]
-        for s in (1, 2)
-    ]
+    oq = [response("c1", s, "OQ-45.2", 0, answers=answers) for s in (1, 2)]
     uow = project([[oq[0], demographics("c1", 2, oq_norm_set="NL"), oq[1]]])
     ranges = {s.payload.session_number: s.payload.clinical_range for s in uow.scores.scored}
     assert ranges[1] is not None
