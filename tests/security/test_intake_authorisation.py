@@ -151,7 +151,7 @@ async def test_every_endpoint_token_and_clinic(
                 written[clinic] += 1
             check(kind, endpoint, clinic == own, allowed, r)
 
-    assert len(results) == 10 * 10 * 2  # 200 combinations
+    assert len(results) == 10 * 11 * 2  # 220 combinations: callers x endpoints x clinics
     for clinic, expected in expected_writes.items():
         # Every accepted write, configuration changes included, is one submission; every
         # amendment or void one correction.
@@ -166,7 +166,7 @@ async def test_every_endpoint_token_and_clinic(
         )
         assert corrections == expected_corrections[clinic], (clinic, corrections)
     assert expected_writes[other] == expected_corrections[other] == 0
-    assert expected_writes[own] == 2 + 3 + 5 + 3  # rw, admin, both, a clinic admin
+    assert expected_writes[own] == 2 + 4 + 6 + 4  # rw, admin, both, a clinic admin
     assert expected_corrections[own] == 2 + 2  # rw, both (people correct through the gateway)
 
 
