@@ -14,6 +14,7 @@ import httpx
 from alliance_alerts.adapters.store import save_alerts
 from alliance_alerts.domain.rules import Alert, Cause
 from alliance_contracts.events import (
+    CaseInput,
     ResponseAmended,
     ResponseAmendedPayload,
     ResponseSubmitted,
@@ -29,7 +30,7 @@ from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.state import CaseState
 from tests.helpers import AUTH_ENV, bearer, create_projection_tables, serving
 from tests.stack import Endpoints
-from tests.unit.clinical import fold, response
+from tests.unit.clinical import demographics, fold, response
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -309,3 +310,45 @@ async def test_scores_show_proration_critical_items_their_clinical_range_and_ver
     assert [s for s in every_dyad["timeline"] if s["instrument"] != "SRS"] == [
         s for s in dyad["timeline"] if s["instrument"] != "SRS"
     ]
+
+
+DEMOGRAPHICS_QUERY = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
+  demographics { ageGroup oqNormSet effectiveFrom }
+  dyads { timeline { instrument sessionNumber clinicalRange { cutoff ageBand normSet } } } } }"""
+
+
+async def test_case_demographics_and_the_band_each_score_was_judged_with(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """The band sent with the first ORS judges the second; a change effective at session 3
+    (adult, Dutch OQ-45.2 norms) judges sessions 3 on and leaves 1 and 2 as judged."""
+    await create_projection_tables(stack, "scoring")
+    clinic, case = ids("clinic"), ids("case")
+    oq_answers: dict[int, float | None] = dict.fromkeys(range(1, 46), 2.0)
+    change = demographics(case, 3, age_group="adult", oq_norm_set="NL", clinic=clinic)
+    history: list[CaseInput] = [
+        response(case, 1, "ORS", 26, clinic=clinic, age_group="adolescent"),
+        response(case, 2, "ORS", 26, clinic=clinic),
+        change,
+        response(case, 3, "ORS", 26, clinic=clinic),
+        response(case, 3, "OQ-45.2", 0, clinic=clinic, answers=oq_answers),
+    ]
+    uow = PostgresScoringUnitOfWork(pg)
+    assert await project_batch(uow, history, lambda: T0) == 5
+    async with serving(gateway(stack)) as client:
+        client.headers.update(bearer("supervisor", [clinic]))
+        data = await gql(client, DEMOGRAPHICS_QUERY, clinic=clinic, case=case)
+    found = data["case"]
+    assert found["demographics"] == {
+        "ageGroup": "ADULT",
+        "oqNormSet": "NL",
+        "effectiveFrom": change.payload.effective_from.isoformat(),
+    }
+    [dyad] = found["dyads"]
+    judged = {(s["instrument"], s["sessionNumber"]): s["clinicalRange"] for s in dyad["timeline"]}
+    assert judged == {
+        ("ORS", 1): {"cutoff": 28.0, "ageBand": "ADOLESCENT", "normSet": None},
+        ("ORS", 2): {"cutoff": 28.0, "ageBand": "ADOLESCENT", "normSet": None},
+        ("ORS", 3): {"cutoff": 25.0, "ageBand": "ADULT", "normSet": None},
+        ("OQ-45.2", 3): {"cutoff": 56.0, "ageBand": None, "normSet": "NL"},
+    }

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from alliance_contracts.access import Scope
 from alliance_contracts.topics import RESPONSES
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
@@ -262,3 +263,56 @@ async def test_corrections_name_the_field_and_rule_they_break(
         "ON s.event_id = c.response_id WHERE s.case_id = $1",
         case,
     ) == 0  # fmt: skip
+
+
+async def test_case_demographics_are_published_on_the_cases_partition(
+    stack: Endpoints, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    resource = f"/v1/clinics/{clinic}/cases/{case}/demographics"
+    change = {
+        "age_group": "adolescent",
+        "oq_norm_set": "NL",
+        "effective_from": "2026-01-05T15:00:00Z",
+        "idempotency_key": f"{case}-demographics",
+    }
+    async with serving(create_app(settings(stack))) as client:
+        client.headers.update(clinic_system([clinic], (Scope.CLINIC_ADMIN,)))
+        accepted = await client.put(resource, json=change)
+        assert accepted.status_code == 202, accepted.text
+        again = await client.put(resource, json=change)
+        assert again.json() == {"event_id": accepted.json()["event_id"], "duplicate": True}
+        empty = await client.put(
+            resource,
+            json={"effective_from": "2026-01-05T15:00:00Z", "idempotency_key": f"{case}-empty"},
+        )
+        future = await client.put(
+            resource,
+            json={**change, "effective_from": "2999-01-01T00:00:00Z", "idempotency_key": "k-fut"},
+        )
+        unknown = await client.put(
+            resource, json={**change, "oq_norm_set": "UK", "idempotency_key": f"{case}-uk"}
+        )
+
+        async def published() -> list[Record]:
+            return of_case(await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name), case)
+
+        records = await eventually(published, within=30)
+    assert empty.status_code == 422
+    assert empty.json()["detail"][0]["loc"] == ["body", "age_group"]
+    assert future.status_code == 422
+    assert future.json()["detail"][0]["loc"] == ["body", "effective_from"]
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["body", "oq_norm_set"]
+    [record] = records
+    event = json.loads(record.value)
+    assert event["event_id"] == accepted.json()["event_id"]
+    assert event["event_type"] == "case.demographics.set"
+    assert (event["clinic_id"], event["case_id"]) == (clinic, case)
+    assert event["payload"] == {
+        "age_group": "adolescent",
+        "oq_norm_set": "NL",
+        "effective_from": "2026-01-05T15:00:00Z",
+        "set_by": "ehr-test",
+    }
+    assert dict(record.headers)["event_type"] == b"case.demographics.set"

@@ -64,6 +64,13 @@ class Endpoint:
         if self.name == "assignment":
             body = {"therapist_id": "th-2", "idempotency_key": key}
             return "PUT", f"/v1/clinics/{clinic}/cases/{case}/assignment", body
+        if self.name == "demographics":
+            body = {
+                "age_group": "adolescent",
+                "effective_from": "2026-01-05T15:00:00Z",
+                "idempotency_key": key,
+            }
+            return "PUT", f"/v1/clinics/{clinic}/cases/{case}/demographics", body
         return "GET", "/v1/outbox", None
 
 
@@ -74,6 +81,7 @@ ENDPOINTS = (
     Endpoint("read-configuration", "GET", ADMIN, False),
     Endpoint("staff", "PUT", ADMIN, True),
     Endpoint("assignment", "PUT", ADMIN, True),
+    Endpoint("demographics", "PUT", ADMIN, True),
     Endpoint("outbox", "GET", None, False),
     Endpoint("amend", "PUT", RW, True, corrects=True),
     Endpoint("void", "DELETE", RW, True, corrects=True),
@@ -143,7 +151,7 @@ async def test_every_endpoint_token_and_clinic(
                 written[clinic] += 1
             check(kind, endpoint, clinic == own, allowed, r)
 
-    assert len(results) == 10 * 10 * 2  # 200 combinations
+    assert len(results) == 10 * 11 * 2  # 220 combinations: callers x endpoints x clinics
     for clinic, expected in expected_writes.items():
         # Every accepted write, configuration changes included, is one submission; every
         # amendment or void one correction.
@@ -158,7 +166,7 @@ async def test_every_endpoint_token_and_clinic(
         )
         assert corrections == expected_corrections[clinic], (clinic, corrections)
     assert expected_writes[other] == expected_corrections[other] == 0
-    assert expected_writes[own] == 2 + 3 + 5 + 3  # rw, admin, both, a clinic admin
+    assert expected_writes[own] == 2 + 4 + 6 + 4  # rw, admin, both, a clinic admin
     assert expected_corrections[own] == 2 + 2  # rw, both (people correct through the gateway)
 
 

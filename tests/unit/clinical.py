@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
 from alliance_contracts.events import (
+    CaseDemographicsSet,
+    CaseDemographicsSetPayload,
     CaseInput,
     ClinicalSignal,
     EpisodeEnded,
@@ -19,7 +21,8 @@ from alliance_contracts.events import (
 from alliance_contracts.instruments import REGISTRY
 from alliance_contracts.vocabulary import EpisodeEnding, SignalKind
 from alliance_scoring.domain.case import apply, decide, new_case
-from alliance_scoring.domain.dyads import score
+from alliance_scoring.domain.dyads import demographics_for, score
+from alliance_scoring.domain.history import EFFECTIVE
 from alliance_scoring.domain.state import CaseState
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
@@ -97,6 +100,36 @@ def ended(case: str, ending: str, session: int, clinic: str = "clinic-a") -> Epi
     )
 
 
+def demographics(
+    case: str,
+    session: int,
+    *,
+    age_group: str | None = None,
+    oq_norm_set: str | None = None,
+    recorded_days_later: int = 0,
+    clinic: str = "clinic-a",
+) -> CaseDemographicsSet:
+    """A change effective at the administration time of `session` (clinical.py's calendar)."""
+    effective = T0 + timedelta(weeks=session)
+    return CaseDemographicsSet.model_validate(
+        {
+            "event_id": uuid.uuid4(),
+            "clinic_id": clinic,
+            "case_id": case,
+            "occurred_at": effective,
+            "recorded_at": effective + timedelta(days=recorded_days_later),
+            "payload": CaseDemographicsSetPayload.model_validate(
+                {
+                    "age_group": age_group,
+                    "oq_norm_set": oq_norm_set,
+                    "effective_from": effective,
+                    "set_by": "admin-1",
+                }
+            ),
+        }
+    )
+
+
 @dataclass
 class Run:
     state: CaseState
@@ -113,8 +146,12 @@ def fold(events: Sequence[CaseInput], config: ClinicalConfig = DEFAULT_CONFIG) -
     first = events[0]
     run = Run(new_case(first.clinic_id, first.case_id))
     for event in events:
-        assert isinstance(event, ResponseSubmitted | EpisodeEnded)  # inputs in clinical order
-        scored = score(event, event.recorded_at) if isinstance(event, ResponseSubmitted) else None
+        assert isinstance(event, EFFECTIVE)  # inputs in clinical order
+        scored = (
+            score(event, event.recorded_at, demographics=demographics_for(run.state, event))
+            if isinstance(event, ResponseSubmitted)
+            else None
+        )
         after = apply(run.state, event, scored, config)
         run.signals.extend(decide(run.state, after, event, scored, config))
         run.state = after

@@ -30,7 +30,7 @@ from alliance_contracts.vocabulary import SignalKind, WithdrawalReason
 from alliance_scoring.application.project import project_batch
 from alliance_scoring.domain.case import new_case
 from alliance_scoring.domain.state import CaseState
-from tests.unit.clinical import ended, response
+from tests.unit.clinical import demographics, ended, response
 from tests.unit.fakes.alerts import FakeAlertsUnitOfWork
 from tests.unit.fakes.scoring import FakeScoringUnitOfWork
 
@@ -75,17 +75,25 @@ TOTALS = st.sampled_from([22.0, 28.0, 32.0, 34.0, 35.0, 36.0, 37.0, 38.0, 39.0, 
 @st.composite
 def case_history(draw: st.DrawFn, case: str) -> list[CaseInput]:
     """One case in clinical order: SRS sessions (client, sometimes a parent too), sometimes an
-    ORS series, sometimes an ending."""
+    ORS series (sometimes with an age band on its first response, or a demographics change
+    effective at one session), sometimes an ending."""
     sessions = draw(st.integers(min_value=2, max_value=9))
     events: list[CaseInput] = []
     parent = draw(st.booleans())
     outcome = draw(st.booleans())
+    band = draw(st.sampled_from([None, "adolescent"])) if outcome else None
+    change_at = draw(st.one_of(st.none(), st.integers(1, sessions))) if outcome else None
     for s in range(1, sessions + 1):
+        if s == change_at:
+            events.append(
+                demographics(case, s, age_group="adolescent" if band is None else "adult")
+            )
         events.append(srs(case, s, draw(TOTALS)))
         if parent:
             events.append(srs(case, s, draw(TOTALS), role="parent", respondent_id="p-1"))
         if outcome:
-            events.append(response(case, s, "ORS", draw(st.sampled_from([12.0, 18.0, 24.0, 30.0]))))
+            total = draw(st.sampled_from([12.0, 18.0, 24.0, 26.0, 30.0]))
+            events.append(response(case, s, "ORS", total, age_group=band if s == 1 else None))
     if draw(st.booleans()):
         events.append(ended(case, draw(st.sampled_from(["planned", "unilateral"])), sessions))
     return events

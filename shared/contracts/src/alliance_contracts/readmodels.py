@@ -64,6 +64,10 @@ class CaseView(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSONB, nullable=False)
     )
     readiness: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    # The current age band, OQ-45.2 norm set override and effective date (scoring's Demographics).
+    demographics: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False)
+    )
     updated_at: datetime = _tz()
 
 

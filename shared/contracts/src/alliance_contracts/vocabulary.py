@@ -43,6 +43,7 @@ class WithdrawalReason(StrEnum):
     LATE_RESPONSE = "late_response"  # an earlier administration arrived after later ones
     RESPONSE_AMENDED = "response_amended"
     RESPONSE_VOIDED = "response_voided"
+    DEMOGRAPHICS_CHANGED = "demographics_changed"  # a change of age band or norm set, back-dated
 
 
 class RuleName(StrEnum):

@@ -1,6 +1,6 @@
 """Use cases: accept a questionnaire response, an episode ending, a configuration change, a
-staff change or a case assignment. Each is one transaction (see `ports.IntakeUnitOfWork`): the
-submission and its outbox row, idempotent per clinic and key."""
+staff change, a case assignment or a case's demographics. Each is one transaction (see
+`ports.IntakeUnitOfWork`): the submission and its outbox row, idempotent per clinic and key."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ from alliance_contracts.instruments import RuleBroken, Violation
 from alliance_contracts.topics import CONFIG, RESPONSES, TopicSpec
 from alliance_intake.application.ports import IntakeUnitOfWork
 from alliance_intake.domain.configuration import ChangeConfiguration, configured_event, resolve
+from alliance_intake.domain.demographics import (
+    SetDemographics,
+    check_demographics,
+    demographics_event,
+)
 from alliance_intake.domain.episode import EndEpisode, check_ending, ending_event
 from alliance_intake.domain.roster import AssignCase, ChangeStaff, assignment_event, staff_event
 from alliance_intake.domain.submission import (
@@ -113,6 +118,25 @@ async def assign_case(
 ) -> SubmissionReceipt:
     accepted = assignment_event(clinic_id, case_id, assignment, new_id(), now())
     return await accept(uow, clinic_id, assignment.idempotency_key, accepted, CONFIG)
+
+
+async def set_demographics(
+    uow: IntakeUnitOfWork,
+    clinic_id: str,
+    case_id: str,
+    change: SetDemographics,
+    set_by: str,
+    now: Callable[[], datetime],
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> SubmissionReceipt:
+    """The case's age band and/or norm set from a date on, on the responses topic (ordered
+    with the case's responses)."""
+    recorded_at = now()
+    violations = check_demographics(change, recorded_at)
+    if violations:
+        raise Rejected(violations)
+    accepted = demographics_event(clinic_id, case_id, change, set_by, new_id(), recorded_at)
+    return await accept(uow, clinic_id, change.idempotency_key, accepted)
 
 
 async def accept(

@@ -40,6 +40,7 @@ from alliance_intake.application.submit import (
     change_staff,
     configure_clinic,
     record_episode_ending,
+    set_demographics,
     submit_response,
 )
 from alliance_intake.domain.submission import IdempotencyConflict, SubmissionReceipt
@@ -54,6 +55,7 @@ from alliance_intake.entrypoints.common import (
 from alliance_intake.entrypoints.corrections import corrections_router
 from alliance_intake.entrypoints.requests import (
     Assignment,
+    CaseDemographics,
     ConfigurationChange,
     EpisodeEndingSubmission,
     ResponseSubmission,
@@ -277,6 +279,25 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         return await accept(
             assignment.idempotency_key,
             lambda uow: assign_case(uow, clinic_id, case_id, assignment, utc_now),
+        )
+
+    @app.put(
+        "/v1/clinics/{clinic_id}/cases/{case_id}/demographics",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=SubmissionReceipt,
+        responses=ERRORS,
+        tags=["cases"],
+    )
+    async def put_demographics(
+        clinic_id: ClinicPath, case_id: IdPath, change: CaseDemographics, caller: Caller
+    ) -> SubmissionReceipt | JSONResponse:
+        """Sets the case's age band and/or OQ-45.2 norm set from `effective_from` on: scores of
+        responses administered from then are judged with them, earlier ones keep theirs. Scope
+        `clinic:admin`."""
+        require_write(caller, clinic_id, Scope.CLINIC_ADMIN)
+        return await accept(
+            change.idempotency_key,
+            lambda uow: set_demographics(uow, clinic_id, case_id, change, caller.subject, utc_now),
         )
 
     async def accept(

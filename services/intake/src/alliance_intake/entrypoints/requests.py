@@ -7,6 +7,7 @@ from pydantic import ConfigDict
 
 from alliance_intake.domain.configuration import ChangeConfiguration
 from alliance_intake.domain.correction import AmendResponse, VoidResponse
+from alliance_intake.domain.demographics import SetDemographics
 from alliance_intake.domain.episode import EndEpisode
 from alliance_intake.domain.roster import AssignCase, ChangeStaff
 from alliance_intake.domain.submission import SubmitResponse
@@ -80,6 +81,22 @@ class StaffChange(ChangeStaff):
 
 class Assignment(AssignCase):
     """The body of `PUT /v1/clinics/{clinic_id}/cases/{case_id}/assignment`."""
+
+
+class CaseDemographics(SetDemographics):
+    """The body of `PUT /v1/clinics/{clinic_id}/cases/{case_id}/demographics`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "age_group": "adolescent",
+                    "effective_from": "2026-11-20T09:00:00Z",
+                    "idempotency_key": "case-42-demographics-2026-11-20",
+                }
+            ]
+        },
+    )
 
 
 class ResponseAmendment(AmendResponse):

@@ -70,12 +70,13 @@ async def save_cases(
     )
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.case_view (case_id, clinic_id, phase, latest_session, episode, "
-        "outcomes, splits, readiness, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9) "
+        "outcomes, splits, readiness, demographics, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9::jsonb, $10) "
         "ON CONFLICT (clinic_id, case_id) DO UPDATE SET phase = EXCLUDED.phase, "
         "latest_session = EXCLUDED.latest_session, episode = EXCLUDED.episode, "
         "outcomes = EXCLUDED.outcomes, splits = EXCLUDED.splits, "
-        "readiness = EXCLUDED.readiness, updated_at = EXCLUDED.updated_at",
+        "readiness = EXCLUDED.readiness, demographics = EXCLUDED.demographics, "
+        "updated_at = EXCLUDED.updated_at",
         [
             (
                 c.case_id,
@@ -86,6 +87,7 @@ async def save_cases(
                 json.dumps([o.model_dump(mode="json") for o in c.outcomes.values()]),
                 json.dumps([s.model_dump(mode="json") for s in c.splits]),
                 c.readiness.model_dump_json(),
+                c.demographics.model_dump_json(),
                 now,
             )
             for c in cases

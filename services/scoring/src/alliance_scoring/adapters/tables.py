@@ -12,7 +12,7 @@ from alliance_platform.outbox import plumbing_tables
 SCHEMA = "scoring"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 7
+PROJECTION_VERSION = 8
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
 # The fold state of each case (private to scoring; the read models are derived from it).

@@ -13,7 +13,6 @@ from alliance_contracts.events import (
     ClinicalSignal,
     ClinicConfigured,
     ClinicInput,
-    EpisodeEnded,
     EventEnvelope,
     ResponseScored,
     ResponseSubmitted,
@@ -23,8 +22,9 @@ from alliance_contracts.topics import SCORED
 from alliance_platform.outbox import OutboxMessage
 from alliance_scoring.application.ports import CaseKey, ScoringUnitOfWork
 from alliance_scoring.domain.case import apply, decide, fold_history, new_case
-from alliance_scoring.domain.dyads import score
+from alliance_scoring.domain.dyads import demographics_for, score
 from alliance_scoring.domain.history import (
+    EFFECTIVE,
     Correction,
     Effective,
     diff_signals,
@@ -78,11 +78,11 @@ async def project_batch(
             key = _key(event)
             if key in again:
                 continue
-            assert isinstance(event, ResponseSubmitted | EpisodeEnded)  # not folding again
+            assert isinstance(event, EFFECTIVE)  # not folding again
             before = cases.get(key) or new_case(event.clinic_id, event.case_id)
             # Scored events keep the response's recorded time: a replay reproduces them exactly.
             config = config_of(event)
-            result = _score(event, config) if isinstance(event, ResponseSubmitted) else None
+            result = _score(event, config, before) if isinstance(event, ResponseSubmitted) else None
             cases[key] = apply(before, event, result, config)
             published.extend([result] if result else [])
             published.extend(decide(before, cases[key], event, result, config))
@@ -121,8 +121,9 @@ def _key(event: CaseInput) -> CaseKey:
     return (event.clinic_id, event.case_id)
 
 
-def _score(event: ResponseSubmitted, config: ClinicalConfig) -> ResponseScored:
-    return score(event, event.recorded_at, config)
+def _score(event: ResponseSubmitted, config: ClinicalConfig, case: CaseState) -> ResponseScored:
+    """Scored in the case as folded before it, judged with the case's demographics."""
+    return score(event, event.recorded_at, config, demographics_for(case, event))
 
 
 def _folding_again(
@@ -137,7 +138,7 @@ def _folding_again(
         if key in again:
             continue
         if sorts_after(through.get(key), event):
-            assert isinstance(event, ResponseSubmitted | EpisodeEnded)  # sorts_after
+            assert isinstance(event, EFFECTIVE)  # sorts_after
             through[key] = order_key(event)
         else:
             again[key] = event

@@ -16,6 +16,7 @@ from functools import singledispatch
 
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import (
+    CaseDemographicsSet,
     ClinicalSignal,
     EpisodeEnded,
     ResponseScored,
@@ -23,6 +24,7 @@ from alliance_contracts.events import (
 )
 from alliance_contracts.instruments import REGISTRY, Construct
 from alliance_contracts.vocabulary import EpisodeStatus, Phase
+from alliance_scoring.domain.dyads import demographics_for
 from alliance_scoring.domain.history import Effective, order_key
 from alliance_scoring.domain.rules import (
     DETECTORS,
@@ -66,16 +68,17 @@ def fold_history(
     clinic_id: str,
     case_id: str,
     history: Sequence[Effective],
-    score_of: Callable[[ResponseSubmitted, ClinicalConfig], ResponseScored],
+    score_of: Callable[[ResponseSubmitted, ClinicalConfig, CaseState], ResponseScored],
     config_of: Callable[[Effective], ClinicalConfig],
 ) -> Folded:
-    """The fold of an effective history (`history.effective_history`), from a new case."""
+    """The fold of an effective history (`history.effective_history`), from a new case. Each
+    response is scored in the case as folded before it (`score_of`)."""
     state = new_case(clinic_id, case_id)
     scored: list[ResponseScored] = []
     signals: list[ClinicalSignal] = []
     for event in history:
         config = config_of(event)
-        result = score_of(event, config) if isinstance(event, ResponseSubmitted) else None
+        result = score_of(event, config, state) if isinstance(event, ResponseSubmitted) else None
         after = apply(state, event, result, config)
         signals.extend(decide(state, after, event, result, config))
         if result is not None:
@@ -104,6 +107,25 @@ def _ended(
 
 
 @_fold.register
+def _demographics(
+    event: CaseDemographicsSet,
+    state: CaseState,
+    scored: ResponseScored | None,
+    config: ClinicalConfig,
+) -> CaseState:
+    # What the event leaves out stays as it was.
+    p, current = event.payload, state.demographics
+    demographics = current.model_copy(
+        update={
+            "age_group": p.age_group or current.age_group,
+            "oq_norm_set": p.oq_norm_set or current.oq_norm_set,
+            "effective_from": p.effective_from,
+        }
+    )
+    return state.model_copy(update={"demographics": demographics})
+
+
+@_fold.register
 def _response(
     event: ResponseSubmitted,
     state: CaseState,
@@ -113,6 +135,7 @@ def _response(
     # The order matters: splits read the ruptures, readiness the outcomes, ruptures and trends,
     # and the phase the readiness.
     assert scored is not None
+    state = state.model_copy(update={"demographics": demographics_for(state, event)})
     state = _record(state, event, scored, config)
     state = discrepancies.evolve(state)
     state = state.model_copy(update={"splits": splits.evolve(state, config)})
@@ -164,7 +187,7 @@ def _record(
     )
     outcomes = state.outcomes
     if instrument.construct is Construct.OUTCOME:
-        outcomes = outcome.evolve(outcomes, instrument, p, point, event.payload.age_group, config)
+        outcomes = outcome.evolve(outcomes, instrument, p, point, state.demographics, config)
     return state.model_copy(
         update={
             "dyads": {**state.dyads, key: dyad},

@@ -15,6 +15,7 @@ from alliance_contracts.events import (
 )
 from alliance_contracts.instruments import REGISTRY, RuleBroken, score_response, validate_response
 from alliance_scoring.domain.rules.outcome import clinical_range
+from alliance_scoring.domain.state import CaseState, Demographics
 
 DYAD_NAMESPACE = uuid.UUID("0b7d3f5e-2c1a-4e8b-9f3d-6a5c4b3e2d1f")
 
@@ -37,12 +38,30 @@ def dyad_of(event: ResponseSubmitted) -> DyadRef:
     )
 
 
+def demographics_for(case: CaseState, event: ResponseSubmitted) -> Demographics:
+    """The case's demographics as they apply to this response: a response that carries an age
+    group sets the case's band from its administration on; one without keeps the case's."""
+    current = case.demographics
+    band = event.payload.age_group
+    if band is None or band == current.age_group:
+        return current
+    return current.model_copy(
+        update={"age_group": band, "effective_from": event.payload.administered_at}
+    )
+
+
 def score(
-    event: ResponseSubmitted, recorded_at: datetime, config: ClinicalConfig = DEFAULT_CONFIG
+    event: ResponseSubmitted,
+    recorded_at: datetime,
+    config: ClinicalConfig = DEFAULT_CONFIG,
+    demographics: Demographics | None = None,
 ) -> ResponseScored:
-    """The scored response; `config` is the clinic's configuration in force at administration,
-    whose cut-off the score is judged against."""
+    """The scored response; `config` is the clinic's configuration in force at administration
+    and `demographics` the case's as they apply to it (`demographics_for`; by default the
+    response's own age group), whose cut-off the score is judged against."""
     p = event.payload
+    if demographics is None:
+        demographics = Demographics(age_group=p.age_group)
     violations = validate_response(p.instrument, p.form, p.respondent_role, p.answers)
     if violations:
         raise UnscorableResponse("; ".join(f"{v.field}: {v.rule}" for v in violations))
@@ -68,7 +87,7 @@ def score(
             prorated_items=list(result.prorated_items),
             critical_items=list(result.critical_items),
             clinical_range=clinical_range(
-                REGISTRY[p.instrument], result.total, p.age_group, config
+                REGISTRY[p.instrument], result.total, demographics, config
             ),
         ),
     )

@@ -4,7 +4,8 @@ Inputs arrive in any order (a tablet uploads a day late, an EHR resends last wee
 responses are amended or voided later. The case's state is always the fold of its *effective*
 history: every response in the order it was administered (then session number, then event id),
 each with its latest amendment's answers, voided ones left out, episode endings at their end
-time. docs/clinical.md, "Histories".
+time, demographics changes at their effective date (before any session of that time).
+docs/clinical.md, "Histories".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from alliance_contracts.events import (
+    CaseDemographicsSet,
     CaseInput,
     ClinicalSignal,
     EpisodeEnded,
@@ -30,24 +32,32 @@ from alliance_contracts.vocabulary import SignalKind, WithdrawalReason
 # Where an input sits in the case's clinical order: (when administered, session, when recorded,
 # event id). An ending sorts after every session of its time. Forms of one visit often share
 # their administration time: among them the order intake recorded them in (which is the order
-# they arrive in) comes first, so such a visit does not make the case fold again.
+# they arrive in) comes first, so such a visit does not make the case fold again. A
+# demographics change sorts before every session of its time, so it applies to a session
+# administered at its effective date.
 OrderKey = tuple[datetime, int, datetime, str]
-Effective = ResponseSubmitted | EpisodeEnded
+Effective = ResponseSubmitted | EpisodeEnded | CaseDemographicsSet
+EFFECTIVE = (ResponseSubmitted, EpisodeEnded, CaseDemographicsSet)
 _AFTER_EVERY_SESSION = 10**6
+_BEFORE_EVERY_SESSION = 0
 
 
 def order_key(event: Effective) -> OrderKey:
-    if isinstance(event, ResponseSubmitted):
-        p = event.payload
-        return (p.administered_at, p.session_number, event.recorded_at, str(event.event_id))
-    p2 = event.payload
-    return (p2.ended_at, _AFTER_EVERY_SESSION, event.recorded_at, str(event.event_id))
+    match event:
+        case ResponseSubmitted(payload=p):
+            return (p.administered_at, p.session_number, event.recorded_at, str(event.event_id))
+        case EpisodeEnded(payload=ended):
+            at, rank = ended.ended_at, _AFTER_EVERY_SESSION
+        case CaseDemographicsSet(payload=demographics):
+            at, rank = demographics.effective_from, _BEFORE_EVERY_SESSION
+    return (at, rank, event.recorded_at, str(event.event_id))
 
 
 def sorts_after(folded_through: OrderKey | None, event: CaseInput) -> bool:
-    """Whether the event can be folded onto a state folded through `folded_through`: a response
-    or ending that sorts after it. Anything else makes the case fold again from its history."""
-    if not isinstance(event, ResponseSubmitted | EpisodeEnded):
+    """Whether the event can be folded onto a state folded through `folded_through`: a response,
+    ending or demographics change that sorts after it. Anything else makes the case fold again
+    from its history."""
+    if not isinstance(event, EFFECTIVE):
         return False
     return folded_through is None or order_key(event) > folded_through
 
@@ -85,14 +95,14 @@ def effective_history(inputs: Iterable[CaseInput]) -> tuple[list[Effective], lis
     """The case's effective inputs in clinical order, and the corrections applied. Duplicates
     (the same event id twice) count once; a correction of a response not yet seen waits for it."""
     originals: dict[uuid.UUID, ResponseSubmitted] = {}
-    endings: dict[uuid.UUID, EpisodeEnded] = {}
+    endings: dict[uuid.UUID, EpisodeEnded | CaseDemographicsSet] = {}
     amendments: dict[uuid.UUID, dict[uuid.UUID, ResponseAmended]] = {}
     voids: dict[uuid.UUID, ResponseVoided] = {}
     for event in inputs:
         match event:
             case ResponseSubmitted():
                 originals[event.event_id] = event
-            case EpisodeEnded():
+            case EpisodeEnded() | CaseDemographicsSet():
                 endings[event.event_id] = event
             case ResponseAmended():
                 amendments.setdefault(event.payload.amends, {})[event.event_id] = event
@@ -126,6 +136,8 @@ def refold_reason(event: CaseInput) -> WithdrawalReason:
             return WithdrawalReason.RESPONSE_AMENDED
         case ResponseVoided():
             return WithdrawalReason.RESPONSE_VOIDED
+        case CaseDemographicsSet():
+            return WithdrawalReason.DEMOGRAPHICS_CHANGED
     return WithdrawalReason.LATE_RESPONSE
 
 

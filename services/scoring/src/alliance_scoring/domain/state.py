@@ -12,8 +12,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_contracts.events import DyadRef, RuleEvidence
+from alliance_contracts.events import DyadRef, OqNormSet, RuleEvidence
 from alliance_contracts.vocabulary import (
+    AgeGroup,
     EpisodeEnding,
     EpisodeStatus,
     OutcomeClass,
@@ -113,6 +114,15 @@ class Episode(Value):
     ended_at: datetime | None = None
 
 
+class Demographics(Value):
+    """The case's age band and OQ-45.2 norm set override, and from when (the latest change).
+    None: not set (the instrument's default band; the clinic's norm set)."""
+
+    age_group: AgeGroup | None = None
+    oq_norm_set: OqNormSet | None = None
+    effective_from: datetime | None = None
+
+
 class CaseState(Value):
     clinic_id: str
     case_id: str
@@ -124,6 +134,7 @@ class CaseState(Value):
     episode: Episode = Episode()
     readiness: Readiness = Readiness(ready=False)
     critical_items: tuple[int, ...] = ()  # of the latest response, when any were endorsed
+    demographics: Demographics = Demographics()
     # The clinical-order key of the latest input folded (history.order_key): an input that
     # sorts before it makes the case fold again from its history.
     folded_through: tuple[datetime, int, datetime, str] | None = None

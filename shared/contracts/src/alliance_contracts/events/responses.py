@@ -1,4 +1,5 @@
-"""What intake accepts about a case: responses and episode endings. Topic: responses (key: case
+"""What intake accepts about a case: responses, episode endings, corrections and the case's
+demographics. Topic: responses (key: case
 id), so a case's inputs keep their order."""
 
 from __future__ import annotations
@@ -119,7 +120,35 @@ class ResponseVoided(EventEnvelope):
     payload: ResponseVoidedPayload
 
 
+OqNormSet = Literal["US", "NL"]  # the norm sets ClinicalConfig.oq_norm_set allows
+
+
+class CaseDemographicsSetPayload(Frozen):
+    age_group: AgeGroup | None = Field(
+        None, description="The client's age group from `effective_from` on (none: unchanged)."
+    )
+    oq_norm_set: OqNormSet | None = Field(
+        None,
+        description="The OQ-45.2 norm set for this case from `effective_from` on, overriding "
+        "the clinic's (none: unchanged).",
+    )
+    effective_from: Timestamp = Field(
+        description="From when it applies: scores of responses administered earlier keep theirs."
+    )
+    set_by: PseudonymousId = Field(description="Who set it (token subject).")
+
+
+class CaseDemographicsSet(EventEnvelope):
+    """The case's age band and/or OQ-45.2 norm set, from its effective date on. Scoring folds it
+    into the case in clinical order at `effective_from` (a late one folds the case again).
+    Topic: responses."""
+
+    event_type: Literal["case.demographics.set"] = "case.demographics.set"
+    schema_version: Literal[1] = 1
+    payload: CaseDemographicsSetPayload
+
+
 CaseInput = Annotated[
-    ResponseSubmitted | EpisodeEnded | ResponseAmended | ResponseVoided,
+    ResponseSubmitted | EpisodeEnded | ResponseAmended | ResponseVoided | CaseDemographicsSet,
     Field(discriminator="event_type"),
 ]

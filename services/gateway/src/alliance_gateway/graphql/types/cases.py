@@ -1,4 +1,5 @@
-"""A client's case: its episode, outcomes, splits, readiness, dyads and clinical signals."""
+"""A client's case: its episode, outcomes, splits, readiness, demographics, dyads and clinical
+signals."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from typing import Any
 import strawberry
 
 from alliance_contracts.readmodels import Signal as SignalRow
-from alliance_contracts.vocabulary import OutcomeClass, Phase, RespondentRole, Severity, SignalKind
+from alliance_contracts.vocabulary import (
+    AgeGroup,
+    OutcomeClass,
+    Phase,
+    RespondentRole,
+    Severity,
+    SignalKind,
+)
 from alliance_gateway.application import reads
 from alliance_gateway.application.reads import CaseRead, Page
 from alliance_gateway.application.request import Request
@@ -105,6 +113,30 @@ class Episode:
     ended_at: datetime | None
 
 
+@strawberry.type(
+    description="The case's current age band and OQ-45.2 norm set, and from when. Each score "
+    "records the ones it was judged with (`Score.clinicalRange`)."
+)
+class Demographics:
+    age_group: AgeGroup | None = strawberry.field(
+        description="None: not set (ORS is judged as adult, CORS as child)."
+    )
+    oq_norm_set: str | None = strawberry.field(
+        description="The case's norm set; none: the clinic's (`oqNormSet` in its configuration)."
+    )
+    effective_from: datetime | None = strawberry.field(
+        description="When the latest change applies."
+    )
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Demographics:
+        return cls(
+            age_group=AgeGroup(a) if (a := d.get("age_group")) else None,
+            oq_norm_set=d.get("oq_norm_set"),
+            effective_from=datetime.fromisoformat(e) if (e := d.get("effective_from")) else None,
+        )
+
+
 @strawberry.type(description="A client's case: its dyads (client, parents, therapist ratings).")
 class Case:
     clinic_id: strawberry.ID
@@ -115,6 +147,7 @@ class Case:
     outcomes: list[Outcome]
     splits: list[Split]
     readiness: Readiness
+    demographics: Demographics
     dyads: list[Dyad]
 
     @strawberry.field(description="Derived clinical events, newest first.")
@@ -157,6 +190,7 @@ class Case:
             readiness=Readiness(
                 ready=view.readiness["ready"], reasons=list(view.readiness["reasons"])
             ),
+            demographics=Demographics.from_json(view.demographics),
             dyads=[Dyad.from_row(r) for r in read.dyads],
         )
 

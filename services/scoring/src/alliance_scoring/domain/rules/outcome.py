@@ -29,7 +29,7 @@ from alliance_contracts.events import (
 from alliance_contracts.exact import decimal, from_tenths, reaches, tenths, threshold_tenths
 from alliance_contracts.instruments import Instrument
 from alliance_contracts.vocabulary import AgeGroup, OutcomeClass, RuleName, Severity, SignalKind
-from alliance_scoring.domain.state import OutcomeState, Point
+from alliance_scoring.domain.state import Demographics, OutcomeState, Point
 from alliance_scoring.domain.step import Step
 
 
@@ -45,27 +45,28 @@ class Thresholds:
 
 
 def thresholds(
-    instrument: Instrument, age_group: AgeGroup | None, config: ClinicalConfig
+    instrument: Instrument, demographics: Demographics, config: ClinicalConfig
 ) -> Thresholds | None:
-    """The thresholds of an outcome instrument for this client; none for other instruments."""
+    """The thresholds of an outcome instrument for this client, by the case's demographics as
+    they apply to the administration (its age band; its norm set, else the clinic's); none for
+    other instruments."""
     if instrument.code in ("ORS", "CORS"):
         default = AgeGroup.CHILD if instrument.code == "CORS" else AgeGroup.ADULT
-        band = age_group or default
+        band = demographics.age_group or default
         cutoff = config.ors_cutoffs[band.value]
         return Thresholds(cutoff.value, config.ors_reliable_change.value, age_group=band)
     if instrument.code == "OQ-45.2":
-        norms = config.norm_set()
-        return Thresholds(
-            norms.cutoff.value, norms.reliable_change.value, norm_set=config.oq_norm_set
-        )
+        norm_set = demographics.oq_norm_set or config.oq_norm_set
+        norms = config.norm_sets[norm_set]
+        return Thresholds(norms.cutoff.value, norms.reliable_change.value, norm_set=norm_set)
     return None
 
 
 def clinical_range(
-    instrument: Instrument, total: float, age_group: AgeGroup | None, config: ClinicalConfig
+    instrument: Instrument, total: float, demographics: Demographics, config: ClinicalConfig
 ) -> ClinicalRange | None:
     """How a total is judged against its cut-off (recorded on the score as judged now)."""
-    limits = thresholds(instrument, age_group, config)
+    limits = thresholds(instrument, demographics, config)
     if limits is None:
         return None
     return ClinicalRange(
@@ -114,10 +115,10 @@ def advance_outcome(
     role: str,
     respondent_id: str | None,
     point: Point,
-    age_group: AgeGroup | None,
+    demographics: Demographics,
     config: ClinicalConfig,
 ) -> OutcomeState | None:
-    limits = thresholds(instrument, age_group, config)
+    limits = thresholds(instrument, demographics, config)
     if limits is None:
         return None
     cutoff, rcv = limits.cutoff, limits.reliable_change
@@ -171,7 +172,7 @@ def evolve(
     instrument: Instrument,
     scored: ResponseScoredPayload,
     point: Point,
-    age_group: AgeGroup | None,
+    demographics: Demographics,
     config: ClinicalConfig,
 ) -> dict[str, OutcomeState]:
     """The case's outcome series after this administration of an outcome instrument."""
@@ -186,7 +187,7 @@ def evolve(
         dyad.respondent_role.value,
         dyad.respondent_id,
         point,
-        age_group,
+        demographics,
         config,
     )
     return outcomes if outcome is None else {**outcomes, key: outcome}
