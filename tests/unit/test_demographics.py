@@ -126,3 +126,12 @@ def test_a_late_demographics_event_refolds_the_case() -> None:
         (SignalKind.TERMINATION_READY, WithdrawalReason.DEMOGRAPHICS_CHANGED),
         (SignalKind.PHASE_CHANGED, WithdrawalReason.DEMOGRAPHICS_CHANGED),
     }
+
+    # The scores from the change on show the band they are judged with now (the last write of
+    # each score wins in the read model), as they do when the change arrived in time.
+    def ranges(uow: FakeScoringUnitOfWork) -> dict[int, object]:
+        last = {e.payload.source_event_id: e.payload for e in uow.scores.scored}
+        return {p.session_number: p.clinical_range for p in last.values()}
+
+    assert ranges(late) == ranges(in_order)
+    assert ranges(late)[3] != ranges(late)[2]

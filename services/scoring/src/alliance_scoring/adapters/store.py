@@ -139,7 +139,8 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
         "session_number, administered_at, total, subscales, normalized, scoring_key, "
         "prorated_items, critical_items, clinical_range) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb) "
-        "ON CONFLICT (source_event_id) DO NOTHING",
+        "ON CONFLICT (source_event_id) DO UPDATE SET clinical_range = EXCLUDED.clinical_range "
+        "WHERE dyad_score.clinical_range IS DISTINCT FROM EXCLUDED.clinical_range",
         [
             (
                 e.payload.source_event_id,

@@ -90,6 +90,7 @@ async def project_batch(
         published_before = await uow.signals.published(again) if again else {}
         corrections: list[Correction] = []
         withdrawn: list[SignalWithdrawn] = []
+        rejudged: list[ResponseScored] = []  # every score of a case folded again, as judged now
         content_of: dict[uuid.UUID, uuid.UUID] = {}
         for key, cause in again.items():
             mine = [e for e in fresh if _key(e) == key]
@@ -97,6 +98,7 @@ async def project_batch(
             folded = fold_history(*key, effective, _score, config_of)
             diff = diff_signals(published_before.get(key, []), folded.signals, cause)
             cases[key] = folded.state
+            rejudged.extend(folded.scored)
             corrections.extend(corrected)
             withdrawn.extend(diff.withdrawn)
             content_of.update(diff.content_of)
@@ -108,7 +110,9 @@ async def project_batch(
                 if not isinstance(e, ResponseScored) or e.payload.source_event_id in new_sources
             )
         await uow.cases.save(cases.values(), recorded_at, refolded=again)
-        await uow.scores.add([e for e in published if isinstance(e, ResponseScored)])
+        # A case folded again may judge earlier scores with other demographics: the read model
+        # shows each score's clinical range as the case is judged now.
+        await uow.scores.add([e for e in published if isinstance(e, ResponseScored)] + rejudged)
         await uow.scores.correct(corrections)
         await uow.signals.add([e for e in published if isinstance(e, ClinicalSignal)], content_of)
         await uow.signals.withdraw(withdrawn)
