@@ -84,17 +84,20 @@ async def apply_scoring(uow: AlertsUnitOfWork, events: Sequence[ScoringOutput]) 
                     case_alerts[(alert.kind, alert.subject)] = alert
                 else:
                     case_alerts.pop((alert.kind, alert.subject), None)
+        gone = {w.payload.signal_id for w in withdrawn}
+        holding: dict[CaseKey, list[ClinicalSignal]] = {case: [] for case in again}
+        for s in [*(s for case in live.values() for s in case), *signals]:
+            case = (s.clinic_id, s.case_id)
+            if case in holding and s.event_id not in gone:
+                holding[case].append(s)
+        implied_by_case = {
+            case: implied(still, config_of, assigned.get(case)) for case, still in holding.items()
+        }
+        known = await uow.alerts.by_id(
+            a.alert_id for case in implied_by_case.values() for a in case.values()
+        )
         for case, (cause, why) in again.items():
-            gone = {w.payload.signal_id for w in withdrawn}
-            still = [s for s in [*live.get(case, []), *signals] if s.event_id not in gone]
-            now_holding = implied(
-                [s for s in still if (s.clinic_id, s.case_id) == case],
-                config_of,
-                assigned.get(case),
-            )
-            known = await uow.alerts.by_id(a.alert_id for a in now_holding.values())
-            current = active.get(case, {})
-            for alert in reconcile(current, now_holding, known, cause, why):
+            for alert in reconcile(active.get(case, {}), implied_by_case[case], known, cause, why):
                 changed[alert.alert_id] = alert
         raised = [a for a in changed.values() if a.alert_id not in before]
         for command in await uow.parked.take([a.alert_id for a in raised]):
