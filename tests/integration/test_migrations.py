@@ -29,8 +29,6 @@ from alliance_platform.migrate import (
 from tests.helpers import AUTH_ENV
 from tests.stack import DB_PASSWORDS, Endpoints
 
-SCHEMAS_OF_RECORD = {"intake", "gateway", "alerts_delivery"}
-
 
 def with_extra_column(env: MigrationEnvironment) -> MigrationEnvironment:
     """`env` whose models have one column more than its revisions make."""
@@ -40,12 +38,6 @@ def with_extra_column(env: MigrationEnvironment) -> MigrationEnvironment:
     first = sorted(metadata.tables)[0]
     metadata.tables[first].append_column(Column("added_in_the_model_only", Text))
     return replace(env, metadata=metadata)
-
-
-def test_every_schema_of_record_has_an_environment() -> None:
-    envs = installed_environments()
-    assert {env.schema for env in envs} == SCHEMAS_OF_RECORD
-    assert all(code_head(env) for env in envs)
 
 
 async def test_the_revisions_at_head_build_exactly_the_models(stack: Endpoints) -> None:

@@ -204,9 +204,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not chosen or not args.message:
         parser.error(f"revision SERVICE -m MESSAGE; SERVICE: {', '.join(e.service for e in envs)}")
     env = chosen[0]
-    command.revision(
-        alembic_config(env, owner_url(env, url, passwords)), args.message, autogenerate=True
-    )
+    config = alembic_config(env, owner_url(env, url, passwords))
+    # The new file comes out as `./dev lint` wants it (ruff is a development tool).
+    hooks = {"ruff_fix": "check --fix --quiet", "ruff_format": "format --quiet"}
+    config.set_section_option("post_write_hooks", "hooks", ", ".join(hooks))
+    for hook, options in hooks.items():
+        config.set_section_option("post_write_hooks", f"{hook}.type", "module")
+        config.set_section_option("post_write_hooks", f"{hook}.module", "ruff")
+        config.set_section_option(
+            "post_write_hooks", f"{hook}.options", f"{options} REVISION_SCRIPT_FILENAME"
+        )
+    command.revision(config, args.message, autogenerate=True)
     return 0
 
 
