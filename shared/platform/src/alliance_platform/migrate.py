@@ -153,9 +153,13 @@ def code_head(env: MigrationEnvironment) -> str:
 
 
 async def database_revision(database_url: str, schema: str) -> str | None:
+    """The schema's revision in the database; None before its first migration."""
     conn = await asyncpg.connect(database_url, timeout=10)
     try:
-        return await conn.fetchval(f'SELECT version_num FROM "{schema}".alembic_version')  # type: ignore[no-any-return]
+        revision: str | None = await conn.fetchval(
+            f'SELECT version_num FROM "{schema}".alembic_version'
+        )
+        return revision
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
         return None
     finally:
