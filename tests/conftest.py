@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from alliance_platform.dbroles import bootstrap
+from alliance_platform.migrate import installed_environments, upgrade
 from alliance_platform.provisioning import provision
 from tests.stack import DB_PASSWORDS, Endpoints, real_stack
 
@@ -36,6 +37,8 @@ def stack() -> Iterator[Endpoints]:
         partitions = int(os.environ.get("ALLIANCE_TOPIC_PARTITIONS", "12"))
         asyncio.run(provision(endpoints.kafka_bootstrap_servers, partitions))
         asyncio.run(bootstrap(endpoints.database_url, DB_PASSWORDS))
+        # The schemas of record, as the services' roles (the services only check them).
+        upgrade(endpoints.database_url, installed_environments(), DB_PASSWORDS)
         yield endpoints
 
 

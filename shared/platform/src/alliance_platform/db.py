@@ -57,11 +57,12 @@ async def create_schema(
     projection_version: int | None = None,
     readable: Sequence[Table] = (),
 ) -> None:
-    """Creates the service's tables in its schema. An advisory lock serialises concurrent starts.
+    """Creates a projection's tables in its schema. An advisory lock serialises concurrent starts.
 
     The schema is the service's own: `alliance_platform.dbroles` creates it for the service's role
-    (a superuser's URL, as some tests use, creates it here). Source data (intake) is additive
-    only: CREATE ... IF NOT EXISTS. A projection (scoring, alerts) passes its
+    (a superuser's URL, as some tests use, creates it here). The schemas of record (intake,
+    gateway, alerts_delivery) are not made here but by their migrations
+    (`alliance_platform.migrate`). A projection (scoring, alerts) passes its
     `projection_version`: when the stored one differs, the schema's tables are dropped and
     created anew, and the service's consumer group (named after the version) replays the topics
     from the beginning. That is how a projection's shape changes: by a rebuild.

@@ -19,6 +19,7 @@ from alliance_contracts.access import Principal
 from alliance_platform.db import create_pool, create_schema, ping
 from alliance_platform.health import health_router
 from alliance_platform.http_security import Authenticate, install
+from alliance_platform.migrate import MigrationEnvironment, require_at_head
 from alliance_platform.outbox import OutboxRelay
 from alliance_platform.settings import CommonSettings
 
@@ -48,24 +49,25 @@ def consumer_service_app(
     broker: KafkaBroker,
     runtime: Runtime,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
-    extra_schemas: Sequence[tuple[str, Sequence[Table]]] = (),
+    migrated: Sequence[MigrationEnvironment] = (),
     routers: Sequence[APIRouter] = (),
     authenticate: Authenticate[Principal] | None = None,
 ) -> FastAPI:
     """`background`: long-running loops started with the service and cancelled at shutdown.
     `read_models`: the tables of `schema` the gateway may read.
-    `extra_schemas`: schemas of source data beside the projection (additive, never rebuilt).
+    `migrated`: schemas of record beside the projection, never rebuilt: their migrations make
+    them (alliance_platform.migrate); the service only checks they are at head.
     `authenticate`: checks the bearer token of every request but health (needed with routers)."""
     if routers and authenticate is None:
         raise ValueError("an HTTP API needs authentication")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for environment in migrated:  # before any DDL: a service behind its schema stops here
+            await require_at_head(settings.database_url, environment)
         await create_schema(
             settings.database_url, schema, tables, projection_version, readable=read_models
         )
-        for extra, extra_tables in extra_schemas:
-            await create_schema(settings.database_url, extra, extra_tables)
         runtime.pool = await create_pool(settings.database_url, settings.db_pool_size)
         runtime.relay = OutboxRelay(
             runtime.pool, schema, settings.kafka_bootstrap_servers, f"{service}-relay"

@@ -8,7 +8,8 @@
 
 State, data and logs live in one directory: $ALLIANCE_STACK_DIR (default: <repo>/.devstack),
 logs under <dir>/logs/. Everything binds 127.0.0.1 on free ports. The launcher itself needs only
-the standard library; topic provisioning, database roles and the services run from the venv.
+the standard library; topic provisioning, database roles, schema migrations (before any service
+starts) and the services run from the venv.
 """
 
 from __future__ import annotations

@@ -71,9 +71,12 @@ def provision_topics(state: State) -> None:
 
 
 def prepare_database_and_keys(state: State) -> None:
-    """One PostgreSQL role per service (alliance_platform.dbroles), the local identity provider's
-    signing key and JWKS, and the key that seals webhook secrets. Idempotent."""
+    """One PostgreSQL role per service (alliance_platform.dbroles), the schemas of record at
+    their migrations' head (alliance_platform.migrate, before any service starts), the local
+    identity provider's signing key and JWKS, and the key that seals webhook secrets.
+    Idempotent."""
     log(venv_module(state, "alliance_platform.dbroles", what="database roles"))
+    log(venv_module(state, "alliance_platform.migrate", "upgrade", what="schema migrations"))
     venv_module(state, "alliance_platform.devtoken", "--init", str(AUTH_DIR), what="signing key")
     if "webhook_key" not in state:
         state["webhook_key"] = base64.b64encode(secrets.token_bytes(32)).decode()

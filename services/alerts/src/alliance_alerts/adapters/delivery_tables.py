@@ -1,7 +1,8 @@
 """Webhook endpoints and the delivery log (schema `alerts_delivery`).
 
 Not part of the alerts projection: it survives a rebuild by replay, so a notice delivered once
-is never delivered again (the log is keyed by notice id and endpoint).
+is never delivered again (the log is keyed by notice id and endpoint). A system of record: its
+shape changes by a migration (`alliance_alerts/migrations`), never on start.
 """
 
 from __future__ import annotations
@@ -63,4 +64,3 @@ attempt = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("outcome", Text, nullable=False),  # e.g. "200", "500", "timeout", "connect error"
 )
-TABLES = [endpoint, delivery, attempt]

@@ -6,8 +6,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream import FastStream
 
-from alliance_alerts.adapters.delivery_tables import DELIVERY_SCHEMA
-from alliance_alerts.adapters.delivery_tables import TABLES as DELIVERY_TABLES
 from alliance_alerts.adapters.tables import (
     PROJECTION_VERSION,
     READ_MODELS,
@@ -17,6 +15,7 @@ from alliance_alerts.adapters.tables import (
 from alliance_alerts.entrypoints.consumers import DESCRIPTION, SERVICE, Clock, build_broker
 from alliance_alerts.entrypoints.loops import delivery_step, escalation_step, every
 from alliance_alerts.entrypoints.webhook_api import webhook_router
+from alliance_alerts.migrations import ENVIRONMENT as DELIVERY_MIGRATIONS
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.timing import utc_now
 from alliance_platform.runtime import Runtime, asyncapi_spec, consumer_service_app
@@ -45,7 +44,7 @@ def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -
                 delivery_step(settings, runtime, clock),
             ),
         ],
-        extra_schemas=[(DELIVERY_SCHEMA, DELIVERY_TABLES)],
+        migrated=[DELIVERY_MIGRATIONS],
         routers=[webhook_router(settings, runtime, clock)],
         authenticate=TokenVerifier(settings.tokens()).person,
     )

@@ -22,6 +22,8 @@ from alliance_platform.outbox import plumbing_tables
 
 SCHEMA = "gateway"
 metadata = MetaData(schema=SCHEMA)
+# Append-only: a trigger refuses to change or delete a record (the schema's migrations,
+# `alliance_gateway/migrations`, create it and every table here).
 read_audit = Table(
     "read_audit",
     metadata,
@@ -48,13 +50,3 @@ command = Table(
     UniqueConstraint("subject", "client_mutation_id"),
 )
 outbox, processed_event = plumbing_tables(metadata)
-TABLES = [read_audit, command, outbox, processed_event]
-
-# The audit trail is append-only: the database refuses to change or delete a record.
-APPEND_ONLY = f"""
-CREATE OR REPLACE FUNCTION {SCHEMA}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'the read audit is append-only'; END $$;
-DROP TRIGGER IF EXISTS read_audit_append_only ON {SCHEMA}.read_audit;
-CREATE TRIGGER read_audit_append_only BEFORE UPDATE OR DELETE ON {SCHEMA}.read_audit
-FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.refuse_change();
-"""

@@ -19,14 +19,16 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
 from alliance_gateway.adapters.notices import NoticeHub
-from alliance_gateway.adapters.tables import APPEND_ONLY, SCHEMA, TABLES
+from alliance_gateway.adapters.tables import SCHEMA
 from alliance_gateway.entrypoints.context import Context
 from alliance_gateway.graphql.schema import build_schema
+from alliance_gateway.migrations import ENVIRONMENT as MIGRATIONS
 from alliance_gateway.settings import GatewaySettings
-from alliance_platform.db import create_engine, create_pool, create_schema
+from alliance_platform.db import create_engine, create_pool
 from alliance_platform.health import health_router
 from alliance_platform.http_security import Refused, admit
 from alliance_platform.kafka import kafka_reachable
+from alliance_platform.migrate import require_at_head
 from alliance_platform.outbox import OutboxRelay
 from alliance_platform.runtime import Runtime
 from alliance_platform.tokens import InvalidToken, TokenServiceUnavailable, TokenVerifier
@@ -72,9 +74,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await create_schema(settings.database_url, SCHEMA, TABLES)
+        await require_at_head(settings.database_url, MIGRATIONS)  # no DDL here: migrations
         runtime.pool = await create_pool(settings.database_url, 4)
-        await runtime.pool.execute(APPEND_ONLY)
         runtime.relay = OutboxRelay(
             runtime.pool, SCHEMA, settings.kafka_bootstrap_servers, "gateway-relay"
         )

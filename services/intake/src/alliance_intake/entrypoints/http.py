@@ -30,7 +30,7 @@ from alliance_contracts.events import (
 from alliance_contracts.timing import utc_now
 from alliance_contracts.topics import CONFIG, INTAKE_COMMANDS, RESPONSES
 from alliance_intake.adapters.repository import current_configuration
-from alliance_intake.adapters.tables import SCHEMA, metadata
+from alliance_intake.adapters.tables import SCHEMA
 from alliance_intake.adapters.unit_of_work import PostgresIntakeUnitOfWork
 from alliance_intake.application.commands import GATEWAY_KEY_PREFIX, apply_commands
 from alliance_intake.application.ports import IntakeUnitOfWork
@@ -61,13 +61,15 @@ from alliance_intake.entrypoints.requests import (
     ResponseSubmission,
     StaffChange,
 )
+from alliance_intake.migrations import ENVIRONMENT as MIGRATIONS
 from alliance_intake.settings import IntakeSettings
 from alliance_platform.broker import batch_subscriber, create_broker
 from alliance_platform.consumer import BatchPipeline, DeadLetters, documented_as
-from alliance_platform.db import create_pool, create_schema, ping
+from alliance_platform.db import create_pool, ping
 from alliance_platform.health import health_router
 from alliance_platform.http_security import error_body, install, require_write
 from alliance_platform.kafka import kafka_reachable
+from alliance_platform.migrate import require_at_head
 from alliance_platform.outbox import OutboxRelay
 from alliance_platform.runtime import Runtime
 from alliance_platform.tokens import TokenVerifier
@@ -126,7 +128,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await create_schema(settings.database_url, SCHEMA, list(metadata.tables.values()))
+        await require_at_head(settings.database_url, MIGRATIONS)  # no DDL here: migrations
         pool = await create_pool(settings.database_url, settings.db_pool_size)
         relay = OutboxRelay(pool, SCHEMA, settings.kafka_bootstrap_servers, "intake-relay")
         relay.start()
