@@ -19,7 +19,7 @@ from alliance_contracts.access import Principal
 from alliance_platform.db import create_pool, create_schema, ping
 from alliance_platform.health import health_router
 from alliance_platform.http_security import Authenticate, install
-from alliance_platform.outbox import OutboxRelay
+from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.settings import CommonSettings
 
 
@@ -68,7 +68,11 @@ def consumer_service_app(
             await create_schema(settings.database_url, extra, extra_tables)
         runtime.pool = await create_pool(settings.database_url, settings.db_pool_size)
         runtime.relay = OutboxRelay(
-            runtime.pool, schema, settings.kafka_bootstrap_servers, f"{service}-relay"
+            runtime.pool,
+            schema,
+            settings.kafka_bootstrap_servers,
+            f"{service}-relay",
+            max_message_bytes=settings.kafka_message_max_bytes,
         )
         runtime.relay.start()
         await broker.start()

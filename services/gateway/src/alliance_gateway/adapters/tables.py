@@ -47,8 +47,8 @@ command = Table(
     Column("accepted_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
     UniqueConstraint("subject", "client_mutation_id"),
 )
-outbox, processed_event = plumbing_tables(metadata)
-TABLES = [read_audit, command, outbox, processed_event]
+outbox, outbox_parked, processed_event = plumbing_tables(metadata)
+TABLES = [read_audit, command, outbox, outbox_parked, processed_event]
 
 # The audit trail is append-only: the database refuses to change or delete a record.
 APPEND_ONLY = f"""
