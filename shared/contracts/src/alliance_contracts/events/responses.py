@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from alliance_contracts.events.envelope import EventEnvelope, Frozen
-from alliance_contracts.ids import Note, PseudonymousId, TherapistId
+from alliance_contracts.ids import Code, Note, PseudonymousId, TherapistId
 from alliance_contracts.timing import Timestamp
 from alliance_contracts.vocabulary import (
     AgeGroup,
@@ -27,8 +27,8 @@ class ResponseSubmittedPayload(Frozen):
     respondent_id: PseudonymousId | None = Field(
         None, description="Pseudonymous id of the respondent when several share a role (parents)."
     )
-    instrument: str = Field(description="Instrument code, e.g. SRS, WAI-SR.")
-    form: str = Field(description="Form of the instrument, e.g. client, therapist, child.")
+    instrument: Code = Field(description="Instrument code, e.g. SRS, WAI-SR.")
+    form: Code = Field(description="Form of the instrument, e.g. client, therapist, child.")
     session_number: int = Field(ge=1, le=1000)
     administered_at: Timestamp
     answers: dict[ItemNumber, float | None] = Field(
