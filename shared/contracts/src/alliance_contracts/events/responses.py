@@ -36,7 +36,7 @@ class ResponseSubmittedPayload(Frozen):
         "instrument's items and answer ranges are in docs/clinical.md; a broken item rule "
         "answers 422 naming the item.",
         json_schema_extra={
-            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$"},
+            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$", "maxLength": 3},
             "maxProperties": 200,
         },
     )
@@ -87,7 +87,7 @@ class ResponseAmendedPayload(Frozen):
     answers: Answers = Field(
         description="The corrected answers, all of them (same rules as on submission).",
         json_schema_extra={
-            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$"},
+            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$", "maxLength": 3},
             "maxProperties": 200,
         },
     )
