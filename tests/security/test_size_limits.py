@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from fastapi.routing import APIRoute
 
 from alliance_alerts.entrypoints.app import create_app as create_alerts
 from alliance_contracts.events.audit import MAX_AUDITED_IDS, MAX_OPERATION_NAME
@@ -21,6 +22,7 @@ from alliance_gateway.settings import GatewaySettings
 from alliance_intake.domain.configuration import MAX_CONFIGURATION_BYTES, MAX_OVERRIDES_BYTES
 from alliance_intake.entrypoints.http import create_app as create_intake
 from alliance_intake.settings import IntakeSettings
+from alliance_platform.http_security import PUBLIC_PATHS
 from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES
 from alliance_platform.tokens import TokenVerifier
 from tests.conftest import eventually
@@ -149,15 +151,14 @@ async def test_intake_names_each_oversize_string_and_counts_chunked_bodies(
 
 async def test_no_http_route_answers_without_a_token(stack: Endpoints) -> None:
     """Every route of intake and of alerts' webhook API but health and the API documents."""
-    public = {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
     intake = create_intake(intake_settings(stack))
     alerts = create_alerts(alerts_settings(stack, 3))
     for app in (intake, alerts):
         routes = [
             (method, route.path.replace("{", "").replace("}", ""))
             for route in app.routes
-            if getattr(route, "methods", None) and route.path not in public
-            for method in route.methods
+            if isinstance(route, APIRoute) and route.path not in PUBLIC_PATHS
+            for method in route.methods or ()
             if method != "HEAD"
         ]
         assert routes
@@ -179,6 +180,12 @@ async def test_alerts_and_the_gateway_count_chunked_bodies(stack: Endpoints) -> 
             headers={"content-type": "application/json"},
         )
         assert r.status_code == 413
+        long_url = {"url": "https://hooks.example.org/" + "p" * 2048}
+        r = await client.put(f"/v1/clinics/{clinic}/webhook", json=long_url)
+        assert r.status_code == 422, r.text
+        [error] = r.json()["detail"]
+        assert (error["loc"], error["type"]) == (["body", "url"], "url_too_long")
+        assert "ppp" not in r.text
     async with serving(create_gateway(gateway_settings(stack))) as client:
         client.headers.update(bearer("supervisor", [clinic]))
         r = await client.post(

@@ -1,6 +1,6 @@
 """The largest valid instance of every event the doors can produce fits far below the broker's
 message size: computed from the bounds of its contract (its JSON schema), so a field without a
-bound fails here, naming it."""
+bound fails here, naming it. So do the request bodies, within the body limit."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from alliance_alerts.entrypoints.webhook_api import WebhookSettings
 from alliance_contracts.events import (
     AlertCommand,
     CaseAssigned,
@@ -27,6 +28,7 @@ from alliance_contracts.events import (
     StaffChanged,
 )
 from alliance_intake.domain.configuration import MAX_CONFIGURATION_BYTES, MAX_OVERRIDES_BYTES
+from alliance_intake.entrypoints import requests
 from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES
 
 # What intake and the gateway publish, from what their doors accept.
@@ -46,10 +48,23 @@ DOOR_EVENTS: list[type[BaseModel]] = [
     ResponseVoidRequested,
     ReadAudited,
 ]
+# Every body an HTTP door parses (the gateway's are GraphQL, bounded by cost.RequestLimits).
+REQUEST_BODIES: list[type[BaseModel]] = [
+    requests.ResponseSubmission,
+    requests.EpisodeEndingSubmission,
+    requests.ConfigurationChange,
+    requests.StaffChange,
+    requests.Assignment,
+    requests.CaseDemographics,
+    requests.ResponseAmendment,
+    requests.ResponseVoid,
+    WebhookSettings,
+]
 # Free-form JSON whose bound is the door's rule rather than a schema.
 BOUND_BY_RULE = {
     "ClinicConfigured.payload.configuration": MAX_CONFIGURATION_BYTES,
     "ClinicConfigured.payload.overrides": MAX_OVERRIDES_BYTES,
+    "ConfigurationChange.overrides": MAX_OVERRIDES_BYTES,
 }
 # Key, headers and the record's own framing, generously.
 RECORD_OVERHEAD = 1024
@@ -117,6 +132,11 @@ def test_the_largest_event_a_door_can_produce_fits_far_below_the_broker_limit(
 ) -> None:
     # A quarter of the broker's limit: room for the dead-letter headers and for growth.
     assert largest(event) + RECORD_OVERHEAD < DEFAULT_MESSAGE_MAX_BYTES // 4
+
+
+@pytest.mark.parametrize("body", REQUEST_BODIES, ids=lambda b: b.__name__)
+def test_every_string_of_a_request_body_is_bounded(body: type[BaseModel]) -> None:
+    assert largest(body) < 64 * 1024  # far below the default body limit (1 MiB)
 
 
 def test_an_unbounded_field_is_named() -> None:
