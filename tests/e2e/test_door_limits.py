@@ -1,6 +1,6 @@
-"""Bounds that the server process itself keeps (docs/limits.md): a WebSocket message over the
-body limit closes the connection (1009), a request head (line and headers) that does not fit
-what the server buffers is refused."""
+"""Bounds over the real server process (docs/limits.md): a subscription's operation name is
+bounded as over HTTP, a WebSocket message over the body limit closes the connection (1009), a
+request head (line and headers) that does not fit what the server buffers is refused."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.helpers import bearer
 BODY_LIMIT = 1_048_576  # ALLIANCE_MAX_BODY_BYTES, the default
 
 
-async def test_a_websocket_message_over_the_body_limit_closes_the_connection(
+async def test_websocket_operations_and_messages_are_bounded(
     services: dict[str, ServiceProcess],
 ) -> None:
     url = services["gateway"].url.replace("http", "ws") + "/graphql"
@@ -28,6 +28,11 @@ async def test_a_websocket_message_over_the_body_limit_closes_the_connection(
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": token}}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        named = "subscription " + "N" * 129 + " { alertNotices { kind } }"
+        await ws.send(json.dumps({"id": "0", "type": "subscribe", "payload": {"query": named}}))
+        refused = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert refused["type"] == "error", refused
+        assert refused["payload"][0]["message"] == "operation name: must be at most 128 characters"
         oversize = {
             "id": "1",
             "type": "subscribe",

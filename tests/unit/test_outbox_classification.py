@@ -17,6 +17,7 @@ from aiokafka.errors import (
     RequestTimedOutError,
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
+    UnsupportedForMessageFormatError,
 )
 
 from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES
@@ -42,6 +43,7 @@ def test_a_refusal_of_the_record_itself_parks_it(error: type[KafkaError]) -> Non
         UnknownTopicOrPartitionError,  # not provisioned yet: every row of the topic alike
         TopicAuthorizationFailedError,  # our credentials: every row alike
         OutOfOrderSequenceNumber,  # a spent producer: a fresh one sends the row
+        UnsupportedForMessageFormatError,  # a broker too old for headers: every row alike
     ],
 )
 def test_the_state_of_the_cluster_parks_nothing(error: type[KafkaError]) -> None:

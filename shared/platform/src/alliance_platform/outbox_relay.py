@@ -26,7 +26,6 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     RecordTooLargeError,
-    UnsupportedForMessageFormatError,
 )
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
@@ -36,14 +35,13 @@ from alliance_platform.outbox import Connection
 log = logging.getLogger(__name__)
 
 # Refusals caused by the record itself: sending it again fails the same way. Every other error
-# (retriable ones, and those about the cluster or our credentials, which would refuse every row
-# alike) is waited out instead of parking rows that are not at fault.
+# (retriable ones, and those about the cluster, its message format or our credentials, which
+# would refuse every row alike) is waited out instead of parking rows that are not at fault.
 ROW_FAULTS: tuple[type[KafkaError], ...] = (
     MessageSizeTooLargeError,
     RecordTooLargeError,
     RecordListTooLargeError,
     InvalidTopicError,
-    UnsupportedForMessageFormatError,
 )
 SEND_TIMEOUT_S = 30.0
 

@@ -176,40 +176,36 @@ MAX_DOCUMENT_BYTES = 32 * 1024
 MAX_VARIABLES_BYTES = 64 * 1024
 
 
-def _too_large(query: str | None, operation: str | None, variables: object) -> str | None:
+def _too_large(
+    query: str | None, operation: str | None, names: list[str], variables: object
+) -> str | None:
     if query is not None and len(query.encode()) > MAX_DOCUMENT_BYTES:
         return f"query: the document must be at most {MAX_DOCUMENT_BYTES} bytes"
-    if operation is not None and len(operation) > MAX_OPERATION_NAME:
-        return f"operationName: must be at most {MAX_OPERATION_NAME} characters"
+    if any(len(name) > MAX_OPERATION_NAME for name in [*names, operation or ""]):
+        return f"operation name: must be at most {MAX_OPERATION_NAME} characters"
     if variables and len(json.dumps(variables, default=str).encode()) > MAX_VARIABLES_BYTES:
         return f"variables: must be at most {MAX_VARIABLES_BYTES} bytes as JSON"
     return None
 
 
 class RequestLimits(SchemaExtension):
-    """Refuses an operation whose document, operation name or variables are over their bounds
-    (docs/limits.md), over HTTP and WebSockets alike, before it is parsed; and a document that
-    names an operation longer than an operation name may be (it would go into the read audit).
-    A refusal is an error for the client; nothing is read, so nothing is audited."""
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        # Before parsing, `operation_name` is the one the request gave, if any.
-        if refusal := _too_large(context.query, context.operation_name, context.variables):
-            raise GraphQLError(refusal, original_error=UserError(refusal))
-        yield
+    """Refuses an operation whose document, operation name (given, or named in the document:
+    it goes into the read audit) or variables are over their bounds (docs/limits.md), over HTTP
+    and WebSockets alike. Checked before validation: parsing is already bounded by the body
+    limit and the token limit. A refusal is an error for the client; nothing runs, so nothing
+    is read or audited."""
 
     def on_validate(self) -> Iterator[None]:
-        document = self.execution_context.graphql_document
-        for definition in document.definitions if document else ():
-            name = (
-                definition.name.value
-                if isinstance(definition, OperationDefinitionNode) and definition.name
-                else None
-            )
-            if name and len(name) > MAX_OPERATION_NAME:
-                refusal = f"operation name: must be at most {MAX_OPERATION_NAME} characters"
-                raise GraphQLError(refusal, original_error=UserError(refusal))
+        context = self.execution_context
+        names = [
+            d.name.value
+            for d in (context.graphql_document.definitions if context.graphql_document else ())
+            if isinstance(d, OperationDefinitionNode) and d.name
+        ]
+        if refusal := _too_large(context.query, context.operation_name, names, context.variables):
+            # Errors set before validation are answered as they are (validation is skipped).
+            error = GraphQLError(refusal, original_error=UserError(refusal))
+            context.pre_execution_errors = [error]
         yield
 
 
