@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alliance_contracts.exact import tenths, threshold_tenths
-from alliance_contracts.ids import Citation
+from alliance_contracts.ids import Citation, Code
 from alliance_contracts.vocabulary import RuleName
 
 Confidence = Literal["C", "P", "U"]
@@ -62,7 +62,7 @@ class ExpectedCurveBand(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    name: str
+    name: Code
     intake_from: float  # band covers intake totals in [intake_from, intake_to)
     intake_to: float
     gain_per_log_session: Cited
@@ -144,7 +144,7 @@ class ClinicalConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # -- alliance: cut-offs and drops (SRS family)
-    alliance_cutoffs: dict[str, Cited] = Field(
+    alliance_cutoffs: dict[Code, Cited] = Field(
         default_factory=lambda: {
             "SRS": cited(36, f"{_SRS}: total below 36 flags a possible problem", "C"),
             "CSRS": cited(36, "CSRS cut-off unpublished; the SRS value is used", "U"),
@@ -160,11 +160,11 @@ class ClinicalConfig(BaseModel):
     # Gumz et al. 2012: take the stricter (larger) of the dyad's SD and the clinic's sample SD.
     # No published sample SDs: a clinic sets them from its own data; until then a floor of 5% of
     # the range keeps a flat series from flagging every tiny dip.
-    alliance_sample_sd: dict[str, Cited] = Field(default_factory=dict)
+    alliance_sample_sd: dict[Code, Cited] = Field(default_factory=dict)
     sd_floor_share_of_range: Cited = cited(0.05, "our floor against zero-SD series", "U")
     # -- alliance: sudden loss
     sudden_loss_share: Cited = cited(0.25, f"{_SUDDEN}: drop >= 25% of the previous score", "C")
-    alliance_reliable_change: dict[str, Cited] = Field(
+    alliance_reliable_change: dict[Code, Cited] = Field(
         default_factory=lambda: {
             code: cited(v, "no published RCI for alliance scales: 10% of the range", "U")
             for code, v in {"SRS": 4, "CSRS": 4, "WAI-SR": 4.8, "TASC-R": 3.6}.items()
@@ -181,7 +181,7 @@ class ClinicalConfig(BaseModel):
     trend_window_sessions: Cited = cited(4, "sessions in the trend's least-squares slope", "U")
     declining_slope: Cited = cited(-0.02, "declining: losing over 2% of the range per session", "U")
     # -- outcome
-    ors_cutoffs: dict[str, Cited] = Field(
+    ors_cutoffs: dict[Code, Cited] = Field(
         default_factory=lambda: {
             "adult": cited(25, "ORS adult clinical cut-off", "C"),
             "adolescent": cited(28, "ORS adolescents 13-17", "P"),
@@ -200,8 +200,8 @@ class ClinicalConfig(BaseModel):
         confidence="U",
     )
     oq_norm_set: Literal["US", "NL"] = "US"
-    norm_sets: dict[str, NormSet] = Field(default_factory=lambda: dict(NORM_SETS))
-    expected_curves: dict[str, list[ExpectedCurveBand]] = Field(
+    norm_sets: dict[Code, NormSet] = Field(default_factory=lambda: dict(NORM_SETS))
+    expected_curves: dict[Code, list[ExpectedCurveBand]] = Field(
         default_factory=lambda: {
             # ORS/CORS, higher = better: improvement = score - intake.
             "ORS": [
@@ -258,7 +258,7 @@ class ClinicalConfig(BaseModel):
         2, "recovered over consecutive administrations (products' approximation)", "P"
     )
     # -- alerts: per kind, switched on or off, priority and escalation
-    alert_rules: dict[str, AlertRule] = Field(default_factory=_alert_rules)
+    alert_rules: dict[Code, AlertRule] = Field(default_factory=_alert_rules)
     # -- which rules run (keys: RULES)
     rules_enabled: dict[RuleName, bool] = Field(default_factory=dict)
 

@@ -33,6 +33,10 @@ def _no_control_characters(text: str) -> str:
     return text
 
 
+# A short code from a fixed vocabulary that is checked later (an instrument, a form, a key of a
+# clinic's configuration): bounded here so an unknown one is refused cheaply.
+Code = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
 # Free text: bounded, without control characters.
 Citation = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_control_characters)]
 Note = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_control_characters)]

@@ -9,8 +9,13 @@ from aiokafka.client import AIOKafkaClient
 
 from alliance_contracts.events import EventEnvelope
 
+# The broker's default `message.max.bytes`: the largest record batch it accepts.
+DEFAULT_MESSAGE_MAX_BYTES = 1_048_588
 
-def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+
+def create_producer(
+    bootstrap_servers: str, client_id: str, *, max_request_size: int = 1_048_576
+) -> AIOKafkaProducer:
     # Idempotent (no duplicates on retry, order kept per partition) and acks=all.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
@@ -20,6 +25,7 @@ def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
         linger_ms=5,
         request_timeout_ms=15000,
         retry_backoff_ms=200,
+        max_request_size=max_request_size,
     )
 
 

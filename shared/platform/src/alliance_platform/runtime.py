@@ -20,7 +20,7 @@ from alliance_platform.db import create_pool, create_schema, ping
 from alliance_platform.health import health_router
 from alliance_platform.http_security import Authenticate, install
 from alliance_platform.migrate import MigrationEnvironment, require_at_head
-from alliance_platform.outbox import OutboxRelay
+from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.settings import CommonSettings
 
 
@@ -70,7 +70,11 @@ def consumer_service_app(
         )
         runtime.pool = await create_pool(settings.database_url, settings.db_pool_size)
         runtime.relay = OutboxRelay(
-            runtime.pool, schema, settings.kafka_bootstrap_servers, f"{service}-relay"
+            runtime.pool,
+            schema,
+            settings.kafka_bootstrap_servers,
+            f"{service}-relay",
+            max_message_bytes=settings.kafka_message_max_bytes,
         )
         runtime.relay.start()
         await broker.start()

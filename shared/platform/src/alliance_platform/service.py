@@ -26,4 +26,10 @@ def serve(service: str, create_app: Callable[[], FastAPI], settings: CommonSetti
         log_config=None,  # our JSON logging
         access_log=False,  # request lines would carry ids into logs; metrics cover traffic
         timeout_graceful_shutdown=10,
+        # Bounds at the door (docs/limits.md): a WebSocket message as large as a body may be
+        # (uvicorn closes the connection with 1009 beyond); the request line and headers within
+        # h11's 16 KiB (431 or 400 beyond), whichever HTTP parsers happen to be installed.
+        ws_max_size=settings.max_body_bytes,
+        http="h11",
+        h11_max_incomplete_event_size=16 * 1024,
     )

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alliance_platform.dbroles import with_login
 from alliance_platform.http_security import RateLimiter
+from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES
 from alliance_platform.tokens import TokenSettings
 
 
@@ -22,6 +23,11 @@ class CommonSettings(BaseSettings):
     # The database password from a file (a mounted secret) rather than inside DATABASE_URL.
     database_password_file: str | None = Field(None, alias="ALLIANCE_DB_PASSWORD_FILE")
     topic_partitions: int = Field(12, alias="ALLIANCE_TOPIC_PARTITIONS", ge=1)
+    # The broker's `message.max.bytes` (its default): an outbox row larger than this is parked
+    # before it is sent (docs/limits.md).
+    kafka_message_max_bytes: int = Field(
+        DEFAULT_MESSAGE_MAX_BYTES, alias="ALLIANCE_KAFKA_MESSAGE_MAX_BYTES", ge=1024
+    )
     http_host: str = Field("127.0.0.1", alias="ALLIANCE_HTTP_HOST")
     http_port: int = Field(8000, alias="ALLIANCE_HTTP_PORT")
     log_level: str = Field("INFO", alias="ALLIANCE_LOG_LEVEL")

@@ -14,7 +14,7 @@ SCHEMA = "alerts"
 # (the schema is recreated and a consumer group named after the version reads from the start).
 PROJECTION_VERSION = 6
 _plumbing = MetaData(schema=SCHEMA)
-outbox, processed_event = plumbing_tables(_plumbing)
+outbox, outbox_parked, processed_event = plumbing_tables(_plumbing)
 clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
 staff = Table(
     "staff",
@@ -65,5 +65,6 @@ TABLES: list[Table] = [
     pending_command,
     case_signal,
     outbox,
+    outbox_parked,
     processed_event,
 ]

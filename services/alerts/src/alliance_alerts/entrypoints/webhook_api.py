@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
 from alliance_alerts.adapters.delivery_store import delivery_log
 from alliance_alerts.adapters.secret_box import SecretBox
@@ -27,7 +27,7 @@ ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)
 class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: AnyHttpUrl = Field(
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)] = Field(
         description="https, on a host that resolves to public addresses only (unless the "
         "operator allows its network: ALLIANCE_WEBHOOK_ALLOW_NETWORKS)."
     )

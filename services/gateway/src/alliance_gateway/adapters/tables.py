@@ -49,4 +49,4 @@ command = Table(
     Column("accepted_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
     UniqueConstraint("subject", "client_mutation_id"),
 )
-outbox, processed_event = plumbing_tables(metadata)
+outbox, outbox_parked, processed_event = plumbing_tables(metadata)

@@ -18,6 +18,7 @@ from alliance_contracts.events import (
     ReadAuditedPayload,
     derived_event_id,
 )
+from alliance_contracts.events.audit import MAX_AUDITED_IDS, MAX_OPERATION_NAME
 from alliance_contracts.topics import AUDIT, TopicSpec
 from alliance_gateway.adapters.tables import SCHEMA
 from alliance_platform.outbox import OutboxMessage, enqueue
@@ -25,6 +26,17 @@ from alliance_platform.outbox import OutboxMessage, enqueue
 
 class ClientMutationConflict(Exception):
     """The client mutation id was used before for another command."""
+
+
+def _pages(
+    case_ids: list[str], dyad_ids: list[uuid.UUID]
+) -> list[tuple[list[str], list[uuid.UUID]]]:
+    size = MAX_AUDITED_IDS
+    count = max(1, -(-len(case_ids) // size), -(-len(dyad_ids) // size))
+    return [
+        (case_ids[i * size : (i + 1) * size], dyad_ids[i * size : (i + 1) * size])
+        for i in range(count)
+    ]
 
 
 async def record_reads(
@@ -40,6 +52,9 @@ async def record_reads(
     by_clinic: dict[str, list[str]] = defaultdict(list)
     for clinic, case in sorted(cases):
         by_clinic[clinic].append(case)
+    # The door refuses longer names; cut here too, so an audit event is always bounded.
+    operation = operation[:MAX_OPERATION_NAME] if operation else operation
+    address = address[:64] if address else address
     events = [
         ReadAudited(
             event_id=uuid.uuid4(),
@@ -53,10 +68,12 @@ async def record_reads(
                 operation=operation,
                 address=address,
                 case_ids=case_ids,
-                dyad_ids=sorted(dyads),
+                dyad_ids=dyad_ids,
             ),
         )
-        for clinic, case_ids in by_clinic.items()
+        for clinic, all_case_ids in by_clinic.items()
+        # A large read fills several records, each within the event's bounds.
+        for case_ids, dyad_ids in _pages(all_case_ids, sorted(dyads))
     ]
     async with pool.acquire() as conn, conn.transaction():
         await conn.executemany(

@@ -29,7 +29,7 @@ from alliance_platform.health import health_router
 from alliance_platform.http_security import Refused, admit
 from alliance_platform.kafka import kafka_reachable
 from alliance_platform.migrate import require_at_head
-from alliance_platform.outbox import OutboxRelay
+from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.runtime import Runtime
 from alliance_platform.tokens import InvalidToken, TokenServiceUnavailable, TokenVerifier
 
@@ -77,7 +77,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await require_at_head(settings.database_url, MIGRATIONS)  # no DDL here: migrations
         runtime.pool = await create_pool(settings.database_url, 4)
         runtime.relay = OutboxRelay(
-            runtime.pool, SCHEMA, settings.kafka_bootstrap_servers, "gateway-relay"
+            runtime.pool,
+            SCHEMA,
+            settings.kafka_bootstrap_servers,
+            "gateway-relay",
+            max_message_bytes=settings.kafka_message_max_bytes,
         )
         runtime.relay.start()
         hub.start()

@@ -16,7 +16,7 @@ from alliance_contracts.readmodels import Dyad, DyadScore
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.notices import NoticeHub
 from alliance_gateway.application.request import ReadRecord, Request
-from alliance_platform.outbox import OutboxRelay
+from alliance_platform.outbox_relay import OutboxRelay
 
 
 class Context(BaseContext, Request):

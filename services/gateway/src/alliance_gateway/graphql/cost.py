@@ -9,7 +9,8 @@ connection's `edges` is the page itself), `history` counting 10 entries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -34,6 +35,8 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from alliance_contracts.events.audit import MAX_OPERATION_NAME
+from alliance_gateway.application.request import UserError
 from alliance_gateway.graphql.pagination import MAX_PAGE
 
 DEFAULT_LIST_SIZE = 10
@@ -169,9 +172,47 @@ class TotalDepthLimit(AddValidationRules):
         super().__init__([DepthRule])
 
 
+MAX_DOCUMENT_BYTES = 32 * 1024
+MAX_VARIABLES_BYTES = 64 * 1024
+
+
+def _too_large(
+    query: str | None, operation: str | None, names: list[str], variables: object
+) -> str | None:
+    if query is not None and len(query.encode()) > MAX_DOCUMENT_BYTES:
+        return f"query: the document must be at most {MAX_DOCUMENT_BYTES} bytes"
+    if any(len(name) > MAX_OPERATION_NAME for name in [*names, operation or ""]):
+        return f"operation name: must be at most {MAX_OPERATION_NAME} characters"
+    if variables and len(json.dumps(variables, default=str).encode()) > MAX_VARIABLES_BYTES:
+        return f"variables: must be at most {MAX_VARIABLES_BYTES} bytes as JSON"
+    return None
+
+
+class RequestLimits(SchemaExtension):
+    """Refuses an operation whose document, operation name (given, or named in the document:
+    it goes into the read audit) or variables are over their bounds (docs/limits.md), over HTTP
+    and WebSockets alike. Checked before validation: parsing is already bounded by the body
+    limit and the token limit. A refusal is an error for the client; nothing runs, so nothing
+    is read or audited."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        names = [
+            d.name.value
+            for d in (context.graphql_document.definitions if context.graphql_document else ())
+            if isinstance(d, OperationDefinitionNode) and d.name
+        ]
+        if refusal := _too_large(context.query, context.operation_name, names, context.variables):
+            # Errors set before validation are answered as they are (validation is skipped).
+            error = GraphQLError(refusal, original_error=UserError(refusal))
+            context.pre_execution_errors = [error]
+        yield
+
+
 def limits(max_cost: int) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     """The schema extensions that refuse a query before it runs."""
     return [
+        RequestLimits,
         lambda: QueryDepthLimiter(max_depth=10),
         lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=2000),

@@ -55,4 +55,4 @@ clinic_config = clinic_config_table(
     Column("event_id", Uuid, nullable=False),
     Column("recorded_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
-outbox, processed_event = plumbing_tables(metadata)
+outbox, outbox_parked, processed_event = plumbing_tables(metadata)

@@ -12,7 +12,12 @@ from alliance_contracts.events import ClinicConfigured
 from alliance_contracts.instruments import RuleBroken, Violation
 from alliance_contracts.topics import CONFIG, RESPONSES, TopicSpec
 from alliance_intake.application.ports import IntakeUnitOfWork
-from alliance_intake.domain.configuration import ChangeConfiguration, configured_event, resolve
+from alliance_intake.domain.configuration import (
+    ChangeConfiguration,
+    configured_event,
+    resolve,
+    too_large,
+)
 from alliance_intake.domain.demographics import (
     SetDemographics,
     check_demographics,
@@ -85,6 +90,8 @@ async def configure_clinic(
         await uow.configurations.lock(clinic_id)
         current = await uow.configurations.current(clinic_id)
         config = resolve(current.config, change.overrides)
+        if violations := too_large(config):
+            raise Rejected(violations)
         accepted = configured_event(
             clinic_id, change, current.version + 1, config, new_id(), recorded_at
         )

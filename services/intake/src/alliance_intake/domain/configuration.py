@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import (
@@ -15,8 +16,14 @@ from alliance_contracts.events import (
     ClinicConfiguredPayload,
 )
 from alliance_contracts.ids import IdempotencyKey
+from alliance_contracts.instruments import Violation
 from alliance_contracts.timing import Timestamp
 from alliance_intake.domain.submission import Accepted, fingerprint
+
+# Bounds of what a clinic may send and keep (docs/limits.md): the event that carries both stays
+# far below the broker's message size, however the versions pile up.
+MAX_OVERRIDES_BYTES = 32 * 1024
+MAX_CONFIGURATION_BYTES = 64 * 1024
 
 
 class ChangeConfiguration(BaseModel):
@@ -32,6 +39,13 @@ class ChangeConfiguration(BaseModel):
         None, description="Default: now. Responses administered from then on use it."
     )
     idempotency_key: IdempotencyKey
+
+    @field_validator("overrides")
+    @classmethod
+    def _bounded(cls, overrides: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(overrides).encode()) > MAX_OVERRIDES_BYTES:
+            raise ValueError(f"must be at most {MAX_OVERRIDES_BYTES} bytes as JSON")
+        return overrides
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +77,14 @@ def resolve(current: ClinicalConfig, overrides: dict[str, Any]) -> ClinicalConfi
     """The new complete configuration; raises pydantic.ValidationError naming the field."""
     merged = deep_merge(current.model_dump(mode="json"), attribute(overrides))
     return ClinicalConfig.model_validate(merged)
+
+
+def too_large(config: ClinicalConfig) -> list[Violation]:
+    """The rule on the size of a resolved configuration (each version keeps all before it)."""
+    if len(config.model_dump_json().encode()) <= MAX_CONFIGURATION_BYTES:
+        return []
+    rule = f"the resulting configuration must be at most {MAX_CONFIGURATION_BYTES} bytes as JSON"
+    return [Violation("overrides", rule)]
 
 
 def configured_event(

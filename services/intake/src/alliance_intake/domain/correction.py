@@ -33,7 +33,7 @@ class AmendResponse(BaseModel):
     answers: Answers = Field(
         description="The corrected answers, all of them: the same item rules as on submission.",
         json_schema_extra={
-            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$"},
+            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$", "maxLength": 3},
             "maxProperties": 200,
         },
     )

@@ -70,7 +70,7 @@ from alliance_platform.health import health_router
 from alliance_platform.http_security import error_body, install, require_write
 from alliance_platform.kafka import kafka_reachable
 from alliance_platform.migrate import require_at_head
-from alliance_platform.outbox import OutboxRelay
+from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.runtime import Runtime
 from alliance_platform.tokens import TokenVerifier
 
@@ -130,7 +130,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await require_at_head(settings.database_url, MIGRATIONS)  # no DDL here: migrations
         pool = await create_pool(settings.database_url, settings.db_pool_size)
-        relay = OutboxRelay(pool, SCHEMA, settings.kafka_bootstrap_servers, "intake-relay")
+        relay = OutboxRelay(
+            pool,
+            SCHEMA,
+            settings.kafka_bootstrap_servers,
+            "intake-relay",
+            max_message_bytes=settings.kafka_message_max_bytes,
+        )
         relay.start()
         runtime.pool, runtime.relay = pool, relay
         # Requests from the gateway; while Kafka is down they wait in their topic (and HTTP
@@ -325,9 +331,15 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         return receipt
 
     @app.get("/v1/outbox", tags=["operations"], responses=READ_ERRORS)
-    async def outbox_status(_: Caller) -> dict[str, int]:
-        """How many accepted events are not yet published to Kafka (a count only: any valid
-        token)."""
-        return {"pending": await runtime.require()[1].pending()}
+    async def outbox_status(_: Caller) -> dict[str, int | float | None]:
+        """How many accepted events are not yet published to Kafka, the age of the oldest in
+        seconds, and how many Kafka could not take (parked; see docs/operations.md). Counts
+        only: any valid token."""
+        status = await runtime.require()[1].status()
+        return {
+            "pending": status.backlog,
+            "oldest_age_seconds": status.oldest_age_s,
+            "parked": status.parked,
+        }
 
     return app

@@ -14,7 +14,7 @@ SCHEMA = "scoring"
 # (the schema is recreated and a consumer group named after the version reads from the start).
 PROJECTION_VERSION = 8
 _plumbing = MetaData(schema=SCHEMA)
-outbox, processed_event = plumbing_tables(_plumbing)
+outbox, outbox_parked, processed_event = plumbing_tables(_plumbing)
 # The fold state of each case (private to scoring; the read models are derived from it).
 case_state = Table(
     "case_state",
@@ -49,5 +49,6 @@ TABLES: list[Table] = [
     case_input,
     clinic_config,
     outbox,
+    outbox_parked,
     processed_event,
 ]

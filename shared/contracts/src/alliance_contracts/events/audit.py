@@ -5,17 +5,24 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
+from pydantic import Field
+
 from alliance_contracts.events.envelope import EventEnvelope, Frozen
-from alliance_contracts.ids import CaseId, PseudonymousId
+from alliance_contracts.ids import CaseId, Code, PseudonymousId
+
+# The gateway refuses longer operation names (and would truncate one, for the audit).
+MAX_OPERATION_NAME = 128
+# One operation's reads of a clinic fill as many events as these take.
+MAX_AUDITED_IDS = 500
 
 
 class ReadAuditedPayload(Frozen):
     subject: PseudonymousId
-    role: str
-    operation: str | None
-    address: str | None
-    case_ids: list[CaseId]
-    dyad_ids: list[uuid.UUID]
+    role: Code
+    operation: str | None = Field(max_length=MAX_OPERATION_NAME)
+    address: str | None = Field(max_length=64, description="The client's IP address.")
+    case_ids: list[CaseId] = Field(max_length=MAX_AUDITED_IDS)
+    dyad_ids: list[uuid.UUID] = Field(max_length=MAX_AUDITED_IDS)
 
 
 class ReadAudited(EventEnvelope):

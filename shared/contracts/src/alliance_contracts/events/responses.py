@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from alliance_contracts.events.envelope import EventEnvelope, Frozen
-from alliance_contracts.ids import Note, PseudonymousId, TherapistId
+from alliance_contracts.ids import Code, Note, PseudonymousId, TherapistId
 from alliance_contracts.timing import Timestamp
 from alliance_contracts.vocabulary import (
     AgeGroup,
@@ -27,8 +27,8 @@ class ResponseSubmittedPayload(Frozen):
     respondent_id: PseudonymousId | None = Field(
         None, description="Pseudonymous id of the respondent when several share a role (parents)."
     )
-    instrument: str = Field(description="Instrument code, e.g. SRS, WAI-SR.")
-    form: str = Field(description="Form of the instrument, e.g. client, therapist, child.")
+    instrument: Code = Field(description="Instrument code, e.g. SRS, WAI-SR.")
+    form: Code = Field(description="Form of the instrument, e.g. client, therapist, child.")
     session_number: int = Field(ge=1, le=1000)
     administered_at: Timestamp
     answers: dict[ItemNumber, float | None] = Field(
@@ -36,7 +36,7 @@ class ResponseSubmittedPayload(Frozen):
         "instrument's items and answer ranges are in docs/clinical.md; a broken item rule "
         "answers 422 naming the item.",
         json_schema_extra={
-            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$"},
+            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$", "maxLength": 3},
             "maxProperties": 200,
         },
     )
@@ -87,7 +87,7 @@ class ResponseAmendedPayload(Frozen):
     answers: Answers = Field(
         description="The corrected answers, all of them (same rules as on submission).",
         json_schema_extra={
-            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$"},
+            "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$", "maxLength": 3},
             "maxProperties": 200,
         },
     )
