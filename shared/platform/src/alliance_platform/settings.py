@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alliance_platform.dbroles import with_login
 from alliance_platform.http_security import RateLimiter
 from alliance_platform.tokens import TokenSettings
+from alliance_platform.tracking import Tracking, Waits
 
 
 class CommonSettings(BaseSettings):
@@ -32,6 +36,17 @@ class CommonSettings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, alias="ALLIANCE_MAX_BODY_BYTES", ge=1024)
     rate_limit_per_second: float = Field(100.0, alias="ALLIANCE_RATE_LIMIT_PER_SECOND", ge=0)
     rate_limit_burst: int = Field(200, alias="ALLIANCE_RATE_LIMIT_BURST", ge=1)
+
+    # Consumers (decision 0011, docs/operations.md): Kafka's `message.max.bytes` (a dead letter
+    # that would not fit is truncated), how long a parked record may wait before it is
+    # dead-lettered, how often parked records are looked at, how long processed-event ids are
+    # kept (a relay's duplicate arrives well within it).
+    kafka_max_message_bytes: int = Field(
+        1_048_588, alias="ALLIANCE_KAFKA_MAX_MESSAGE_BYTES", ge=65_536
+    )
+    park_timeout_seconds: float = Field(86_400.0, alias="ALLIANCE_PARK_TIMEOUT_SECONDS", gt=0)
+    park_check_seconds: float = Field(30.0, alias="ALLIANCE_PARK_CHECK_SECONDS", gt=0)
+    dedup_retention_hours: float = Field(168.0, alias="ALLIANCE_DEDUP_RETENTION_HOURS", gt=0)
 
     # Bearer tokens (every HTTP door): RS256 against a JWKS, with audience and issuer.
     jwks_file: str | None = Field(None, alias="ALLIANCE_JWKS_FILE")
@@ -57,6 +72,20 @@ class CommonSettings(BaseSettings):
             issuer=self.jwt_issuer,
             dev_mode=self.dev_mode,
             dev_secret=self.dev_jwt_secret,
+        )
+
+    def tracking(
+        self, pool: Callable[[], asyncpg.Pool], schema: str, topic: str, waits: Waits | None = None
+    ) -> Tracking:
+        """How a consumer of `topic` tracks its positions (and parks) in `schema`."""
+        return Tracking(
+            pool,
+            schema,
+            topic,
+            waits,
+            park_timeout=timedelta(seconds=self.park_timeout_seconds),
+            check_every_s=self.park_check_seconds,
+            retention=timedelta(hours=self.dedup_retention_hours),
         )
 
     def limiter(self) -> RateLimiter | None:

@@ -24,6 +24,7 @@ from alliance_contracts.events import (
     StaffChanged,
 )
 from alliance_platform.outbox import Connection
+from alliance_platform.tracking import Consumed
 from alliance_platform.unit_of_work import (
     PostgresConfigurationVersions,
     PostgresProcessedEvents,
@@ -130,11 +131,11 @@ class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
     deliveries: PostgresDeliveries
     signals: PostgresCaseSignals
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, SCHEMA)
+    def __init__(self, pool: asyncpg.Pool, consumed: Consumed[Any] | None = None) -> None:
+        super().__init__(pool, SCHEMA, consumed)
 
     def bind(self, conn: Connection) -> None:
-        self.processed = PostgresProcessedEvents(conn, SCHEMA)
+        self.processed = PostgresProcessedEvents(conn, SCHEMA, self.consumed)
         self.configurations = PostgresConfigurationVersions(conn, SCHEMA)
         self.alerts = PostgresAlerts(conn)
         self.routing = PostgresRouting(conn)
