@@ -172,13 +172,23 @@ class Redrive(Enum):
 
 async def list_dead_letters(bootstrap: str) -> list[DeadLetter]:
     """Every record of the dead-letter topic, per partition in offset order."""
+    partitions = [
+        TopicPartition(DEAD_LETTER.name, p)
+        for p in await partitions_of(bootstrap, DEAD_LETTER.name)
+    ]
     async with _reader(bootstrap) as consumer:
-        partitions = [
-            TopicPartition(DEAD_LETTER.name, p)
-            for p in sorted(await consumer.partitions_for_topic(DEAD_LETTER.name) or ())
-        ]
         records = await _read_from(consumer, {tp: None for tp in partitions})
     return [DeadLetter.of(r) for r in records]
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The topic's partitions (a producer waits for the metadata, a consumer does not)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        return sorted(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
 
 
 async def read_dead_letter(bootstrap: str, partition: int, offset: int) -> DeadLetter:

@@ -73,14 +73,16 @@ def build_broker(
         topic: TopicSpec,
         handler: Callable[[PostgresAlertsUnitOfWork, Sequence[E]], Awaitable[int]],
         waits: Waits | None = None,
+        *,
+        tracked: bool = True,
     ) -> BatchPipeline[E]:
-        """One topic's pipeline: positions tracked in the alerts schema."""
+        """One topic's pipeline, its positions tracked in the alerts schema (`tracked`)."""
 
         async def process(consumed: Consumed[E]) -> None:
             if await handler(PostgresAlertsUnitOfWork(pool(), consumed), consumed.events):
                 runtime.require()[1].wake()  # notices were enqueued
 
-        tracking = settings.tracking(pool, SCHEMA, topic.name, waits)
+        tracking = settings.tracking(pool, SCHEMA, topic.name, waits) if tracked else None
         built.append(BatchPipeline(TypeAdapter(adapter), process, dead_letters, tracking=tracking))
         return built[-1]
 
@@ -121,12 +123,13 @@ def build_broker(
         await enqueue_deliveries(uow, notices, clock(), settings.delivery_policy())
         return 0  # deliveries are sent by the delivery loop, not the relay
 
-    deliveries: BatchPipeline[AlertNotice] = pipeline(AlertNotice, NOTICES, enqueue)
+    # Untracked: the delivery log (alerts_delivery, not rebuilt) is keyed by notice id, so a
+    # redelivery queues nothing twice, and positions in the projection schema would be lost
+    # on a rebuild; Kafka's committed offsets of this group say where delivery stands.
+    deliveries: BatchPipeline[AlertNotice] = pipeline(AlertNotice, NOTICES, enqueue, tracked=False)
 
     # Not versioned with the projection: a rebuild replays notices, which must not be
     # delivered again (the delivery log is keyed by notice id, and old notices are not live).
-    # Its positions are kept in the projection schema all the same: after a rebuild, Kafka's
-    # committed offsets of this group say where delivery stands (see docs/operations.md).
     @batch_subscriber(broker, NOTICES, group_id=f"{SERVICE}-delivery")
     async def on_notices(
         batch: list[Annotated[bytes, documented_as(AlertNotice)]], msg: KafkaMessage
