@@ -194,8 +194,10 @@ async def test_a_waiting_response_is_parked_and_a_redriven_configuration_unblock
         # No restart: the parked responses are folded in their order once the version is in.
         await eventually(lambda: _at_least(responses_of(pg, waiting_case), 2))
         assert await _parked(pg, waiting_case, 0) == []
-        dyad = await pg.fetchrow("SELECT latest FROM scoring.dyad WHERE case_id = $1", waiting_case)
-        assert json.loads(dyad["latest"])["SRS"]["session_number"] == 2
+        latest = await pg.fetchval(
+            "SELECT latest FROM scoring.dyad WHERE case_id = $1", waiting_case
+        )
+        assert json.loads(latest)["SRS"]["session_number"] == 2
 
     redriven = [
         r
