@@ -355,3 +355,57 @@ async def _parked(pg: asyncpg.Pool, case: str, n: int) -> list[asyncpg.Record] |
 async def _dead_letters(stack: Endpoints, key: str, n: int) -> list[Record] | None:
     records = await dead_letters_of(stack, key)
     return records if len(records) >= n else None
+
+
+async def test_a_command_that_overtakes_its_alert_is_parked_until_the_alert_is_raised(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    from alliance_alerts.application.handlers import apply_scoring
+    from alliance_alerts.entrypoints.app import create_app as alerts_app
+    from alliance_alerts.settings import AlertsSettings
+    from alliance_contracts.events import AlertCommand, AlertCommandPayload
+    from alliance_contracts.topics import COMMANDS, SCORED
+    from alliance_contracts.vocabulary import AlertCommandAction
+    from tests.helpers import AUTH_ENV
+    from tests.unit.clinical import srs_series
+    from tests.unit.fakes.alerts import FakeAlertsUnitOfWork
+    from tests.unit.test_alert_rules import outputs
+
+    clinic, case = ids("clinic"), ids("case")
+    published = outputs(srs_series(case, [38] * 6 + [30], clinic=clinic))
+    folded = FakeAlertsUnitOfWork()  # alert ids are derived from the events: the same here
+    await apply_scoring(folded, published)
+    [alert_id] = folded.alerts.by_alert_id
+    now = published[-1].recorded_at
+    acknowledge = AlertCommand(
+        event_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id=case,
+        occurred_at=now,
+        recorded_at=now,
+        payload=AlertCommandPayload(
+            alert_id=alert_id, action=AlertCommandAction.ACKNOWLEDGE, actor_id="th-1"
+        ),
+    )
+    await produce(stack.kafka_bootstrap_servers, COMMANDS.name, [acknowledge])
+    settings = AlertsSettings.model_validate(
+        {**stack.service_env("alerts"), **AUTH_ENV, "ALLIANCE_PARK_CHECK_SECONDS": "0.5"}
+    )
+    async with serving(alerts_app(settings)):
+
+        async def parked() -> list[asyncpg.Record]:
+            return await pg.fetch(
+                "SELECT waiting_for FROM alerts.parked WHERE key = $1", case.encode()
+            )
+
+        assert [r["waiting_for"] for r in await eventually(parked)] == [f"alert:{alert_id}"]
+        await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
+
+        async def acknowledged() -> bool:
+            status = await pg.fetchval(
+                "SELECT status FROM alerts.alert WHERE alert_id = $1", alert_id
+            )
+            return bool(status == "acknowledged")
+
+        await eventually(acknowledged)
+        assert await parked() == []

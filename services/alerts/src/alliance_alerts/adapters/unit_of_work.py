@@ -80,6 +80,21 @@ class PostgresParkedCommands:
         return await store.take_parked(self.conn, alert_ids)
 
 
+class AlertsRaised:
+    """What users' commands wait for (`tracking.Waits`): their alert, as `alert:<id>` (a
+    command can overtake the signal that raises it: the topics are not ordered together)."""
+
+    def needs(self, event: Any) -> str | None:
+        return f"alert:{event.payload.alert_id}" if isinstance(event, AlertCommand) else None
+
+    async def missing(self, conn: Connection, schema: str, needs: set[str]) -> set[str]:
+        wanted = {uuid.UUID(need.removeprefix("alert:")): need for need in needs}
+        rows = await conn.fetch(
+            f"SELECT alert_id FROM {schema}.alert WHERE alert_id = ANY($1::uuid[])", list(wanted)
+        )
+        return set(wanted.values()) - {wanted[r["alert_id"]] for r in rows}
+
+
 class PostgresDeliveries:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

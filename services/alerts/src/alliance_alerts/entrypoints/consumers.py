@@ -13,7 +13,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter
 
 from alliance_alerts.adapters.tables import PROJECTION_VERSION, SCHEMA
-from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
+from alliance_alerts.adapters.unit_of_work import AlertsRaised, PostgresAlertsUnitOfWork
 from alliance_alerts.application.delivery import enqueue_deliveries
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
@@ -86,9 +86,14 @@ def build_broker(
         built.append(BatchPipeline(TypeAdapter(adapter), process, dead_letters, tracking=tracking))
         return built[-1]
 
+    async def on_scoring(uow: PostgresAlertsUnitOfWork, events: Sequence[ScoringOutput]) -> int:
+        notices = await apply_scoring(uow, events)
+        commands.wake_parked()  # an alert parked commands wait for may have been raised
+        return notices
+
     # Signals stamped with a configuration version not consumed yet are parked until it is.
     scoring: BatchPipeline[ScoringOutput] = pipeline(
-        ScoringOutput, SCORED, apply_scoring, ConfigurationStamps()
+        ScoringOutput, SCORED, on_scoring, ConfigurationStamps()
     )
 
     async def on_clinic_events(uow: PostgresAlertsUnitOfWork, events: Sequence[ClinicInput]) -> int:
@@ -97,7 +102,10 @@ def build_broker(
         return notices
 
     clinic: BatchPipeline[ClinicInput] = pipeline(ClinicInput, CONFIG, on_clinic_events)
-    commands: BatchPipeline[AlertCommand] = pipeline(AlertCommand, COMMANDS, apply_commands)
+    # Commands for an alert not raised yet are parked until it is.
+    commands: BatchPipeline[AlertCommand] = pipeline(
+        AlertCommand, COMMANDS, apply_commands, AlertsRaised()
+    )
 
     @batch_subscriber(broker, SCORED, group_id=GROUP, tracking=scoring.tracking)
     async def on_scored(
