@@ -1,13 +1,16 @@
 """Batch consumption with exactly-once effects on PostgreSQL.
 
-One FastStream batch = one call of `process` (one PostgreSQL transaction that records the
-processed event ids with the projection changes). The Kafka offsets are committed only after
-that commit (`AckPolicy.MANUAL`). Errors are classified:
+One FastStream batch = one call of `process`: a use case whose unit of work claims the batch
+(`tracking.Consumed`) in its one PostgreSQL transaction with the projection changes; for a
+tracked consumer that claim stores the consumed positions and parks waiting records
+(`tracking.py`, `parking.py`). Kafka's offsets are committed after that commit
+(`AckPolicy.MANUAL`), as a convenience. Errors are classified:
 
-- unreadable or invalid messages (poison) go to the dead-letter topic with the reason in
-  headers, and the pipeline goes on;
+- unreadable or invalid messages (poison) go to the dead-letter topic once, with the reason in
+  headers (`dead_letters.py`): the records before one are committed first, and the dead letter
+  is acknowledged inside the transaction that moves the position past it;
 - transient failures (PostgreSQL or Kafka unavailable) back off, then the batch is rewound
-  (`nack`) and redelivered;
+  (`nack`) and redelivered (what is below the stored positions is skipped);
 - any other failure of a batch is retried one event at a time, so a single bad event is
   dead-lettered and the rest are kept.
 """
