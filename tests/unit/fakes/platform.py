@@ -66,6 +66,7 @@ class FakeOutbox:
 @dataclass
 class FakeProcessedEvents:
     ids: set[uuid.UUID] = field(default_factory=set)
+    to_commit: bool = False  # an untracked consumer's: nothing but the ids
 
     async def claim(self, events: Sequence[E]) -> list[E]:
         fresh = []

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from alliance_contracts.events import EventEnvelope
+from alliance_contracts.events import (
+    AlertCommand,
+    AlertNotice,
+    CaseInput,
+    ClinicInput,
+    EventEnvelope,
+    IntakeCommand,
+    ReadAudited,
+    ScoringOutput,
+)
 
 
 @dataclass(frozen=True)
@@ -103,3 +112,23 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     AUDIT,
     DEAD_LETTER,
 )
+
+
+# What each topic's records are (its event union): what a redriven dead letter must validate as.
+_EVENTS: dict[str, Any] = {
+    RESPONSES.name: CaseInput,
+    CONFIG.name: ClinicInput,
+    SCORED.name: ScoringOutput,
+    COMMANDS.name: AlertCommand,
+    INTAKE_COMMANDS.name: IntakeCommand,
+    NOTICES.name: AlertNotice,
+    AUDIT.name: ReadAudited,
+}
+
+
+def event_union(topic: str) -> Any:
+    """The type (an annotated union, or one event model) of a topic's records."""
+    try:
+        return _EVENTS[topic]
+    except KeyError:
+        raise ValueError(f"{topic}: no event type is declared for this topic") from None

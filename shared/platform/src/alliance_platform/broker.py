@@ -13,6 +13,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 from alliance_contracts.topics import TopicSpec
 from alliance_platform.consumer import raw_batch_decoder
 from alliance_platform.settings import CommonSettings
+from alliance_platform.tracking import SeekToStoredPositions, Tracking
 
 
 def create_broker(settings: CommonSettings, service: str) -> KafkaBroker:
@@ -40,10 +41,13 @@ def batch_subscriber(
     *,
     max_records: int = 500,
     description: str = "",
+    tracking: Tracking | None = None,
 ) -> Callable[[Callable[..., Awaitable[Any]]], BatchSubscriber]:
     """A consumer-group batch subscriber that reads from the earliest offset and commits only
-    when told (`AckPolicy.MANUAL`: after the PostgreSQL transaction)."""
-    return broker.subscriber(  # type: ignore[return-value]
+    when told (`AckPolicy.MANUAL`: after the PostgreSQL transaction). With `tracking`, it seeks
+    to the positions stored in PostgreSQL when partitions are assigned."""
+    seek = SeekToStoredPositions(tracking) if tracking is not None else None
+    subscriber = broker.subscriber(
         topic.name,
         group_id=group_id,
         batch=True,
@@ -54,4 +58,8 @@ def batch_subscriber(
         decoder=raw_batch_decoder,
         max_poll_interval_ms=300_000,
         description=description or topic.description,
+        listener=seek,
     )
+    if seek is not None:
+        seek.subscriber = subscriber
+    return subscriber  # type: ignore[return-value]

@@ -26,7 +26,34 @@ Resolve = Callable[[str, int, datetime], ClinicalConfig]
 
 
 class ConfigurationNotYetKnown(RetryLater):
-    """An event names a configuration version the config topic has not delivered yet."""
+    """An event names a configuration version the config topic has not delivered yet (a
+    tracked consumer parks such events first: `ConfigurationStamps`)."""
+
+
+class ConfigurationStamps:
+    """What a consumer's events wait for (`tracking.Waits`): the configuration version they
+    are stamped with (`config_version`), as `config:<clinic>:<version>`."""
+
+    def needs(self, event: Any) -> str | None:
+        version = getattr(event, "config_version", 0)
+        return f"config:{event.clinic_id}:{version}" if version > 0 else None
+
+    async def missing(self, conn: Connection, schema: str, needs: set[str]) -> set[str]:
+        wanted = {need: need.removeprefix("config:").rsplit(":", 1) for need in needs}
+        if not wanted:
+            return set()
+        rows = await conn.fetch(
+            f"SELECT clinic_id, max(version) AS known FROM {schema}.clinic_config "
+            "WHERE clinic_id = ANY($1::text[]) GROUP BY clinic_id",
+            list({clinic for clinic, _ in wanted.values()}),
+        )
+        known = {r["clinic_id"]: r["known"] for r in rows}
+        # As the resolver: a version is there once the clinic's latest is at least it.
+        return {
+            need
+            for need, (clinic, version) in wanted.items()
+            if known.get(clinic, 0) < int(version)
+        }
 
 
 def clinic_config_table(metadata: MetaData, *extra: Column[Any]) -> Table:

@@ -1,13 +1,16 @@
 """Batch consumption with exactly-once effects on PostgreSQL.
 
-One FastStream batch = one call of `process` (one PostgreSQL transaction that records the
-processed event ids with the projection changes). The Kafka offsets are committed only after
-that commit (`AckPolicy.MANUAL`). Errors are classified:
+One FastStream batch = one call of `process`: a use case whose unit of work claims the batch
+(`tracking.Consumed`) in its one PostgreSQL transaction with the projection changes; for a
+tracked consumer that claim stores the consumed positions and parks waiting records
+(`tracking.py`, `parking.py`). Kafka's offsets are committed after that commit
+(`AckPolicy.MANUAL`), as a convenience. Errors are classified:
 
-- unreadable or invalid messages (poison) go to the dead-letter topic with the reason in
-  headers, and the pipeline goes on;
+- unreadable or invalid messages (poison) go to the dead-letter topic once, with the reason in
+  headers (`dead_letters.py`): the records before one are committed first, and the dead letter
+  is acknowledged inside the transaction that moves the position past it;
 - transient failures (PostgreSQL or Kafka unavailable) back off, then the batch is rewound
-  (`nack`) and redelivered;
+  (`nack`) and redelivered (what is below the stored positions is skipped);
 - any other failure of a batch is retried one event at a time, so a single bad event is
   dead-lettered and the rest are kept.
 """
@@ -15,24 +18,38 @@ that commit (`AckPolicy.MANUAL`). Errors are classified:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import asyncpg
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
 
 from alliance_contracts.instruments import RuleBroken
-from alliance_contracts.topics import DEAD_LETTER
+from alliance_platform.dead_letters import DeadLetters, Source
+from alliance_platform.parking import expired, parked_heads, ready_records
+from alliance_platform.tracking import (
+    Consumed,
+    Delivered,
+    Partition,
+    Tracking,
+    advance,
+    lock_positions,
+    prune_processed,
+    stored_positions,
+)
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E")
+# How often each consumer deletes the processed-event ids past their retention.
+PRUNE_EVERY_S = 600.0
 
 
 class RetryLater(Exception):
@@ -86,58 +103,34 @@ async def raw_batch_decoder(msg: Any) -> list[bytes]:
     return [record.value or b"" for record in msg.raw_message]
 
 
-@dataclass(frozen=True)
-class DeadLetters:
-    broker: KafkaBroker
-    service: str
-
-    async def send(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
-        headers = {
-            **{k: v.decode(errors="replace") for k, v in record.headers or ()},
-            "dlq_reason": reason[:1000],
-            "dlq_service": self.service,
-            "dlq_source": f"{record.topic}/{record.partition}/{record.offset}",
-        }
-        await self.broker.publish(
-            record.value or b"", DEAD_LETTER.name, key=record.key, headers=headers
-        )
-        log.warning(
-            "dead-lettered a message",
-            extra={
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "reason": reason[:200],
-            },
-        )
-
-
 class BatchPipeline(Generic[E]):
+    """`process` runs a use case on a unit of work built over the `Consumed` it is given (the
+    unit of work claims it: see `tracking.py`). With `tracking`, positions are stored with the
+    projection, invalid records are dead-lettered once, waiting records are parked, and
+    `upkeep` (a background loop) retries and expires the parked ones and prunes old ids."""
+
     def __init__(
         self,
         adapter: TypeAdapter[E],
-        process: Callable[[Sequence[E]], Awaitable[None]],
+        process: Callable[[Consumed[E]], Awaitable[None]],
         dead_letters: DeadLetters,
         *,
+        tracking: Tracking | None = None,
         max_backoff: float = 30.0,
     ) -> None:
         self.adapter = adapter
         self.process = process
         self.dead_letters = dead_letters
+        self.tracking = tracking
         self.max_backoff = max_backoff
         self.failures = 0
         self.processed = 0
+        self._wake = asyncio.Event()
 
     async def handle(self, msg: KafkaMessage) -> None:
         records: tuple[ConsumerRecord[Any, Any], ...] = msg.raw_message
         try:
-            good: list[tuple[ConsumerRecord[Any, Any], E]] = []
-            for record in records:
-                try:
-                    good.append((record, self.adapter.validate_json(record.value or b"")))
-                except ValidationError as exc:
-                    await self.dead_letters.send(record, f"invalid event: {_summary(exc)}")
-            await self._process(good)
+            await self._consume([Source.of(r) for r in records])
         except TRANSIENT_ERRORS as exc:
             self.failures += 1
             delay = min(self.max_backoff, 0.2 * 2 ** min(self.failures, 8))
@@ -150,24 +143,135 @@ class BatchPipeline(Generic[E]):
             return
         self.failures = 0
         self.processed += len(records)
-        await msg.ack()
+        await msg.ack()  # a convenience only: the stored positions are what counts
 
-    async def _process(self, good: list[tuple[ConsumerRecord[Any, Any], E]]) -> None:
-        if not good:
+    async def _consume(self, sources: Sequence[Source]) -> None:
+        stored: dict[Partition, int] = {}
+        if self.tracking is not None:
+            stored = await stored_positions(
+                self.tracking.pool(), self.tracking.schema, {_partition(s) for s in sources}
+            )
+        pending: list[Delivered[E]] = []
+        for source in sources:
+            if source.offset < stored.get(_partition(source), 0):
+                continue  # consumed before (a rewind or a redelivery)
+            try:
+                pending.append(Delivered(source, self.adapter.validate_json(source.value)))
+            except ValidationError as exc:
+                # What comes before it is committed first, so a later rewind cannot bring the
+                # dead letter back.
+                await self._apply(pending)
+                pending = []
+                await self._dead_letter(source, f"invalid event: {_summary(exc)}")
+        await self._apply(pending)
+
+    async def _apply(self, delivered: Sequence[Delivered[E]]) -> None:
+        if not delivered:
             return
         try:
-            await self.process([event for _, event in good])
+            await self.process(self._consumed(delivered))
         except TRANSIENT_ERRORS:
             raise
         except Exception:
             log.exception("batch failed; retrying its events one at a time")
-            for record, event in good:
+            for one in delivered:
                 try:
-                    await self.process([event])
+                    await self.process(self._consumed([one]))
                 except TRANSIENT_ERRORS:
                     raise
                 except Exception as exc:
-                    await self.dead_letters.send(record, f"processing failed: {_reason(exc)}")
+                    reason = f"processing failed: {_reason(exc)}"
+                    await self._dead_letter(one.source, reason, one.parked_id)
+
+    def _consumed(self, delivered: Sequence[Delivered[E]]) -> Consumed[E]:
+        ends: dict[Partition, int] = {}
+        for d in delivered:
+            if d.parked_id is None:
+                ends[_partition(d.source)] = d.source.offset + 1
+        waits = self.tracking.waits if self.tracking is not None else None
+        return Consumed(delivered, ends if self.tracking is not None else {}, waits)
+
+    async def _dead_letter(self, source: Source, reason: str, parked_id: int | None = None) -> None:
+        """Sends the dead letter (awaiting Kafka's ack) inside the transaction that moves past
+        the record, so a rewind never sends it twice."""
+        if self.tracking is None:
+            await self.dead_letters.send(source, reason)
+            return
+        schema = self.tracking.schema
+        async with self.tracking.pool().acquire() as conn, conn.transaction():
+            if parked_id is not None:
+                if await conn.execute(f"DELETE FROM {schema}.parked WHERE id = $1", parked_id) == (
+                    "DELETE 0"
+                ):
+                    return  # another replica took it
+            else:
+                partition = _partition(source)
+                if source.offset < (await lock_positions(conn, schema, [partition]))[partition]:
+                    return
+                await advance(conn, schema, {partition: source.offset + 1})
+            await self.dead_letters.send(source, reason)
+
+    def wake_parked(self) -> None:
+        """Call when something parked records may wait for has arrived."""
+        self._wake.set()
+
+    async def upkeep(self) -> None:
+        """Runs with the service: retries the parked records whose wait is over, dead-letters
+        those that waited too long, prunes the processed-event ids past their retention."""
+        tracking = self.tracking
+        if tracking is None:
+            return
+        pruned_at = -math.inf
+        while True:
+            try:
+                if tracking.waits is not None:
+                    while await self.retry_parked():
+                        pass
+                    await self.expire_parked()
+                if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                    await prune_processed(tracking.pool(), tracking.schema, tracking.retention)
+                    pruned_at = time.monotonic()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer upkeep failed", extra={"error": type(exc).__name__})
+            self._wake.clear()
+            # asyncio.timeout, not wait_for: see OutboxRelay._run.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(tracking.check_every_s):
+                    await self._wake.wait()
+
+    async def retry_parked(self) -> int:
+        """Folds the parked records that may go now, in order, in a transaction of their own."""
+        tracking = self.tracking
+        assert tracking is not None
+        assert tracking.waits is not None
+        async with tracking.pool().acquire() as conn:
+            ready = await ready_records(conn, tracking.schema, tracking.topic, tracking.waits)
+        delivered: list[Delivered[E]] = []
+        for parked in ready:
+            try:
+                event = self.adapter.validate_json(parked.source.value)
+            except ValidationError as exc:
+                await self._dead_letter(parked.source, f"invalid event: {_summary(exc)}", parked.id)
+                continue
+            delivered.append(Delivered(parked.source, event, parked.id))
+        await self._apply(delivered)
+        return len(ready)
+
+    async def expire_parked(self) -> None:
+        tracking = self.tracking
+        assert tracking is not None
+        async with tracking.pool().acquire() as conn:
+            heads = await parked_heads(conn, tracking.schema, tracking.topic)
+            now = await conn.fetchval("SELECT now()")
+        for parked in expired(heads, now, tracking.park_timeout):
+            reason = f"parked too long: waiting for {parked.waiting_for} ({parked.reason})"
+            await self._dead_letter(parked.source, reason, parked.id)
+
+
+def _partition(source: Source) -> Partition:
+    return (source.topic, source.partition)
 
 
 def _reason(exc: Exception) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -11,6 +14,7 @@ from alliance_platform.dbroles import with_login
 from alliance_platform.http_security import RateLimiter
 from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES
 from alliance_platform.tokens import TokenSettings
+from alliance_platform.tracking import Tracking, Waits
 
 
 class CommonSettings(BaseSettings):
@@ -39,6 +43,14 @@ class CommonSettings(BaseSettings):
     rate_limit_per_second: float = Field(100.0, alias="ALLIANCE_RATE_LIMIT_PER_SECOND", ge=0)
     rate_limit_burst: int = Field(200, alias="ALLIANCE_RATE_LIMIT_BURST", ge=1)
 
+    # Consumers (docs/operations.md): how long a parked record may wait before it is
+    # dead-lettered, how often parked records are looked at, how long processed-event ids are
+    # kept (a relay's duplicate arrives well within it). A dead letter that would not fit
+    # `kafka_message_max_bytes` is truncated.
+    park_timeout_seconds: float = Field(86_400.0, alias="ALLIANCE_PARK_TIMEOUT_SECONDS", gt=0)
+    park_check_seconds: float = Field(30.0, alias="ALLIANCE_PARK_CHECK_SECONDS", gt=0)
+    dedup_retention_hours: float = Field(168.0, alias="ALLIANCE_DEDUP_RETENTION_HOURS", gt=0)
+
     # Bearer tokens (every HTTP door): RS256 against a JWKS, with audience and issuer.
     jwks_file: str | None = Field(None, alias="ALLIANCE_JWKS_FILE")
     jwks_url: str | None = Field(None, alias="ALLIANCE_JWKS_URL")
@@ -63,6 +75,20 @@ class CommonSettings(BaseSettings):
             issuer=self.jwt_issuer,
             dev_mode=self.dev_mode,
             dev_secret=self.dev_jwt_secret,
+        )
+
+    def tracking(
+        self, pool: Callable[[], asyncpg.Pool], schema: str, topic: str, waits: Waits | None = None
+    ) -> Tracking:
+        """How a consumer of `topic` tracks its positions (and parks) in `schema`."""
+        return Tracking(
+            pool,
+            schema,
+            topic,
+            waits,
+            park_timeout=timedelta(seconds=self.park_timeout_seconds),
+            check_every_s=self.park_check_seconds,
+            retention=timedelta(hours=self.dedup_retention_hours),
         )
 
     def limiter(self) -> RateLimiter | None:

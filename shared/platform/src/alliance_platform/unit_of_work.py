@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import asyncpg
 from asyncpg.transaction import Transaction
@@ -24,6 +24,7 @@ from asyncpg.transaction import Transaction
 from alliance_contracts.events import ClinicConfigured, EventEnvelope
 from alliance_platform.config_store import Resolve, configuration_resolver, save_configurations
 from alliance_platform.outbox import Connection, OutboxMessage, claim_new_events, enqueue
+from alliance_platform.tracking import Consumed, claim_consumed
 
 E = TypeVar("E", bound=EventEnvelope)
 
@@ -51,7 +52,14 @@ class ProcessedEvents(Protocol):
     """Exactly-once consumption: the ids of the events already applied."""
 
     async def claim(self, events: Sequence[E]) -> list[E]:
-        """Records the events as processed; returns those not seen before, in their order."""
+        """Records the events as processed; returns those to apply now, in their order: not
+        seen before (and, for a tracked consumer, not below the stored positions nor parked)."""
+        ...
+
+    @property
+    def to_commit(self) -> bool:
+        """The last claim stored something (consumed positions, parked records) that its
+        transaction must commit even when no event is to be applied."""
         ...
 
 
@@ -74,10 +82,19 @@ class PostgresOutbox:
 
 
 class PostgresProcessedEvents:
-    def __init__(self, conn: Connection, schema: str) -> None:
-        self.conn, self.schema = conn, schema
+    """With `consumed` (a tracked consumer's batch), the claim also fences by the stored
+    positions, parks what waits and advances the positions (`tracking.claim_consumed`)."""
+
+    def __init__(
+        self, conn: Connection, schema: str, consumed: Consumed[Any] | None = None
+    ) -> None:
+        self.conn, self.schema, self.consumed = conn, schema, consumed
+        self.to_commit = False
 
     async def claim(self, events: Sequence[E]) -> list[E]:
+        if self.consumed is not None:
+            self.to_commit = True
+            return await claim_consumed(self.conn, self.schema, self.consumed, events)
         return await claim_new_events(self.conn, self.schema, events)
 
 
@@ -99,9 +116,12 @@ class PostgresUnitOfWork:
 
     outbox: PostgresOutbox
 
-    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, schema: str, consumed: Consumed[Any] | None = None
+    ) -> None:
         self.pool = pool
         self.schema = schema
+        self.consumed = consumed  # the batch a consumer's use case claims, if any
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
         self._transaction: Transaction | None = None
 

@@ -8,14 +8,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from alliance_contracts.readmodels import Alert, AlertTransition, table_of
 from alliance_platform.config_store import clinic_config_table
 from alliance_platform.outbox import plumbing_tables
+from alliance_platform.tracking import consumer_tables
 
 SCHEMA = "alerts"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 6
+PROJECTION_VERSION = 7
 _plumbing = MetaData(schema=SCHEMA)
 outbox, outbox_parked, processed_event = plumbing_tables(_plumbing)
 clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
+# The consumed positions and the parked records (alliance_platform/tracking.py, parking.py).
+tracking, parked = consumer_tables(_plumbing, processed_event)
 staff = Table(
     "staff",
     _plumbing,
@@ -67,4 +70,6 @@ TABLES: list[Table] = [
     outbox,
     outbox_parked,
     processed_event,
+    tracking,
+    parked,
 ]

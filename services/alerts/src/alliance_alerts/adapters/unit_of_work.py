@@ -24,6 +24,7 @@ from alliance_contracts.events import (
     StaffChanged,
 )
 from alliance_platform.outbox import Connection
+from alliance_platform.tracking import Consumed
 from alliance_platform.unit_of_work import (
     PostgresConfigurationVersions,
     PostgresProcessedEvents,
@@ -79,6 +80,21 @@ class PostgresParkedCommands:
         return await store.take_parked(self.conn, alert_ids)
 
 
+class AlertsRaised:
+    """What users' commands wait for (`tracking.Waits`): their alert, as `alert:<id>` (a
+    command can overtake the signal that raises it: the topics are not ordered together)."""
+
+    def needs(self, event: Any) -> str | None:
+        return f"alert:{event.payload.alert_id}" if isinstance(event, AlertCommand) else None
+
+    async def missing(self, conn: Connection, schema: str, needs: set[str]) -> set[str]:
+        wanted = {uuid.UUID(need.removeprefix("alert:")): need for need in needs}
+        rows = await conn.fetch(
+            f"SELECT alert_id FROM {schema}.alert WHERE alert_id = ANY($1::uuid[])", list(wanted)
+        )
+        return set(wanted.values()) - {wanted[r["alert_id"]] for r in rows}
+
+
 class PostgresDeliveries:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -130,11 +146,11 @@ class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
     deliveries: PostgresDeliveries
     signals: PostgresCaseSignals
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, SCHEMA)
+    def __init__(self, pool: asyncpg.Pool, consumed: Consumed[Any] | None = None) -> None:
+        super().__init__(pool, SCHEMA, consumed)
 
     def bind(self, conn: Connection) -> None:
-        self.processed = PostgresProcessedEvents(conn, SCHEMA)
+        self.processed = PostgresProcessedEvents(conn, SCHEMA, self.consumed)
         self.configurations = PostgresConfigurationVersions(conn, SCHEMA)
         self.alerts = PostgresAlerts(conn)
         self.routing = PostgresRouting(conn)

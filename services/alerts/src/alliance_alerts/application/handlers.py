@@ -47,6 +47,8 @@ async def apply_scoring(uow: AlertsUnitOfWork, events: Sequence[ScoringOutput]) 
     async with uow:
         fresh = await uow.processed.claim(events)
         if not fresh:
+            if uow.processed.to_commit:  # parked records or consumed positions
+                await uow.commit()
             return 0  # all seen before: nothing to commit
         seen = {
             (e.clinic_id, e.case_id): e.payload.dyad.therapist_id

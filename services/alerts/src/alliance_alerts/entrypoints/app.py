@@ -3,6 +3,8 @@ app (health)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from faststream import FastStream
 
@@ -18,6 +20,7 @@ from alliance_alerts.entrypoints.webhook_api import webhook_router
 from alliance_alerts.migrations import ENVIRONMENT as DELIVERY_MIGRATIONS
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.timing import utc_now
+from alliance_platform.consumer import BatchPipeline
 from alliance_platform.runtime import Runtime, asyncapi_spec, consumer_service_app
 from alliance_platform.tokens import TokenVerifier
 
@@ -25,7 +28,8 @@ from alliance_platform.tokens import TokenVerifier
 def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -> FastAPI:
     settings = settings or AlertsSettings()
     runtime = Runtime()
-    broker = build_broker(settings, runtime, clock)
+    pipelines: list[BatchPipeline[Any]] = []
+    broker = build_broker(settings, runtime, clock, pipelines)
     return consumer_service_app(
         service=SERVICE,
         description=DESCRIPTION,
@@ -37,6 +41,7 @@ def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -
         broker=broker,
         runtime=runtime,
         background=[
+            *(p.upkeep for p in pipelines),
             every(settings.tick_seconds, "escalation", escalation_step(runtime, clock)),
             every(
                 settings.tick_seconds,

@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter
 
-from alliance_alerts.adapters.tables import PROJECTION_VERSION
-from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
+from alliance_alerts.adapters.tables import PROJECTION_VERSION, SCHEMA
+from alliance_alerts.adapters.unit_of_work import AlertsRaised, PostgresAlertsUnitOfWork
 from alliance_alerts.application.delivery import enqueue_deliveries
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
@@ -32,10 +33,13 @@ from alliance_contracts.events import (
     StaffChanged,
 )
 from alliance_contracts.timing import utc_now
-from alliance_contracts.topics import COMMANDS, CONFIG, NOTICES, SCORED
+from alliance_contracts.topics import COMMANDS, CONFIG, NOTICES, SCORED, TopicSpec
 from alliance_platform.broker import batch_subscriber, create_broker
-from alliance_platform.consumer import BatchPipeline, DeadLetters, documented_as
+from alliance_platform.config_store import ConfigurationStamps
+from alliance_platform.consumer import BatchPipeline, documented_as
+from alliance_platform.dead_letters import DeadLetters
 from alliance_platform.runtime import Runtime
+from alliance_platform.tracking import Consumed, Waits
 
 log = logging.getLogger(__name__)
 SERVICE = "alerts"
@@ -50,57 +54,87 @@ E = TypeVar("E")
 Clock = Callable[[], datetime]
 
 
-def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_now) -> KafkaBroker:
+def build_broker(
+    settings: AlertsSettings,
+    runtime: Runtime,
+    clock: Clock = utc_now,
+    pipelines: list[BatchPipeline[Any]] | None = None,
+) -> KafkaBroker:
+    """`pipelines` receives the batch pipelines (their `upkeep` loops run with the service)."""
     broker = create_broker(settings, SERVICE)
-    dead_letters = DeadLetters(broker, SERVICE)
+    dead_letters = DeadLetters(broker, SERVICE, settings.kafka_message_max_bytes)
+    built: list[BatchPipeline[Any]] = pipelines if pipelines is not None else []
+
+    def pool() -> asyncpg.Pool:
+        return runtime.require()[0]
 
     def pipeline(
-        adapter: Any, handler: Callable[[Sequence[E]], Awaitable[int]]
+        adapter: Any,
+        topic: TopicSpec,
+        handler: Callable[[PostgresAlertsUnitOfWork, Sequence[E]], Awaitable[int]],
+        waits: Waits | None = None,
+        *,
+        tracked: bool = True,
     ) -> BatchPipeline[E]:
-        async def process(events: Sequence[E]) -> None:
-            if await handler(events):  # notices were enqueued
-                runtime.require()[1].wake()
+        """One topic's pipeline, its positions tracked in the alerts schema (`tracked`)."""
 
-        return BatchPipeline(TypeAdapter(adapter), process, dead_letters)
+        async def process(consumed: Consumed[E]) -> None:
+            if await handler(PostgresAlertsUnitOfWork(pool(), consumed), consumed.events):
+                runtime.require()[1].wake()  # notices were enqueued
 
-    def unit_of_work() -> PostgresAlertsUnitOfWork:
-        return PostgresAlertsUnitOfWork(runtime.require()[0])
+        tracking = settings.tracking(pool, SCHEMA, topic.name, waits) if tracked else None
+        built.append(BatchPipeline(TypeAdapter(adapter), process, dead_letters, tracking=tracking))
+        return built[-1]
 
+    async def on_scoring(uow: PostgresAlertsUnitOfWork, events: Sequence[ScoringOutput]) -> int:
+        notices = await apply_scoring(uow, events)
+        commands.wake_parked()  # an alert parked commands wait for may have been raised
+        return notices
+
+    # Signals stamped with a configuration version not consumed yet are parked until it is.
     scoring: BatchPipeline[ScoringOutput] = pipeline(
-        ScoringOutput, lambda events: apply_scoring(unit_of_work(), events)
-    )
-    clinic: BatchPipeline[ClinicInput] = pipeline(
-        ClinicInput, lambda events: apply_clinic_events(unit_of_work(), events)
-    )
-    commands: BatchPipeline[AlertCommand] = pipeline(
-        AlertCommand, lambda events: apply_commands(unit_of_work(), events)
+        ScoringOutput, SCORED, on_scoring, ConfigurationStamps()
     )
 
-    @batch_subscriber(broker, SCORED, group_id=GROUP)
+    async def on_clinic_events(uow: PostgresAlertsUnitOfWork, events: Sequence[ClinicInput]) -> int:
+        notices = await apply_clinic_events(uow, events)
+        scoring.wake_parked()  # a version parked signals wait for may have come
+        return notices
+
+    clinic: BatchPipeline[ClinicInput] = pipeline(ClinicInput, CONFIG, on_clinic_events)
+    # Commands for an alert not raised yet are parked until it is.
+    commands: BatchPipeline[AlertCommand] = pipeline(
+        AlertCommand, COMMANDS, apply_commands, AlertsRaised()
+    )
+
+    @batch_subscriber(broker, SCORED, group_id=GROUP, tracking=scoring.tracking)
     async def on_scored(
         batch: list[Annotated[bytes, documented_as(ResponseScored, ClinicalSignal)]],
         msg: KafkaMessage,
     ) -> None:
         await scoring.handle(msg)
 
-    @batch_subscriber(broker, CONFIG, group_id=f"{GROUP}-config")
+    @batch_subscriber(broker, CONFIG, group_id=f"{GROUP}-config", tracking=clinic.tracking)
     async def on_clinic(
         batch: list[Annotated[bytes, documented_as(ClinicConfigured, StaffChanged, CaseAssigned)]],
         msg: KafkaMessage,
     ) -> None:
         await clinic.handle(msg)
 
-    @batch_subscriber(broker, COMMANDS, group_id=f"{GROUP}-commands")
+    @batch_subscriber(broker, COMMANDS, group_id=f"{GROUP}-commands", tracking=commands.tracking)
     async def on_commands(
         batch: list[Annotated[bytes, documented_as(AlertCommand)]], msg: KafkaMessage
     ) -> None:
         await commands.handle(msg)
 
-    async def enqueue(notices: Sequence[AlertNotice]) -> int:
-        await enqueue_deliveries(unit_of_work(), notices, clock(), settings.delivery_policy())
+    async def enqueue(uow: PostgresAlertsUnitOfWork, notices: Sequence[AlertNotice]) -> int:
+        await enqueue_deliveries(uow, notices, clock(), settings.delivery_policy())
         return 0  # deliveries are sent by the delivery loop, not the relay
 
-    deliveries: BatchPipeline[AlertNotice] = pipeline(AlertNotice, enqueue)
+    # Untracked: the delivery log (alerts_delivery, not rebuilt) is keyed by notice id, so a
+    # redelivery queues nothing twice, and positions in the projection schema would be lost
+    # on a rebuild; Kafka's committed offsets of this group say where delivery stands.
+    deliveries: BatchPipeline[AlertNotice] = pipeline(AlertNotice, NOTICES, enqueue, tracked=False)
 
     # Not versioned with the projection: a rebuild replays notices, which must not be
     # delivered again (the delivery log is keyed by notice id, and old notices are not live).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -64,8 +64,9 @@ from alliance_intake.entrypoints.requests import (
 from alliance_intake.migrations import ENVIRONMENT as MIGRATIONS
 from alliance_intake.settings import IntakeSettings
 from alliance_platform.broker import batch_subscriber, create_broker
-from alliance_platform.consumer import BatchPipeline, DeadLetters, documented_as
+from alliance_platform.consumer import BatchPipeline, documented_as
 from alliance_platform.db import create_pool, ping
+from alliance_platform.dead_letters import DeadLetters
 from alliance_platform.health import health_router
 from alliance_platform.http_security import error_body, install, require_write
 from alliance_platform.kafka import kafka_reachable
@@ -73,6 +74,7 @@ from alliance_platform.migrate import require_at_head
 from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.runtime import Runtime
 from alliance_platform.tokens import TokenVerifier
+from alliance_platform.tracking import Consumed
 
 log = logging.getLogger(__name__)
 SERVICE = "intake"
@@ -95,13 +97,15 @@ def build_broker(
     """Consumes the requests intake owns that users make through the gateway."""
     broker = create_broker(settings, SERVICE)
 
-    async def process(commands: Sequence[IntakeCommand]) -> None:
+    async def process(consumed: Consumed[IntakeCommand]) -> None:
         pool, relay = runtime.require()
-        await apply_commands(PostgresIntakeUnitOfWork(pool), commands, now)
+        await apply_commands(PostgresIntakeUnitOfWork(pool), consumed.events, now)
         relay.wake()
 
     pipeline: BatchPipeline[IntakeCommand] = BatchPipeline(
-        TypeAdapter(IntakeCommand), process, DeadLetters(broker, SERVICE)
+        TypeAdapter(IntakeCommand),
+        process,
+        DeadLetters(broker, SERVICE, settings.kafka_message_max_bytes),
     )
 
     @batch_subscriber(broker, INTAKE_COMMANDS, group_id=f"{SERVICE}-commands")

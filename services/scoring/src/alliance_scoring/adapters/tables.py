@@ -8,11 +8,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from alliance_contracts.readmodels import CaseView, Dyad, DyadScore, Signal, table_of
 from alliance_platform.config_store import clinic_config_table
 from alliance_platform.outbox import plumbing_tables
+from alliance_platform.tracking import consumer_tables
 
 SCHEMA = "scoring"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 8
+PROJECTION_VERSION = 9
 _plumbing = MetaData(schema=SCHEMA)
 outbox, outbox_parked, processed_event = plumbing_tables(_plumbing)
 # The fold state of each case (private to scoring; the read models are derived from it).
@@ -36,6 +37,8 @@ case_input = Table(
     Index("case_input_case", "clinic_id", "case_id"),
 )
 clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
+# The consumed positions and the parked records (alliance_platform/tracking.py, parking.py).
+tracking, parked = consumer_tables(_plumbing, processed_event)
 # What the gateway may read (SELECT granted to the reader role).
 READ_MODELS: list[Table] = [
     table_of(Dyad),
@@ -51,4 +54,6 @@ TABLES: list[Table] = [
     outbox,
     outbox_parked,
     processed_event,
+    tracking,
+    parked,
 ]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from alliance_contracts.events import CaseInput, ClinicalSignal, ResponseScored, SignalWithdrawn
 from alliance_platform.outbox import Connection
+from alliance_platform.tracking import Consumed
 from alliance_platform.unit_of_work import (
     PostgresConfigurationVersions,
     PostgresProcessedEvents,
@@ -94,11 +96,11 @@ class PostgresScoringUnitOfWork(PostgresUnitOfWork):
     scores: PostgresScores
     signals: PostgresSignals
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, SCHEMA)
+    def __init__(self, pool: asyncpg.Pool, consumed: Consumed[Any] | None = None) -> None:
+        super().__init__(pool, SCHEMA, consumed)
 
     def bind(self, conn: Connection) -> None:
-        self.processed = PostgresProcessedEvents(conn, SCHEMA)
+        self.processed = PostgresProcessedEvents(conn, SCHEMA, self.consumed)
         self.configurations = PostgresConfigurationVersions(conn, SCHEMA)
         self.cases = PostgresCases(conn)
         self.inputs = PostgresInputs(conn)

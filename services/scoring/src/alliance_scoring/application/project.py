@@ -55,6 +55,8 @@ async def project_batch(
     async with uow:
         fresh = await uow.processed.claim(events)
         if not fresh:
+            if uow.processed.to_commit:  # parked records or consumed positions
+                await uow.commit()
             return 0  # all seen before: nothing to commit
         cases = await uow.cases.get({_key(e) for e in fresh})
         again = _folding_again(cases, fresh)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
+import asyncpg
 from fastapi import FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -23,8 +23,11 @@ from alliance_contracts.events import (
 from alliance_contracts.timing import utc_now
 from alliance_contracts.topics import CONFIG, RESPONSES, SCORED
 from alliance_platform.broker import batch_subscriber, create_broker
-from alliance_platform.consumer import BatchPipeline, DeadLetters, documented_as
+from alliance_platform.config_store import ConfigurationStamps
+from alliance_platform.consumer import BatchPipeline, documented_as
+from alliance_platform.dead_letters import DeadLetters
 from alliance_platform.runtime import Runtime, asyncapi_spec, consumer_service_app
+from alliance_platform.tracking import Consumed
 from alliance_scoring.adapters.tables import (
     PROJECTION_VERSION,
     READ_MODELS,
@@ -44,45 +47,63 @@ DESCRIPTION = (
 )
 
 
-def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
+def build_broker(
+    settings: ScoringSettings, runtime: Runtime, pipelines: list[BatchPipeline[Any]] | None = None
+) -> KafkaBroker:
+    """`pipelines` receives the batch pipelines (their `upkeep` loops run with the service)."""
     broker = create_broker(settings, SERVICE)
+    dead_letters = DeadLetters(broker, SERVICE, settings.kafka_message_max_bytes)
 
-    async def process(events: Sequence[CaseInput]) -> None:
-        pool, relay = runtime.require()
-        if await project_batch(PostgresScoringUnitOfWork(pool), events, utc_now):
-            relay.wake()
+    def pool() -> asyncpg.Pool:
+        return runtime.require()[0]
 
-    async def process_configurations(events: Sequence[ClinicInput]) -> None:
-        await record_configurations(PostgresScoringUnitOfWork(runtime.require()[0]), events)
+    async def process(consumed: Consumed[CaseInput]) -> None:
+        uow = PostgresScoringUnitOfWork(pool(), consumed)
+        if await project_batch(uow, consumed.events, utc_now):
+            runtime.require()[1].wake()
 
-    config_pipeline: BatchPipeline[ClinicInput] = BatchPipeline(
-        TypeAdapter(ClinicInput), process_configurations, DeadLetters(broker, SERVICE)
+    # Responses stamped with a configuration version not consumed yet are parked until it is.
+    responses: BatchPipeline[CaseInput] = BatchPipeline(
+        TypeAdapter(CaseInput),
+        process,
+        dead_letters,
+        tracking=settings.tracking(pool, SCHEMA, RESPONSES.name, ConfigurationStamps()),
+    )
+
+    async def process_configurations(consumed: Consumed[ClinicInput]) -> None:
+        await record_configurations(PostgresScoringUnitOfWork(pool(), consumed), consumed.events)
+        responses.wake_parked()  # a version parked responses wait for may have come
+
+    configurations: BatchPipeline[ClinicInput] = BatchPipeline(
+        TypeAdapter(ClinicInput),
+        process_configurations,
+        dead_letters,
+        tracking=settings.tracking(pool, SCHEMA, CONFIG.name),
     )
 
     # A group of its own: this subscriber's offsets are committed independently.
-    @batch_subscriber(broker, CONFIG, group_id=f"{GROUP}-config")
+    @batch_subscriber(broker, CONFIG, group_id=f"{GROUP}-config", tracking=configurations.tracking)
     async def on_configuration(
         batch: list[Annotated[bytes, documented_as(ClinicConfigured, StaffChanged, CaseAssigned)]],
         msg: KafkaMessage,
     ) -> None:
-        await config_pipeline.handle(msg)
-
-    pipeline: BatchPipeline[CaseInput] = BatchPipeline(
-        TypeAdapter(CaseInput), process, DeadLetters(broker, SERVICE)
-    )
+        await configurations.handle(msg)
 
     @batch_subscriber(
         broker,
         RESPONSES,
         group_id=GROUP,
         max_records=settings.batch_max_records,
+        tracking=responses.tracking,
     )
     async def on_responses(
         batch: list[Annotated[bytes, documented_as(ResponseSubmitted, EpisodeEnded)]],
         msg: KafkaMessage,
     ) -> None:
-        await pipeline.handle(msg)
+        await responses.handle(msg)
 
+    if pipelines is not None:
+        pipelines.extend([responses, configurations])
     # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
     broker.publisher(SCORED.name, schema=ScoringOutput, description=SCORED.description)
     return broker
@@ -91,7 +112,8 @@ def build_broker(settings: ScoringSettings, runtime: Runtime) -> KafkaBroker:
 def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     settings = settings or ScoringSettings()
     runtime = Runtime()
-    broker = build_broker(settings, runtime)
+    pipelines: list[BatchPipeline[Any]] = []
+    broker = build_broker(settings, runtime, pipelines)
     return consumer_service_app(
         service=SERVICE,
         description=DESCRIPTION,
@@ -102,6 +124,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         projection_version=PROJECTION_VERSION,
         broker=broker,
         runtime=runtime,
+        background=[p.upkeep for p in pipelines],
     )
 
 
