@@ -74,10 +74,12 @@ def env_of(schema: str) -> MigrationEnvironment:
 async def test_a_database_made_by_create_all_is_adopted_with_its_rows(
     scratch_database: str,
 ) -> None:
-    # As each service did on start before migrations: its tables, as its role.
+    # As each service did on start before migrations: its tables of then (before the revisions
+    # after the baseline added `outbox_parked`), as its role.
     for env in installed_environments():
         url = service_url(scratch_database, env.service, DB_PASSWORDS[env.service])
-        await create_schema(url, env.schema, list(env.metadata.tables.values()))
+        then = [t for t in env.metadata.tables.values() if t.name != "outbox_parked"]
+        await create_schema(url, env.schema, then)
     intake_url = service_url(scratch_database, "intake", DB_PASSWORDS["intake"])
     conn = await asyncpg.connect(intake_url)
     try:
