@@ -251,6 +251,7 @@ async def begin(
             state.value,
             (Purpose.INSTALL if live is None and purpose is not Purpose.VERIFY else purpose).value,
         )
+        assert row is not None  # INSERT ... RETURNING
         generation = _generation(projection, row)
         log.info(
             "projection generation begun",
