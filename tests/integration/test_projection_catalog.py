@@ -17,6 +17,7 @@ from alliance_platform.dbroles import READER_ROLE
 from alliance_platform.projections import CatalogError, GenerationState, Purpose
 
 READ_MODELS = ("dyad",)
+TOPICS = ("alliance.responses.v1",)
 
 
 async def _projection(pg: asyncpg.Pool) -> str:
@@ -27,7 +28,9 @@ async def _projection(pg: asyncpg.Pool) -> str:
     return name
 
 
-async def _fill(conn: projections.Connection, schema: str, rows: int, *, extra: bool = False) -> None:
+async def _fill(
+    conn: projections.Connection, schema: str, rows: int, *, extra: bool = False
+) -> None:
     column = ", note text" if extra else ""
     await conn.execute(f'CREATE TABLE "{schema}".dyad (dyad_id int PRIMARY KEY, score int{column})')
     await conn.execute(
@@ -41,8 +44,8 @@ async def test_generations_switch_views_atomically_and_fence_old_writers(
 ) -> None:
     name = await _projection(pg)
     async with pg.acquire() as conn:
-        await projections.ensure_catalog(conn, name, READ_MODELS)
-        first = await projections.begin(conn, name, 1, Purpose.UPGRADE)
+        await projections.ensure_catalog(conn, name, READ_MODELS, TOPICS)
+        first = await projections.begin(conn, name, 1, Purpose.UPGRADE, TOPICS)
         assert (first.number, first.slot, first.state, first.purpose) == (
             1,
             "blue",
@@ -58,12 +61,12 @@ async def test_generations_switch_views_atomically_and_fence_old_writers(
             "SELECT has_table_privilege($1, $2, 'SELECT')", READER_ROLE, f'"{name}".dyad'
         )
 
-        upgrade = await projections.begin(conn, name, 2, Purpose.UPGRADE)
+        upgrade = await projections.begin(conn, name, 2, Purpose.UPGRADE, TOPICS)
         assert (upgrade.number, upgrade.slot, upgrade.state) == (2, "green", "building")
         # Every replica of the new code asks; they all get the one upgrade under way.
-        assert await projections.begin(conn, name, 2, Purpose.UPGRADE) == upgrade
+        assert await projections.begin(conn, name, 2, Purpose.UPGRADE, TOPICS) == upgrade
         with pytest.raises(CatalogError, match="building"):
-            await projections.begin(conn, name, 2, Purpose.REBUILD)
+            await projections.begin(conn, name, 2, Purpose.REBUILD, TOPICS)
         await _fill(conn, upgrade.schema, 100, extra=True)
 
     # Readers in a loop see the old generation or the new one, never an error or an empty view.
@@ -99,11 +102,11 @@ async def test_generations_switch_views_atomically_and_fence_old_writers(
             assert await projections.current(conn, name, 2)
 
         # A rebuild takes the retired slot and empties it; an older version never goes live.
-        rebuild = await projections.begin(conn, name, 2, Purpose.REBUILD)
+        rebuild = await projections.begin(conn, name, 2, Purpose.REBUILD, TOPICS)
         assert (rebuild.number, rebuild.slot) == (3, "blue")
         assert await conn.fetchval("SELECT to_regclass($1)", f'"{first.schema}".dyad') is None
         await projections.cancel(conn, name, rebuild.number)
-        downgrade = await projections.begin(conn, name, 1, Purpose.UPGRADE)
+        downgrade = await projections.begin(conn, name, 1, Purpose.UPGRADE, TOPICS)
         with pytest.raises(CatalogError, match="older than the live version"):
             await projections.switch(conn, name, downgrade.number, READ_MODELS)
         assert await conn.fetchval(f'SELECT count(*) FROM "{name}".dyad') == 100
@@ -116,8 +119,8 @@ async def test_the_single_schema_layout_is_adopted_as_the_live_generation(
     async with pg.acquire() as conn:
         await _fill(conn, name, 7)
         await conn.execute(f"COMMENT ON SCHEMA \"{name}\" IS 'projection version 8'")
-        await projections.ensure_catalog(conn, name, READ_MODELS)
-        await projections.ensure_catalog(conn, name, READ_MODELS)  # idempotent
+        await projections.ensure_catalog(conn, name, READ_MODELS, TOPICS)
+        await projections.ensure_catalog(conn, name, READ_MODELS, TOPICS)  # idempotent
 
         live = await projections.live_generation(conn, name)
         assert live is not None

@@ -34,9 +34,10 @@ async def log_bounds(
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, enable_auto_commit=False, request_timeout_ms=5000
     )
-    async with asyncio.timeout(10):
-        await consumer.start()
-        try:
+    try:
+        async with asyncio.timeout(10):
+            await consumer.start()
+            await consumer.topics()  # metadata of every topic, so the partitions are known
             partitions = [
                 TopicPartition(topic, p)
                 for topic in topics
@@ -46,8 +47,8 @@ async def log_bounds(
                 return {}, {}
             first = await consumer.beginning_offsets(partitions)
             end = await consumer.end_offsets(partitions)
-        finally:
-            await consumer.stop()
+    finally:
+        await consumer.stop()
     return (
         {(tp.topic, tp.partition): offset for tp, offset in first.items()},
         {(tp.topic, tp.partition): offset for tp, offset in end.items()},

@@ -73,6 +73,7 @@ class Generation:
     purpose: Purpose
     created_at: datetime
     live_since: datetime | None
+    topics: tuple[str, ...]  # what it consumes (its lag is measured on these)
 
     @property
     def schema(self) -> str:
@@ -99,7 +100,7 @@ def _lock(projection: str) -> str:
     return f"SELECT pg_advisory_xact_lock(hashtext('alliance-projection-{projection}'))"
 
 
-_COLUMNS = "number, version, slot, state, purpose, created_at, live_since"
+_COLUMNS = "number, version, slot, state, purpose, created_at, live_since, topics"
 
 
 def _generation(projection: str, row: asyncpg.Record) -> Generation:
@@ -112,10 +113,13 @@ def _generation(projection: str, row: asyncpg.Record) -> Generation:
         purpose=Purpose(row["purpose"]),
         created_at=row["created_at"],
         live_since=row["live_since"],
+        topics=tuple(row["topics"]),
     )
 
 
-async def ensure_catalog(conn: Connection, projection: str, read_models: Sequence[str]) -> None:
+async def ensure_catalog(
+    conn: Connection, projection: str, read_models: Sequence[str], topics: Sequence[str]
+) -> None:
     """Creates the catalog; moves the tables of the single-schema layout into the blue slot as
     the live generation, behind views (once, so upgrading to blue/green shows readers the old
     projection until the new one has caught up)."""
@@ -127,7 +131,7 @@ async def ensure_catalog(conn: Connection, projection: str, read_models: Sequenc
             "number integer PRIMARY KEY, version integer NOT NULL, "
             "slot text NOT NULL CHECK (slot IN ('blue', 'green')), state text NOT NULL, "
             "purpose text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), "
-            "live_since timestamptz, retired_at timestamptz)"
+            "live_since timestamptz, retired_at timestamptz, topics text[] NOT NULL)"
         )
         await conn.execute(
             f"CREATE UNIQUE INDEX IF NOT EXISTS generation_one_live ON {stable}.generation "
@@ -143,10 +147,12 @@ async def ensure_catalog(conn: Connection, projection: str, read_models: Sequenc
         for table in legacy:
             await conn.execute(f"ALTER TABLE {stable}.{_ident(table)} SET SCHEMA {_ident(target)}")
         await conn.execute(
-            f"INSERT INTO {stable}.generation (number, version, slot, state, purpose, live_since) "
-            "VALUES (1, $1, $2, 'live', 'adopted', now())",
+            f"INSERT INTO {stable}.generation "
+            "(number, version, slot, state, purpose, live_since, topics) "
+            "VALUES (1, $1, $2, 'live', 'adopted', now(), $3)",
             version,
             SLOTS[0],
+            list(topics),
         )
         await point_views(conn, projection, SLOTS[0], read_models)
         log.warning(
@@ -203,6 +209,7 @@ async def begin(
     projection: str,
     version: int,
     purpose: Purpose,
+    topics: Sequence[str],
 ) -> Generation:
     """A new generation in the slot the live one does not use, emptied first.
 
@@ -242,14 +249,16 @@ async def begin(
         if purpose is Purpose.VERIFY:
             state = GenerationState.VERIFYING
         row = await conn.fetchrow(
-            f"INSERT INTO {stable}.generation (number, version, slot, state, purpose, live_since) "
-            f"VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'live' THEN now() END) "
+            f"INSERT INTO {stable}.generation "
+            "(number, version, slot, state, purpose, live_since, topics) "
+            "VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'live' THEN now() END, $6) "
             f"RETURNING {_COLUMNS}",
             number,
             version,
             slot,
             state.value,
             (Purpose.INSTALL if live is None and purpose is not Purpose.VERIFY else purpose).value,
+            list(topics),
         )
         assert row is not None  # INSERT ... RETURNING
         generation = _generation(projection, row)
