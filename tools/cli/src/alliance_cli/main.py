@@ -13,12 +13,14 @@ from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.console import Console
+
 from alliance_cli import render
 from alliance_cli.engines import Engines, Unreachable
 from alliance_cli.rebuild import RebuildProgress, start_rebuild, watch
 from alliance_cli.status import gather
-from rich.console import Console
-
+from alliance_cli.verify import verify as verify_projection
+from alliance_platform import projections
 from alliance_platform.projections import CatalogError
 
 T = TypeVar("T")
@@ -120,6 +122,48 @@ def rebuild(
     if not final.switched:
         errors.print(f"{projection}: generation {generation.number} has not switched: {final}")
         raise typer.Exit(1)
+
+
+@app.command()
+def verify(
+    projection: Annotated[str, typer.Argument(help="scoring or alerts")],
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600,
+    database_url: DatabaseUrl = None,
+    kafka: Kafka = None,
+    as_json: AsJson = False,
+) -> None:
+    """Build a throwaway copy from the log and compare it with the live projection, case by
+    case. Exits 1 when they differ."""
+    engines = _engines(database_url, kafka)
+    result = _run(verify_projection(engines, projection, timeout))
+    if as_json:
+        _print_json(result.as_json())
+    else:
+        render.verification(console, result)
+    if not result.equal:
+        raise typer.Exit(1)
+
+
+@app.command()
+def cancel(
+    projection: Annotated[str, typer.Argument(help="scoring or alerts")],
+    generation: Annotated[int, typer.Argument(help="the building or verifying generation")],
+    database_url: DatabaseUrl = None,
+    kafka: Kafka = None,
+    as_json: AsJson = False,
+) -> None:
+    """Give up a build: the services stop it and its slot is emptied."""
+    engines = _engines(database_url, kafka)
+
+    async def run() -> None:
+        async with engines.database() as conn:
+            await projections.cancel(conn, projection, generation)
+
+    _run(run())
+    if as_json:
+        _print_json({"projection": projection, "generation": generation, "cancelled": True})
+    else:
+        console.print(f"{projection}: generation {generation} cancelled")
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from alliance_cli.engines import KAFKA_ERRORS, Engines
-
 from alliance_platform import projections
 from alliance_platform.lag import projection_lag
 from alliance_platform.projections import CatalogError, Generation, GenerationState, Purpose

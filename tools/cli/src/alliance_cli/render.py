@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alliance_cli.rebuild import RebuildProgress
-from alliance_cli.status import Status
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from alliance_cli.rebuild import RebuildProgress
+from alliance_cli.status import Status
+from alliance_cli.verify import Verification
 
 
 def _age(seconds: float | None) -> str:
@@ -67,8 +69,8 @@ def status(console: Console, found: Status) -> None:
     parked = Table(title="Parked inputs (waiting)", title_justify="left")
     for column in ("schema", "records", "oldest"):
         parked.add_column(column, justify="left" if column == "schema" else "right")
-    for p in found.parked:
-        parked.add_row(p.schema, str(p.records), _age(p.oldest_age_seconds))
+    for waiting in found.parked:
+        parked.add_row(waiting.schema, str(waiting.records), _age(waiting.oldest_age_seconds))
     console.print(parked)
     style = "red" if found.dead_letters else "green"
     console.print(f"Dead letters: [{style}]{found.dead_letters}[/{style}] (`alliance dlq list`)")
@@ -102,3 +104,23 @@ def progress(console: Console) -> Callable[[RebuildProgress], None]:
             bar.stop()
 
     return report
+
+
+def verification(console: Console, result: Verification) -> None:
+    where = f"generation {result.live} (live) against a copy built from the log"
+    if not result.positions_equal:
+        console.print(
+            "[yellow]the live generation kept moving: compared at different positions[/yellow]"
+        )
+    if result.equal:
+        console.print(
+            f"{result.projection}: [green]equal[/green]: {where}; {result.tables} tables, "
+            f"{result.rows} rows"
+        )
+        return
+    table = Table(title=f"{result.projection}: differences, {where}", title_justify="left")
+    for column in ("table", "live only", "copy only", "cases (first 100)"):
+        table.add_column(column)
+    for d in result.differences:
+        table.add_row(d.table, str(d.live_only), str(d.copy_only), ", ".join(d.cases))
+    console.print(table)

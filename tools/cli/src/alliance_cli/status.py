@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
-from alliance_cli.engines import KAFKA_ERRORS, Engines
 
+from alliance_cli.engines import KAFKA_ERRORS, Engines
 from alliance_contracts.topics import DEAD_LETTER
 from alliance_platform import projections
 from alliance_platform.lag import log_bounds, partition_lags, tracked_positions
