@@ -26,8 +26,14 @@ def sqlalchemy_url(database_url: str) -> str:
     return f"postgresql+asyncpg://{rest}"
 
 
-async def create_pool(database_url: str, size: int, *, read_only: bool = False) -> asyncpg.Pool:
+async def create_pool(
+    database_url: str, size: int, *, read_only: bool = False, search_path: str | None = None
+) -> asyncpg.Pool:
+    """`search_path`: the schema unqualified table names resolve to (a projection generation's
+    slot, see `alliance_platform.projector`)."""
     settings = {"application_name": "alliance", "timezone": "UTC"}
+    if search_path is not None:
+        settings["search_path"] = f'"{search_path}"'
     if read_only:
         # The gateway writes nothing but events: its sessions refuse writes outright.
         settings["default_transaction_read_only"] = "on"

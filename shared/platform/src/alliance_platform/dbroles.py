@@ -1,7 +1,10 @@
 """PostgreSQL roles: one login role per service, each owning only its own schemas.
 
-- `alliance_intake` owns `intake`; `alliance_scoring` owns `scoring`; `alliance_alerts` owns
-  `alerts` and `alerts_delivery`; `alliance_gateway` owns `gateway`.
+- `alliance_intake` owns `intake`; `alliance_scoring` owns `scoring` and its slots
+  `scoring_blue`, `scoring_green`; `alliance_alerts` owns `alerts`, its slots `alerts_blue`,
+  `alerts_green`, and `alerts_delivery`; `alliance_gateway` owns `gateway`. (A projection's
+  stable schema holds the views readers name; its slots hold the generations' tables:
+  `alliance_platform.projections`.)
 - `alliance_read_models` (no login) may read the tables the projections declare as read
   models; the gateway's role is its only member. The owners grant that when they create their
   tables (`db.create_schema`), so a rebuild re-applies it.
@@ -39,8 +42,8 @@ import asyncpg
 
 SCHEMAS: dict[str, tuple[str, ...]] = {
     "intake": ("intake",),
-    "scoring": ("scoring",),
-    "alerts": ("alerts", "alerts_delivery"),
+    "scoring": ("scoring", "scoring_blue", "scoring_green"),
+    "alerts": ("alerts", "alerts_blue", "alerts_green", "alerts_delivery"),
     "gateway": ("gateway",),
 }
 READER_ROLE = "alliance_read_models"
