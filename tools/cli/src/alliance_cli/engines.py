@@ -28,12 +28,9 @@ class Engines:
             or os.environ.get("ALLIANCE_DB_ADMIN_URL")
             or os.environ.get("DATABASE_URL")
         )
-        servers = kafka or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not url:
             raise Unreachable("no database: pass --database-url or set ALLIANCE_DB_ADMIN_URL")
-        if not servers:
-            raise Unreachable("no Kafka: pass --kafka or set KAFKA_BOOTSTRAP_SERVERS")
-        return cls(url, servers)
+        return cls(url, kafka_servers(kafka))
 
     @property
     def database_host(self) -> str:
@@ -56,6 +53,13 @@ class Engines:
 
     def kafka_error(self, exc: BaseException) -> Unreachable:
         return Unreachable(f"cannot reach Kafka at {self.kafka_bootstrap_servers}: {_why(exc)}")
+
+
+def kafka_servers(kafka: str | None) -> str:
+    servers = kafka or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not servers:
+        raise Unreachable("no Kafka: pass --kafka or set KAFKA_BOOTSTRAP_SERVERS")
+    return servers
 
 
 KAFKA_ERRORS: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)

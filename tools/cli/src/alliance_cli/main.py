@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from alliance_cli import render
+from alliance_cli import dlq, render
 from alliance_cli.engines import Engines, Unreachable
 from alliance_cli.rebuild import RebuildProgress, start_rebuild, watch
 from alliance_cli.status import gather
@@ -31,6 +31,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(dlq.app, name="dlq")
 console = Console()
 errors = Console(stderr=True)
 
