@@ -77,6 +77,16 @@ NOTICES = TopicSpec(
     "alerts",
     "case",
 )
+# The alerts service's clock decides time-driven transitions from its projection; recorded here,
+# a replay of the projection repeats them instead of deciding them again.
+ALERT_CLOCK = TopicSpec(
+    "alliance.alert-clock.v1",
+    True,
+    "Time-driven transitions of alerts as the alerts service's clock decided them (escalations), "
+    "applied by its consumer like any other input (key: case id). Producer: alerts.",
+    "alerts",
+    "case",
+)
 AUDIT = TopicSpec(
     "alliance.audit.v1",
     True,
@@ -100,6 +110,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     COMMANDS,
     INTAKE_COMMANDS,
     NOTICES,
+    ALERT_CLOCK,
     AUDIT,
     DEAD_LETTER,
 )

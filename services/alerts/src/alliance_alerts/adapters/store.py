@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from pydantic import TypeAdapter
+
 from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.application.ports import CaseKey
-from alliance_alerts.domain.rules import Alert, Key
+from alliance_alerts.domain.rules import Alert, AlertInput, Key
 from alliance_contracts.events import (
-    AlertCommand,
     CaseAssigned,
     ClinicalSignal,
     SignalWithdrawn,
@@ -173,7 +174,7 @@ async def supervisors(conn: Connection, clinic_ids: Iterable[str]) -> dict[str, 
     return found
 
 
-async def park_commands(conn: Connection, commands: Sequence[AlertCommand]) -> None:
+async def park_commands(conn: Connection, commands: Sequence[AlertInput]) -> None:
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.pending_command (event_id, alert_id, command) "
         "VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
@@ -181,12 +182,15 @@ async def park_commands(conn: Connection, commands: Sequence[AlertCommand]) -> N
     )
 
 
-async def take_parked(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> list[AlertCommand]:
+_PARKED: TypeAdapter[AlertInput] = TypeAdapter(AlertInput)
+
+
+async def take_parked(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> list[AlertInput]:
     rows = await conn.fetch(
         f"DELETE FROM {SCHEMA}.pending_command WHERE alert_id = ANY($1::text[]) RETURNING command",
         [str(a) for a in alert_ids],
     )
-    commands = [AlertCommand.model_validate_json(r["command"]) for r in rows]
+    commands = [_PARKED.validate_json(r["command"]) for r in rows]
     return sorted(commands, key=lambda c: (c.occurred_at, str(c.event_id)))
 
 

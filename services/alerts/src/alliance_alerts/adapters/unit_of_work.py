@@ -14,10 +14,9 @@ from alliance_alerts.adapters import delivery_store, store
 from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.application.ports import CaseKey
-from alliance_alerts.domain.rules import Alert, Key
+from alliance_alerts.domain.rules import Alert, AlertInput, Key
 from alliance_alerts.domain.webhooks import Outcome
 from alliance_contracts.events import (
-    AlertCommand,
     CaseAssigned,
     ClinicalSignal,
     SignalWithdrawn,
@@ -72,10 +71,10 @@ class PostgresParkedCommands:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    async def park(self, commands: Sequence[AlertCommand]) -> None:
+    async def park(self, commands: Sequence[AlertInput]) -> None:
         await store.park_commands(self.conn, commands)
 
-    async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertCommand]:
+    async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertInput]:
         return await store.take_parked(self.conn, alert_ids)
 
 

@@ -1,5 +1,6 @@
-"""The alerts service's Kafka consumers: scoring's events, clinic events, users' commands and
-its own notices (for webhook delivery), each a batch pipeline with exactly-once effects."""
+"""The alerts service's Kafka consumers: scoring's events, clinic events, users' commands, its
+own clock's decisions and its own notices (for webhook delivery), each a batch pipeline with
+exactly-once effects."""
 
 from __future__ import annotations
 
@@ -16,23 +17,26 @@ from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
 from alliance_alerts.application.delivery import enqueue_deliveries
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
+    apply_clock,
     apply_commands,
     apply_scoring,
 )
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import (
+    AlertClockEvent,
     AlertCommand,
     AlertNotice,
     CaseAssigned,
     ClinicalSignal,
     ClinicConfigured,
     ClinicInput,
+    EscalationDue,
     ResponseScored,
     ScoringOutput,
     StaffChanged,
 )
 from alliance_contracts.timing import utc_now
-from alliance_contracts.topics import COMMANDS, CONFIG, NOTICES, SCORED
+from alliance_contracts.topics import ALERT_CLOCK, COMMANDS, CONFIG, NOTICES, SCORED
 from alliance_platform.broker import batch_subscriber, create_broker
 from alliance_platform.consumer import BatchPipeline, DeadLetters, documented_as
 from alliance_platform.runtime import Runtime
@@ -50,8 +54,24 @@ E = TypeVar("E")
 Clock = Callable[[], datetime]
 
 
-def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_now) -> KafkaBroker:
+def input_groups(group: str = GROUP) -> dict[str, str]:
+    """The projection's input topics and the consumer group that applies each (the clock
+    decides only once they all have caught up: `entrypoints/loops.py`)."""
+    return {
+        SCORED.name: group,
+        CONFIG.name: f"{group}-config",
+        COMMANDS.name: f"{group}-commands",
+        ALERT_CLOCK.name: f"{group}-clock",
+    }
+
+
+def build_broker(
+    settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_now, group: str = GROUP
+) -> KafkaBroker:
+    """`group`: the projection's consumer group (a projection built beside the live one reads
+    the topics from the start with a group of its own)."""
     broker = create_broker(settings, SERVICE)
+    groups = input_groups(group)
     dead_letters = DeadLetters(broker, SERVICE)
 
     def pipeline(
@@ -75,26 +95,35 @@ def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_
     commands: BatchPipeline[AlertCommand] = pipeline(
         AlertCommand, lambda events: apply_commands(unit_of_work(), events)
     )
+    clock_events: BatchPipeline[AlertClockEvent] = pipeline(
+        AlertClockEvent, lambda events: apply_clock(unit_of_work(), events)
+    )
 
-    @batch_subscriber(broker, SCORED, group_id=GROUP)
+    @batch_subscriber(broker, SCORED, group_id=groups[SCORED.name])
     async def on_scored(
         batch: list[Annotated[bytes, documented_as(ResponseScored, ClinicalSignal)]],
         msg: KafkaMessage,
     ) -> None:
         await scoring.handle(msg)
 
-    @batch_subscriber(broker, CONFIG, group_id=f"{GROUP}-config")
+    @batch_subscriber(broker, CONFIG, group_id=groups[CONFIG.name])
     async def on_clinic(
         batch: list[Annotated[bytes, documented_as(ClinicConfigured, StaffChanged, CaseAssigned)]],
         msg: KafkaMessage,
     ) -> None:
         await clinic.handle(msg)
 
-    @batch_subscriber(broker, COMMANDS, group_id=f"{GROUP}-commands")
+    @batch_subscriber(broker, COMMANDS, group_id=groups[COMMANDS.name])
     async def on_commands(
         batch: list[Annotated[bytes, documented_as(AlertCommand)]], msg: KafkaMessage
     ) -> None:
         await commands.handle(msg)
+
+    @batch_subscriber(broker, ALERT_CLOCK, group_id=groups[ALERT_CLOCK.name])
+    async def on_clock(
+        batch: list[Annotated[bytes, documented_as(EscalationDue)]], msg: KafkaMessage
+    ) -> None:
+        await clock_events.handle(msg)
 
     async def enqueue(notices: Sequence[AlertNotice]) -> int:
         await enqueue_deliveries(unit_of_work(), notices, clock(), settings.delivery_policy())
@@ -112,4 +141,5 @@ def build_broker(settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_
 
     # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
     broker.publisher(NOTICES.name, schema=AlertNotice, description=NOTICES.description)
+    broker.publisher(ALERT_CLOCK.name, schema=EscalationDue, description=ALERT_CLOCK.description)
     return broker
