@@ -24,9 +24,9 @@ from alliance_alerts.domain.webhooks import DeliveryPolicy, RotationInProgress
 from alliance_contracts.events import (
     CLINIC_LEVEL_CASE_ID,
     AlertNotice,
-    EscalationDue,
     CaseAssigned,
     CaseAssignedPayload,
+    EscalationDue,
     ScoringOutput,
     StaffChanged,
     StaffChangedPayload,

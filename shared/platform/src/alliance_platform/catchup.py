@@ -69,6 +69,12 @@ class CatchUp:
             await self.close()
             raise
 
+    def restart(self) -> None:
+        """Forgets the noted ends. For a loop that has just recorded events on one of the input
+        topics (through its outbox): the next time it gets is one with those events applied,
+        so it does not decide the same thing again meanwhile."""
+        self._noted = None
+
     async def close(self) -> None:
         admin, consumer, self._admin, self._consumer = self._admin, self._consumer, None, None
         with contextlib.suppress(Exception):
@@ -79,6 +85,16 @@ class CatchUp:
                 await admin.close()
 
     async def _ends(self) -> Offsets:
+        admin = await self._admin_client()
+        partitions = []
+        async with asyncio.timeout(15):
+            described = await admin.describe_topics(list(self.inputs))
+        for topic in described:
+            if topic["error_code"] or not topic["partitions"]:  # fail closed: no end, no time
+                raise LookupError(f"topic {topic['topic']}: no partitions known")
+            partitions += [
+                TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]
+            ]
         if self._consumer is None:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap_servers,
@@ -87,28 +103,25 @@ class CatchUp:
             )
             await consumer.start()
             self._consumer = consumer
-        consumer = self._consumer
-        await consumer.topics()  # refreshes the metadata: partitions added since show up
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in self.inputs
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
         async with asyncio.timeout(15):
-            ends = await consumer.end_offsets(partitions)
+            ends = await self._consumer.end_offsets(partitions)
         return {(self.inputs[tp.topic], tp.topic, tp.partition): off for tp, off in ends.items()}
 
-    async def _committed(self) -> dict[tuple[str, str, int], int]:
+    async def _admin_client(self) -> AIOKafkaAdminClient:
         if self._admin is None:
             admin = AIOKafkaAdminClient(
                 bootstrap_servers=self.bootstrap_servers, client_id=self.client_id
             )
             await admin.start()
             self._admin = admin
+        return self._admin
+
+    async def _committed(self) -> dict[tuple[str, str, int], int]:
+        admin = await self._admin_client()
         committed: dict[tuple[str, str, int], int] = {}
         for group in sorted(set(self.inputs.values())):
             async with asyncio.timeout(15):
-                offsets = await self._admin.list_consumer_group_offsets(group)
+                offsets = await admin.list_consumer_group_offsets(group)
             for tp, meta in offsets.items():
                 if self.inputs.get(tp.topic) == group:
                     committed[(group, tp.topic, tp.partition)] = max(meta.offset, 0)

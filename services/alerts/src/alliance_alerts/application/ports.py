@@ -36,7 +36,9 @@ class Alerts(Protocol):
         ...
 
     async def by_id(self, alert_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Alert]:
-        """The alerts that exist among them, locked until the transaction ends."""
+        """The alerts that exist among them. The ids, raised or not, are locked until the
+        transaction ends (so is `ParkedCommands.take`'s): an input parked for an alert being
+        raised meanwhile is taken when it is raised."""
         ...
 
     async def due(self, now: datetime, limit: int) -> list[Alert]:
@@ -90,7 +92,8 @@ class ParkedCommands(Protocol):
     async def park(self, commands: Sequence[AlertInput]) -> None: ...
 
     async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertInput]:
-        """Removes and returns the inputs parked for these alerts, oldest first."""
+        """Removes and returns the inputs parked for these alerts, oldest first (the ids are
+        locked until the transaction ends, as by `Alerts.by_id`)."""
         ...
 
 

@@ -59,6 +59,7 @@ def escalation_step(
         until = await catch_up.advance(clock())
         if until is not None and await escalate_due(PostgresAlertsUnitOfWork(pool), until):
             relay.wake()
+            catch_up.restart()  # decide again once these are applied (a repeat is a no-op)
 
     return step
 
