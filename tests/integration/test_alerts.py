@@ -45,6 +45,18 @@ def settings(stack: Endpoints) -> AlertsSettings:
     )
 
 
+def supervisor(clinic: str) -> StaffChanged:
+    """The clinic's supervisor `sup-1` (escalated alerts reach them)."""
+    return StaffChanged(
+        event_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id=CLINIC_LEVEL_CASE_ID,
+        occurred_at=datetime.now(UTC),
+        recorded_at=datetime.now(UTC),
+        payload=StaffChangedPayload(staff_id="sup-1", role=StaffRole.SUPERVISOR),
+    )
+
+
 async def alert_rows(pg: asyncpg.Pool, case: str) -> list[asyncpg.Record]:
     return await pg.fetch("SELECT * FROM alerts.alert WHERE case_id = $1 ORDER BY raised_at", case)
 
@@ -59,15 +71,7 @@ async def test_rupture_lifecycle_through_kafka_with_escalation_on_a_fake_clock(
 ) -> None:
     clinic, case = ids("clinic"), ids("case")
     published = outputs(srs_series(case, [38] * 6 + [30], clinic=clinic))
-    supervisor = StaffChanged(
-        event_id=uuid.uuid4(),
-        clinic_id=clinic,
-        case_id=CLINIC_LEVEL_CASE_ID,
-        occurred_at=datetime.now(UTC),
-        recorded_at=datetime.now(UTC),
-        payload=StaffChangedPayload(staff_id="sup-1", role=StaffRole.SUPERVISOR),
-    )
-    await produce(stack.kafka_bootstrap_servers, CONFIG.name, [supervisor])
+    await produce(stack.kafka_bootstrap_servers, CONFIG.name, [supervisor(clinic)])
     await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
     clock = FakeClock(published[-1].occurred_at + timedelta(hours=1))
     async with serving(create_app(settings(stack), clock=clock)):

@@ -8,7 +8,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,22 +16,18 @@ import asyncpg
 from sqlalchemy import Column, Integer, MetaData, Table
 
 from alliance_alerts.entrypoints.app import create_app
-from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import (
-    CLINIC_LEVEL_CASE_ID,
     AlertCommand,
     AlertCommandPayload,
     ScoringOutput,
-    StaffChanged,
-    StaffChangedPayload,
 )
 from alliance_contracts.topics import ALERT_CLOCK, COMMANDS, CONFIG, NOTICES, SCORED
-from alliance_contracts.vocabulary import AlertCommandAction, StaffRole
+from alliance_contracts.vocabulary import AlertCommandAction
 from alliance_platform.db import create_schema
 from alliance_platform.dbroles import bootstrap, service_url
 from tests.conftest import eventually
-from tests.helpers import AUTH_ENV, produce, read_topic, serving
-from tests.integration.test_alerts import FakeClock
+from tests.helpers import produce, read_topic, serving
+from tests.integration.test_alerts import FakeClock, settings, supervisor
 from tests.stack import DB_PASSWORDS, Endpoints
 from tests.unit.clinical import srs_series
 from tests.unit.test_alert_rules import outputs
@@ -49,18 +45,6 @@ async def test_a_new_projection_version_recreates_the_schema(
     await create_schema(stack.database_url, schema, [table], projection_version=2)
     assert await pg.fetchval(f"SELECT count(*) FROM {schema}.t") == 0  # new version: rebuilt
     await pg.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-def alerts_settings(stack: Endpoints, database_url: str | None = None) -> AlertsSettings:
-    env = stack.service_env("alerts")
-    return AlertsSettings.model_validate(
-        {
-            **env,
-            **AUTH_ENV,
-            "DATABASE_URL": database_url or env["DATABASE_URL"],
-            "ALLIANCE_ALERTS_TICK_SECONDS": "0.2",
-        }
-    )
 
 
 @contextlib.asynccontextmanager
@@ -144,15 +128,7 @@ async def test_a_replay_of_the_alerts_projection_reproduces_every_escalation(
         return outputs(srs_series(case, [38] * 6 + [30], clinic=clinic))
 
     published = [e for case in cases for e in rupture(case)]
-    supervisor = StaffChanged(
-        event_id=uuid.uuid4(),
-        clinic_id=clinic,
-        case_id=CLINIC_LEVEL_CASE_ID,
-        occurred_at=datetime.now(UTC),
-        recorded_at=datetime.now(UTC),
-        payload=StaffChangedPayload(staff_id="sup-1", role=StaffRole.SUPERVISOR),
-    )
-    await produce(stack.kafka_bootstrap_servers, CONFIG.name, [supervisor])
+    await produce(stack.kafka_bootstrap_servers, CONFIG.name, [supervisor(clinic)])
     await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
     clock = FakeClock(max(e.occurred_at for e in published) + timedelta(hours=1))
 
@@ -167,7 +143,7 @@ async def test_a_replay_of_the_alerts_projection_reproduces_every_escalation(
         }
         return found if all(counts[k] == v for k, v in expected.items()) else None
 
-    async with serving(create_app(alerts_settings(stack), clock=clock)):
+    async with serving(create_app(settings(stack), clock=clock)):
         raised = (await eventually(lambda: live_alerts(raised=6)))["alerts"]
         alert_of = {a["case_id"]: a["alert_id"] for a in raised}
         early = user_command(
@@ -206,9 +182,8 @@ async def test_a_replay_of_the_alerts_projection_reproduces_every_escalation(
     # The replay: every topic from the start, into a fresh database, with a group of its own.
     async with fresh_database(stack, ids("replay").replace("-", "_")) as admin_url:
         url = service_url(admin_url, "alerts", DB_PASSWORDS["alerts"])
-        replay_app = create_app(
-            alerts_settings(stack, url), clock=clock, group=ids("alerts-replay")
-        )
+        replica_settings = settings(stack).model_copy(update={"database_url": url})
+        replay_app = create_app(replica_settings, clock=clock, group=ids("alerts-replay"))
         replica = await asyncpg.connect(admin_url)
         try:
             async with serving(replay_app):
