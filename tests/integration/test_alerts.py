@@ -3,6 +3,7 @@ redelivery, lifecycle commands, escalation on a fake clock, routing and handover
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -11,6 +12,9 @@ from typing import Any
 
 import asyncpg
 
+from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
+from alliance_alerts.application.handlers import apply_clock
+from alliance_alerts.domain.rules import escalation_due
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import (
@@ -25,10 +29,17 @@ from alliance_contracts.events import (
 from alliance_contracts.topics import COMMANDS, CONFIG, NOTICES, SCORED
 from alliance_contracts.vocabulary import AlertCommandAction, StaffRole
 from tests.conftest import eventually
-from tests.helpers import AUTH_ENV, of_case, produce, read_topic, serving
+from tests.helpers import (
+    AUTH_ENV,
+    create_projection_tables,
+    of_case,
+    produce,
+    read_topic,
+    serving,
+)
 from tests.stack import Endpoints
 from tests.unit.clinical import srs_series
-from tests.unit.test_alert_rules import outputs
+from tests.unit.test_alert_rules import outputs, run_alerts
 
 
 class FakeClock:
@@ -42,6 +53,18 @@ class FakeClock:
 def settings(stack: Endpoints) -> AlertsSettings:
     return AlertsSettings.model_validate(
         {**stack.service_env("alerts"), **AUTH_ENV, "ALLIANCE_ALERTS_TICK_SECONDS": "0.2"}
+    )
+
+
+def supervisor(clinic: str) -> StaffChanged:
+    """The clinic's supervisor `sup-1` (escalated alerts reach them)."""
+    return StaffChanged(
+        event_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id=CLINIC_LEVEL_CASE_ID,
+        occurred_at=datetime.now(UTC),
+        recorded_at=datetime.now(UTC),
+        payload=StaffChangedPayload(staff_id="sup-1", role=StaffRole.SUPERVISOR),
     )
 
 
@@ -59,15 +82,7 @@ async def test_rupture_lifecycle_through_kafka_with_escalation_on_a_fake_clock(
 ) -> None:
     clinic, case = ids("clinic"), ids("case")
     published = outputs(srs_series(case, [38] * 6 + [30], clinic=clinic))
-    supervisor = StaffChanged(
-        event_id=uuid.uuid4(),
-        clinic_id=clinic,
-        case_id=CLINIC_LEVEL_CASE_ID,
-        occurred_at=datetime.now(UTC),
-        recorded_at=datetime.now(UTC),
-        payload=StaffChangedPayload(staff_id="sup-1", role=StaffRole.SUPERVISOR),
-    )
-    await produce(stack.kafka_bootstrap_servers, CONFIG.name, [supervisor])
+    await produce(stack.kafka_bootstrap_servers, CONFIG.name, [supervisor(clinic)])
     await produce(stack.kafka_bootstrap_servers, SCORED.name, published)
     clock = FakeClock(published[-1].occurred_at + timedelta(hours=1))
     async with serving(create_app(settings(stack), clock=clock)):
@@ -221,3 +236,37 @@ async def test_a_transfer_hands_an_open_rupture_over_to_the_new_therapist(
         alert["alert_id"],
     )
     assert [h["action"] for h in history].count("handed_over") == 1
+
+
+async def test_a_clock_event_applied_while_its_alert_is_raised_does_not_wait_for_ever(
+    stack: Endpoints, ids: Callable[[str], str]
+) -> None:
+    """In a replay the escalation may be read while another transaction raises its alert. Had it
+    looked before that commit and parked after the raising took what was parked, it would wait
+    for ever: both lock the alert's id first, so it waits for the raising and then applies."""
+    clinic, case = ids("clinic"), ids("case")
+    [alert] = run_alerts(outputs(srs_series(case, [38] * 6 + [30], clinic=clinic)))[0].values()
+    assert alert.escalate_at is not None
+    decided = escalation_due(alert, alert.escalate_at)
+    assert decided is not None
+    await create_projection_tables(stack, "alerts")
+    pool = await asyncpg.create_pool(
+        stack.service_env("alerts")["DATABASE_URL"], min_size=1, max_size=4
+    )
+    try:
+        raising = PostgresAlertsUnitOfWork(pool)
+        async with raising:
+            assert await raising.parked.take([alert.alert_id]) == []  # as apply_scoring does
+            applying = asyncio.create_task(apply_clock(PostgresAlertsUnitOfWork(pool), [decided]))
+            await asyncio.sleep(0.5)
+            assert not applying.done()  # it waits for the raising to end
+            await raising.alerts.save([alert])
+            await raising.commit()
+        assert await applying == 1  # applied to the alert just raised (its notice), not parked
+        async with PostgresAlertsUnitOfWork(pool) as uow:
+            stored = (await uow.alerts.by_id([alert.alert_id]))[alert.alert_id]
+            assert await uow.parked.take([alert.alert_id]) == []
+        assert stored.escalated
+        assert stored.history[-1].at == alert.escalate_at
+    finally:
+        await pool.close()

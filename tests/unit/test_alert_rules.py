@@ -19,6 +19,7 @@ from alliance_alerts.domain.rules import (
     implied,
     notice,
     on_assignment,
+    on_clock,
     on_command,
     on_scoring,
     recipients,
@@ -295,12 +296,48 @@ def test_escalation_on_a_fake_clock_once_and_dated_at_its_due_time() -> None:
     due = alert.escalate_at
     assert due is not None
     assert escalation_due(alert, due - timedelta(seconds=1)) is None
-    escalated = escalation_due(alert, due + timedelta(days=30))  # the service was down a month
+    decided = escalation_due(alert, due + timedelta(days=30))  # the service was down a month
+    assert decided is not None
+    assert (decided.occurred_at, decided.payload.due_at) == (due, due)
+    assert alert.escalated is False  # deciding changes nothing: the recorded event does
+    escalated = on_clock(alert, decided)
     assert escalated is not None
+    assert escalated.escalated
     assert escalated.history[-1].at == due
     assert escalation_due(escalated, due + timedelta(days=31)) is None  # exactly once
     again = escalation_due(alert, due + timedelta(days=2))
-    assert again is not None and again.history[-1].event_id == escalated.history[-1].event_id  # noqa: PT018
+    assert again is not None and again.event_id == decided.event_id  # noqa: PT018
+    assert on_clock(escalated, again) is None  # recorded twice: applied once
+
+
+def test_a_recorded_escalation_is_a_fact_placed_at_its_time() -> None:
+    """In a replay the acknowledgement that came after the escalation may be applied first: the
+    escalation is kept, before it in the history, with the status the alert had then."""
+    alert = rupture_alert()
+    due = alert.escalate_at
+    assert due is not None
+    decided = escalation_due(alert, due)
+    assert decided is not None
+    acknowledge = command(alert, "acknowledge", 80)  # after the due time (72 h)
+    escalated = on_clock(alert, decided)
+    assert escalated is not None
+    live = on_command(escalated, acknowledge)
+    replayed = on_clock(on_command(alert, acknowledge), decided)
+    assert replayed == live
+    assert [(t.action, t.status) for t in live.history] == [
+        (AlertAction.RAISED, AlertStatus.OPEN),
+        (AlertAction.ESCALATED, AlertStatus.OPEN),
+        (AlertAction.ACKNOWLEDGED, AlertStatus.ACKNOWLEDGED),
+    ]
+    resolved = on_command(alert, command(alert, "resolve", 90, note="seen"))
+    kept = on_clock(resolved, decided)  # a resolved alert keeps the escalation it had
+    assert kept is not None
+    assert (kept.status, kept.escalated) == (AlertStatus.RESOLVED, True)
+    assert [t.action for t in kept.history] == [
+        AlertAction.RAISED,
+        AlertAction.ESCALATED,
+        AlertAction.RESOLVED,
+    ]
 
 
 def test_acknowledged_alerts_do_not_escalate_and_snooze_defers_it() -> None:

@@ -14,6 +14,7 @@ from alliance_alerts.adapters.secret_box import SecretBox
 from alliance_alerts.application.delivery import enqueue_deliveries, rotate_secret
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
+    apply_clock,
     apply_commands,
     apply_scoring,
     escalate_due,
@@ -25,11 +26,12 @@ from alliance_contracts.events import (
     AlertNotice,
     CaseAssigned,
     CaseAssignedPayload,
+    EscalationDue,
     ScoringOutput,
     StaffChanged,
     StaffChangedPayload,
 )
-from alliance_contracts.topics import NOTICES
+from alliance_contracts.topics import ALERT_CLOCK, NOTICES
 from alliance_contracts.vocabulary import AlertAction, AlertKind, AlertStatus, StaffRole
 from tests.unit.clinical import srs_series
 from tests.unit.fakes.alerts import FakeAlertsUnitOfWork
@@ -44,9 +46,16 @@ def scoring_outputs() -> list[ScoringOutput]:
 
 
 def notices(uow: FakeAlertsUnitOfWork) -> list[AlertNotice]:
-    assert all(m.topic == NOTICES for m in uow.outbox.messages)
-    found = uow.outbox.events()
+    assert all(m.topic in (NOTICES, ALERT_CLOCK) for m in uow.outbox.messages)
+    found = [m.event for m in uow.outbox.messages if m.topic == NOTICES]
     assert all(isinstance(n, AlertNotice) for n in found)
+    return found  # type: ignore[return-value]
+
+
+def clock_events(uow: FakeAlertsUnitOfWork) -> list[EscalationDue]:
+    """What the clock recorded (for the alert-clock topic), in order."""
+    found = [m.event for m in uow.outbox.messages if m.topic == ALERT_CLOCK]
+    assert all(isinstance(e, EscalationDue) for e in found)
     return found  # type: ignore[return-value]
 
 
@@ -136,12 +145,75 @@ async def test_an_unacknowledged_alert_escalates_once_to_the_supervisors() -> No
     await apply_clinic_events(uow, [staff_changed(alert.raised_at, "sup-1", StaffRole.SUPERVISOR)])
     assert await escalate_due(uow, alert.escalate_at - timedelta(seconds=1)) == 0
     assert await escalate_due(uow, alert.escalate_at + timedelta(days=3)) == 1
+    [decided] = clock_events(uow)
+    assert decided.payload.alert_id == alert.alert_id
+    assert only_alert(uow) == alert  # the clock records its decision; the consumer applies it
+    assert await apply_clock(uow, [decided]) == 1
     escalated = only_alert(uow)
     assert escalated.escalated
     assert escalated.history[-1].action is AlertAction.ESCALATED
     assert escalated.history[-1].at == alert.escalate_at  # dated at its due time
     assert notices(uow)[-1].payload.recipients == ["th-1", "sup-1"]
+    assert notices(uow)[-1].payload.action is AlertAction.ESCALATED
+    assert await apply_clock(uow, [decided]) == 0  # redelivered: nothing
     assert await escalate_due(uow, alert.escalate_at + timedelta(days=4)) == 0  # once
+    assert len(clock_events(uow)) == 1
+
+
+async def test_a_clock_decision_repeated_before_it_is_applied_escalates_once() -> None:
+    """Two ticks (or two replicas) may decide the same escalation before the first is applied:
+    the same event id, so the second is a no-op."""
+    uow = await raised()
+    alert = only_alert(uow)
+    assert alert.escalate_at is not None
+    assert await escalate_due(uow, alert.escalate_at) == 1
+    assert await escalate_due(uow, alert.escalate_at + timedelta(seconds=5)) == 1
+    first, second = clock_events(uow)
+    assert first.event_id == second.event_id
+    assert await apply_clock(uow, [first, second]) == 1
+    assert [t.action for t in only_alert(uow).history].count(AlertAction.ESCALATED) == 1
+
+
+async def test_a_replay_reproduces_the_escalations_whatever_the_order_of_the_topics() -> None:
+    """Live: raised, escalated by the clock at its due time (72 h), acknowledged at 80 h. A
+    replay reads the same records, but the topics are not ordered with each other: the
+    escalation may come before its alert (it waits, like a command) or after the later
+    acknowledgement (it is kept, in its place). Either way the alert, its history and its
+    notices are the live ones, and the replay's clock decides nothing."""
+    events = scoring_outputs()
+    live = await raised(events)
+    alert = only_alert(live)
+    assert alert.escalate_at is not None
+    assert await escalate_due(live, alert.escalate_at) == 1
+    [decided] = clock_events(live)
+    await apply_clock(live, [decided])
+    acknowledge = command(alert, "acknowledge", 80)
+    await apply_commands(live, [acknowledge])
+    expected = only_alert(live)
+    assert [t.action for t in expected.history] == [
+        AlertAction.RAISED,
+        AlertAction.ESCALATED,
+        AlertAction.ACKNOWLEDGED,
+    ]
+    sent = {n.event_id for n in notices(live)}
+    assert len(sent) == 3
+
+    clock_first = FakeAlertsUnitOfWork()
+    assert await apply_clock(clock_first, [decided]) == 0  # no alert yet: it waits
+    assert await apply_commands(clock_first, [acknowledge]) == 0
+    assert len(clock_first.parked.commands) == 2
+    assert await apply_scoring(clock_first, events) == 3
+    ack_first = FakeAlertsUnitOfWork()
+    await apply_scoring(ack_first, events)
+    await apply_commands(ack_first, [acknowledge])
+    assert await apply_clock(ack_first, [decided]) == 1
+    for replay in (clock_first, ack_first):
+        assert only_alert(replay) == expected
+        assert {n.event_id for n in notices(replay)} == sent
+        assert replay.parked.commands == {}
+        # The escalated alert is acknowledged: nothing is due, nothing new is decided.
+        assert await escalate_due(replay, alert.escalate_at + timedelta(days=9)) == 0
+        assert clock_events(replay) == []
 
 
 async def test_an_assignment_moves_the_cases_active_alerts_to_the_new_therapist() -> None:

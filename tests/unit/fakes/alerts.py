@@ -10,10 +10,9 @@ from typing import Any, ClassVar
 
 from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.application.ports import CaseKey
-from alliance_alerts.domain.rules import Alert, Key
+from alliance_alerts.domain.rules import Alert, AlertInput, Key
 from alliance_alerts.domain.webhooks import Outcome, RotationInProgress
 from alliance_contracts.events import (
-    AlertCommand,
     CaseAssigned,
     ClinicalSignal,
     SignalWithdrawn,
@@ -118,13 +117,13 @@ class FakeRouting:
 
 @dataclass
 class FakeParkedCommands:
-    commands: dict[uuid.UUID, AlertCommand] = field(default_factory=dict)
+    commands: dict[uuid.UUID, AlertInput] = field(default_factory=dict)
 
-    async def park(self, commands: Sequence[AlertCommand]) -> None:
+    async def park(self, commands: Sequence[AlertInput]) -> None:
         for c in commands:
             self.commands.setdefault(c.event_id, c)
 
-    async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertCommand]:
+    async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertInput]:
         wanted = set(alert_ids)
         taken = [c for c in self.commands.values() if c.payload.alert_id in wanted]
         for c in taken:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from alliance_contracts.events import (
+    AlertClockEvent,
     AlertCommand,
     AlertNotice,
     CaseInput,
@@ -86,6 +87,16 @@ NOTICES = TopicSpec(
     "alerts",
     "case",
 )
+# The alerts service's clock decides time-driven transitions from its projection; recorded here,
+# a replay of the projection repeats them instead of deciding them again.
+ALERT_CLOCK = TopicSpec(
+    "alliance.alert-clock.v1",
+    True,
+    "Time-driven transitions of alerts as the alerts service's clock decided them (escalations), "
+    "applied by its consumer like any other input (key: case id). Producer: alerts.",
+    "alerts",
+    "case",
+)
 AUDIT = TopicSpec(
     "alliance.audit.v1",
     True,
@@ -109,6 +120,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     COMMANDS,
     INTAKE_COMMANDS,
     NOTICES,
+    ALERT_CLOCK,
     AUDIT,
     DEAD_LETTER,
 )
@@ -120,6 +132,7 @@ _EVENTS: dict[str, Any] = {
     CONFIG.name: ClinicInput,
     SCORED.name: ScoringOutput,
     COMMANDS.name: AlertCommand,
+    ALERT_CLOCK.name: AlertClockEvent,
     INTAKE_COMMANDS.name: IntakeCommand,
     NOTICES.name: AlertNotice,
     AUDIT.name: ReadAudited,

@@ -32,7 +32,7 @@ from sqlalchemy import MetaData, Table
 from alliance_platform import projections
 from alliance_platform.db import create_pool, create_schema
 from alliance_platform.lag import projection_lag, tracked_positions
-from alliance_platform.outbox import OutboxRelay
+from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.projections import (
     ACTIVE,
     CatalogError,

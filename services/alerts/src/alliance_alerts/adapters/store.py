@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from pydantic import TypeAdapter
+
 from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.application.ports import CaseKey
-from alliance_alerts.domain.rules import Alert, Key
+from alliance_alerts.domain.rules import Alert, AlertInput, Key
 from alliance_contracts.events import (
-    AlertCommand,
     CaseAssigned,
     ClinicalSignal,
     SignalWithdrawn,
@@ -43,10 +44,25 @@ async def active_alerts(
     return by_case
 
 
+async def lock_alert_ids(conn: Connection, alert_ids: list[uuid.UUID]) -> None:
+    """Locks these alert ids, raised or not, until the transaction ends, in one order (no
+    deadlock between two such statements). Reading an alert to apply a command or a clock event
+    to it, and taking what was parked for it when it is raised, both lock first: otherwise an
+    input parked while its alert is being raised would wait for ever. A statement of its own,
+    so that the next one reads what the transaction it waited for committed."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended($1 || a::text, 0) AS k "
+        "FROM unnest($2::uuid[]) AS a ORDER BY k) AS ids",
+        f"{SCHEMA}.alert:",
+        alert_ids,
+    )
+
+
 async def alerts_by_id(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Alert]:
+    ids = list(alert_ids)
+    await lock_alert_ids(conn, ids)
     rows = await conn.fetch(
-        f"SELECT state FROM {SCHEMA}.alert WHERE alert_id = ANY($1::uuid[]) FOR UPDATE",
-        list(alert_ids),
+        f"SELECT state FROM {SCHEMA}.alert WHERE alert_id = ANY($1::uuid[]) FOR UPDATE", ids
     )
     return {a.alert_id: a for a in _alerts(rows)}
 
@@ -173,7 +189,7 @@ async def supervisors(conn: Connection, clinic_ids: Iterable[str]) -> dict[str, 
     return found
 
 
-async def park_commands(conn: Connection, commands: Sequence[AlertCommand]) -> None:
+async def park_commands(conn: Connection, commands: Sequence[AlertInput]) -> None:
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.pending_command (event_id, alert_id, command) "
         "VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
@@ -181,12 +197,17 @@ async def park_commands(conn: Connection, commands: Sequence[AlertCommand]) -> N
     )
 
 
-async def take_parked(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> list[AlertCommand]:
+_PARKED: TypeAdapter[AlertInput] = TypeAdapter(AlertInput)
+
+
+async def take_parked(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> list[AlertInput]:
+    ids = list(alert_ids)
+    await lock_alert_ids(conn, ids)
     rows = await conn.fetch(
         f"DELETE FROM {SCHEMA}.pending_command WHERE alert_id = ANY($1::text[]) RETURNING command",
-        [str(a) for a in alert_ids],
+        [str(a) for a in ids],
     )
-    commands = [AlertCommand.model_validate_json(r["command"]) for r in rows]
+    commands = [_PARKED.validate_json(r["command"]) for r in rows]
     return sorted(commands, key=lambda c: (c.occurred_at, str(c.event_id)))
 
 

@@ -37,7 +37,8 @@ assignment = Table(
     Column("explicit", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
-# Commands that arrived before their alert (the topics are not ordered with each other).
+# Commands and recorded clock escalations that arrived before their alert (the topics are not
+# ordered with each other); `command` holds the event.
 pending_command = Table(
     "pending_command",
     _plumbing,

@@ -14,12 +14,13 @@ from alliance_alerts.adapters import delivery_store, store
 from alliance_alerts.adapters.secret_box import Sealed
 from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.application.ports import CaseKey
-from alliance_alerts.domain.rules import Alert, Key
+from alliance_alerts.domain.rules import Alert, AlertInput, Key
 from alliance_alerts.domain.webhooks import Outcome
 from alliance_contracts.events import (
     AlertCommand,
     CaseAssigned,
     ClinicalSignal,
+    EscalationDue,
     SignalWithdrawn,
     StaffChanged,
 )
@@ -73,19 +74,21 @@ class PostgresParkedCommands:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    async def park(self, commands: Sequence[AlertCommand]) -> None:
+    async def park(self, commands: Sequence[AlertInput]) -> None:
         await store.park_commands(self.conn, commands)
 
-    async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertCommand]:
+    async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertInput]:
         return await store.take_parked(self.conn, alert_ids)
 
 
 class AlertsRaised:
-    """What users' commands wait for (`tracking.Waits`): their alert, as `alert:<id>` (a
-    command can overtake the signal that raises it: the topics are not ordered together)."""
+    """What users' commands and the clock's escalations wait for (`tracking.Waits`): their
+    alert, as `alert:<id>` (they can overtake the signal that raises it: the topics are not
+    ordered together)."""
 
     def needs(self, event: Any) -> str | None:
-        return f"alert:{event.payload.alert_id}" if isinstance(event, AlertCommand) else None
+        waits = isinstance(event, AlertCommand | EscalationDue)
+        return f"alert:{event.payload.alert_id}" if waits else None
 
     async def missing(self, conn: Connection, schema: str, needs: set[str]) -> set[str]:
         wanted = {uuid.UUID(need.removeprefix("alert:")): need for need in needs}

@@ -1,30 +1,33 @@
 """Use cases of the alerts service. Each runs in one transaction (see `ports.AlertsUnitOfWork`)
 that records the processed event ids, the alert changes, their history and the notices
-(outbox)."""
+(outbox). The clock (`escalate_due`) changes no alert: it records its decisions as events,
+which `apply_clock` applies like any other input."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from alliance_alerts.application.ports import AlertsUnitOfWork, CaseKey
 from alliance_alerts.domain.rules import (
     Alert,
+    AlertInput,
     Cause,
     CommandRejected,
     escalation_due,
     implied,
     notice,
     on_assignment,
-    on_command,
+    on_input,
     on_scoring,
     recipients,
     reconcile,
 )
 from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import (
+    AlertClockEvent,
     AlertCommand,
     CaseAssigned,
     ClinicalSignal,
@@ -35,7 +38,7 @@ from alliance_contracts.events import (
     SignalWithdrawn,
     StaffChanged,
 )
-from alliance_contracts.topics import NOTICES
+from alliance_contracts.topics import ALERT_CLOCK, NOTICES
 from alliance_platform.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -74,7 +77,7 @@ async def apply_scoring(uow: AlertsUnitOfWork, events: Sequence[ScoringOutput]) 
         assigned = await uow.routing.therapists(cases)
         active = await uow.alerts.active(cases)
         changed: dict[uuid.UUID, Alert] = {}
-        before = {a.alert_id: len(a.history) for case in active.values() for a in case.values()}
+        before = _transitions(a for case in active.values() for a in case.values())
         for signal in signals:
             case = (signal.clinic_id, signal.case_id)
             if case in again:
@@ -102,10 +105,10 @@ async def apply_scoring(uow: AlertsUnitOfWork, events: Sequence[ScoringOutput]) 
             for alert in reconcile(active.get(case, {}), implied_by_case[case], known, cause, why):
                 changed[alert.alert_id] = alert
         raised = [a for a in changed.values() if a.alert_id not in before]
-        for command in await uow.parked.take([a.alert_id for a in raised]):
-            alert = changed[command.payload.alert_id]
+        for waiting in await uow.parked.take([a.alert_id for a in raised]):
+            alert = changed[waiting.payload.alert_id]
             try:
-                changed[alert.alert_id] = on_command(alert, command)
+                changed[alert.alert_id] = on_input(alert, waiting) or alert
             except CommandRejected as rejected:
                 log.warning("parked command rejected", extra={"reason": str(rejected)})
         notices = await _notify(uow, changed, before)
@@ -140,10 +143,18 @@ def _rejudged(
     return again
 
 
+def _transitions(alerts: Iterable[Alert]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """Per alert, the ids of the transitions it has (to tell which ones a use case adds)."""
+    return {a.alert_id: {t.event_id for t in a.history} for a in alerts}
+
+
 async def _notify(
-    uow: AlertsUnitOfWork, changed: dict[uuid.UUID, Alert], before: dict[uuid.UUID, int]
+    uow: AlertsUnitOfWork,
+    changed: dict[uuid.UUID, Alert],
+    before: dict[uuid.UUID, set[uuid.UUID]],
 ) -> int:
-    """Saves the changed alerts and enqueues one notice per transition they gained."""
+    """Saves the changed alerts and enqueues one notice per transition they gained (a recorded
+    escalation may sit before later transitions in the history)."""
     alerts = list(changed.values())
     if not alerts:
         return 0
@@ -151,9 +162,9 @@ async def _notify(
     staff = await uow.routing.supervisors({a.clinic_id for a in alerts})
     notices = []
     for alert in alerts:
-        for step in range(before.get(alert.alert_id, 0), len(alert.history)):
-            at_step = alert.model_copy(update={"history": alert.history[: step + 1]})
-            notices.append(notice(at_step, recipients(at_step, staff.get(alert.clinic_id, []))))
+        known = before.get(alert.alert_id, set())
+        to = recipients(alert, staff.get(alert.clinic_id, []))
+        notices += [notice(alert, to, t) for t in alert.history if t.event_id not in known]
     await uow.outbox.add([OutboxMessage(NOTICES, n) for n in notices])
     return len(notices)
 
@@ -161,18 +172,31 @@ async def _notify(
 async def apply_commands(uow: AlertsUnitOfWork, commands: Sequence[AlertCommand]) -> int:
     """Users' commands (from the gateway). A command for an alert not raised yet is parked and
     applied when it is; a command that does not apply raises CommandRejected (dead-lettered)."""
+    return await _apply_to_alerts(uow, commands)
+
+
+async def apply_clock(uow: AlertsUnitOfWork, events: Sequence[AlertClockEvent]) -> int:
+    """The clock's recorded decisions (alerts' own clock topic), applied as facts: an escalation
+    is dated at its due time and kept whatever was applied since; one for an alert not raised
+    yet (in a replay the topics are not ordered with each other) waits like a command."""
+    return await _apply_to_alerts(uow, events)
+
+
+async def _apply_to_alerts(uow: AlertsUnitOfWork, inputs: Sequence[AlertInput]) -> int:
     async with uow:
-        fresh = await uow.processed.claim(commands)
+        fresh = await uow.processed.claim(inputs)
         alerts = await uow.alerts.by_id({c.payload.alert_id for c in fresh})
-        before = {a.alert_id: len(a.history) for a in alerts.values()}
+        before = _transitions(alerts.values())
         changed: dict[uuid.UUID, Alert] = {}
         parked = []
-        for command in fresh:
-            alert = alerts.get(command.payload.alert_id)
+        for recorded in fresh:
+            alert = alerts.get(recorded.payload.alert_id)
             if alert is None:
-                parked.append(command)
+                parked.append(recorded)
                 continue
-            alerts[alert.alert_id] = changed[alert.alert_id] = on_command(alert, command)
+            moved = on_input(alert, recorded)
+            if moved is not None:
+                alerts[alert.alert_id] = changed[alert.alert_id] = moved
         await uow.parked.park(parked)
         notices = await _notify(uow, changed, before)
         await uow.commit()
@@ -189,7 +213,7 @@ async def apply_clinic_events(uow: AlertsUnitOfWork, events: Sequence[ClinicInpu
         assignments = [e for e in fresh if isinstance(e, CaseAssigned)]
         await uow.routing.assign(assignments)
         active = await uow.alerts.active({(e.clinic_id, e.case_id) for e in assignments})
-        before = {a.alert_id: len(a.history) for case in active.values() for a in case.values()}
+        before = _transitions(a for case in active.values() for a in case.values())
         changed: dict[uuid.UUID, Alert] = {}
         for event in assignments:
             case = (event.clinic_id, event.case_id)
@@ -203,16 +227,13 @@ async def apply_clinic_events(uow: AlertsUnitOfWork, events: Sequence[ClinicInpu
 
 
 async def escalate_due(uow: AlertsUnitOfWork, now: datetime, limit: int = 500) -> int:
-    """Escalates the open alerts whose time has come (also those that came due while the
-    service was down: once each, dated at their due time). Returns notices."""
+    """The clock: records on the alert-clock topic (through the outbox) an escalation for each
+    open alert whose time has come by `now` (also those that came due while the service was
+    down, dated at their due time). The alerts change when the consumer applies the recorded
+    events (`apply_clock`), so a replay repeats them. Returns events recorded."""
     async with uow:
         due = await uow.alerts.due(now, limit)
-        before = {a.alert_id: len(a.history) for a in due}
-        changed: dict[uuid.UUID, Alert] = {}
-        for alert in due:
-            escalated = escalation_due(alert, now)
-            if escalated is not None:
-                changed[alert.alert_id] = escalated
-        notices = await _notify(uow, changed, before)
+        decided = [e for e in (escalation_due(alert, now) for alert in due) if e is not None]
+        await uow.outbox.add([OutboxMessage(ALERT_CLOCK, e) for e in decided])
         await uow.commit()
-    return notices
+    return len(decided)

@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from alliance_alerts.adapters.secret_box import Sealed
-from alliance_alerts.domain.rules import Alert, Key
+from alliance_alerts.domain.rules import Alert, AlertInput, Key
 from alliance_alerts.domain.webhooks import Outcome
 from alliance_contracts.events import (
-    AlertCommand,
     CaseAssigned,
     ClinicalSignal,
     SignalWithdrawn,
@@ -37,7 +36,9 @@ class Alerts(Protocol):
         ...
 
     async def by_id(self, alert_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Alert]:
-        """The alerts that exist among them, locked until the transaction ends."""
+        """The alerts that exist among them. The ids, raised or not, are locked until the
+        transaction ends (so is `ParkedCommands.take`'s): an input parked for an alert being
+        raised meanwhile is taken when it is raised."""
         ...
 
     async def due(self, now: datetime, limit: int) -> list[Alert]:
@@ -85,12 +86,14 @@ class CaseSignals(Protocol):
 
 
 class ParkedCommands(Protocol):
-    """Users' commands for alerts not raised yet (the command overtook the signal)."""
+    """Users' commands and the clock's recorded escalations for alerts not raised yet (they
+    overtook the signal: the topics are not ordered with each other)."""
 
-    async def park(self, commands: Sequence[AlertCommand]) -> None: ...
+    async def park(self, commands: Sequence[AlertInput]) -> None: ...
 
-    async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertCommand]:
-        """Removes and returns the commands parked for these alerts, oldest first."""
+    async def take(self, alert_ids: Iterable[uuid.UUID]) -> list[AlertInput]:
+        """Removes and returns the inputs parked for these alerts, oldest first (the ids are
+        locked until the transaction ends, as by `Alerts.by_id`)."""
         ...
 
 

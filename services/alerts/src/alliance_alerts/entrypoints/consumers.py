@@ -17,23 +17,26 @@ from alliance_alerts.adapters.unit_of_work import AlertsRaised, PostgresAlertsUn
 from alliance_alerts.application.delivery import enqueue_deliveries
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
+    apply_clock,
     apply_commands,
     apply_scoring,
 )
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import (
+    AlertClockEvent,
     AlertCommand,
     AlertNotice,
     CaseAssigned,
     ClinicalSignal,
     ClinicConfigured,
     ClinicInput,
+    EscalationDue,
     ResponseScored,
     ScoringOutput,
     StaffChanged,
 )
 from alliance_contracts.timing import utc_now
-from alliance_contracts.topics import COMMANDS, CONFIG, NOTICES, SCORED, TopicSpec
+from alliance_contracts.topics import ALERT_CLOCK, COMMANDS, CONFIG, NOTICES, SCORED, TopicSpec
 from alliance_platform.broker import batch_subscriber, create_broker
 from alliance_platform.config_store import ConfigurationStamps
 from alliance_platform.consumer import BatchPipeline, documented_as
@@ -54,14 +57,29 @@ E = TypeVar("E")
 Clock = Callable[[], datetime]
 
 
+def input_groups(group: str = GROUP) -> dict[str, str]:
+    """The projection's input topics and the consumer group that applies each (the clock
+    decides only once they all have caught up: `entrypoints/loops.py`)."""
+    return {
+        SCORED.name: group,
+        CONFIG.name: f"{group}-config",
+        COMMANDS.name: f"{group}-commands",
+        ALERT_CLOCK.name: f"{group}-clock",
+    }
+
+
 def build_broker(
     settings: AlertsSettings,
     runtime: Runtime,
     clock: Clock = utc_now,
     pipelines: list[BatchPipeline[Any]] | None = None,
+    group: str = GROUP,
 ) -> KafkaBroker:
-    """`pipelines` receives the batch pipelines (their `upkeep` loops run with the service)."""
+    """`pipelines` receives the batch pipelines (their `upkeep` loops run with the service).
+    `group`: the projection's consumer group (a projection built beside the live one reads
+    the topics from the start with a group of its own)."""
     broker = create_broker(settings, SERVICE)
+    groups = input_groups(group)
     dead_letters = DeadLetters(broker, SERVICE, settings.kafka_message_max_bytes)
     built: list[BatchPipeline[Any]] = pipelines if pipelines is not None else []
 
@@ -88,7 +106,9 @@ def build_broker(
 
     async def on_scoring(uow: PostgresAlertsUnitOfWork, events: Sequence[ScoringOutput]) -> int:
         notices = await apply_scoring(uow, events)
-        commands.wake_parked()  # an alert parked commands wait for may have been raised
+        # An alert that parked commands or escalations wait for may have been raised.
+        commands.wake_parked()
+        clock_events.wake_parked()
         return notices
 
     # Signals stamped with a configuration version not consumed yet are parked until it is.
@@ -106,26 +126,38 @@ def build_broker(
     commands: BatchPipeline[AlertCommand] = pipeline(
         AlertCommand, COMMANDS, apply_commands, AlertsRaised()
     )
+    # The clock's recorded escalations (alerts' own topic), parked like commands.
+    clock_events: BatchPipeline[AlertClockEvent] = pipeline(
+        AlertClockEvent, ALERT_CLOCK, apply_clock, AlertsRaised()
+    )
 
-    @batch_subscriber(broker, SCORED, group_id=GROUP, tracking=scoring.tracking)
+    @batch_subscriber(broker, SCORED, group_id=groups[SCORED.name], tracking=scoring.tracking)
     async def on_scored(
         batch: list[Annotated[bytes, documented_as(ResponseScored, ClinicalSignal)]],
         msg: KafkaMessage,
     ) -> None:
         await scoring.handle(msg)
 
-    @batch_subscriber(broker, CONFIG, group_id=f"{GROUP}-config", tracking=clinic.tracking)
+    @batch_subscriber(broker, CONFIG, group_id=groups[CONFIG.name], tracking=clinic.tracking)
     async def on_clinic(
         batch: list[Annotated[bytes, documented_as(ClinicConfigured, StaffChanged, CaseAssigned)]],
         msg: KafkaMessage,
     ) -> None:
         await clinic.handle(msg)
 
-    @batch_subscriber(broker, COMMANDS, group_id=f"{GROUP}-commands", tracking=commands.tracking)
+    @batch_subscriber(broker, COMMANDS, group_id=groups[COMMANDS.name], tracking=commands.tracking)
     async def on_commands(
         batch: list[Annotated[bytes, documented_as(AlertCommand)]], msg: KafkaMessage
     ) -> None:
         await commands.handle(msg)
+
+    @batch_subscriber(
+        broker, ALERT_CLOCK, group_id=groups[ALERT_CLOCK.name], tracking=clock_events.tracking
+    )
+    async def on_clock(
+        batch: list[Annotated[bytes, documented_as(EscalationDue)]], msg: KafkaMessage
+    ) -> None:
+        await clock_events.handle(msg)
 
     async def enqueue(uow: PostgresAlertsUnitOfWork, notices: Sequence[AlertNotice]) -> int:
         await enqueue_deliveries(uow, notices, clock(), settings.delivery_policy())
@@ -146,4 +178,5 @@ def build_broker(
 
     # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
     broker.publisher(NOTICES.name, schema=AlertNotice, description=NOTICES.description)
+    broker.publisher(ALERT_CLOCK.name, schema=EscalationDue, description=ALERT_CLOCK.description)
     return broker

@@ -15,32 +15,51 @@ from alliance_alerts.application.delivery import deliver_due
 from alliance_alerts.application.handlers import escalate_due
 from alliance_alerts.entrypoints.consumers import Clock
 from alliance_alerts.settings import AlertsSettings
+from alliance_platform.catchup import CatchUp
 from alliance_platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 def every(
-    seconds: float, name: str, step: Callable[[], Awaitable[None]]
+    seconds: float,
+    name: str,
+    step: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[], Coroutine[Any, Any, None]]:
+    """`stop`: releases what the steps hold, when the loop is cancelled."""
+
     async def loop() -> None:
-        while True:
-            try:
-                await step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s failed; retrying", name)
-            await asyncio.sleep(seconds)
+        try:
+            while True:
+                try:
+                    await step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s failed; retrying", name)
+                await asyncio.sleep(seconds)
+        finally:
+            if stop is not None:
+                await stop()
 
     return loop
 
 
-def escalation_step(runtime: Runtime, clock: Clock) -> Callable[[], Awaitable[None]]:
+def escalation_step(
+    runtime: Runtime, clock: Clock, catch_up: CatchUp
+) -> Callable[[], Awaitable[None]]:
+    """Records the escalations due by the time the projection is complete for: every record
+    that was in its input topics at the previous tick is applied (`CatchUp`). Live that lags the
+    clock by a tick; during a replay nothing is decided from the half-built projection (its
+    escalations come from the alert-clock topic instead)."""
+
     async def step() -> None:
         pool, relay = runtime.require()
-        if await escalate_due(PostgresAlertsUnitOfWork(pool), clock()):
+        until = await catch_up.advance(clock())
+        if until is not None and await escalate_due(PostgresAlertsUnitOfWork(pool), until):
             relay.wake()
+            catch_up.restart()  # decide again once these are applied (a repeat is a no-op)
 
     return step
 

@@ -6,11 +6,14 @@ model), never an edit in place: the topics keep their full history and are repla
 """
 
 from alliance_contracts.events.alerts import (
+    AlertClockEvent,
     AlertCommand,
     AlertCommandPayload,
     AlertHistoryEntry,
     AlertNotice,
     AlertNoticePayload,
+    EscalationDue,
+    EscalationDuePayload,
 )
 from alliance_contracts.events.audit import (
     ReadAudited,
@@ -78,6 +81,7 @@ from alliance_contracts.events.scoring import (
 __all__ = [
     "CLINIC_LEVEL_CASE_ID",
     "DERIVED_EVENT_NAMESPACE",
+    "AlertClockEvent",
     "AlertCommand",
     "AlertCommandPayload",
     "AlertHistoryEntry",
@@ -103,6 +107,8 @@ __all__ = [
     "EpisodeEndedPayload",
     "EpisodeEndingRequested",
     "EpisodeEndingRequestedPayload",
+    "EscalationDue",
+    "EscalationDuePayload",
     "EventEnvelope",
     "Frozen",
     "IntakeCommand",

@@ -1,4 +1,4 @@
-"""Alerts as they change (notices) and users' commands on them."""
+"""Alerts as they change (notices), users' commands on them and the clock's decisions."""
 
 from __future__ import annotations
 
@@ -82,3 +82,25 @@ class AlertCommand(EventEnvelope):
     event_type: Literal["alert.command"] = "alert.command"
     schema_version: Literal[1] = 1
     payload: AlertCommandPayload
+
+
+class EscalationDuePayload(Frozen):
+    alert_id: uuid.UUID
+    due_at: AwareDatetime = Field(
+        description="The escalation time the clock acted on; the transition is dated at it."
+    )
+
+
+class EscalationDue(EventEnvelope):
+    """The alerts service's clock found an open alert unescalated at its escalation time. Topic:
+    alert-clock (key: case id); `occurred_at` is the due time, `recorded_at` when the clock
+    decided. Its id derives from the alert, the transition and the due time, so deciding it
+    again is a no-op. Applied as a fact: a replay repeats the escalation, never decides it."""
+
+    event_type: Literal["alert.escalation_due"] = "alert.escalation_due"
+    schema_version: Literal[1] = 1
+    payload: EscalationDuePayload
+
+
+# Every event on the alert-clock topic (snooze expiries or digests would join here).
+AlertClockEvent = EscalationDue

@@ -177,6 +177,19 @@ class Alert(Value):
             **conditions,
         )
 
+    def escalation_recorded(self, by: Cause) -> Alert | None:
+        """The clock's escalation as recorded on its topic, applied as a fact whatever the alert
+        became since (a later acknowledgement or resolution applied first in a replay keeps it):
+        placed in the history at its time, with the status the alert had then. None when this
+        escalation is in the history already."""
+        place = next((i for i, t in enumerate(self.history) if t.at > by.at), len(self.history))
+        status = self.history[place - 1].status if place else self.status
+        transition = self._transition(AlertAction.ESCALATED, by, status)
+        if any(t.event_id == transition.event_id for t in self.history):
+            return None
+        history = (*self.history[:place], transition, *self.history[place:])
+        return Alert.model_validate({**dict(self), "escalated": True, "history": history})
+
     def updated(self, by: Cause, evidence: Sequence[RuleEvidence], **conditions: bool) -> Alert:
         """The same alert with new evidence (no second alert), and its conditions as they are
         now (`low_alliance_open`, `rupture_open`)."""
@@ -192,8 +205,15 @@ class Alert(Value):
         """This alert after one transition (appended to its history). Validated, unlike
         model_copy: a wrong value fails here, loudly."""
         self._require_active()
-        status = AlertStatus(str(changes.get("status", self.status)))
-        transition = Transition(
+        transition = self._transition(
+            action, by, AlertStatus(str(changes.get("status", self.status)))
+        )
+        return Alert.model_validate(
+            {**dict(self), **changes, "history": (*self.history, transition)}
+        )
+
+    def _transition(self, action: AlertAction, by: Cause, status: AlertStatus) -> Transition:
+        return Transition(
             event_id=derived_event_id("alert-transition", self.alert_id, action.value, by.key),
             at=by.at,
             recorded_at=by.recorded_at or by.at,
@@ -202,17 +222,18 @@ class Alert(Value):
             actor_id=by.actor_id,
             note=by.note,
         )
-        return Alert.model_validate(
-            {**dict(self), **changes, "history": (*self.history, transition)}
-        )
 
 
 Key = tuple[AlertKind, str]  # (kind, subject): at most one active alert per key in a case
 
 
-def notice(alert: Alert, recipients: Sequence[str]) -> AlertNotice:
-    """The notice of the alert's latest transition."""
-    last = alert.history[-1]
+def notice(
+    alert: Alert, recipients: Sequence[str], transition: Transition | None = None
+) -> AlertNotice:
+    """The notice of one transition of the alert (its latest by default), with the alert's
+    state as it is now."""
+    last = alert.history[-1] if transition is None else transition
+    so_far = alert.history[: alert.history.index(last) + 1]
     return AlertNotice(
         event_id=last.event_id,
         clinic_id=alert.clinic_id,
@@ -240,7 +261,7 @@ def notice(alert: Alert, recipients: Sequence[str]) -> AlertNotice:
             evidence=list(alert.evidence),
             history=[
                 AlertHistoryEntry.model_validate(t.model_dump(include=_ENTRY))
-                for t in (alert.history if last.action is AlertAction.HANDED_OVER else ())
+                for t in (so_far if last.action is AlertAction.HANDED_OVER else ())
             ],
         ),
     )

@@ -88,7 +88,7 @@ def reconcile(
         earlier = known.get(alert.alert_id)
         if earlier is None:
             changed.append(alert)
-        elif earlier.history and earlier.history[-1].action is AlertAction.AUTO_RESOLVED:
+        elif _resolved_by(earlier) is AlertAction.AUTO_RESOLVED:
             again = alert.model_copy(
                 update={
                     "alert_id": derived_event_id("alert-again", alert.alert_id, cause.key),
@@ -103,3 +103,10 @@ def reconcile(
 def _conditions(alert: Alert) -> dict[str, bool]:
     """What an early-low-alliance alert still stands for (signals.py)."""
     return {"low_alliance_open": alert.low_alliance_open, "rupture_open": alert.rupture_open}
+
+
+def _resolved_by(alert: Alert) -> AlertAction | None:
+    """How the alert was resolved: its last resolution (a recorded escalation dated later, whose
+    decision overtook the resolution, may follow it in the history)."""
+    ends = (AlertAction.RESOLVED, AlertAction.AUTO_RESOLVED)
+    return next((t.action for t in reversed(alert.history) if t.action in ends), None)
