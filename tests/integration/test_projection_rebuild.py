@@ -25,6 +25,7 @@ from alliance_contracts.topics import ALERT_CLOCK, COMMANDS, CONFIG, NOTICES, SC
 from alliance_contracts.vocabulary import AlertCommandAction
 from alliance_platform.db import create_schema
 from alliance_platform.dbroles import bootstrap, service_url
+from alliance_platform.migrate import installed_environments, upgrade
 from tests.conftest import eventually
 from tests.helpers import produce, read_topic, serving
 from tests.integration.test_alerts import FakeClock, settings, supervisor
@@ -49,13 +50,15 @@ async def test_a_new_projection_version_recreates_the_schema(
 
 @contextlib.asynccontextmanager
 async def fresh_database(stack: Endpoints, name: str) -> AsyncIterator[str]:
-    """A throwaway database in the same PostgreSQL, with the services' roles and schemas: a
-    projection replayed there starts from nothing. Yields its administrator's URL."""
+    """A throwaway database in the same PostgreSQL, with the services' roles and schemas (the
+    systems of record migrated): a projection replayed there starts from nothing. Yields its
+    administrator's URL."""
     admin = await asyncpg.connect(stack.database_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         url = urlunsplit(urlsplit(stack.database_url)._replace(path=f"/{name}"))
         await bootstrap(url, DB_PASSWORDS)
+        await asyncio.to_thread(upgrade, url, installed_environments(), DB_PASSWORDS)
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
