@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -17,6 +16,7 @@ from alliance_contracts.events import (
     SignalWithdrawn,
     StaffChanged,
 )
+from alliance_contracts.readmodels import documents
 from alliance_contracts.vocabulary import StaffRole
 from alliance_platform.db import CASES_JOIN, fetch_for_cases
 from alliance_platform.outbox import Connection
@@ -62,7 +62,9 @@ async def due_alerts(conn: Connection, now: datetime, limit: int) -> list[Alert]
 
 
 async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
-    """Upserts the alerts and appends their new transitions to the history."""
+    """Upserts the alerts (the read model's columns and the aggregate's private `state`) and
+    appends their new transitions to `alert_transition`: the one writer of every transition
+    (the history the gateway shows is these rows in `seq` order)."""
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.alert (alert_id, clinic_id, case_id, kind, subject, dyad_id, "
         "respondent_role, therapist_id, status, priority, severity, escalated, escalate_at, "
@@ -94,7 +96,7 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
                 a.session_number,
                 a.source_event_id,
                 a.summary,
-                json.dumps([e.model_dump(mode="json") for e in a.evidence]),
+                documents.dump_json(documents.Evidence, a.evidence),
                 a.raised_at,
                 a.history[-1].at,
                 a.model_dump_json(),
@@ -103,12 +105,14 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
         ],
     )
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.alert_transition (event_id, alert_id, clinic_id, at, action, "
-        "status, actor_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        f"INSERT INTO {SCHEMA}.alert_transition (event_id, alert_id, seq, clinic_id, at, action, "
+        "status, actor_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ON CONFLICT DO NOTHING",
         [
             (
                 t.event_id,
                 a.alert_id,
+                seq,
                 a.clinic_id,
                 t.at,
                 t.action.value,
@@ -117,7 +121,7 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
                 t.note,
             )
             for a in alerts
-            for t in a.history
+            for seq, t in enumerate(a.history)
         ],
     )
 

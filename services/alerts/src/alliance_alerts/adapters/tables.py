@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, Table, Text, Uuid, func
+from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
-from alliance_contracts.readmodels import Alert, AlertTransition, table_of
+from alliance_contracts.readmodels import Alert, AlertTransition, CaseAssignment, table_of
 from alliance_platform.config_store import clinic_config_table
 from alliance_platform.outbox import plumbing_tables
 
 SCHEMA = "alerts"
 # Bump when the tables or the fold change shape: the projection is then rebuilt by replay
 # (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 6
+PROJECTION_VERSION = 7
 _plumbing = MetaData(schema=SCHEMA)
 outbox, processed_event = plumbing_tables(_plumbing)
 clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
@@ -24,16 +24,10 @@ staff = Table(
     Column("role", Text, nullable=False),
     Column("active", Boolean, nullable=False),
 )
-# Who is responsible for a case: an explicit assignment, else the therapist last seen rating it.
-assignment = Table(
-    "assignment",
-    _plumbing,
-    Column("clinic_id", Text, primary_key=True),
-    Column("case_id", Text, primary_key=True),
-    Column("therapist_id", Text, nullable=False),
-    Column("explicit", Boolean, nullable=False),
-    Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-)
+# The alerts as the gateway reads them (the contract's columns), plus the aggregate's private
+# serialization (`state`: what the rules fold; the reader role is not granted it).
+alert = table_of(Alert).to_metadata(_plumbing)
+alert.append_column(Column("state", JSONB, nullable=False))
 # Commands that arrived before their alert (the topics are not ordered with each other).
 pending_command = Table(
     "pending_command",
@@ -55,11 +49,13 @@ case_signal = Table(
     Column("withdrawn", Boolean, nullable=False, server_default="false"),
     Index("case_signal_case", "clinic_id", "case_id"),
 )
-# What the gateway may read (SELECT granted to the reader role); assignments count towards
-# a clinician's caseload.
-READ_MODELS: list[Table] = [table_of(Alert), table_of(AlertTransition), assignment]
+# What the gateway may read (SELECT granted to the reader role on their declared columns);
+# assignments count towards a clinician's caseload.
+READ_MODELS: list[Table] = [table_of(Alert), table_of(AlertTransition), table_of(CaseAssignment)]
 TABLES: list[Table] = [
-    *READ_MODELS,
+    alert,
+    table_of(AlertTransition),
+    table_of(CaseAssignment),
     clinic_config,
     staff,
     pending_command,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from alliance_contracts.events import ClinicalRange as ClinicalRangeJson
 from alliance_contracts.readmodels import Dyad as DyadRow
 from alliance_contracts.readmodels import DyadScore as DyadScoreRow
+from alliance_contracts.readmodels import documents
 from alliance_contracts.vocabulary import (
     AgeGroup,
     Phase,
@@ -37,17 +37,17 @@ class Rupture:
     evidence: list[RuleEvidence]
 
     @classmethod
-    def from_json(cls, r: dict[str, Any]) -> Rupture:
+    def of(cls, r: documents.Rupture) -> Rupture:
         return cls(
-            rupture_id=strawberry.ID(r["rupture_id"]),
-            instrument=r["instrument"],
-            opened_session=r["opened_session"],
-            opened_at=datetime.fromisoformat(r["opened_at"]),
-            severity=Severity(r["severity"]),
-            target=r["target"],
-            status=RuptureStatus(r["status"]),
-            resolved_session=r["resolved_session"],
-            evidence=[RuleEvidence.from_json(e) for e in r["evidence"]],
+            rupture_id=strawberry.ID(str(r.rupture_id)),
+            instrument=r.instrument,
+            opened_session=r.opened_session,
+            opened_at=r.opened_at,
+            severity=r.severity,
+            target=r.target,
+            status=r.status,
+            resolved_session=r.resolved_session,
+            evidence=[RuleEvidence.of(e) for e in r.evidence],
         )
 
 
@@ -57,6 +57,15 @@ class Trend:
     slope_per_session: float
     sessions: int
     declining: bool
+
+    @classmethod
+    def of(cls, t: documents.Trend) -> Trend:
+        return cls(
+            instrument=t.instrument,
+            slope_per_session=t.slope_per_session,
+            sessions=t.sessions,
+            declining=t.declining,
+        )
 
 
 @strawberry.type
@@ -82,8 +91,7 @@ class ClinicalRange:
     )
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ClinicalRange:
-        judged = ClinicalRangeJson.model_validate(data)
+    def of(cls, judged: ClinicalRangeJson) -> ClinicalRange:
         return cls(
             cutoff=judged.cutoff,
             clinical=judged.clinical,
@@ -141,9 +149,7 @@ class Score:
             prorated=bool(row.prorated_items),
             prorated_items=list(row.prorated_items),
             critical_items=list(row.critical_items),
-            clinical_range=(
-                ClinicalRange.from_json(row.clinical_range) if row.clinical_range else None
-            ),
+            clinical_range=(ClinicalRange.of(row.clinical_range) if row.clinical_range else None),
             status=status,
             replaced_by=strawberry.ID(str(row.replaced_by)) if replaced else None,
         )
@@ -203,17 +209,17 @@ class Dyad:
             latest=[
                 LatestScore(
                     instrument=instrument,
-                    session_number=v["session_number"],
-                    administered_at=datetime.fromisoformat(v["administered_at"]),
-                    total=v["total"],
-                    normalized=v["normalized"],
+                    session_number=v.session_number,
+                    administered_at=v.administered_at,
+                    total=v.total,
+                    normalized=v.normalized,
                 )
                 for instrument, v in sorted(row.latest.items())
             ],
-            phase=Phase(clinical.get("phase", "foundation")),
-            trend=Trend(**trend) if (trend := clinical.get("trend")) else None,
-            discrepancy=clinical.get("discrepancy"),
-            ruptures=[Rupture.from_json(r) for r in clinical.get("ruptures", [])],
-            open_ruptures=clinical.get("open_ruptures", 0),
+            phase=clinical.phase,
+            trend=Trend.of(clinical.trend) if clinical.trend else None,
+            discrepancy=clinical.discrepancy,
+            ruptures=[Rupture.of(r) for r in clinical.ruptures],
+            open_ruptures=clinical.open_ruptures,
             clinic_id=row.clinic_id,
         )
