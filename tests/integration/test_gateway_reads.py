@@ -1,16 +1,22 @@
-"""One GraphQL operation reads one snapshot: a case view and its dyads never come from two
-different transactions of their writer, on real PostgreSQL."""
+"""The gateway reads the read-model contract on real PostgreSQL: one GraphQL operation reads one
+snapshot (a case view and its dyads never come from two different transactions of their
+writer), and an alert's history is its rows of `alerts.alert_transition`, every transition."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alliance_alerts.adapters.store import save_alerts
+from alliance_alerts.domain.rules import Alert, Cause
+from alliance_contracts.vocabulary import AlertKind, AlertPriority, AlertStatus
 from alliance_gateway.adapters.snapshot import ReadSnapshot
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
@@ -134,3 +140,72 @@ async def test_a_snapshot_is_one_read_only_repeatable_read_transaction(stack: En
     finally:
         await snapshot.close()
         await engine.dispose()
+
+
+HISTORY = """query($clinic: ID!) { alerts(clinicId: $clinic) { edges { node { alertId
+  history { at action status actorId note } } } } }"""
+
+
+async def test_an_alerts_history_is_every_transition_its_writer_recorded_in_order(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    await create_projection_tables(stack, "scoring")
+    await create_projection_tables(stack, "alerts")
+    clinic = ids("clinic")
+    at = [T0 + timedelta(hours=h) for h in range(8)]
+    alert = Alert(
+        alert_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id="case-h",
+        kind=AlertKind.RUPTURE,
+        subject="s",
+        dyad=None,
+        instrument="SRS",
+        session_number=1,
+        severity=None,
+        priority=AlertPriority.URGENT,
+        status=AlertStatus.OPEN,
+        therapist_id="th-9",
+        raised_at=at[0],
+        source_event_id=uuid.uuid4(),
+        summary="test",
+    )
+    steps: list[Callable[[Alert], Alert]] = [
+        lambda a: a.raised(Cause(at=at[0], key="raise")),
+        lambda a: a.updated(Cause(at=at[0], key="update"), ()),  # same time: order by place
+        lambda a: a.snoozed(Cause(at=at[1], key="snooze", actor_id="th-9"), at[2]),
+        lambda a: a.acknowledged(Cause(at=at[2], key="ack", actor_id="th-9", note="seen")),
+        lambda a: a.reassigned(Cause(at=at[3], key="reassign", actor_id="sv-1"), "th-10"),
+        lambda a: a.escalated_to_supervisors(Cause(at=at[4], key="escalate")),
+        lambda a: a.handed_over(Cause(at=at[5], key="handover"), "th-11"),
+        lambda a: a.auto_resolved(Cause(at=at[6], key="clear", note="condition cleared")),
+    ]
+    for step in steps:  # one save per transition, as the service does
+        alert = step(alert)
+        async with pg.acquire() as conn:
+            await save_alerts(conn, [alert])
+    app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
+    async with serving(app) as client:
+        client.headers.update(bearer("supervisor", [clinic]))
+        data = await gql(client, HISTORY, clinic=clinic)
+    [edge] = data["alerts"]["edges"]
+    assert edge["node"]["history"] == [
+        {
+            "at": t.at.isoformat(),
+            "action": t.action.value,
+            "status": t.status.name,
+            "actorId": t.actor_id,
+            "note": t.note,
+        }
+        for t in alert.history
+    ]
+    assert [h["action"] for h in edge["node"]["history"]] == [
+        "raised",
+        "updated",
+        "snoozed",
+        "acknowledged",
+        "reassigned",
+        "escalated",
+        "handed_over",
+        "auto_resolved",
+    ]
