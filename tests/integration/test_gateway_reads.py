@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -209,3 +210,17 @@ async def test_an_alerts_history_is_every_transition_its_writer_recorded_in_orde
         "handed_over",
         "auto_resolved",
     ]
+
+
+async def test_the_gateway_may_read_the_declared_columns_only(stack: Endpoints) -> None:
+    """The alerts aggregate's private serialization is not granted to the reader role."""
+    await create_projection_tables(stack, "alerts")
+    conn = await asyncpg.connect(stack.service_env("gateway")["DATABASE_URL"])
+    try:
+        assert await conn.fetchval("SELECT count(alert_id) FROM alerts.alert") >= 0
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetch("SELECT state FROM alerts.alert LIMIT 1")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetch("SELECT * FROM alerts.staff LIMIT 1")
+    finally:
+        await conn.close()

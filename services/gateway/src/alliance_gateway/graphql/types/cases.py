@@ -73,10 +73,13 @@ class Split:
     reason: str | None
 
 
-@strawberry.type(description="Decision support for planning termination, with its reasons.")
+@strawberry.experimental.pydantic.type(
+    model=documents.Readiness,
+    all_fields=True,
+    description="Decision support for planning termination, with its reasons.",
+)
 class Readiness:
-    ready: bool
-    reasons: list[str]
+    """Derived from the read-model shape: its fields are the contract's."""
 
 
 @strawberry.type(description="A derived clinical event with the rules and inputs behind it.")
@@ -185,7 +188,7 @@ class Case:
                 )
                 for s in view.splits
             ],
-            readiness=Readiness(ready=view.readiness.ready, reasons=list(view.readiness.reasons)),
+            readiness=Readiness.from_pydantic(view.readiness),
             demographics=Demographics.of(view.demographics),
             dyads=[Dyad.from_row(r) for r in read.dyads],
         )

@@ -51,21 +51,13 @@ class Rupture:
         )
 
 
-@strawberry.type(description="Least-squares slope of the 0-1 alliance over recent sessions.")
+@strawberry.experimental.pydantic.type(
+    model=documents.Trend,
+    all_fields=True,
+    description="Least-squares slope of the 0-1 alliance over recent sessions.",
+)
 class Trend:
-    instrument: str
-    slope_per_session: float
-    sessions: int
-    declining: bool
-
-    @classmethod
-    def of(cls, t: documents.Trend) -> Trend:
-        return cls(
-            instrument=t.instrument,
-            slope_per_session=t.slope_per_session,
-            sessions=t.sessions,
-            declining=t.declining,
-        )
+    """Derived from the read-model shape: its fields are the contract's."""
 
 
 @strawberry.type
@@ -217,7 +209,7 @@ class Dyad:
                 for instrument, v in sorted(row.latest.items())
             ],
             phase=clinical.phase,
-            trend=Trend.of(clinical.trend) if clinical.trend else None,
+            trend=Trend.from_pydantic(clinical.trend) if clinical.trend else None,
             discrepancy=clinical.discrepancy,
             ruptures=[Rupture.of(r) for r in clinical.ruptures],
             open_ruptures=clinical.open_ruptures,
