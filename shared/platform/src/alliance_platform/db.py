@@ -66,8 +66,8 @@ async def create_schema(
     created anew, and the service's consumer group (named after the version) replays the topics
     from the beginning. That is how a projection's shape changes: by a rebuild.
 
-    `readable`: the tables the gateway may read (their columns granted to dbroles.READER_ROLE,
-    again after every rebuild).
+    `readable`: the tables the gateway may read (granted to dbroles.READER_ROLE, again after
+    every rebuild).
     """
     engine = create_async_engine(sqlalchemy_url(database_url))
     try:
@@ -115,11 +115,8 @@ async def _grant_reads(conn: AsyncConnection, schema: str, tables: Sequence[Tabl
         log.warning("no reader role: the gateway cannot read", extra={"schema": schema})
         return
     await conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {READER_ROLE}'))
-    for table in tables:  # only the columns declared: an owner's private ones stay private
-        columns = ", ".join(f'"{c.name}"' for c in table.columns)
-        await conn.execute(
-            text(f'GRANT SELECT ({columns}) ON "{schema}"."{table.name}" TO {READER_ROLE}')
-        )
+    names = ", ".join(f'"{schema}"."{t.name}"' for t in tables)
+    await conn.execute(text(f"GRANT SELECT ON {names} TO {READER_ROLE}"))
 
 
 async def ping(pool: asyncpg.Pool) -> bool:

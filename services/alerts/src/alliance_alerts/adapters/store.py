@@ -32,7 +32,8 @@ async def active_alerts(
     """Per case, its active (not resolved) alerts by (kind, subject)."""
     rows = await fetch_for_cases(
         conn,
-        f"SELECT a.state FROM {SCHEMA}.alert a {CASES_JOIN} WHERE a.status <> 'resolved'",
+        f"SELECT s.state FROM {SCHEMA}.alert a {CASES_JOIN} "
+        f"JOIN {SCHEMA}.alert_state s USING (alert_id) WHERE a.status <> 'resolved'",
         cases,
     )
     by_case: dict[CaseKey, dict[Key, Alert]] = {}
@@ -45,7 +46,8 @@ async def active_alerts(
 
 async def alerts_by_id(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Alert]:
     rows = await conn.fetch(
-        f"SELECT state FROM {SCHEMA}.alert WHERE alert_id = ANY($1::uuid[]) FOR UPDATE",
+        f"SELECT s.state FROM {SCHEMA}.alert a JOIN {SCHEMA}.alert_state s USING (alert_id) "
+        "WHERE a.alert_id = ANY($1::uuid[]) FOR UPDATE",
         list(alert_ids),
     )
     return {a.alert_id: a for a in _alerts(rows)}
@@ -53,8 +55,9 @@ async def alerts_by_id(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> dict
 
 async def due_alerts(conn: Connection, now: datetime, limit: int) -> list[Alert]:
     rows = await conn.fetch(
-        f"SELECT state FROM {SCHEMA}.alert WHERE status = 'open' AND NOT escalated "
-        "AND escalate_at <= $1 ORDER BY escalate_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        f"SELECT s.state FROM {SCHEMA}.alert a JOIN {SCHEMA}.alert_state s USING (alert_id) "
+        "WHERE a.status = 'open' AND NOT a.escalated AND a.escalate_at <= $1 "
+        "ORDER BY a.escalate_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now,
         limit,
     )
@@ -62,20 +65,20 @@ async def due_alerts(conn: Connection, now: datetime, limit: int) -> list[Alert]
 
 
 async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
-    """Upserts the alerts (the read model's columns and the aggregate's private `state`) and
+    """Upserts the alerts (the read model, and the aggregate in the private `alert_state`) and
     appends their new transitions to `alert_transition`: the one writer of every transition
     (the history the gateway shows is these rows in `seq` order)."""
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.alert (alert_id, clinic_id, case_id, kind, subject, dyad_id, "
         "respondent_role, therapist_id, status, priority, severity, escalated, escalate_at, "
         "snoozed_until, instrument, session_number, source_event_id, summary, evidence, "
-        "raised_at, updated_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20, $21, $22::jsonb) "
+        "raised_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20, $21) "
         "ON CONFLICT (alert_id) DO UPDATE SET therapist_id = EXCLUDED.therapist_id, "
         "status = EXCLUDED.status, severity = EXCLUDED.severity, "
         "escalated = EXCLUDED.escalated, escalate_at = EXCLUDED.escalate_at, "
         "snoozed_until = EXCLUDED.snoozed_until, summary = EXCLUDED.summary, "
-        "evidence = EXCLUDED.evidence, updated_at = EXCLUDED.updated_at, state = EXCLUDED.state",
+        "evidence = EXCLUDED.evidence, updated_at = EXCLUDED.updated_at",
         [
             (
                 a.alert_id,
@@ -99,10 +102,14 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
                 documents.dump_json(documents.Evidence, a.evidence),
                 a.raised_at,
                 a.history[-1].at,
-                a.model_dump_json(),
             )
             for a in alerts
         ],
+    )
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.alert_state (alert_id, state) VALUES ($1, $2::jsonb) "
+        "ON CONFLICT (alert_id) DO UPDATE SET state = EXCLUDED.state",
+        [(a.alert_id, a.model_dump_json()) for a in alerts],
     )
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.alert_transition (event_id, alert_id, seq, clinic_id, at, action, "

@@ -24,10 +24,13 @@ staff = Table(
     Column("role", Text, nullable=False),
     Column("active", Boolean, nullable=False),
 )
-# The alerts as the gateway reads them (the contract's columns), plus the aggregate's private
-# serialization (`state`: what the rules fold; the reader role is not granted it).
-alert = table_of(Alert).to_metadata(_plumbing)
-alert.append_column(Column("state", JSONB, nullable=False))
+# Each alert as its rules fold it (private: the gateway reads `alert` and `alert_transition`).
+alert_state = Table(
+    "alert_state",
+    _plumbing,
+    Column("alert_id", Uuid, primary_key=True),
+    Column("state", JSONB, nullable=False),
+)
 # Commands that arrived before their alert (the topics are not ordered with each other).
 pending_command = Table(
     "pending_command",
@@ -49,13 +52,12 @@ case_signal = Table(
     Column("withdrawn", Boolean, nullable=False, server_default="false"),
     Index("case_signal_case", "clinic_id", "case_id"),
 )
-# What the gateway may read (SELECT granted to the reader role on their declared columns);
-# assignments count towards a clinician's caseload.
+# What the gateway may read (SELECT granted to the reader role); assignments count towards
+# a clinician's caseload.
 READ_MODELS: list[Table] = [table_of(Alert), table_of(AlertTransition), table_of(CaseAssignment)]
 TABLES: list[Table] = [
-    alert,
-    table_of(AlertTransition),
-    table_of(CaseAssignment),
+    *READ_MODELS,
+    alert_state,
     clinic_config,
     staff,
     pending_command,

@@ -5,7 +5,8 @@ one read-only REPEATABLE READ transaction on one connection: a case view and its
 and its history, always come from the same moment. The transaction opens on the operation's
 first read and ends with the operation (graphql/extensions.py); a subscription gets a fresh one
 for each event it pushes. Statements take turns on the connection (a session is not safe for
-concurrent use).
+concurrent use). The operation's DataLoaders live with its snapshot: their caches hold rows of
+that snapshot only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +29,7 @@ class ReadSnapshot:
         self._session: AsyncSession | None = None
         self._turn = asyncio.Lock()
         self.opened = 0  # transactions begun (tests count them)
+        self.loaders: dict[str, Any] = {}  # the operation's DataLoaders, by name
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -46,8 +49,10 @@ class ReadSnapshot:
             yield self._session
 
     async def close(self) -> None:
-        """Ends the snapshot (a rollback: nothing was written); the next read opens a new one."""
+        """Ends the snapshot (a rollback: nothing was written) and forgets what its loaders
+        cached; the next read opens a new one."""
         async with self._turn:
+            self.loaders.clear()
             session, self._session = self._session, None
             if session is not None:
                 await session.close()
