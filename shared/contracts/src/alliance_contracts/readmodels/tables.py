@@ -3,8 +3,8 @@
 Shaped like the API that serves them. Owners: `scoring.*` by scoring, `alerts.*` by alerts. The
 gateway reads them through a read-only session and never writes, and reads nothing else: these
 tables and columns are all it may name (tests/unit/test_read_contract.py). Each JSON column holds
-one shape of `documents.py`. An owner may keep private columns beside them in its own copy of a
-table (alerts' `alert.state`); the reader role is granted only the columns declared here.
+one shape of `documents.py`. What an owner keeps for itself lives in tables of its own (alerts'
+`alert_state`), never granted to the reader role.
 """
 
 from __future__ import annotations
