@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 from alliance_contracts import readmodels
 from alliance_contracts.access import Caller, Role
 from alliance_contracts.readmodels import CaseView, documents, table_of
+from alliance_contracts.readmodels.tables import Document
 from alliance_gateway.adapters import queries
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
@@ -212,7 +213,7 @@ def test_shapes_read_rows_written_before_them_and_ignore_what_they_do_not_declar
         "outcome_class": "recovered",
         "tolerance": None,
     }
-    [outcome] = documents.Document(documents.Outcomes).process_result_value(
+    [outcome] = Document(documents.Outcomes).process_result_value(
         [stored],
         postgresql.dialect(),  # type: ignore[no-untyped-call]
     )

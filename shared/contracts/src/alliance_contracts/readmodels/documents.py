@@ -1,7 +1,8 @@
 """The JSON columns of the read models: one typed shape per column another service reads.
 
 The owner (scoring, alerts) builds them from its own state and writes `dump_json`; the reader (the
-gateway) gets them typed through `Document` (a JSONB column that validates on read). They are
+gateway) gets them typed through `tables.Document` (a JSONB column that validates on read).
+Plain Pydantic, no SQL. They are
 tolerant readers (unknown keys are ignored), so a writer one version ahead or behind in a rolling
 deploy does not break a reader; a shape that changes meaning needs a projection rebuild.
 """
@@ -14,9 +15,6 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
 from alliance_contracts.events import OqNormSet, RuleEvidence
 from alliance_contracts.vocabulary import (
@@ -160,7 +158,8 @@ Subscales = dict[str, float]
 
 
 @cache
-def _adapter(shape: Any) -> TypeAdapter[Any]:
+def adapter(shape: Any) -> TypeAdapter[Any]:
+    """The validator and serializer of a shape (built once)."""
     return TypeAdapter(shape)
 
 
@@ -168,23 +167,5 @@ def dump_json(shape: Any, source: object) -> str:
     """What a writer stores in a JSON column of this shape, built from its own state: `source`
     is read by attribute or key (`dump_json(Outcomes, case.outcomes.values())`), and anything
     the shape does not declare stays out."""
-    adapter = _adapter(shape)
-    return adapter.dump_json(adapter.validate_python(source, from_attributes=True)).decode()
-
-
-class Document(TypeDecorator[Any]):
-    """A JSONB column holding one shape: validated into it when read, dumped from it when
-    written through SQLAlchemy."""
-
-    impl = JSONB
-    cache_ok = True
-
-    def __init__(self, shape: Any) -> None:
-        super().__init__()
-        self.shape = shape
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else _adapter(self.shape).dump_python(value, mode="json")
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else _adapter(self.shape).validate_python(value)
+    of_shape = adapter(shape)
+    return of_shape.dump_json(of_shape.validate_python(source, from_attributes=True)).decode()

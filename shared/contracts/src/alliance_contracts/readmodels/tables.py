@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, Integer, Table, Text, func, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from alliance_contracts.events import ClinicalRange
 from alliance_contracts.readmodels.documents import (
     Demographics,
-    Document,
     DyadClinical,
     Episode,
     Evidence,
@@ -29,7 +30,26 @@ from alliance_contracts.readmodels.documents import (
     Readiness,
     Splits,
     Subscales,
+    adapter,
 )
+
+
+class Document(TypeDecorator[Any]):
+    """A JSONB column holding one shape: validated into it when read, dumped from it when
+    written through SQLAlchemy."""
+
+    impl = JSONB
+    cache_ok = True
+
+    def __init__(self, shape: Any) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else adapter(self.shape).dump_python(value, mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else adapter(self.shape).validate_python(value)
 
 
 def _tz(nullable: bool = False) -> Any:
