@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -18,6 +17,7 @@ from alliance_contracts.events import (
     SignalWithdrawn,
     StaffChanged,
 )
+from alliance_contracts.readmodels import documents
 from alliance_contracts.vocabulary import StaffRole
 from alliance_platform.db import CASES_JOIN, fetch_for_cases
 from alliance_platform.outbox import Connection
@@ -33,7 +33,8 @@ async def active_alerts(
     """Per case, its active (not resolved) alerts by (kind, subject)."""
     rows = await fetch_for_cases(
         conn,
-        f"SELECT a.state FROM {SCHEMA}.alert a {CASES_JOIN} WHERE a.status <> 'resolved'",
+        f"SELECT s.state FROM {SCHEMA}.alert a {CASES_JOIN} "
+        f"JOIN {SCHEMA}.alert_state s USING (alert_id) WHERE a.status <> 'resolved'",
         cases,
     )
     by_case: dict[CaseKey, dict[Key, Alert]] = {}
@@ -62,15 +63,18 @@ async def alerts_by_id(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> dict
     ids = list(alert_ids)
     await lock_alert_ids(conn, ids)
     rows = await conn.fetch(
-        f"SELECT state FROM {SCHEMA}.alert WHERE alert_id = ANY($1::uuid[]) FOR UPDATE", ids
+        f"SELECT s.state FROM {SCHEMA}.alert a JOIN {SCHEMA}.alert_state s USING (alert_id) "
+        "WHERE a.alert_id = ANY($1::uuid[]) FOR UPDATE",
+        ids,
     )
     return {a.alert_id: a for a in _alerts(rows)}
 
 
 async def due_alerts(conn: Connection, now: datetime, limit: int) -> list[Alert]:
     rows = await conn.fetch(
-        f"SELECT state FROM {SCHEMA}.alert WHERE status = 'open' AND NOT escalated "
-        "AND escalate_at <= $1 ORDER BY escalate_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        f"SELECT s.state FROM {SCHEMA}.alert a JOIN {SCHEMA}.alert_state s USING (alert_id) "
+        "WHERE a.status = 'open' AND NOT a.escalated AND a.escalate_at <= $1 "
+        "ORDER BY a.escalate_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now,
         limit,
     )
@@ -78,18 +82,20 @@ async def due_alerts(conn: Connection, now: datetime, limit: int) -> list[Alert]
 
 
 async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
-    """Upserts the alerts and appends their new transitions to the history."""
+    """Upserts the alerts (the read model, and the aggregate in the private `alert_state`) and
+    appends their new transitions to `alert_transition`: the one writer of every transition
+    (the history the gateway shows is these rows in `seq` order)."""
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.alert (alert_id, clinic_id, case_id, kind, subject, dyad_id, "
         "respondent_role, therapist_id, status, priority, severity, escalated, escalate_at, "
         "snoozed_until, instrument, session_number, source_event_id, summary, evidence, "
-        "raised_at, updated_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20, $21, $22::jsonb) "
+        "raised_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20, $21) "
         "ON CONFLICT (alert_id) DO UPDATE SET therapist_id = EXCLUDED.therapist_id, "
         "status = EXCLUDED.status, severity = EXCLUDED.severity, "
         "escalated = EXCLUDED.escalated, escalate_at = EXCLUDED.escalate_at, "
         "snoozed_until = EXCLUDED.snoozed_until, summary = EXCLUDED.summary, "
-        "evidence = EXCLUDED.evidence, updated_at = EXCLUDED.updated_at, state = EXCLUDED.state",
+        "evidence = EXCLUDED.evidence, updated_at = EXCLUDED.updated_at",
         [
             (
                 a.alert_id,
@@ -110,21 +116,27 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
                 a.session_number,
                 a.source_event_id,
                 a.summary,
-                json.dumps([e.model_dump(mode="json") for e in a.evidence]),
+                documents.dump_json(documents.Evidence, a.evidence),
                 a.raised_at,
                 a.history[-1].at,
-                a.model_dump_json(),
             )
             for a in alerts
         ],
     )
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.alert_transition (event_id, alert_id, clinic_id, at, action, "
-        "status, actor_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        f"INSERT INTO {SCHEMA}.alert_state (alert_id, state) VALUES ($1, $2::jsonb) "
+        "ON CONFLICT (alert_id) DO UPDATE SET state = EXCLUDED.state",
+        [(a.alert_id, a.model_dump_json()) for a in alerts],
+    )
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.alert_transition (event_id, alert_id, seq, clinic_id, at, action, "
+        "status, actor_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ON CONFLICT DO NOTHING",
         [
             (
                 t.event_id,
                 a.alert_id,
+                seq,
                 a.clinic_id,
                 t.at,
                 t.action.value,
@@ -133,7 +145,7 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
                 t.note,
             )
             for a in alerts
-            for t in a.history
+            for seq, t in enumerate(a.history)
         ],
     )
 

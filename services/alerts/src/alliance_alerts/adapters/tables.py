@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, Table, Text, Uuid, func
+from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
-from alliance_contracts.readmodels import Alert, AlertTransition, table_of
+from alliance_contracts.readmodels import Alert, AlertTransition, CaseAssignment, table_of
 from alliance_platform.config_store import clinic_config_table
 from alliance_platform.outbox import plumbing_tables
 from alliance_platform.tracking import consumer_tables
@@ -27,15 +27,12 @@ staff = Table(
     Column("role", Text, nullable=False),
     Column("active", Boolean, nullable=False),
 )
-# Who is responsible for a case: an explicit assignment, else the therapist last seen rating it.
-assignment = Table(
-    "assignment",
+# Each alert as its rules fold it (private: the gateway reads `alert` and `alert_transition`).
+alert_state = Table(
+    "alert_state",
     _plumbing,
-    Column("clinic_id", Text, primary_key=True),
-    Column("case_id", Text, primary_key=True),
-    Column("therapist_id", Text, nullable=False),
-    Column("explicit", Boolean, nullable=False),
-    Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    Column("alert_id", Uuid, primary_key=True),
+    Column("state", JSONB, nullable=False),
 )
 # Commands and recorded clock escalations that arrived before their alert (the topics are not
 # ordered with each other); `command` holds the event.
@@ -61,9 +58,10 @@ case_signal = Table(
 )
 # What the gateway may read (SELECT granted to the reader role); assignments count towards
 # a clinician's caseload.
-READ_MODELS: list[Table] = [table_of(Alert), table_of(AlertTransition), assignment]
+READ_MODELS: list[Table] = [table_of(Alert), table_of(AlertTransition), table_of(CaseAssignment)]
 TABLES: list[Table] = [
     *READ_MODELS,
+    alert_state,
     clinic_config,
     staff,
     pending_command,

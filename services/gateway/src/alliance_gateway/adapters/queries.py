@@ -1,4 +1,6 @@
-"""Read-model queries (SQLModel over a read-only session).
+"""Read-model queries (SQLModel over the operation's read-only snapshot). They name only the
+tables and columns of the read-model contract (`alliance_contracts.readmodels`; checked by
+tests/unit/test_read_contract.py), whose JSON columns arrive typed.
 
 Authorisation is enforced here, where data is read: every query takes the caller and adds its
 scope to the SQL (the caller's clinics; for clinicians, their caseload). A resolver cannot
@@ -14,12 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     DateTime,
     Float,
-    MetaData,
-    Table,
-    Text,
     and_,
     case,
     func,
@@ -33,17 +31,16 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
 from alliance_contracts.access import Caller
-from alliance_contracts.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
-from alliance_contracts.vocabulary import ScoreStatus
-
-# Alert routing (owned by alerts): explicit case assignments count towards a caseload.
-_assignment = Table(
-    "assignment",
-    MetaData(schema="alerts"),
-    Column("clinic_id", Text),
-    Column("case_id", Text),
-    Column("therapist_id", Text),
+from alliance_contracts.readmodels import (
+    Alert,
+    AlertTransition,
+    CaseAssignment,
+    CaseView,
+    Dyad,
+    DyadScore,
+    Signal,
 )
+from alliance_contracts.vocabulary import ScoreStatus
 
 
 def caseload(subject: str) -> Any:
@@ -51,8 +48,8 @@ def caseload(subject: str) -> Any:
     assigned to them. Pairs, because case ids are only unique within a clinic."""
     return union(
         select(Dyad.clinic_id, Dyad.case_id).where(Dyad.therapist_id == subject),
-        select(_assignment.c.clinic_id, _assignment.c.case_id).where(
-            _assignment.c.therapist_id == subject
+        select(CaseAssignment.clinic_id, CaseAssignment.case_id).where(
+            CaseAssignment.therapist_id == subject
         ),
     )
 
@@ -171,6 +168,24 @@ async def alert_by_id(session: AsyncSession, caller: Caller, alert_id: uuid.UUID
     return rows.scalars().first()
 
 
+async def alert_histories(
+    session: AsyncSession, caller: Caller, alert_ids: Sequence[uuid.UUID]
+) -> list[list[AlertTransition]]:
+    """The histories of several alerts in one query (a DataLoader's batch function): their
+    transitions in order."""
+    visible = select(Alert.alert_id).where(scope(caller, Alert.clinic_id, Alert.case_id))
+    rows = await session.execute(
+        select(AlertTransition)
+        .where(col(AlertTransition.alert_id).in_(alert_ids))
+        .where(col(AlertTransition.alert_id).in_(visible))
+        .order_by(col(AlertTransition.alert_id), col(AlertTransition.seq))
+    )
+    by_alert: dict[uuid.UUID, list[AlertTransition]] = defaultdict(list)
+    for transition in rows.scalars():
+        by_alert[transition.alert_id].append(transition)
+    return [by_alert[a] for a in alert_ids]
+
+
 # Most urgent first (the priorities do not sort alphabetically).
 _URGENCY = case(
     (col(Alert.priority) == "same_day", 0), (col(Alert.priority) == "urgent", 1), else_=2
@@ -230,15 +245,18 @@ async def clinic_summary(
         .group_by(col(Signal.kind))
     )
     # Constant JSON paths as literal SQL: bound parameters would differ between the SELECT
-    # and the GROUP BY, which PostgreSQL then refuses to match.
-    ending: Any = literal_column("episode->>'ending'")
-    ended_at = func.cast(literal_column("episode->>'ended_at'"), DateTime(timezone=True))
+    # and the GROUP BY, which PostgreSQL then refuses to match. Qualified, so that the contract
+    # test sees the columns they name.
+    ending: Any = literal_column("scoring.case_view.episode->>'ending'")
+    ended_at = func.cast(
+        literal_column("scoring.case_view.episode->>'ended_at'"), DateTime(timezone=True)
+    )
     endings = await session.execute(
         select(ending, func.count())
         .where(CaseView.clinic_id == clinic_id, ended_at >= since, ended_at < until)
         .group_by(ending)
     )
-    normalized = func.cast(literal_column("latest->'SRS'->>'normalized'"), Float)
+    normalized = func.cast(literal_column("scoring.dyad.latest->'SRS'->>'normalized'"), Float)
     bucket = func.least(func.floor(normalized * 10), 9)
     distribution = await session.execute(
         select(bucket, func.count())

@@ -101,7 +101,7 @@ async def _alert_command(
         target = uuid.UUID(alert_id)
     except ValueError as exc:
         raise UserError("alertId: not an alert id") from exc
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         alert = await queries.alert_by_id(session, caller, target)
     if alert is None or not caller.may_command(alert.clinic_id):
         raise UserError("alertId: no such alert, or not yours to act on")
@@ -188,7 +188,7 @@ async def record_episode_ending(
         raise UserError("endedAt: must not be in the future, with a time zone")
     if last_session_number is not None and last_session_number < 1:
         raise UserError("lastSessionNumber: must be at least 1")
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         visible = await queries.case_view(session, caller, clinic, case)
     if visible is None or not caller.may_command(clinic):
         raise UserError("caseId: no such case, or not yours to act on")
@@ -226,7 +226,7 @@ async def assign_case(
     therapist = _check_id("therapistId", therapist_id)
     if not caller.may_assign(clinic):
         raise UserError("clinicId: assigning cases needs a supervisor or clinic admin of it")
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         if await queries.case_view(session, caller, clinic, case) is None:
             raise UserError("caseId: no such case in this clinic")
     now = utc_now()
@@ -258,7 +258,7 @@ async def _correction(
         raise UserError("responseId: not a response id (a score's responseId)") from exc
     if not caller.may_correct_responses(clinic):
         raise UserError("clinicId: amending or voiding responses needs a clinic admin of it")
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         if await queries.case_view(session, caller, clinic, case) is None:
             raise UserError("caseId: no such case in this clinic")
     return clinic, case, response

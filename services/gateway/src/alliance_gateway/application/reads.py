@@ -15,7 +15,14 @@ from typing import Generic, TypeVar
 import asyncpg
 
 from alliance_contracts.events import AlertNotice
-from alliance_contracts.readmodels import Alert, CaseView, Dyad, DyadScore, Signal
+from alliance_contracts.readmodels import (
+    Alert,
+    AlertTransition,
+    CaseView,
+    Dyad,
+    DyadScore,
+    Signal,
+)
 from alliance_contracts.timing import utc_now
 from alliance_contracts.vocabulary import AlertKind, AlertStatus, Phase, ScoreStatus, SignalKind
 from alliance_gateway.adapters import queries, writes
@@ -52,7 +59,7 @@ async def case(request: Request, clinic_id: str, case_id: str) -> CaseRead | Non
     caller = request.caller
     if not caller.may_read_clients(clinic_id):
         return None  # as if it did not exist: other clinics' data does not leak
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         view = await queries.case_view(session, caller, clinic_id, case_id)
         if view is None:
             return None
@@ -64,7 +71,7 @@ async def case(request: Request, clinic_id: str, case_id: str) -> CaseRead | Non
 async def case_signals(
     request: Request, clinic_id: str, case_id: str, kinds: list[SignalKind] | None, first: int
 ) -> list[Signal]:
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         return await queries.case_signals(
             session,
             request.caller,
@@ -88,6 +95,12 @@ async def timeline(
         if instrument in (None, s.instrument)
         and (include_replaced or s.status == ScoreStatus.CURRENT)
     ]
+
+
+async def alert_history(request: Request, alert_id: uuid.UUID) -> list[AlertTransition]:
+    """An alert's transitions in order (one query for every alert in the response, a
+    DataLoader)."""
+    return await request.history_loader().load(alert_id)
 
 
 def require_clinic(request: Request, clinic_id: str) -> None:
@@ -118,7 +131,7 @@ async def case_page(
     caseload, with their dyads."""
     require_clients(request, clinic_id)
     caller = request.caller
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         views, has_next = await queries.clinic_cases(
             session, caller, clinic_id, phase.value if phase else None, therapist_id, first, after
         )
@@ -139,7 +152,7 @@ async def alert_page(
 ) -> Page[Alert]:
     """A page of the clinic's alerts, newest first."""
     require_clients(request, clinic_id)
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         rows, has_next = await queries.clinic_alerts(
             session, request.caller, clinic_id, status.value if status else None, first, after
         )
@@ -153,7 +166,7 @@ async def digest(request: Request, clinic_id: str, therapist_id: str, day: date)
     require_clients(request, clinic_id)
     require_caseload(request, therapist_id)
     since = datetime.combine(day, time.min, tzinfo=UTC)
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         raised, active = await queries.therapist_alerts(
             session,
             request.caller,
@@ -258,7 +271,7 @@ def _counts(values: dict[str, int]) -> list[tuple[str, int]]:
 async def _summary(
     request: Request, clinic_id: str, since: datetime, until: datetime
 ) -> ClinicSummary:
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         data = await queries.clinic_summary(session, clinic_id, since, until)
     signals = data["signals"]
     opened = signals.get("rupture_opened", 0)
@@ -292,7 +305,7 @@ async def network(
 ) -> list[ClinicSummary]:
     """The aggregates of every clinic the caller may see."""
     caller = request.caller
-    async with request.sessions() as session:
+    async with request.snapshot() as session:
         clinics = [c for c in await queries.known_clinics(session) if caller.may_read_aggregates(c)]
     between = period(since, until)
     return [await _summary(request, c, *between) for c in clinics]

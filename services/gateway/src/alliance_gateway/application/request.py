@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from alliance_contracts.access import Caller
-from alliance_contracts.readmodels import Dyad, DyadScore
+from alliance_contracts.readmodels import AlertTransition, Dyad, DyadScore
 from alliance_gateway.adapters.notices import NoticeHub
 
 K = TypeVar("K", contravariant=True)
@@ -55,7 +56,6 @@ class Request(Protocol):
     """One request's caller and resources. DataLoaders are per request: never shared across
     users."""
 
-    sessions: async_sessionmaker[AsyncSession]  # read-only sessions on the read models
     writer: asyncpg.Pool  # the gateway's own schema: audit and commands
     relay: Relay  # publishes what was written to the gateway's outbox
     hub: NoticeHub
@@ -64,6 +64,22 @@ class Request(Protocol):
     @property
     def caller(self) -> Caller: ...
 
+    def operation(self) -> AbstractAsyncContextManager[object]:
+        """One operation: its reads share one snapshot, which ends with it."""
+        ...
+
+    def snapshot(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """The operation's snapshot of the read models (one read-only REPEATABLE READ
+        transaction), for statements in turn: never wait on a loader inside."""
+        ...
+
+    async def end_snapshot(self) -> None:
+        """Ends the current snapshot (a subscription pushed an event); the next read opens
+        another."""
+        ...
+
     def dyads_loader(self) -> Loader[tuple[str, str], list[Dyad]]: ...
 
     def timeline_loader(self) -> Loader[uuid.UUID, list[DyadScore]]: ...
+
+    def history_loader(self) -> Loader[uuid.UUID, list[AlertTransition]]: ...

@@ -1,10 +1,12 @@
-"""The per-request context: the caller, a session factory, DataLoaders and the audit record.
-It is the `Request` the use cases take (application/request.py)."""
+"""The per-request context: the caller, the operation's read snapshot, DataLoaders and the audit
+record. It is the `Request` the use cases take (application/request.py)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,16 +14,25 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from alliance_contracts.access import Caller, NotAllowed
-from alliance_contracts.readmodels import Dyad, DyadScore
+from alliance_contracts.readmodels import AlertTransition, Dyad, DyadScore
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.notices import NoticeHub
+from alliance_gateway.adapters.snapshot import (
+    ReadSnapshot,
+    current_snapshot,
+    snapshot_of_operation,
+)
 from alliance_gateway.application.request import ReadRecord, Request
 from alliance_platform.outbox_relay import OutboxRelay
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 
 class Context(BaseContext, Request):
-    """Fresh per request: DataLoaders are never shared across users. (Subclassing `Request`
-    makes mypy check that it is what the use cases take.)"""
+    """Fresh per request (per connection on a WebSocket); DataLoaders are per operation, never
+    shared across users. (Subclassing `Request` makes mypy check that it is what the use cases
+    take.)"""
 
     def __init__(
         self,
@@ -39,7 +50,6 @@ class Context(BaseContext, Request):
         self.writer = writer  # the gateway's own schema: audit and commands
         self.relay = relay
         self.reads = ReadRecord()
-        self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
     @property
     def caller(self) -> Caller:
@@ -51,22 +61,44 @@ class Context(BaseContext, Request):
     def caller(self, caller: Caller) -> None:
         self._caller = caller
 
+    def operation(self) -> AbstractAsyncContextManager[object]:
+        return snapshot_of_operation(self.sessions)
+
+    def _snapshot(self) -> ReadSnapshot:
+        snapshot = current_snapshot.get()
+        if snapshot is None:  # fail closed: every read belongs to an operation's snapshot
+            raise RuntimeError("a read outside a GraphQL operation")
+        return snapshot
+
+    def snapshot(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._snapshot().session()
+
+    async def end_snapshot(self) -> None:
+        snapshot = current_snapshot.get()
+        if snapshot is not None:
+            await snapshot.close()
+
+    def _loader(
+        self, name: str, query: Callable[[AsyncSession, Caller, list[K]], Awaitable[list[V]]]
+    ) -> DataLoader[K, V]:
+        """The operation's DataLoader of one query (per operation, not per connection: a
+        WebSocket's operations share this context, and a cache must not outlive its snapshot)."""
+        loaders = self._snapshot().loaders
+        if name not in loaders:
+
+            async def load(keys: list[K]) -> list[V]:
+                async with self.snapshot() as session:
+                    return await query(session, self.caller, keys)
+
+            loaders[name] = DataLoader(load_fn=load)
+        loader: DataLoader[K, V] = loaders[name]
+        return loader
+
     def dyads_loader(self) -> DataLoader[tuple[str, str], list[Dyad]]:
-        if "dyads" not in self._loaders:
-
-            async def load(keys: list[tuple[str, str]]) -> list[list[Dyad]]:
-                async with self.sessions() as session:
-                    return await queries.dyads_of_cases(session, self.caller, keys)
-
-            self._loaders["dyads"] = DataLoader(load_fn=load)
-        return self._loaders["dyads"]
+        return self._loader("dyads", queries.dyads_of_cases)
 
     def timeline_loader(self) -> DataLoader[uuid.UUID, list[DyadScore]]:
-        if "timeline" not in self._loaders:
+        return self._loader("timeline", queries.dyad_timelines)
 
-            async def load(dyad_ids: list[uuid.UUID]) -> list[list[DyadScore]]:
-                async with self.sessions() as session:
-                    return await queries.dyad_timelines(session, self.caller, dyad_ids)
-
-            self._loaders["timeline"] = DataLoader(load_fn=load)
-        return self._loaders["timeline"]
+    def history_loader(self) -> DataLoader[uuid.UUID, list[AlertTransition]]:
+        return self._loader("history", queries.alert_histories)

@@ -1,5 +1,5 @@
-"""Schema extensions that run around every operation: the read audit and error masking.
-(The limits that refuse a query before it runs are in cost.py.)"""
+"""Schema extensions that run around every operation: its read snapshot, the read audit and
+error masking. (The limits that refuse a query before it runs are in cost.py.)"""
 
 from __future__ import annotations
 
@@ -8,12 +8,32 @@ from collections.abc import AsyncIterator
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types import StreamExecutionResult
 
 from alliance_contracts.access import NotAllowed
 from alliance_gateway.application import reads
 from alliance_gateway.application.request import ReadRecord, Request, UserError
 
 log = logging.getLogger(__name__)
+
+
+class OneSnapshot(SchemaExtension):
+    """Every read of one operation comes from one snapshot of the read models, ended with the
+    operation; a subscription ends it after each event it pushes."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        ctx: Request | None = self.execution_context.context
+        if not isinstance(getattr(ctx, "reads", None), ReadRecord) or ctx is None:
+            yield  # not a request's context: it reads nothing
+            return
+        async with ctx.operation():
+            yield
+
+    async def on_stream_result(self, result: StreamExecutionResult) -> AsyncIterator[None]:
+        yield
+        ctx: Request | None = self.execution_context.context
+        if isinstance(getattr(ctx, "reads", None), ReadRecord) and ctx is not None:
+            await ctx.end_snapshot()
 
 
 class ReadAudit(SchemaExtension):

@@ -10,7 +10,12 @@ from strawberry.extensions import ParserCache
 from strawberry.types import ExecutionContext
 
 from alliance_gateway.graphql.cost import limits
-from alliance_gateway.graphql.extensions import ReadAudit, is_for_the_client, mask_errors
+from alliance_gateway.graphql.extensions import (
+    OneSnapshot,
+    ReadAudit,
+    is_for_the_client,
+    mask_errors,
+)
 from alliance_gateway.graphql.mutations import Mutation
 from alliance_gateway.graphql.queries import Query
 from alliance_gateway.graphql.subscriptions import Subscription
@@ -28,7 +33,7 @@ class AllianceSchema(strawberry.Schema):
 
 
 def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
-    extensions: list[Any] = [*limits(max_cost), ParserCache, ReadAudit, mask_errors]
+    extensions: list[Any] = [*limits(max_cost), ParserCache, OneSnapshot, ReadAudit, mask_errors]
     return AllianceSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )

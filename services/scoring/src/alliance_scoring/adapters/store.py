@@ -2,20 +2,20 @@
 
 The fold state of each case lives in `scoring.case_state`; the read models the gateway serves
 (`scoring.dyad`, `scoring.dyad_score`, `scoring.case_view`) are written from it in the same
-transaction, shaped like the API.
+transaction, shaped like the API: each JSON column through its contract shape
+(`alliance_contracts.readmodels.documents`), built from the case state here.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from pydantic import TypeAdapter
 
 from alliance_contracts.events import CaseInput, ClinicalSignal, ResponseScored, SignalWithdrawn
+from alliance_contracts.readmodels import documents
 from alliance_contracts.vocabulary import ScoreStatus, SignalKind
 from alliance_platform.db import CASES_JOIN, fetch_for_cases
 from alliance_platform.outbox import Connection
@@ -34,28 +34,20 @@ async def load_cases(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey
     return {(r["clinic_id"], r["case_id"]): CaseState.model_validate_json(r["state"]) for r in rows}
 
 
-def dyad_view(case: CaseState, dyad: DyadState) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The dyad's `latest` and `clinical` columns."""
-    latest = {
-        code: {
-            "session_number": p.session_number,
-            "administered_at": p.administered_at.isoformat(),
-            "total": p.total,
-            "normalized": p.normalized,
-            "subscales": p.subscales,
-            "source_event_id": str(p.source_event_id),
-        }
-        for code, points in dyad.series.items()
-        for p in points[-1:]
-    }
+def dyad_view(case: CaseState, dyad: DyadState) -> tuple[str, str]:
+    """The dyad's `latest` and `clinical` columns (JSON of their contract shapes)."""
+    latest = {code: points[-1] for code, points in dyad.series.items() if points}
     clinical = {
         "phase": case.phase,
-        "trend": dyad.trend.model_dump(mode="json") if dyad.trend else None,
+        "trend": dyad.trend,
         "discrepancy": dyad.discrepancy,
-        "ruptures": [r.model_dump(mode="json") for r in dyad.ruptures],
+        "ruptures": dyad.ruptures,
         "open_ruptures": sum(r.is_open for r in dyad.ruptures),
     }
-    return latest, clinical
+    return (
+        documents.dump_json(documents.LatestScores, latest),
+        documents.dump_json(documents.DyadClinical, clinical),
+    )
 
 
 async def save_cases(
@@ -83,11 +75,11 @@ async def save_cases(
                 c.clinic_id,
                 c.phase,
                 c.latest_session,
-                c.episode.model_dump_json(),
-                json.dumps([o.model_dump(mode="json") for o in c.outcomes.values()]),
-                json.dumps([s.model_dump(mode="json") for s in c.splits]),
-                c.readiness.model_dump_json(),
-                c.demographics.model_dump_json(),
+                documents.dump_json(documents.Episode, c.episode),
+                documents.dump_json(documents.Outcomes, list(c.outcomes.values())),
+                documents.dump_json(documents.Splits, c.splits),
+                documents.dump_json(documents.Readiness, c.readiness),
+                documents.dump_json(documents.Demographics, c.demographics),
                 now,
             )
             for c in cases
@@ -106,8 +98,8 @@ async def save_cases(
                     d.dyad.respondent_role.value,
                     d.dyad.respondent_id,
                     d.responses,
-                    json.dumps(latest),
-                    json.dumps(clinical),
+                    latest,
+                    clinical,
                     now,
                 )
             )
@@ -151,7 +143,7 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
                 e.payload.session_number,
                 e.payload.administered_at,
                 e.payload.total,
-                json.dumps(e.payload.subscales),
+                documents.dump_json(documents.Subscales, e.payload.subscales),
                 e.payload.normalized,
                 e.payload.scoring_key,
                 e.payload.prorated_items,
@@ -175,7 +167,7 @@ async def insert_signals(
             (s.event_id, s.clinic_id, s.case_id, s.payload.dyad.dyad_id if s.payload.dyad else None,
              s.payload.kind.value, s.payload.severity, s.payload.instrument,
              s.payload.session_number, s.payload.summary,
-             json.dumps([e.model_dump(mode="json") for e in s.payload.evidence]), s.occurred_at,
+             documents.dump_json(documents.Evidence, s.payload.evidence), s.occurred_at,
              content_of.get(s.event_id, s.event_id))
             for s in signals
         ],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 import strawberry
 
 from alliance_contracts.events import AlertNotice
 from alliance_contracts.readmodels import Alert as AlertRow
+from alliance_contracts.readmodels import AlertTransition as AlertTransitionRow
 from alliance_contracts.vocabulary import (
     AlertKind,
     AlertPriority,
@@ -17,6 +19,7 @@ from alliance_contracts.vocabulary import (
 )
 from alliance_gateway.application import reads
 from alliance_gateway.application.reads import Page
+from alliance_gateway.application.request import Request
 from alliance_gateway.graphql.pagination import ALERTS, Connection
 from alliance_gateway.graphql.types.evidence import RuleEvidence
 
@@ -28,6 +31,16 @@ class AlertTransition:
     status: AlertStatus
     actor_id: strawberry.ID | None
     note: str | None
+
+    @classmethod
+    def from_row(cls, row: AlertTransitionRow) -> AlertTransition:
+        return cls(
+            at=row.at,
+            action=row.action,
+            status=AlertStatus(row.status),
+            actor_id=strawberry.ID(row.actor_id) if row.actor_id else None,
+            note=row.note,
+        )
 
 
 @strawberry.type(description="An alert with its lifecycle, recipient and the rule behind it.")
@@ -50,11 +63,14 @@ class Alert:
     summary: str
     raised_at: datetime
     evidence: list[RuleEvidence]
-    history: list[AlertTransition]
+
+    @strawberry.field
+    async def history(self, info: strawberry.Info[Request, None]) -> list[AlertTransition]:
+        rows = await reads.alert_history(info.context, uuid.UUID(self.alert_id))
+        return [AlertTransition.from_row(r) for r in rows]
 
     @classmethod
     def from_row(cls, row: AlertRow) -> Alert:
-        state = row.state
         return cls(
             alert_id=strawberry.ID(str(row.alert_id)),
             kind=AlertKind(row.kind),
@@ -73,17 +89,7 @@ class Alert:
             session_number=row.session_number,
             summary=row.summary,
             raised_at=row.raised_at,
-            evidence=[RuleEvidence.from_json(e) for e in row.evidence],
-            history=[
-                AlertTransition(
-                    at=datetime.fromisoformat(t["at"]),
-                    action=t["action"],
-                    status=AlertStatus(t["status"]),
-                    actor_id=strawberry.ID(t["actor_id"]) if t.get("actor_id") else None,
-                    note=t.get("note"),
-                )
-                for t in state.get("history", [])
-            ],
+            evidence=[RuleEvidence.of(e) for e in row.evidence],
         )
 
 

@@ -4,11 +4,11 @@ signals."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from alliance_contracts.readmodels import Signal as SignalRow
+from alliance_contracts.readmodels import documents
 from alliance_contracts.vocabulary import (
     AgeGroup,
     OutcomeClass,
@@ -44,23 +44,23 @@ class Outcome:
     curve_band: str | None
 
     @classmethod
-    def from_json(cls, o: dict[str, Any]) -> Outcome:
+    def of(cls, o: documents.Outcome) -> Outcome:
         return cls(
-            instrument=o["instrument"],
-            respondent_role=RespondentRole(o["respondent_role"]),
-            respondent_id=strawberry.ID(r) if (r := o.get("respondent_id")) else None,
-            baseline_session=o["baseline"]["session_number"],
-            baseline_total=o["baseline"]["total"],
-            latest_session=o["latest"]["session_number"],
-            latest_total=o["latest"]["total"],
-            improvement=o["improvement"],
-            outcome_class=OutcomeClass(o["outcome_class"]),
-            recovered_streak=o["recovered_streak"],
-            cutoff=o["cutoff"],
-            reliable_change=o["reliable_change"],
-            expected_improvement=o["expected_improvement"],
-            on_track=o["on_track"],
-            curve_band=o["curve_band"],
+            instrument=o.instrument,
+            respondent_role=o.respondent_role,
+            respondent_id=strawberry.ID(o.respondent_id) if o.respondent_id else None,
+            baseline_session=o.baseline.session_number,
+            baseline_total=o.baseline.total,
+            latest_session=o.latest.session_number,
+            latest_total=o.latest.total,
+            improvement=o.improvement,
+            outcome_class=o.outcome_class,
+            recovered_streak=o.recovered_streak,
+            cutoff=o.cutoff,
+            reliable_change=o.reliable_change,
+            expected_improvement=o.expected_improvement,
+            on_track=o.on_track,
+            curve_band=o.curve_band,
         )
 
 
@@ -73,10 +73,13 @@ class Split:
     reason: str | None
 
 
-@strawberry.type(description="Decision support for planning termination, with its reasons.")
+@strawberry.experimental.pydantic.type(
+    model=documents.Readiness,
+    all_fields=True,
+    description="Decision support for planning termination, with its reasons.",
+)
 class Readiness:
-    ready: bool
-    reasons: list[str]
+    """Derived from the read-model shape: its fields are the contract's."""
 
 
 @strawberry.type(description="A derived clinical event with the rules and inputs behind it.")
@@ -102,7 +105,7 @@ class Signal:
             session_number=row.session_number,
             summary=row.summary,
             occurred_at=row.occurred_at,
-            evidence=[RuleEvidence.from_json(e) for e in row.evidence],
+            evidence=[RuleEvidence.of(e) for e in row.evidence],
         )
 
 
@@ -129,11 +132,9 @@ class Demographics:
     )
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Demographics:
+    def of(cls, d: documents.Demographics) -> Demographics:
         return cls(
-            age_group=AgeGroup(a) if (a := d.get("age_group")) else None,
-            oq_norm_set=d.get("oq_norm_set"),
-            effective_from=datetime.fromisoformat(e) if (e := d.get("effective_from")) else None,
+            age_group=d.age_group, oq_norm_set=d.oq_norm_set, effective_from=d.effective_from
         )
 
 
@@ -172,25 +173,23 @@ class Case:
             phase=Phase(view.phase),
             latest_session=view.latest_session,
             episode=Episode(
-                status=view.episode["status"],
-                ending=view.episode.get("ending"),
-                ended_at=datetime.fromisoformat(e) if (e := view.episode.get("ended_at")) else None,
+                status=view.episode.status.value,
+                ending=view.episode.ending.value if view.episode.ending else None,
+                ended_at=view.episode.ended_at,
             ),
-            outcomes=[Outcome.from_json(o) for o in view.outcomes],
+            outcomes=[Outcome.of(o) for o in view.outcomes],
             splits=[
                 Split(
-                    child_dyad_id=strawberry.ID(s["child_dyad_id"]),
-                    parent_dyad_id=strawberry.ID(s["parent_dyad_id"]),
-                    gap=s["gap"],
-                    active=s["active"],
-                    reason=s.get("reason"),
+                    child_dyad_id=strawberry.ID(str(s.child_dyad_id)),
+                    parent_dyad_id=strawberry.ID(str(s.parent_dyad_id)),
+                    gap=s.gap,
+                    active=s.active,
+                    reason=s.reason,
                 )
                 for s in view.splits
             ],
-            readiness=Readiness(
-                ready=view.readiness["ready"], reasons=list(view.readiness["reasons"])
-            ),
-            demographics=Demographics.from_json(view.demographics),
+            readiness=Readiness.from_pydantic(view.readiness),
+            demographics=Demographics.of(view.demographics),
             dyads=[Dyad.from_row(r) for r in read.dyads],
         )
 

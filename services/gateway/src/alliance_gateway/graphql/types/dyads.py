@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from alliance_contracts.events import ClinicalRange as ClinicalRangeJson
 from alliance_contracts.readmodels import Dyad as DyadRow
 from alliance_contracts.readmodels import DyadScore as DyadScoreRow
+from alliance_contracts.readmodels import documents
 from alliance_contracts.vocabulary import (
     AgeGroup,
     Phase,
@@ -37,26 +37,27 @@ class Rupture:
     evidence: list[RuleEvidence]
 
     @classmethod
-    def from_json(cls, r: dict[str, Any]) -> Rupture:
+    def of(cls, r: documents.Rupture) -> Rupture:
         return cls(
-            rupture_id=strawberry.ID(r["rupture_id"]),
-            instrument=r["instrument"],
-            opened_session=r["opened_session"],
-            opened_at=datetime.fromisoformat(r["opened_at"]),
-            severity=Severity(r["severity"]),
-            target=r["target"],
-            status=RuptureStatus(r["status"]),
-            resolved_session=r["resolved_session"],
-            evidence=[RuleEvidence.from_json(e) for e in r["evidence"]],
+            rupture_id=strawberry.ID(str(r.rupture_id)),
+            instrument=r.instrument,
+            opened_session=r.opened_session,
+            opened_at=r.opened_at,
+            severity=r.severity,
+            target=r.target,
+            status=r.status,
+            resolved_session=r.resolved_session,
+            evidence=[RuleEvidence.of(e) for e in r.evidence],
         )
 
 
-@strawberry.type(description="Least-squares slope of the 0-1 alliance over recent sessions.")
+@strawberry.experimental.pydantic.type(
+    model=documents.Trend,
+    all_fields=True,
+    description="Least-squares slope of the 0-1 alliance over recent sessions.",
+)
 class Trend:
-    instrument: str
-    slope_per_session: float
-    sessions: int
-    declining: bool
+    """Derived from the read-model shape: its fields are the contract's."""
 
 
 @strawberry.type
@@ -82,8 +83,7 @@ class ClinicalRange:
     )
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ClinicalRange:
-        judged = ClinicalRangeJson.model_validate(data)
+    def of(cls, judged: ClinicalRangeJson) -> ClinicalRange:
         return cls(
             cutoff=judged.cutoff,
             clinical=judged.clinical,
@@ -141,9 +141,7 @@ class Score:
             prorated=bool(row.prorated_items),
             prorated_items=list(row.prorated_items),
             critical_items=list(row.critical_items),
-            clinical_range=(
-                ClinicalRange.from_json(row.clinical_range) if row.clinical_range else None
-            ),
+            clinical_range=(ClinicalRange.of(row.clinical_range) if row.clinical_range else None),
             status=status,
             replaced_by=strawberry.ID(str(row.replaced_by)) if replaced else None,
         )
@@ -203,17 +201,17 @@ class Dyad:
             latest=[
                 LatestScore(
                     instrument=instrument,
-                    session_number=v["session_number"],
-                    administered_at=datetime.fromisoformat(v["administered_at"]),
-                    total=v["total"],
-                    normalized=v["normalized"],
+                    session_number=v.session_number,
+                    administered_at=v.administered_at,
+                    total=v.total,
+                    normalized=v.normalized,
                 )
                 for instrument, v in sorted(row.latest.items())
             ],
-            phase=Phase(clinical.get("phase", "foundation")),
-            trend=Trend(**trend) if (trend := clinical.get("trend")) else None,
-            discrepancy=clinical.get("discrepancy"),
-            ruptures=[Rupture.from_json(r) for r in clinical.get("ruptures", [])],
-            open_ruptures=clinical.get("open_ruptures", 0),
+            phase=clinical.phase,
+            trend=Trend.from_pydantic(clinical.trend) if clinical.trend else None,
+            discrepancy=clinical.discrepancy,
+            ruptures=[Rupture.of(r) for r in clinical.ruptures],
+            open_ruptures=clinical.open_ruptures,
             clinic_id=row.clinic_id,
         )

@@ -3,10 +3,12 @@ threshold and source."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
+
+from alliance_contracts.events import RuleEvidence as RuleEvidenceJson
 
 
 @strawberry.type(description="Which rule fired, with its inputs, threshold and source.")
@@ -17,7 +19,10 @@ class RuleEvidence:
     inputs: JSON
 
     @classmethod
-    def from_json(cls, e: dict[str, Any]) -> RuleEvidence:
+    def of(cls, e: RuleEvidenceJson) -> RuleEvidence:
         return cls(
-            rule=e["rule"], threshold=e["threshold"], citation=e["citation"], inputs=e["inputs"]
+            rule=e.rule.value,
+            threshold=e.threshold,
+            citation=e.citation,
+            inputs=cast(JSON, e.inputs),
         )

@@ -1,7 +1,10 @@
-"""Read models: tables written by their owning service and read by the gateway.
+"""The read-model tables: written by their owning service, read by the gateway.
 
 Shaped like the API that serves them. Owners: `scoring.*` by scoring, `alerts.*` by alerts. The
-gateway reads them through a read-only session and never writes.
+gateway reads them through a read-only session and never writes, and reads nothing else: these
+tables and columns are all it may name (tests/unit/test_read_contract.py). Each JSON column holds
+one shape of `documents.py`. What an owner keeps for itself lives in tables of its own (alerts'
+`alert_state`), never granted to the reader role.
 """
 
 from __future__ import annotations
@@ -10,13 +13,54 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Integer, Table, Text, text
+from sqlalchemy import Column, DateTime, Index, Integer, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from alliance_contracts.events import ClinicalRange
+from alliance_contracts.readmodels.documents import (
+    Demographics,
+    DyadClinical,
+    Episode,
+    Evidence,
+    LatestScores,
+    Outcomes,
+    Readiness,
+    Splits,
+    Subscales,
+    adapter,
+)
+
+
+class Document(TypeDecorator[Any]):
+    """A JSONB column holding one shape: validated into it when read, dumped from it when
+    written through SQLAlchemy."""
+
+    impl = JSONB
+    cache_ok = True
+
+    def __init__(self, shape: Any) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else adapter(self.shape).dump_python(value, mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else adapter(self.shape).validate_python(value)
 
 
 def _tz(nullable: bool = False) -> Any:
     return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+def _doc(shape: Any, default: Any, description: str | None = None) -> Any:
+    """A JSON column of one documents.py shape."""
+    return Field(
+        default=default, sa_column=Column(Document(shape), nullable=False), description=description
+    )
 
 
 class Dyad(SQLModel, table=True):
@@ -33,15 +77,13 @@ class Dyad(SQLModel, table=True):
     respondent_role: str = Field(sa_type=Text)
     respondent_id: str | None = Field(default=None, sa_type=Text)
     responses: int = 0
-    latest: dict[str, Any] = Field(
-        default_factory=dict,
-        sa_column=Column(JSONB, nullable=False),
-        description="Instrument code to its latest score (by administration time).",
+    latest: LatestScores = _doc(
+        LatestScores, {}, "Instrument code to its latest score (by administration time)."
     )
-    clinical: dict[str, Any] = Field(
-        default_factory=dict,
-        sa_column=Column(JSONB, nullable=False),
-        description="Trend, client-therapist discrepancy and ruptures with their repair state.",
+    clinical: DyadClinical = _doc(
+        DyadClinical,
+        DyadClinical(),
+        "Trend, client-therapist discrepancy and ruptures with their repair state.",
     )
     updated_at: datetime = _tz()
 
@@ -56,18 +98,11 @@ class CaseView(SQLModel, table=True):
     case_id: str = Field(primary_key=True, sa_type=Text)
     phase: str = Field(sa_type=Text)
     latest_session: int
-    episode: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    outcomes: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSONB, nullable=False)
-    )
-    splits: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSONB, nullable=False)
-    )
-    readiness: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    # The current age band, OQ-45.2 norm set override and effective date (scoring's Demographics).
-    demographics: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSONB, nullable=False)
-    )
+    episode: Episode = _doc(Episode, Episode())
+    outcomes: Outcomes = _doc(Outcomes, ())
+    splits: Splits = _doc(Splits, ())
+    readiness: Readiness = _doc(Readiness, Readiness())
+    demographics: Demographics = _doc(Demographics, Demographics())
     updated_at: datetime = _tz()
 
 
@@ -88,9 +123,7 @@ class DyadScore(SQLModel, table=True):
     session_number: int
     administered_at: datetime = _tz()
     total: float
-    subscales: dict[str, float] = Field(
-        default_factory=dict, sa_column=Column(JSONB, nullable=False)
-    )
+    subscales: Subscales = _doc(Subscales, {})
     normalized: float
     scoring_key: str = Field(sa_type=Text)
     prorated_items: list[int] = Field(
@@ -102,7 +135,9 @@ class DyadScore(SQLModel, table=True):
         sa_column=Column(ARRAY(Integer), nullable=False, server_default=text("'{}'")),
     )
     # events.ClinicalRange as judged at scoring time; null without a cut-off.
-    clinical_range: dict[str, Any] | None = Field(None, sa_column=Column(JSONB, nullable=True))
+    clinical_range: ClinicalRange | None = Field(
+        None, sa_column=Column(Document(ClinicalRange), nullable=True)
+    )
     # current; amended or voided once a correction replaced it (`replaced_by`: the amendment or
     # void). The audit trail keeps every version.
     status: str = Field(
@@ -129,9 +164,7 @@ class Signal(SQLModel, table=True):
     instrument: str | None = Field(default=None, sa_type=Text)
     session_number: int | None = None
     summary: str = Field(sa_type=Text)
-    evidence: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSONB, nullable=False)
-    )
+    evidence: Evidence = _doc(Evidence, ())
     occurred_at: datetime = _tz()
     # The id of its content (differs from event_id only for a signal published again after it
     # was withdrawn, under a new id).
@@ -182,32 +215,47 @@ class Alert(SQLModel, table=True):
     session_number: int | None = None
     source_event_id: uuid.UUID
     summary: str = Field(sa_type=Text)
-    evidence: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSONB, nullable=False)
-    )
+    evidence: Evidence = _doc(Evidence, ())
     raised_at: datetime = _tz()
     updated_at: datetime = _tz()
-    state: dict[str, Any] = Field(
-        default_factory=dict,
-        sa_column=Column(JSONB, nullable=False),
-        description="The alert as the alerts service folds it (alliance_alerts.domain.rules).",
-    )
 
 
 class AlertTransition(SQLModel, table=True):
-    """Every transition of every alert: raised, acknowledged, resolved, snoozed, escalated..."""
+    """Every transition of every alert: raised, updated, acknowledged, snoozed, reassigned,
+    escalated, handed over, resolved, auto-resolved (the note says why). An alert's history is
+    its rows in `seq` order."""
 
     __tablename__ = "alert_transition"
-    __table_args__ = (Index("alert_transition_alert", "alert_id", "at"), {"schema": "alerts"})
+    __table_args__ = (
+        Index("alert_transition_alert", "alert_id", "seq", unique=True),
+        {"schema": "alerts"},
+    )
 
     event_id: uuid.UUID = Field(primary_key=True)
     alert_id: uuid.UUID
+    seq: int = Field(description="Its place in the alert's history, from 0.")
     clinic_id: str = Field(sa_type=Text)
     at: datetime = _tz()
     action: str = Field(sa_type=Text)
     status: str = Field(sa_type=Text)
     actor_id: str | None = Field(default=None, sa_type=Text)
     note: str | None = Field(default=None, sa_type=Text)
+
+
+class CaseAssignment(SQLModel, table=True):
+    """Who is responsible for a case (a clinician's caseload): an explicit assignment, else the
+    therapist last seen rating it. Owned by alerts, which routes alerts by it."""
+
+    __tablename__ = "assignment"
+    __table_args__ = ({"schema": "alerts"},)
+
+    clinic_id: str = Field(primary_key=True, sa_type=Text)
+    case_id: str = Field(primary_key=True, sa_type=Text)
+    therapist_id: str = Field(sa_type=Text)
+    explicit: bool = Field(description="Assigned by a person; false: the therapist last seen.")
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    )
 
 
 def table_of(model: type[SQLModel]) -> Table:

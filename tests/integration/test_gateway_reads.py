@@ -1,0 +1,227 @@
+"""The gateway reads the read-model contract on real PostgreSQL: one GraphQL operation reads one
+snapshot (a case view and its dyads never come from two different transactions of their
+writer), and an alert's history is its rows of `alerts.alert_transition`, every transition."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alliance_alerts.adapters.store import save_alerts
+from alliance_alerts.domain.rules import Alert, Cause
+from alliance_contracts.vocabulary import AlertKind, AlertPriority, AlertStatus
+from alliance_gateway.adapters.snapshot import ReadSnapshot
+from alliance_gateway.entrypoints.app import create_app
+from alliance_gateway.settings import GatewaySettings
+from alliance_platform.db import create_engine
+from alliance_scoring.adapters.store import save_cases
+from tests.helpers import AUTH_ENV, bearer, create_projection_tables, serving
+from tests.integration.test_gateway import T0, gql
+from tests.stack import Endpoints
+from tests.unit.clinical import fold, response
+
+CASE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
+  latestSession dyads { respondentRole responses timeline { sessionNumber } }
+  signals { kind } } }"""
+READERS = 3
+READS_EACH = 40
+
+
+async def seed(pg: asyncpg.Pool, clinic: str, case: str) -> None:
+    """A case with a client's and two parents' dyads, through scoring's own writer."""
+    events = [response(case, 1, "SRS", 38, clinic=clinic)] + [
+        response(case, 1, "SRS", 36, clinic=clinic, role="parent", respondent_id=f"p{i}")
+        for i in range(2)
+    ]
+    async with pg.acquire() as conn:
+        await save_cases(conn, [fold(events).state], T0)
+
+
+async def test_a_case_view_and_its_dyads_always_come_from_the_same_transaction(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    await create_projection_tables(stack, "scoring")
+    clinic, case = ids("clinic"), ids("case")
+    await seed(pg, clinic, case)
+    stop, started = asyncio.Event(), asyncio.Event()
+    committed = 0
+
+    async def writer() -> None:
+        """Scoring's role writes a counter into the case view and every dyad, in one
+        transaction per step (as a batch does)."""
+        nonlocal committed
+        conn = await asyncpg.connect(stack.service_env("scoring")["DATABASE_URL"])
+        try:
+            n = 100
+            while not stop.is_set():
+                n += 1
+                async with conn.transaction():
+                    await conn.execute(
+                        "UPDATE scoring.case_view SET latest_session = $3 "
+                        "WHERE clinic_id = $1 AND case_id = $2",
+                        clinic,
+                        case,
+                        n,
+                    )
+                    await asyncio.sleep(0.001)  # readers run between the two statements
+                    await conn.execute(
+                        "UPDATE scoring.dyad SET responses = $3 "
+                        "WHERE clinic_id = $1 AND case_id = $2",
+                        clinic,
+                        case,
+                        n,
+                    )
+                committed += 1
+                if committed == 3:
+                    started.set()
+                await asyncio.sleep(0)
+        finally:
+            await conn.close()
+
+    app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
+    begins: list[object] = []
+    event.listen(app.state.engine.sync_engine, "begin", lambda conn: begins.append(conn))
+    seen: list[tuple[int, list[int]]] = []
+
+    async def reader(client: Any) -> None:
+        for _ in range(READS_EACH):
+            data = await gql(client, CASE, clinic=clinic, case=case)
+            found = data["case"]
+            seen.append((found["latestSession"], [d["responses"] for d in found["dyads"]]))
+
+    async with serving(app) as client:
+        client.headers.update(bearer("supervisor", [clinic]))
+        writing = asyncio.create_task(writer())
+        try:
+            await started.wait()  # the writer is under way before the first read
+            begins.clear()
+            await asyncio.gather(*(reader(client) for _ in range(READERS)))
+        finally:
+            stop.set()
+            await writing
+    mismatches = [(view, dyads) for view, dyads in seen if any(d != view for d in dyads)]
+    assert len(seen) == READERS * READS_EACH >= 100
+    assert all(len(dyads) == 3 for _, dyads in seen)
+    assert mismatches == []
+    # The writer kept committing while the reads ran: they saw many of its transactions.
+    assert len({view for view, _ in seen}) >= 10
+    # One read transaction per operation (case, dyads, timelines and signals in one).
+    assert len(begins) == len(seen)
+
+
+async def test_a_snapshot_is_one_read_only_repeatable_read_transaction(stack: Endpoints) -> None:
+    engine = create_engine(stack.service_env("gateway")["DATABASE_URL"], 2, read_only=True)
+    snapshot = ReadSnapshot(async_sessionmaker(engine, class_=AsyncSession))
+    try:
+        async with snapshot.session() as session:
+            settings = await session.execute(
+                text(
+                    "SELECT current_setting('transaction_isolation'), "
+                    "current_setting('transaction_read_only'), txid_current_if_assigned(), "
+                    "pg_backend_pid()"
+                )
+            )
+            isolation, read_only, _, first_pid = settings.one()
+        async with snapshot.session() as session:
+            second_pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
+        await snapshot.close()
+        async with snapshot.session() as session:  # the next read opens a new one
+            await session.execute(text("SELECT 1"))
+        assert (isolation, read_only) == ("repeatable read", "on")
+        assert first_pid == second_pid  # one connection
+        assert snapshot.opened == 2
+    finally:
+        await snapshot.close()
+        await engine.dispose()
+
+
+HISTORY = """query($clinic: ID!) { alerts(clinicId: $clinic) { edges { node { alertId
+  history { at action status actorId note } } } } }"""
+
+
+async def test_an_alerts_history_is_every_transition_its_writer_recorded_in_order(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    await create_projection_tables(stack, "scoring")
+    await create_projection_tables(stack, "alerts")
+    clinic = ids("clinic")
+    at = [T0 + timedelta(hours=h) for h in range(8)]
+    alert = Alert(
+        alert_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id="case-h",
+        kind=AlertKind.RUPTURE,
+        subject="s",
+        dyad=None,
+        instrument="SRS",
+        session_number=1,
+        severity=None,
+        priority=AlertPriority.URGENT,
+        status=AlertStatus.OPEN,
+        therapist_id="th-9",
+        raised_at=at[0],
+        source_event_id=uuid.uuid4(),
+        summary="test",
+    )
+    steps: list[Callable[[Alert], Alert]] = [
+        lambda a: a.raised(Cause(at=at[0], key="raise")),
+        lambda a: a.updated(Cause(at=at[0], key="update"), ()),  # same time: order by place
+        lambda a: a.snoozed(Cause(at=at[1], key="snooze", actor_id="th-9"), at[2]),
+        lambda a: a.acknowledged(Cause(at=at[2], key="ack", actor_id="th-9", note="seen")),
+        lambda a: a.reassigned(Cause(at=at[3], key="reassign", actor_id="sv-1"), "th-10"),
+        lambda a: a.escalated_to_supervisors(Cause(at=at[4], key="escalate")),
+        lambda a: a.handed_over(Cause(at=at[5], key="handover"), "th-11"),
+        lambda a: a.auto_resolved(Cause(at=at[6], key="clear", note="condition cleared")),
+    ]
+    for step in steps:  # one save per transition, as the service does
+        alert = step(alert)
+        async with pg.acquire() as conn:
+            await save_alerts(conn, [alert])
+    app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
+    async with serving(app) as client:
+        client.headers.update(bearer("supervisor", [clinic]))
+        data = await gql(client, HISTORY, clinic=clinic)
+    [edge] = data["alerts"]["edges"]
+    assert edge["node"]["history"] == [
+        {
+            "at": t.at.isoformat(),
+            "action": t.action.value,
+            "status": t.status.name,
+            "actorId": t.actor_id,
+            "note": t.note,
+        }
+        for t in alert.history
+    ]
+    assert [h["action"] for h in edge["node"]["history"]] == [
+        "raised",
+        "updated",
+        "snoozed",
+        "acknowledged",
+        "reassigned",
+        "escalated",
+        "handed_over",
+        "auto_resolved",
+    ]
+
+
+async def test_the_gateway_may_not_read_the_alerts_aggregate(stack: Endpoints) -> None:
+    """Its serialization is private to alerts (the gateway reads the declared read models)."""
+    await create_projection_tables(stack, "alerts")
+    conn = await asyncpg.connect(stack.service_env("gateway")["DATABASE_URL"])
+    try:
+        await conn.fetch("SELECT * FROM alerts.alert LIMIT 1")
+        await conn.fetch("SELECT * FROM alerts.alert_transition LIMIT 1")
+        await conn.fetch("SELECT * FROM alerts.assignment LIMIT 1")
+        for private in ("alert_state", "staff", "case_signal"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.fetch(f"SELECT * FROM alerts.{private} LIMIT 1")
+    finally:
+        await conn.close()
