@@ -68,11 +68,11 @@ async def fresh_database(stack: Endpoints, name: str) -> AsyncIterator[str]:
 async def alerts_of(
     conn: asyncpg.Pool | asyncpg.Connection, clinic: str, cases: list[str]
 ) -> dict[str, Any]:
-    """The cases' alerts, every column (state: the alert with its history), and their
-    transitions in time order."""
+    """The cases' alerts, every column (and the aggregate's private state: the alert with its
+    history), and their transitions in time order."""
     alerts = await conn.fetch(
-        "SELECT * FROM alerts.alert WHERE clinic_id = $1 AND case_id = ANY($2::text[]) "
-        "ORDER BY case_id, alert_id",
+        "SELECT a.*, s.state FROM alerts.alert a JOIN alerts.alert_state s USING (alert_id) "
+        "WHERE a.clinic_id = $1 AND a.case_id = ANY($2::text[]) ORDER BY a.case_id, a.alert_id",
         clinic,
         cases,
     )
