@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
@@ -18,9 +19,11 @@ from fastapi import FastAPI
 from alliance_contracts.access import Role, Scope
 from alliance_contracts.events import EventEnvelope, ResponseSubmitted
 from alliance_contracts.instruments import REGISTRY
-from alliance_platform.db import create_schema
+from alliance_platform.db import create_pool
 from alliance_platform.devtoken import DevIssuer
 from alliance_platform.kafka import event_headers
+from alliance_platform.projector import Projections
+from alliance_platform.settings import CommonSettings
 from tests.stack import Endpoints
 
 # aiokafka ships no type information: its records are Any to mypy.
@@ -168,16 +171,63 @@ def clinic_system(
     return {"Authorization": f"Bearer {ISSUER.clinic_system(client, scopes, clinics)}"}
 
 
-async def create_projection_tables(stack: Endpoints, service: str) -> None:
-    """Creates scoring's or alerts' tables as that service would (its role, its grants)."""
-    from alliance_alerts.adapters import tables as alerts
-    from alliance_scoring.adapters import tables as scoring
+async def create_projection_tables(stack: Endpoints, service: str) -> str:
+    """Creates scoring's or alerts' live generation as that service would (its role: the
+    catalog, the slot's tables, the views readers see); returns the slot's schema."""
+    from alliance_alerts.entrypoints.app import projection as alerts_projection
+    from alliance_alerts.settings import AlertsSettings
+    from alliance_platform.runtime import projection_settings
+    from alliance_scoring.entrypoints.app import projection as scoring_projection
+    from alliance_scoring.settings import ScoringSettings
 
-    module = {"scoring": scoring, "alerts": alerts}[service]
+    env = stack.service_env(service)
+    if service == "scoring":
+        settings: CommonSettings = ScoringSettings.model_validate(env)
+        spec = scoring_projection(ScoringSettings.model_validate(env))
+    else:
+        settings = AlertsSettings.model_validate(env)
+        spec = alerts_projection(AlertsSettings.model_validate(env))
+    projections = Projections(spec, projection_settings(settings, service))
+    try:
+        return (await projections.prepare()).schema
+    finally:
+        await projections.stop()
+
+
+async def live_slot(
+    conn: asyncpg.Pool | asyncpg.Connection | asyncpg.pool.PoolConnectionProxy, projection: str
+) -> str:
+    """The schema of the projection's live generation: where its private tables are (the
+    stable schema has views of its read models only)."""
+    slot = await conn.fetchval(f"SELECT slot FROM {projection}.generation WHERE state = 'live'")
+    assert slot is not None, f"{projection} has no live generation"
+    return f"{projection}_{slot}"
+
+
+@contextlib.asynccontextmanager
+async def on_live_slots(
+    pg: asyncpg.Pool, *projections: str
+) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+    """A connection whose unqualified table names are those of the projections' live slots, as
+    a generation's own pool has them (for a service's store functions; the pool resets the
+    setting when the connection goes back)."""
+    async with pg.acquire() as conn:
+        slots = [await live_slot(conn, projection) for projection in projections]
+        await conn.execute(f"SET search_path TO {', '.join(slots)}")
+        yield conn
+
+
+@contextlib.asynccontextmanager
+async def slot_pool(stack: Endpoints, service: str) -> AsyncIterator[tuple[asyncpg.Pool, str]]:
+    """A pool as the service's role on its projection's live slot (`search_path`), with the
+    slot's schema: what a unit of work of that service takes."""
     url = stack.service_env(service)["DATABASE_URL"]
-    await create_schema(
-        url, module.SCHEMA, module.TABLES, module.PROJECTION_VERSION, module.READ_MODELS
-    )
+    schema = await create_projection_tables(stack, service)
+    pool = await create_pool(url, 4, search_path=schema)
+    try:
+        yield pool, schema
+    finally:
+        await pool.close()
 
 
 async def graphql(client: httpx.AsyncClient, url: str, query: str, **variables: Any) -> Any:

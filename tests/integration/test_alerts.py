@@ -31,11 +31,11 @@ from alliance_contracts.vocabulary import AlertCommandAction, StaffRole
 from tests.conftest import eventually
 from tests.helpers import (
     AUTH_ENV,
-    create_projection_tables,
     of_case,
     produce,
     read_topic,
     serving,
+    slot_pool,
 )
 from tests.stack import Endpoints
 from tests.unit.clinical import srs_series
@@ -249,24 +249,20 @@ async def test_a_clock_event_applied_while_its_alert_is_raised_does_not_wait_for
     assert alert.escalate_at is not None
     decided = escalation_due(alert, alert.escalate_at)
     assert decided is not None
-    await create_projection_tables(stack, "alerts")
-    pool = await asyncpg.create_pool(
-        stack.service_env("alerts")["DATABASE_URL"], min_size=1, max_size=4
-    )
-    try:
-        raising = PostgresAlertsUnitOfWork(pool)
+    async with slot_pool(stack, "alerts") as (pool, schema):
+        raising = PostgresAlertsUnitOfWork(pool, schema)
         async with raising:
             assert await raising.parked.take([alert.alert_id]) == []  # as apply_scoring does
-            applying = asyncio.create_task(apply_clock(PostgresAlertsUnitOfWork(pool), [decided]))
+            applying = asyncio.create_task(
+                apply_clock(PostgresAlertsUnitOfWork(pool, schema), [decided])
+            )
             await asyncio.sleep(0.5)
             assert not applying.done()  # it waits for the raising to end
             await raising.alerts.save([alert])
             await raising.commit()
         assert await applying == 1  # applied to the alert just raised (its notice), not parked
-        async with PostgresAlertsUnitOfWork(pool) as uow:
+        async with PostgresAlertsUnitOfWork(pool, schema) as uow:
             stored = (await uow.alerts.by_id([alert.alert_id]))[alert.alert_id]
             assert await uow.parked.take([alert.alert_id]) == []
-        assert stored.escalated
-        assert stored.history[-1].at == alert.escalate_at
-    finally:
-        await pool.close()
+    assert stored.escalated
+    assert stored.history[-1].at == alert.escalate_at

@@ -34,10 +34,19 @@ from alliance_platform.dead_letters import (
     redrive,
 )
 from alliance_platform.kafka import event_headers
-from alliance_scoring.entrypoints.app import GROUP, create_app
+from alliance_scoring.entrypoints.app import create_app
 from alliance_scoring.settings import ScoringSettings
 from tests.conftest import eventually
-from tests.helpers import T0, Record, of_case, produce, read_topic, serving, submitted_event
+from tests.helpers import (
+    T0,
+    Record,
+    live_slot,
+    of_case,
+    produce,
+    read_topic,
+    serving,
+    submitted_event,
+)
 from tests.stack import Endpoints
 
 
@@ -125,8 +134,9 @@ async def test_positions_are_stored_and_a_group_reset_to_zero_reapplies_nothing(
     async with _consumer(bootstrap) as consumer:
         tp = TopicPartition(RESPONSES.name, partition)
         end = (await consumer.end_offsets([tp]))[tp]
+    slot = await live_slot(pg, "scoring")
     stored = await pg.fetchval(
-        "SELECT position FROM scoring.tracking WHERE topic = $1 AND partition = $2",
+        f"SELECT position FROM {slot}.tracking WHERE topic = $1 AND partition = $2",
         RESPONSES.name,
         partition,
     )
@@ -135,12 +145,13 @@ async def test_positions_are_stored_and_a_group_reset_to_zero_reapplies_nothing(
     # Forget the ids (as pruning would) and rewind the group's committed offsets to 0.
     event_ids = [e.event_id for e in events]
     await pg.execute(
-        "DELETE FROM scoring.processed_event WHERE event_id = ANY($1::uuid[])", event_ids
+        f"DELETE FROM {slot}.processed_event WHERE event_id = ANY($1::uuid[])", event_ids
     )
     partitions = [
         TopicPartition(RESPONSES.name, p) for p in await partitions_of(bootstrap, RESPONSES.name)
     ]
-    async with _consumer(bootstrap, GROUP) as consumer:
+    group = await pg.fetchval("SELECT group_id FROM scoring.generation WHERE state = 'live'")
+    async with _consumer(bootstrap, group) as consumer:
         consumer.assign(partitions)
         await consumer.commit({tp: 0 for tp in partitions})
         assert await consumer.committed(TopicPartition(RESPONSES.name, partition)) == 0
@@ -151,7 +162,7 @@ async def test_positions_are_stored_and_a_group_reset_to_zero_reapplies_nothing(
         await eventually(lambda: _seen(pg, marker.event_id))
     assert await responses_of(pg, case) == 4  # 3 + the marker: nothing applied twice
     again = await pg.fetchval(
-        "SELECT count(*) FROM scoring.processed_event WHERE event_id = ANY($1::uuid[])", event_ids
+        f"SELECT count(*) FROM {slot}.processed_event WHERE event_id = ANY($1::uuid[])", event_ids
     )
     assert again == 0  # skipped by position, never claimed again
 
@@ -286,7 +297,8 @@ async def test_an_invalid_record_is_dead_lettered_once_although_its_batch_is_rew
         pass  # the projection's tables at this version
     # A transient failure (a serialization failure, as PostgreSQL reports it) the first time
     # the case's input is stored: the batch is rewound and delivered again.
-    name = f"scoring.fail_once_{uuid.uuid4().hex[:8]}"
+    slot = await live_slot(pg, "scoring")
+    name = f"{slot}.fail_once_{uuid.uuid4().hex[:8]}"
     await pg.execute(f"CREATE SEQUENCE {name}")
     await pg.execute(
         f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ "
@@ -295,7 +307,7 @@ async def test_an_invalid_record_is_dead_lettered_once_although_its_batch_is_rew
     )
     trigger = name.split(".")[1]
     await pg.execute(
-        f"CREATE TRIGGER {trigger} BEFORE INSERT ON scoring.case_input "
+        f"CREATE TRIGGER {trigger} BEFORE INSERT ON {slot}.case_input "
         f"FOR EACH ROW EXECUTE FUNCTION {name}()"
     )
     try:
@@ -306,7 +318,7 @@ async def test_an_invalid_record_is_dead_lettered_once_although_its_batch_is_rew
             await asyncio.sleep(2)
             letters = await dead_letters_of(stack, case)
     finally:
-        await pg.execute(f"DROP TRIGGER {trigger} ON scoring.case_input")
+        await pg.execute(f"DROP TRIGGER {trigger} ON {slot}.case_input")
         await pg.execute(f"DROP FUNCTION {name}()")
         attempts = await pg.fetchval(f"SELECT last_value FROM {name}")
         await pg.execute(f"DROP SEQUENCE {name}")
@@ -345,8 +357,9 @@ async def _seen(pg: asyncpg.Pool, event_id: uuid.UUID) -> bool:
 
 
 async def _parked(pg: asyncpg.Pool, case: str, n: int) -> list[asyncpg.Record] | None:
+    slot = await live_slot(pg, "scoring")
     rows = await pg.fetch(
-        'SELECT waiting_for, "offset" FROM scoring.parked WHERE key = $1 ORDER BY id',
+        f'SELECT waiting_for, "offset" FROM {slot}.parked WHERE key = $1 ORDER BY id',
         case.encode(),
     )
     return rows if len(rows) == n else None
@@ -394,8 +407,9 @@ async def test_a_command_that_overtakes_its_alert_is_parked_until_the_alert_is_r
     async with serving(alerts_app(settings)):
 
         async def parked() -> list[asyncpg.Record]:
+            slot = await live_slot(pg, "alerts")
             return await pg.fetch(
-                "SELECT waiting_for FROM alerts.parked WHERE key = $1", case.encode()
+                f"SELECT waiting_for FROM {slot}.parked WHERE key = $1", case.encode()
             )
 
         assert [r["waiting_for"] for r in await eventually(parked)] == [f"alert:{alert_id}"]

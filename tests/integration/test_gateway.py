@@ -28,7 +28,14 @@ from alliance_scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
 from alliance_scoring.application.project import project_batch
 from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.state import CaseState
-from tests.helpers import AUTH_ENV, bearer, create_projection_tables, serving
+from tests.helpers import (
+    AUTH_ENV,
+    bearer,
+    create_projection_tables,
+    on_live_slots,
+    serving,
+    slot_pool,
+)
 from tests.stack import Endpoints
 from tests.unit.clinical import demographics, fold, response
 
@@ -82,7 +89,7 @@ async def seed_case(pg: asyncpg.Pool, clinic: str, case: str) -> CaseState:
     ]
     run = fold(events)
     scored = [score(e, e.recorded_at) for e in events if isinstance(e, ResponseSubmitted)]
-    async with pg.acquire() as conn, conn.transaction():
+    async with on_live_slots(pg, "scoring") as conn, conn.transaction():
         await save_cases(conn, [run.state], T0)
         await insert_scores(conn, scored)
     return run.state
@@ -110,7 +117,7 @@ async def seed_alert(pg: asyncpg.Pool, clinic: str, dyad_id: uuid.UUID, at: date
             RuleEvidence(rule="below_cutoff", inputs={"total": 30}, threshold=36, citation="test"),
         ),
     ).raised(Cause(at=at, key="seed"))
-    async with pg.acquire() as conn:
+    async with on_live_slots(pg, "alerts") as conn:
         await save_alerts(conn, [alert])
     return alert.alert_id
 
@@ -261,9 +268,10 @@ async def test_scores_show_proration_critical_items_their_clinical_range_and_ver
             amended_by="admin-1",
         ),
     )
-    uow = PostgresScoringUnitOfWork(pg)
-    assert await project_batch(uow, first, lambda: T0) == 4
-    assert await project_batch(uow, [amendment], lambda: T0) == 1
+    async with slot_pool(stack, "scoring") as (pool, schema):
+        uow = PostgresScoringUnitOfWork(pool, schema)
+        assert await project_batch(uow, first, lambda: T0) == 4
+        assert await project_batch(uow, [amendment], lambda: T0) == 1
     async with serving(gateway(stack)) as client:
         client.headers.update(bearer("supervisor", [clinic]))
         current = await gql(client, TIMELINE_QUERY, clinic=clinic, case=case, all=False)
@@ -333,8 +341,10 @@ async def test_case_demographics_and_the_band_each_score_was_judged_with(
         response(case, 3, "ORS", 26, clinic=clinic),
         response(case, 3, "OQ-45.2", 0, clinic=clinic, answers=oq_answers),
     ]
-    uow = PostgresScoringUnitOfWork(pg)
-    assert await project_batch(uow, history, lambda: T0) == 5
+    async with slot_pool(stack, "scoring") as (pool, schema):
+        assert (
+            await project_batch(PostgresScoringUnitOfWork(pool, schema), history, lambda: T0) == 5
+        )
     async with serving(gateway(stack)) as client:
         client.headers.update(bearer("supervisor", [clinic]))
         data = await gql(client, DEMOGRAPHICS_QUERY, clinic=clinic, case=case)

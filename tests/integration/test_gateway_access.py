@@ -20,7 +20,7 @@ from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import insert_scores, insert_signals, save_cases
 from alliance_scoring.domain.dyads import score
-from tests.helpers import AUTH_ENV, bearer, create_projection_tables, serving
+from tests.helpers import AUTH_ENV, bearer, create_projection_tables, on_live_slots, serving
 from tests.stack import Endpoints
 from tests.unit.clinical import T0, fold, response
 
@@ -72,7 +72,7 @@ async def seed(pg: asyncpg.Pool, clinic: str, case: str, therapist: str) -> uuid
         summary="test",
         evidence=(RuleEvidence(rule="below_cutoff", inputs={}, threshold=36, citation="t"),),
     ).raised(Cause(at=T0 + timedelta(weeks=1), key="seed"))
-    async with pg.acquire() as conn, conn.transaction():
+    async with on_live_slots(pg, "scoring", "alerts") as conn, conn.transaction():
         await save_cases(conn, [run.state], T0)
         await insert_scores(
             conn, [score(e, T0) for e in events if isinstance(e, ResponseSubmitted)]
@@ -251,7 +251,7 @@ async def test_nested_lists_run_a_fixed_number_of_statements(
             response(case, 1, "SRS", 36, clinic=clinic, role="parent", respondent_id=f"p{i}")
             for i in range(parents)
         ]
-        async with pg.acquire() as conn:
+        async with on_live_slots(pg, "scoring") as conn:
             await save_cases(conn, [fold(events).state], T0)
             await insert_scores(
                 conn, [score(e, T0) for e in events if isinstance(e, ResponseSubmitted)]

@@ -23,7 +23,7 @@ from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_platform.db import create_engine
 from alliance_scoring.adapters.store import save_cases
-from tests.helpers import AUTH_ENV, bearer, create_projection_tables, serving
+from tests.helpers import AUTH_ENV, bearer, create_projection_tables, on_live_slots, serving
 from tests.integration.test_gateway import T0, gql
 from tests.stack import Endpoints
 from tests.unit.clinical import fold, response
@@ -41,7 +41,7 @@ async def seed(pg: asyncpg.Pool, clinic: str, case: str) -> None:
         response(case, 1, "SRS", 36, clinic=clinic, role="parent", respondent_id=f"p{i}")
         for i in range(2)
     ]
-    async with pg.acquire() as conn:
+    async with on_live_slots(pg, "scoring") as conn:
         await save_cases(conn, [fold(events).state], T0)
 
 
@@ -183,7 +183,7 @@ async def test_an_alerts_history_is_every_transition_its_writer_recorded_in_orde
     ]
     for step in steps:  # one save per transition, as the service does
         alert = step(alert)
-        async with pg.acquire() as conn:
+        async with on_live_slots(pg, "alerts") as conn:
             await save_alerts(conn, [alert])
     app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
     async with serving(app) as client:
@@ -214,7 +214,7 @@ async def test_an_alerts_history_is_every_transition_its_writer_recorded_in_orde
 
 async def test_the_gateway_may_not_read_the_alerts_aggregate(stack: Endpoints) -> None:
     """Its serialization is private to alerts (the gateway reads the declared read models)."""
-    await create_projection_tables(stack, "alerts")
+    slot = await create_projection_tables(stack, "alerts")
     conn = await asyncpg.connect(stack.service_env("gateway")["DATABASE_URL"])
     try:
         await conn.fetch("SELECT * FROM alerts.alert LIMIT 1")
@@ -222,6 +222,6 @@ async def test_the_gateway_may_not_read_the_alerts_aggregate(stack: Endpoints) -
         await conn.fetch("SELECT * FROM alerts.assignment LIMIT 1")
         for private in ("alert_state", "staff", "case_signal"):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
-                await conn.fetch(f"SELECT * FROM alerts.{private} LIMIT 1")
+                await conn.fetch(f"SELECT * FROM {slot}.{private} LIMIT 1")
     finally:
         await conn.close()

@@ -54,6 +54,15 @@ async def test_a_column_only_in_the_models_fails_the_check(stack: Endpoints) -> 
         assert "added_in_the_model_only" in diffs
 
 
+# Tables that revisions after the baselines added: a database from before migrations lacks them.
+LATER_TABLES = {
+    ("intake", "outbox_parked"),
+    ("gateway", "outbox_parked"),
+    ("alerts_delivery", "outbox"),
+    ("alerts_delivery", "outbox_parked"),
+}
+
+
 @pytest.fixture
 async def scratch_database(pg: asyncpg.Pool, stack: Endpoints) -> AsyncIterator[str]:
     """An administrator's URL of a new, empty database with the services' roles."""
@@ -74,11 +83,10 @@ def env_of(schema: str) -> MigrationEnvironment:
 async def test_a_database_made_by_create_all_is_adopted_with_its_rows(
     scratch_database: str,
 ) -> None:
-    # As each service did on start before migrations: its tables of then (before the revisions
-    # after the baseline added `outbox_parked`), as its role.
+    # As each service did on start before migrations: its tables of then, as its role.
     for env in installed_environments():
         url = service_url(scratch_database, env.service, DB_PASSWORDS[env.service])
-        then = [t for t in env.metadata.tables.values() if t.name != "outbox_parked"]
+        then = [t for t in env.metadata.tables.values() if (env.schema, t.name) not in LATER_TABLES]
         await create_schema(url, env.schema, then)
     intake_url = service_url(scratch_database, "intake", DB_PASSWORDS["intake"])
     conn = await asyncpg.connect(intake_url)

@@ -1,5 +1,5 @@
-"""A projection whose shape changes is dropped and rebuilt (by replay), never half-migrated; a
-replay of the alerts projection reproduces it as it was live, escalations included."""
+"""A replay of the alerts projection (a fresh database, its own generation and groups)
+reproduces it as it was live, escalations included."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from sqlalchemy import Column, Integer, MetaData, Table
 
 from alliance_alerts.entrypoints.app import create_app
 from alliance_contracts.events import (
@@ -23,29 +22,14 @@ from alliance_contracts.events import (
 )
 from alliance_contracts.topics import ALERT_CLOCK, COMMANDS, CONFIG, NOTICES, SCORED
 from alliance_contracts.vocabulary import AlertCommandAction
-from alliance_platform.db import create_schema
 from alliance_platform.dbroles import bootstrap, service_url
 from alliance_platform.migrate import installed_environments, upgrade
 from tests.conftest import eventually
-from tests.helpers import produce, read_topic, serving
+from tests.helpers import live_slot, produce, read_topic, serving
 from tests.integration.test_alerts import FakeClock, settings, supervisor
 from tests.stack import DB_PASSWORDS, Endpoints
 from tests.unit.clinical import srs_series
 from tests.unit.test_alert_rules import outputs
-
-
-async def test_a_new_projection_version_recreates_the_schema(
-    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
-) -> None:
-    schema = ids("proj").replace("-", "_")
-    table = Table("t", MetaData(schema=schema), Column("x", Integer, primary_key=True))
-    await create_schema(stack.database_url, schema, [table], projection_version=1)
-    await pg.execute(f"INSERT INTO {schema}.t VALUES (1)")
-    await create_schema(stack.database_url, schema, [table], projection_version=1)
-    assert await pg.fetchval(f"SELECT count(*) FROM {schema}.t") == 1  # same version: kept
-    await create_schema(stack.database_url, schema, [table], projection_version=2)
-    assert await pg.fetchval(f"SELECT count(*) FROM {schema}.t") == 0  # new version: rebuilt
-    await pg.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @contextlib.asynccontextmanager
@@ -70,8 +54,9 @@ async def alerts_of(
 ) -> dict[str, Any]:
     """The cases' alerts, every column (and the aggregate's private state: the alert with its
     history), and their transitions in time order."""
+    slot = await live_slot(conn, "alerts")
     alerts = await conn.fetch(
-        "SELECT a.*, s.state FROM alerts.alert a JOIN alerts.alert_state s USING (alert_id) "
+        f"SELECT a.*, s.state FROM alerts.alert a JOIN {slot}.alert_state s USING (alert_id) "
         "WHERE a.clinic_id = $1 AND a.case_id = ANY($2::text[]) ORDER BY a.case_id, a.alert_id",
         clinic,
         cases,
@@ -186,7 +171,7 @@ async def test_a_replay_of_the_alerts_projection_reproduces_every_escalation(
     async with fresh_database(stack, ids("replay").replace("-", "_")) as admin_url:
         url = service_url(admin_url, "alerts", DB_PASSWORDS["alerts"])
         replica_settings = settings(stack).model_copy(update={"database_url": url})
-        replay_app = create_app(replica_settings, clock=clock, group=ids("alerts-replay"))
+        replay_app = create_app(replica_settings, clock=clock)
         replica = await asyncpg.connect(admin_url)
         try:
             async with serving(replay_app):

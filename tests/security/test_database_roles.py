@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table
 
-from alliance_platform.db import create_schema
+from alliance_platform import projections
 from alliance_platform.dbroles import role_of, scram_verifier
+from alliance_platform.projections import Purpose
 from tests.helpers import create_projection_tables
 from tests.stack import Endpoints
 
@@ -39,7 +39,7 @@ async def refused(conn: asyncpg.Connection, sql: str) -> bool:
 async def test_each_role_reaches_only_what_it_owns_or_is_granted(
     stack: Endpoints, as_role: Callable[[str], asyncpg.Connection]
 ) -> None:
-    await create_projection_tables(stack, "scoring")
+    scoring_slot = await create_projection_tables(stack, "scoring")
     await create_projection_tables(stack, "alerts")
     gateway, intake, scoring = as_role("gateway"), as_role("intake"), as_role("scoring")
     # The gateway reads the declared read models...
@@ -48,7 +48,8 @@ async def test_each_role_reaches_only_what_it_owns_or_is_granted(
     # ...and changes none of them, nor reads private state.
     assert await refused(gateway, "UPDATE scoring.dyad SET therapist_id = therapist_id")
     assert await refused(gateway, "DELETE FROM alerts.alert")
-    assert await refused(gateway, "SELECT * FROM scoring.case_state")
+    assert await refused(gateway, f"SELECT * FROM {scoring_slot}.case_state")
+    assert await refused(gateway, f"SELECT * FROM {scoring_slot}.dyad")  # only through the view
     assert await refused(gateway, "SELECT * FROM alerts_delivery.endpoint")
     assert await refused(gateway, "SELECT * FROM intake.submission")
     # Intake cannot read alerts' tables, nor scoring intake's.
@@ -63,22 +64,31 @@ async def test_each_role_reaches_only_what_it_owns_or_is_granted(
 
 
 async def test_a_rebuilt_projection_is_readable_again(
-    stack: Endpoints, pg: asyncpg.Pool, as_role: Callable[[str], asyncpg.Connection],
-    ids: Callable[[str], str],
-) -> None:  # fmt: skip
-    schema = ids("rebuild").replace("-", "_")
-    await pg.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {role_of('scoring')}")
-    table = Table("view", MetaData(schema=schema), Column("x", Integer, primary_key=True))
-    scoring_url = stack.service_env("scoring")["DATABASE_URL"]
+    pg: asyncpg.Pool, as_role: Callable[[str], asyncpg.Connection], ids: Callable[[str], str]
+) -> None:
+    """A projection's owner builds a new generation and switches to it: the gateway reads the
+    new one through the views, never the slots, and writes neither."""
+    name = ids("rebuild").replace("-", "_")
+    for schema in (name, f"{name}_blue", f"{name}_green"):
+        await pg.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {role_of('scoring')}")
+    owner, gateway = as_role("scoring"), as_role("gateway")
     try:
-        await create_schema(scoring_url, schema, [table], projection_version=1, readable=[table])
-        await as_role("scoring").execute(f"INSERT INTO {schema}.view VALUES (1)")
-        assert await as_role("gateway").fetchval(f"SELECT count(*) FROM {schema}.view") == 1
-        await create_schema(scoring_url, schema, [table], projection_version=2, readable=[table])
-        assert await as_role("gateway").fetchval(f"SELECT count(*) FROM {schema}.view") == 0
-        assert await refused(as_role("gateway"), f"INSERT INTO {schema}.view VALUES (2)")
+        await projections.ensure_catalog(owner, name, ["view"], ["t"])
+        first = await projections.begin(owner, name, 1, Purpose.UPGRADE, ["t"])
+        await owner.execute(f"CREATE TABLE {first.schema}.view (x int PRIMARY KEY)")
+        await owner.execute(f"INSERT INTO {first.schema}.view VALUES (1)")
+        async with owner.transaction():
+            await projections.point_views(owner, name, first.slot, ["view"])
+        assert await gateway.fetchval(f"SELECT count(*) FROM {name}.view") == 1
+        second = await projections.begin(owner, name, 2, Purpose.UPGRADE, ["t"])
+        await owner.execute(f"CREATE TABLE {second.schema}.view (x int PRIMARY KEY)")
+        await projections.switch(owner, name, second.number, ["view"])
+        assert await gateway.fetchval(f"SELECT count(*) FROM {name}.view") == 0
+        assert await refused(gateway, f"INSERT INTO {name}.view VALUES (2)")
+        assert await refused(gateway, f"SELECT * FROM {second.schema}.view")
     finally:
-        await pg.execute(f"DROP SCHEMA {schema} CASCADE")
+        for schema in (name, f"{name}_blue", f"{name}_green"):
+            await pg.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 async def test_passwords_reach_postgresql_as_scram_verifiers(

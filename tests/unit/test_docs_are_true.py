@@ -10,14 +10,16 @@ import pytest
 from faststream.kafka import KafkaBroker
 from pydantic_settings import BaseSettings
 
-from alliance_alerts.entrypoints.consumers import build_broker as alerts_broker
+from alliance_alerts.entrypoints.consumers import build_consumers as alerts_consumers
+from alliance_alerts.entrypoints.consumers import subscribe_deliveries
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.timing import utc_now
 from alliance_gateway.settings import GatewaySettings
 from alliance_intake.entrypoints.http import build_broker as intake_broker
 from alliance_intake.settings import IntakeSettings
+from alliance_platform.projector import documentation_runtime
 from alliance_platform.runtime import Runtime
-from alliance_scoring.entrypoints.app import build_broker as scoring_broker
+from alliance_scoring.entrypoints.app import build_consumers as scoring_consumers
 from alliance_scoring.settings import ScoringSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,10 +28,14 @@ ROW = re.compile(r"^\| `(ALLIANCE_[A-Z0-9_]+)` \| ([^|]+?) \|", re.M)
 
 
 def brokers() -> dict[str, KafkaBroker]:
+    """Each service's subscribers; a projection generation's groups as the docs name them
+    (`scoring-g<N>`: the catalog gives each generation its own)."""
+    alerts = alerts_consumers(AlertsSettings(), documentation_runtime("alerts")).broker
+    subscribe_deliveries(alerts, AlertsSettings(), Runtime())
     return {
         "intake": intake_broker(IntakeSettings(), Runtime(), utc_now),
-        "scoring": scoring_broker(ScoringSettings(), Runtime()),
-        "alerts": alerts_broker(AlertsSettings(), Runtime()),
+        "scoring": scoring_consumers(ScoringSettings(), documentation_runtime("scoring")).broker,
+        "alerts": alerts,
     }
 
 
@@ -40,7 +46,7 @@ def test_each_readme_names_the_consumer_groups_in_use(service: str) -> None:
     assert groups
     for group in groups:
         assert f"`{group}`" in readme, f"{service}/README.md does not name group {group}"
-    named = set(re.findall(rf"`({service}-[a-z0-9-]+)`", readme))
+    named = set(re.findall(rf"`({service}-[a-z0-9<>N-]+)`", readme))
     assert named <= groups | {f"{service}-relay"}, f"{service}/README.md names {named - groups}"
 
 

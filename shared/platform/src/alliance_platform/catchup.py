@@ -5,12 +5,13 @@ A clock loop (alerts' escalations) decides from the projection what is due. Duri
 alert may be raised while the acknowledgement that came before its due time is not applied
 yet. So such a loop decides only up to a time the projection is complete for:
 
-    catch_up = CatchUp(bootstrap, {"alliance.scored.v1": "alerts-v6", ...}, "alerts-clock")
+    catch_up = CatchUp(bootstrap, {"alliance.scored.v1": "alerts-g3-...", ...}, "alerts-clock",
+                       positions)   # the positions the projection stored
     until = await catch_up.advance(clock())   # None: not caught up (yet)
 
-Each `advance(now)` notes the end offsets of the input topics with `now`. When the consumer
-groups' committed offsets (committed after each batch's PostgreSQL transaction) have reached
-the offsets noted at an earlier call, every record that was in the topics then is applied, and
+Each `advance(now)` notes the end offsets of the input topics with `now`. When the positions
+the projection stored (with each batch's PostgreSQL transaction) have reached the offsets
+noted at an earlier call, every record that was in the topics then is applied, and
 that call's time is returned. Live, this is the previous tick's time; during a replay, None
 until the groups have caught up with the topics.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -40,9 +41,16 @@ def caught_up(committed: Mapping[tuple[str, str, int], int], ends: Offsets) -> b
 class CatchUp:
     """`inputs`: topic name -> the consumer group that applies it to the projection."""
 
-    def __init__(self, bootstrap_servers: str, inputs: Mapping[str, str], client_id: str) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        inputs: Mapping[str, str],
+        client_id: str,
+        positions: Callable[[], Awaitable[Mapping[tuple[str, int], int]]],
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.inputs = dict(inputs)
+        self.positions = positions
         self.client_id = client_id
         self._noted: tuple[datetime, Offsets] | None = None
         self._admin: AIOKafkaAdminClient | None = None
@@ -117,12 +125,11 @@ class CatchUp:
         return self._admin
 
     async def _committed(self) -> dict[tuple[str, str, int], int]:
-        admin = await self._admin_client()
-        committed: dict[tuple[str, str, int], int] = {}
-        for group in sorted(set(self.inputs.values())):
-            async with asyncio.timeout(15):
-                offsets = await admin.list_consumer_group_offsets(group)
-            for tp, meta in offsets.items():
-                if self.inputs.get(tp.topic) == group:
-                    committed[(group, tp.topic, tp.partition)] = max(meta.offset, 0)
-        return committed
+        """The positions the projection stored with what it applied (not Kafka's committed
+        offsets: a new generation's groups commit nothing until their first batch)."""
+        stored = await self.positions()
+        return {
+            (self.inputs[topic], topic, partition): position
+            for (topic, partition), position in stored.items()
+            if topic in self.inputs
+        }

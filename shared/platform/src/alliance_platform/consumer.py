@@ -40,6 +40,7 @@ from alliance_platform.tracking import (
     Partition,
     Tracking,
     advance,
+    consumed_before,
     lock_positions,
     prune_processed,
     stored_positions,
@@ -209,6 +210,10 @@ class BatchPipeline(Generic[E]):
                 if source.offset < (await lock_positions(conn, schema, [partition]))[partition]:
                     return
                 await advance(conn, schema, {partition: source.offset + 1})
+                frontier = self.tracking.frontier()
+                ends = {partition: source.offset + 1}
+                if frontier is not None and await consumed_before(conn, frontier, ends):
+                    return  # the live generation dead-lettered it when it met it
             await self.dead_letters.send(source, reason)
 
     def wake_parked(self) -> None:

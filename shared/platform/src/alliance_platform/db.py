@@ -11,9 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 from sqlalchemy import MetaData, Table, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-
-from alliance_platform.dbroles import READER_ROLE
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
 
@@ -56,74 +54,27 @@ def create_engine(database_url: str, size: int, *, read_only: bool = False) -> A
     )
 
 
-async def create_schema(
-    database_url: str,
-    schema: str,
-    tables: Sequence[Table],
-    projection_version: int | None = None,
-    readable: Sequence[Table] = (),
-) -> None:
-    """Creates a projection's tables in its schema. An advisory lock serialises concurrent starts.
+async def create_schema(database_url: str, schema: str, tables: Sequence[Table]) -> None:
+    """Creates the tables that are missing in a schema (CREATE ... IF NOT EXISTS). An advisory
+    lock serialises concurrent starts.
 
-    The schema is the service's own: `alliance_platform.dbroles` creates it for the service's role
-    (a superuser's URL, as some tests use, creates it here). The schemas of record (intake,
-    gateway, alerts_delivery) are not made here but by their migrations
-    (`alliance_platform.migrate`). A projection (scoring, alerts) passes its
-    `projection_version`: when the stored one differs, the schema's tables are dropped and
-    created anew, and the service's consumer group (named after the version) replays the topics
-    from the beginning. That is how a projection's shape changes: by a rebuild.
-
-    `readable`: the tables the gateway may read (granted to dbroles.READER_ROLE, again after
-    every rebuild).
+    For a projection generation's slot (`alliance_platform.projector`: a projection changes
+    shape by a new generation, never in place) and for tests. The schema is its owner's:
+    `alliance_platform.dbroles` creates it (a superuser's URL, as some tests use, creates it
+    here). Systems of record change by their migrations (`alliance_platform.migrate`).
     """
     engine = create_async_engine(sqlalchemy_url(database_url))
     try:
         async with engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('alliance-ddl'))"))
-            stored = await conn.execute(
-                text(
-                    "SELECT coalesce(obj_description(oid, 'pg_namespace'), 'unversioned') "
-                    "FROM pg_namespace WHERE nspname = :schema"
-                ),
-                {"schema": schema},
+            exists = await conn.execute(
+                text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
             )
-            current = stored.scalar()  # None: no such schema yet
-            if current is None:
+            if exists.scalar() is None:  # (IF NOT EXISTS would still need the right to create)
                 await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            if projection_version is not None:
-                marker = f"projection version {projection_version}"
-                if current not in (None, marker, "unversioned"):
-                    log.warning(
-                        "projection shape changed: rebuilding by replay",
-                        extra={"schema": schema, "was": current, "now": marker},
-                    )
-                    await _drop_tables(conn, schema)
-                await conn.execute(text(f"COMMENT ON SCHEMA \"{schema}\" IS '{marker}'"))
             await conn.run_sync(lambda sync: MetaData().create_all(sync, tables=list(tables)))
-            if readable:
-                await _grant_reads(conn, schema, readable)
     finally:
         await engine.dispose()
-
-
-async def _drop_tables(conn: AsyncConnection, schema: str) -> None:
-    """Empties the schema (its owner may; re-creating a schema would need more privilege)."""
-    names = await conn.execute(
-        text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"), {"schema": schema}
-    )
-    for (name,) in names.all():
-        await conn.execute(text(f'DROP TABLE IF EXISTS "{schema}"."{name}" CASCADE'))
-
-
-async def _grant_reads(conn: AsyncConnection, schema: str, tables: Sequence[Table]) -> None:
-    if not (
-        await conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": READER_ROLE})
-    ).scalar():
-        log.warning("no reader role: the gateway cannot read", extra={"schema": schema})
-        return
-    await conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {READER_ROLE}'))
-    names = ", ".join(f'"{schema}"."{t.name}"' for t in tables)
-    await conn.execute(text(f"GRANT SELECT ON {names} TO {READER_ROLE}"))
 
 
 async def ping(pool: asyncpg.Pool) -> bool:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy | asyncpg.Pool
 Position = tuple[str, int]  # (topic, partition)
 
 
@@ -31,24 +32,28 @@ async def log_bounds(
     bootstrap_servers: str, topics: Iterable[str]
 ) -> tuple[dict[Position, int], dict[Position, int]]:
     """(first, end) offsets of every partition of the topics (within 10 s)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, enable_auto_commit=False, request_timeout_ms=5000
     )
     try:
         async with asyncio.timeout(10):
-            await consumer.start()
-            await consumer.topics()  # metadata of every topic, so the partitions are known
+            await admin.start()
+            described = await admin.describe_topics(list(topics))
             partitions = [
-                TopicPartition(topic, p)
-                for topic in topics
-                for p in sorted(consumer.partitions_for_topic(topic) or ())
+                TopicPartition(topic["topic"], p["partition"])
+                for topic in described
+                if not topic["error_code"]
+                for p in topic["partitions"]
             ]
             if not partitions:
                 return {}, {}
+            await consumer.start()
             first = await consumer.beginning_offsets(partitions)
             end = await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
+        await admin.close()
     return (
         {(tp.topic, tp.partition): offset for tp, offset in first.items()},
         {(tp.topic, tp.partition): offset for tp, offset in end.items()},
@@ -62,6 +67,12 @@ async def tracked_positions(conn: Connection, schema: str) -> dict[Position, int
         return {}
     rows = await conn.fetch(f'SELECT topic, partition, position FROM "{schema}".tracking')
     return {(r["topic"], r["partition"]): r["position"] for r in rows}
+
+
+async def parked_count(conn: Connection, schema: str) -> int:
+    """Records a slot holds parked (waiting for something): consumed, not yet folded."""
+    exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f'"{schema}".parked')
+    return int(await conn.fetchval(f'SELECT count(*) FROM "{schema}".parked')) if exists else 0
 
 
 def partition_lags(

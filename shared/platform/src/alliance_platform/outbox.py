@@ -51,6 +51,18 @@ def _outbox_columns() -> list[Column[object]]:
 
 def plumbing_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
     """The outbox, its parked rows and the processed-event ids, in the metadata's schema."""
+    outbox, outbox_parked = outbox_tables(metadata)
+    processed = Table(
+        "processed_event",
+        metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("processed_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
+    return outbox, outbox_parked, processed
+
+
+def outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """The outbox and its parked rows, in the metadata's schema."""
     outbox = Table(
         "outbox",
         metadata,
@@ -67,13 +79,7 @@ def plumbing_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("parked_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
         Column("reason", Text, nullable=False),
     )
-    processed = Table(
-        "processed_event",
-        metadata,
-        Column("event_id", Uuid, primary_key=True),
-        Column("processed_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-    )
-    return outbox, outbox_parked, processed
+    return outbox, outbox_parked
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,14 @@ newer generation has taken).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
-from collections.abc import Sequence
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import asyncpg
 
@@ -74,18 +77,12 @@ class Generation:
     created_at: datetime
     live_since: datetime | None
     topics: tuple[str, ...]  # what it consumes (its lag is measured on these)
+    group: str  # its consumer group (unique, so that databases sharing a cluster never meet)
 
     @property
     def schema(self) -> str:
         """The slot's schema, where this generation's tables are."""
         return slot_schema(self.projection, self.slot)
-
-    @property
-    def group(self) -> str:
-        """The generation's consumer group: a new generation reads the topics from the start
-        (its positions are tracked in its own slot; Kafka's committed offsets are a
-        convenience)."""
-        return f"{self.projection}-g{self.number}"
 
 
 def slot_schema(projection: str, slot: str) -> str:
@@ -96,11 +93,33 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+T = TypeVar("T")
+# How long a switch waits for readers of the views before it lets them go and tries again: well
+# under PostgreSQL's deadlock_timeout (1 s), so a reader holding one view and waiting for the
+# next is never the one a deadlock aborts.
+LOCK_TIMEOUT = "200ms"
+LOCK_ATTEMPTS = 300
+
+
+async def _between_readers(conn: Connection, work: Callable[[], Awaitable[T]]) -> T:
+    """Runs `work` in a transaction that takes its locks within LOCK_TIMEOUT, else rolls back
+    and tries again: DDL on the views (or on tables readers use) waits for the readers of the
+    moment only briefly, and never holds them up for longer."""
+    for attempt in range(LOCK_ATTEMPTS):
+        try:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                return await work()
+        except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError):
+            await asyncio.sleep(0.05 + 0.01 * min(attempt, 20))
+    raise CatalogError("the views stayed in use: try again when reads are fewer")
+
+
 def _lock(projection: str) -> str:
     return f"SELECT pg_advisory_xact_lock(hashtext('alliance-projection-{projection}'))"
 
 
-_COLUMNS = "number, version, slot, state, purpose, created_at, live_since, topics"
+_COLUMNS = "number, version, slot, state, purpose, created_at, live_since, topics, group_id"
 
 
 def _generation(projection: str, row: asyncpg.Record) -> Generation:
@@ -114,7 +133,14 @@ def _generation(projection: str, row: asyncpg.Record) -> Generation:
         created_at=row["created_at"],
         live_since=row["live_since"],
         topics=tuple(row["topics"]),
+        group=row["group_id"],
     )
+
+
+def _group(projection: str, number: int) -> str:
+    """A generation reads its topics from its tracked positions (the start, for a new one);
+    the suffix keeps two databases on one cluster (a test's throwaway one) apart."""
+    return f"{projection}-g{number}-{secrets.token_hex(3)}"
 
 
 async def ensure_catalog(
@@ -123,42 +149,49 @@ async def ensure_catalog(
     """Creates the catalog; moves the tables of the single-schema layout into the blue slot as
     the live generation, behind views (once, so upgrading to blue/green shows readers the old
     projection until the new one has caught up)."""
-    async with conn.transaction():
-        await conn.execute(_lock(projection))
-        stable = _ident(projection)
-        await conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {stable}.generation ("
-            "number integer PRIMARY KEY, version integer NOT NULL, "
-            "slot text NOT NULL CHECK (slot IN ('blue', 'green')), state text NOT NULL, "
-            "purpose text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), "
-            "live_since timestamptz, retired_at timestamptz, topics text[] NOT NULL)"
-        )
-        await conn.execute(
-            f"CREATE UNIQUE INDEX IF NOT EXISTS generation_one_live ON {stable}.generation "
-            "((true)) WHERE state = 'live'"
-        )
-        if await conn.fetchval(f"SELECT count(*) FROM {stable}.generation"):
-            return
-        legacy = await _base_tables(conn, projection, exclude=("generation",))
-        if not legacy:
-            return
-        version = await _legacy_version(conn, projection)
-        target = slot_schema(projection, SLOTS[0])
-        for table in legacy:
-            await conn.execute(f"ALTER TABLE {stable}.{_ident(table)} SET SCHEMA {_ident(target)}")
-        await conn.execute(
-            f"INSERT INTO {stable}.generation "
-            "(number, version, slot, state, purpose, live_since, topics) "
-            "VALUES (1, $1, $2, 'live', 'adopted', now(), $3)",
-            version,
-            SLOTS[0],
-            list(topics),
-        )
-        await point_views(conn, projection, SLOTS[0], read_models)
-        log.warning(
-            "moved the projection's tables into its blue slot",
-            extra={"projection": projection, "version": version, "tables": len(legacy)},
-        )
+    await _between_readers(conn, lambda: _ensure_catalog(conn, projection, read_models, topics))
+
+
+async def _ensure_catalog(
+    conn: Connection, projection: str, read_models: Sequence[str], topics: Sequence[str]
+) -> None:
+    await conn.execute(_lock(projection))
+    stable = _ident(projection)
+    await conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {stable}.generation ("
+        "number integer PRIMARY KEY, version integer NOT NULL, "
+        "slot text NOT NULL CHECK (slot IN ('blue', 'green')), state text NOT NULL, "
+        "purpose text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), "
+        "live_since timestamptz, retired_at timestamptz, topics text[] NOT NULL, "
+        "group_id text NOT NULL)"
+    )
+    await conn.execute(
+        f"CREATE UNIQUE INDEX IF NOT EXISTS generation_one_live ON {stable}.generation "
+        "((true)) WHERE state = 'live'"
+    )
+    if await conn.fetchval(f"SELECT count(*) FROM {stable}.generation"):
+        return
+    legacy = await _base_tables(conn, projection, exclude=("generation",))
+    if not legacy:
+        return
+    version = await _legacy_version(conn, projection)
+    target = slot_schema(projection, SLOTS[0])
+    for table in legacy:
+        await conn.execute(f"ALTER TABLE {stable}.{_ident(table)} SET SCHEMA {_ident(target)}")
+    await conn.execute(
+        f"INSERT INTO {stable}.generation "
+        "(number, version, slot, state, purpose, live_since, topics, group_id) "
+        "VALUES (1, $1, $2, 'live', 'adopted', now(), $3, $4)",
+        version,
+        SLOTS[0],
+        list(topics),
+        _group(projection, 1),
+    )
+    await point_views(conn, projection, SLOTS[0], read_models)
+    log.warning(
+        "moved the projection's tables into its blue slot",
+        extra={"projection": projection, "version": version, "tables": len(legacy)},
+    )
 
 
 async def _base_tables(conn: Connection, schema: str, exclude: Sequence[str] = ()) -> list[str]:
@@ -250,8 +283,8 @@ async def begin(
             state = GenerationState.VERIFYING
         row = await conn.fetchrow(
             f"INSERT INTO {stable}.generation "
-            "(number, version, slot, state, purpose, live_since, topics) "
-            "VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'live' THEN now() END, $6) "
+            "(number, version, slot, state, purpose, live_since, topics, group_id) "
+            "VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'live' THEN now() END, $6, $7) "
             f"RETURNING {_COLUMNS}",
             number,
             version,
@@ -259,6 +292,7 @@ async def begin(
             state.value,
             (Purpose.INSTALL if live is None and purpose is not Purpose.VERIFY else purpose).value,
             list(topics),
+            _group(projection, number),
         )
         assert row is not None  # INSERT ... RETURNING
         generation = _generation(projection, row)
@@ -280,6 +314,14 @@ async def point_views(
     """(Re)creates the stable views over a slot's read models, readable by the reader role.
     Call it in a transaction: readers then see the old views or the new ones, never none."""
     stable, source = _ident(projection), _ident(slot_schema(projection, slot))
+    existing = await conn.fetch(
+        "SELECT viewname FROM pg_views WHERE schemaname = $1 AND viewname = ANY($2::text[])",
+        projection,
+        list(read_models),
+    )
+    if existing:  # all at once, so that the swap holds them only for its own statements
+        views = ", ".join(f"{stable}.{_ident(r['viewname'])}" for r in existing)
+        await conn.execute(f"LOCK TABLE {views} IN ACCESS EXCLUSIVE MODE")
     has_reader = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", READER_ROLE)
     if has_reader:
         await conn.execute(f"GRANT USAGE ON SCHEMA {stable} TO {READER_ROLE}")
@@ -296,40 +338,49 @@ async def switch(
     conn: Connection, projection: str, number: int, read_models: Sequence[str]
 ) -> Generation:
     """Makes a building generation live: the views point at its slot, the old live one is
-    retired. One transaction."""
-    async with conn.transaction():
-        await conn.execute(_lock(projection))
-        stable = _ident(projection)
-        target = next((g for g in await generations(conn, projection) if g.number == number), None)
-        if target is None or target.state is not GenerationState.BUILDING:
-            state = "missing" if target is None else target.state.value
-            raise CatalogError(f"generation {number} of {projection} is {state}, not building")
-        live = await live_generation(conn, projection)
-        if live is not None and live.version > target.version:
-            raise CatalogError(
-                f"generation {number} builds version {target.version}, older than the live "
-                f"version {live.version}"
-            )
-        await point_views(conn, projection, target.slot, read_models)
-        await conn.execute(
-            f"UPDATE {stable}.generation SET state = 'retired', retired_at = now() "
-            "WHERE state = 'live'"
+    retired. One transaction (tried again while readers hold the views)."""
+    return await _between_readers(conn, lambda: _switch(conn, projection, number, read_models))
+
+
+async def _switch(
+    conn: Connection, projection: str, number: int, read_models: Sequence[str]
+) -> Generation:
+    await conn.execute(_lock(projection))
+    stable = _ident(projection)
+    target = next((g for g in await generations(conn, projection) if g.number == number), None)
+    if target is None or target.state is not GenerationState.BUILDING:
+        state = "missing" if target is None else target.state.value
+        raise CatalogError(f"generation {number} of {projection} is {state}, not building")
+    live = await live_generation(conn, projection)
+    if live is not None and live.version > target.version:
+        raise CatalogError(
+            f"generation {number} builds version {target.version}, older than the live "
+            f"version {live.version}"
         )
-        row = await conn.fetchrow(
-            f"UPDATE {stable}.generation SET state = 'live', live_since = now() "
-            f"WHERE number = $1 RETURNING {_COLUMNS}",
-            number,
-        )
-        assert row is not None  # the target row exists: read under the same lock
-        log.info(
-            "projection switched",
-            extra={
-                "projection": projection,
-                "generation": number,
-                "was": live.number if live else None,
-            },
-        )
-        return _generation(projection, row)
+    await point_views(conn, projection, target.slot, read_models)
+    await conn.execute(
+        f"UPDATE {stable}.generation SET state = 'retired', retired_at = now() WHERE state = 'live'"
+    )
+    row = await conn.fetchrow(
+        f"UPDATE {stable}.generation SET state = 'live', live_since = now() "
+        f"WHERE number = $1 RETURNING {_COLUMNS}",
+        number,
+    )
+    assert row is not None  # the target row exists: read under the same lock
+    log.info(
+        "projection switched",
+        extra={
+            "projection": projection,
+            "generation": number,
+            "was": live.number if live else None,
+        },
+    )
+    return _generation(projection, row)
+
+
+async def repoint(conn: Connection, projection: str, slot: str, read_models: Sequence[str]) -> None:
+    """`point_views` in a transaction of its own (tried again while readers hold the views)."""
+    await _between_readers(conn, lambda: point_views(conn, projection, slot, read_models))
 
 
 async def cancel(conn: Connection, projection: str, number: int) -> None:

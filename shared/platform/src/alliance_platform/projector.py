@@ -2,18 +2,18 @@
 
 A `Projector` runs one generation: its tables in its slot, a connection pool whose
 `search_path` is the slot (the projection's adapters name their tables unqualified), its
-consumers (a FastStream broker with the generation's consumer group), its outbox relay and, while
-it is live, the loops that only the live generation may run (the alerts clock). A building
+consumers (a FastStream broker with the generation's consumer groups), its outbox relay and,
+while it is live, the loops only the live generation may run (the alerts clock). A building
 generation's relay stays off: it publishes nothing until it is live, and it enqueues only what
-the live generation has not consumed yet (`Frontier`), so the switch neither loses nor repeats
-derived events (a batch astride the frontier may repeat a few, which consumers de-duplicate by
-event id).
+the live generation has not consumed yet (its `frontier`, see `PostgresUnitOfWork`), so the
+switch neither loses nor repeats derived events (a batch astride the frontier may repeat a
+few, which consumers drop by event id).
 
 `Projections` is what the service's lifespan starts: it picks the generation this code runs (the
 live one when the versions match, else a new `upgrade` generation built beside it), then watches
 the catalog every few seconds: it switches a building generation live once its lag is under the
 threshold, starts the generations an operator began (`alliance rebuild`, `alliance verify`), and
-stops the ones that are no longer active here (retired, cancelled, dropped).
+stops the ones that are no longer active (retired, cancelled).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -31,7 +32,7 @@ from sqlalchemy import MetaData, Table
 
 from alliance_platform import projections
 from alliance_platform.db import create_pool, create_schema
-from alliance_platform.lag import projection_lag, tracked_positions
+from alliance_platform.lag import parked_count, projection_lag
 from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.projections import (
     ACTIVE,
@@ -48,37 +49,61 @@ class WrongVersion(Exception):
     """This code builds an older projection version than the live one: refuse to start."""
 
 
-@dataclass(frozen=True)
-class Frontier:
-    """While a generation builds: the live generation's slot, whose tracked positions say which
-    inputs the live one has already consumed (and published what they derive)."""
-
-    live_schema: str
-
-    async def behind(
-        self, conn: asyncpg.pool.PoolConnectionProxy, batch: dict[tuple[str, int], int]
-    ) -> bool:
-        """Whether every record of the batch (its highest offset per partition) is below the
-        live generation's position: the live one has published what they derive."""
-        live = await tracked_positions(conn, self.live_schema)
-        return all(offset < live.get(tp, 0) for tp, offset in batch.items())
-
-
 @dataclass
 class GenerationRuntime:
-    """What a generation's consumers and loops reach: its pool, its relay, its frontier."""
+    """What a generation's consumers and loops reach: its pool (`search_path`: its slot), its
+    relay, and while it builds, the live generation's slot (`frontier`), whose tracked
+    positions say which inputs the live one has consumed already."""
 
     generation: Generation
     pool: asyncpg.Pool
     relay: OutboxRelay
-    frontier: Frontier | None = None
+    frontier: str | None = None
 
     @property
     def schema(self) -> str:
         return self.generation.schema
 
+    @property
+    def group(self) -> str:
+        return self.generation.group
 
-Loop = Callable[[GenerationRuntime], Coroutine[Any, Any, None]]
+    def require(self) -> tuple[asyncpg.Pool, OutboxRelay]:
+        return self.pool, self.relay
+
+    def live_frontier(self) -> str | None:
+        return self.frontier
+
+
+def documentation_runtime(projection: str) -> GenerationRuntime:
+    """A generation that never runs: for building a service's broker to document it (AsyncAPI
+    is generated from the subscribers and publishers; nothing is consumed)."""
+    never = Generation(
+        projection,
+        0,
+        0,
+        projections.SLOTS[0],
+        GenerationState.DROPPED,
+        Purpose.INSTALL,
+        datetime.now(UTC),
+        None,
+        (),
+        f"{projection}-g<N>",  # how the docs name a generation's groups
+    )
+    return GenerationRuntime(never, cast(asyncpg.Pool, None), cast(OutboxRelay, None))
+
+
+Loop = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class Consumers:
+    """What a generation runs: its broker (its subscribers), the loops that run as long as it
+    does (parked records, pruning), and those only the live generation may run (a clock)."""
+
+    broker: KafkaBroker
+    loops: Sequence[Loop] = ()
+    live_loops: Sequence[Loop] = ()
 
 
 @dataclass(frozen=True)
@@ -90,8 +115,7 @@ class ProjectionSpec:
     tables: Sequence[Table]  # every table of a slot, read models included
     read_models: Sequence[str]  # the tables readers see through the stable views
     topics: Sequence[str]  # what it consumes
-    build_broker: Callable[[GenerationRuntime], KafkaBroker]
-    live_loops: Sequence[Loop] = ()  # only the live generation runs them
+    build: Callable[[GenerationRuntime], Consumers]
 
 
 def in_slot(tables: Sequence[Table], schema: str) -> list[Table]:
@@ -102,10 +126,11 @@ def in_slot(tables: Sequence[Table], schema: str) -> list[Table]:
 
 @dataclass
 class Projector:
-    spec: ProjectionSpec
+    """One generation running in this process."""
+
     runtime: GenerationRuntime
-    broker: KafkaBroker
-    loops: list[asyncio.Task[None]] = field(default_factory=list)
+    consumers: Consumers
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
     publishing: bool = False
 
     @property
@@ -113,7 +138,8 @@ class Projector:
         return self.runtime.generation
 
     async def start(self) -> None:
-        await self.broker.start()
+        await self.consumers.broker.start()
+        self.tasks = [asyncio.create_task(loop()) for loop in self.consumers.loops]
         if self.generation.state is GenerationState.LIVE:
             self.go_live()
 
@@ -125,32 +151,34 @@ class Projector:
         self.runtime.frontier = None
         self.runtime.relay.start()
         self.runtime.relay.wake()
-        self.loops = [asyncio.create_task(loop(self.runtime)) for loop in self.spec.live_loops]
+        self.tasks += [asyncio.create_task(loop()) for loop in self.consumers.live_loops]
 
     async def stop(self, *, drain_seconds: float = 10.0) -> None:
         """Stops consuming; a generation that published first publishes what it still holds."""
-        for task in self.loops:
+        for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.loops, return_exceptions=True)
-        await self.broker.stop()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.consumers.broker.stop()  # finishes the batch in hand first
+        relay = self.runtime.relay
         if self.publishing:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(drain_seconds):
-                    while await self.runtime.relay.pending():
-                        self.runtime.relay.wake()
+                    while await relay.pending():
+                        relay.wake()
                         await asyncio.sleep(0.2)
-            await self.runtime.relay.stop()
+            await relay.stop()
         await self.runtime.pool.close()
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProjectionSettings:
     database_url: str
     bootstrap_servers: str
     pool_size: int
     client_id: str
-    switch_lag: int = 100  # events behind (all partitions) under which a build goes live
-    watch_seconds: float = 2.0
+    message_max_bytes: int
+    switch_lag: int  # events behind (all partitions) under which a build goes live
+    watch_seconds: float  # how often the catalog is looked at
 
 
 class Projections:
@@ -167,16 +195,41 @@ class Projections:
     def ready(self) -> bool:
         return bool(self.running)
 
+    def live(self) -> GenerationRuntime | None:
+        """The live generation, when this process runs it."""
+        return next(
+            (
+                p.runtime
+                for p in self.running.values()
+                if p.generation.state is GenerationState.LIVE
+            ),
+            None,
+        )
+
     async def start(self) -> None:
-        catalog = await create_pool(self.settings.database_url, 2)
-        self._catalog = catalog
-        async with catalog.acquire() as conn:
+        try:
+            await self._run(await self._choose())
+        except BaseException:
+            await self.stop()
+            raise
+        self._watch = asyncio.create_task(self._watch_catalog(), name=f"{self.spec.name}-watch")
+
+    async def prepare(self) -> Generation:
+        """What `start` does but run consumers: the catalog, the generation this code runs, its
+        tables (and the views, when it is live). For tools and tests that write a projection's
+        tables as the service would."""
+        generation = await self._choose()
+        await self._tables(generation)
+        return generation
+
+    async def _choose(self) -> Generation:
+        if self._catalog is None:
+            self._catalog = await create_pool(self.settings.database_url, 2)
+        async with self._catalog.acquire() as conn:
             await projections.ensure_catalog(
                 conn, self.spec.name, self.spec.read_models, self.spec.topics
             )
-            generation = await self._generation_to_run(conn)
-        await self._run(generation)
-        self._watch = asyncio.create_task(self._watch_catalog(), name=f"{self.spec.name}-watch")
+            return await self._generation_to_run(conn)
 
     async def stop(self) -> None:
         if self._watch is not None:
@@ -187,6 +240,7 @@ class Projections:
         self.running.clear()
         if self._catalog is not None:
             await self._catalog.close()
+            self._catalog = None
 
     async def _generation_to_run(self, conn: asyncpg.pool.PoolConnectionProxy) -> Generation:
         live = await projections.live_generation(conn, self.spec.name)
@@ -201,26 +255,35 @@ class Projections:
             conn, self.spec.name, self.spec.version, Purpose.UPGRADE, self.spec.topics
         )
 
-    async def _run(self, generation: Generation) -> None:
+    async def _tables(self, generation: Generation) -> str | None:
+        """Creates the generation's tables; points the views at them when it is live, else
+        returns the live generation's slot (its frontier)."""
         schema = generation.schema
         await create_schema(self.settings.database_url, schema, in_slot(self.spec.tables, schema))
-        catalog = self._require_catalog()
-        frontier = None
-        async with catalog.acquire() as conn:
-            live = await projections.live_generation(conn, self.spec.name)
+        async with self._require_catalog().acquire() as conn:
             if generation.state is GenerationState.LIVE:
-                async with conn.transaction():
-                    await projections.point_views(
-                        conn, self.spec.name, generation.slot, self.spec.read_models
-                    )
-            elif live is not None:
-                frontier = Frontier(live.schema)
+                await projections.repoint(
+                    conn, self.spec.name, generation.slot, self.spec.read_models
+                )
+                return None
+            live = await projections.live_generation(conn, self.spec.name)
+            return live.schema if live is not None else None
+
+    async def _run(self, generation: Generation) -> None:
+        schema = generation.schema
+        frontier = await self._tables(generation)
         pool = await create_pool(
             self.settings.database_url, self.settings.pool_size, search_path=schema
         )
-        relay = OutboxRelay(pool, schema, self.settings.bootstrap_servers, self.settings.client_id)
+        relay = OutboxRelay(
+            pool,
+            schema,
+            self.settings.bootstrap_servers,
+            self.settings.client_id,
+            max_message_bytes=self.settings.message_max_bytes,
+        )
         runtime = GenerationRuntime(generation, pool, relay, frontier)
-        projector = Projector(self.spec, runtime, self.spec.build_broker(runtime))
+        projector = Projector(runtime, self.spec.build(runtime))
         await projector.start()
         self.running[generation.number] = projector
         log.info(
@@ -260,6 +323,10 @@ class Projections:
             generation = found.get(number)
             if generation is None or generation.state not in ACTIVE:
                 del self.running[number]
+                log.info(
+                    "stopping a projection generation",
+                    extra={"projection": self.spec.name, "generation": number},
+                )
                 await projector.stop()
             elif generation.state is GenerationState.LIVE:
                 projector.runtime.generation = generation
@@ -283,6 +350,11 @@ class Projections:
             )
             behind = sum(p.lag for p in lags)
             if behind > self.settings.switch_lag:
+                return False
+            # What it consumed but holds parked, it has not folded yet: not before the live one.
+            live = await projections.live_generation(conn, self.spec.name)
+            waiting = await parked_count(conn, generation.schema)
+            if live is not None and waiting > await parked_count(conn, live.schema):
                 return False
             try:
                 await projections.switch(

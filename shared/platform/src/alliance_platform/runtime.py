@@ -1,5 +1,7 @@
-"""The process shell shared by the consumer services (scoring, alerts): a FastAPI app whose
-lifespan owns the PostgreSQL pool, the outbox relay and the FastStream broker."""
+"""The process shell shared by the projection services (scoring, alerts): a FastAPI app whose
+lifespan runs the projection's generations (`alliance_platform.projector`) and, for what is not
+part of the projection (alerts' webhook delivery), a pool, a relay and a broker of the service's
+own."""
 
 from __future__ import annotations
 
@@ -13,20 +15,22 @@ import asyncpg
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from sqlalchemy import Table
 
 from alliance_contracts.access import Principal
-from alliance_platform.db import create_pool, create_schema, ping
+from alliance_platform.db import create_pool, ping
 from alliance_platform.health import health_router
 from alliance_platform.http_security import Authenticate, install
+from alliance_platform.kafka import kafka_reachable
 from alliance_platform.migrate import MigrationEnvironment, require_at_head
 from alliance_platform.outbox_relay import OutboxRelay
+from alliance_platform.projector import Projections, ProjectionSettings, ProjectionSpec
 from alliance_platform.settings import CommonSettings
 
 
 @dataclass
 class Runtime:
-    """What the lifespan opens; handlers reach the pool and relay through it."""
+    """What the lifespan opens for the service's own (non-projection) work; handlers reach the
+    pool and relay through it."""
 
     pool: asyncpg.Pool | None = None
     relay: OutboxRelay | None = None
@@ -37,47 +41,61 @@ class Runtime:
         return self.pool, self.relay
 
 
-def consumer_service_app(
+def projection_settings(settings: CommonSettings, service: str) -> ProjectionSettings:
+    return ProjectionSettings(
+        database_url=settings.database_url,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        pool_size=settings.db_pool_size,
+        client_id=f"{service}-relay",
+        message_max_bytes=settings.kafka_message_max_bytes,
+        switch_lag=settings.switch_lag,
+        watch_seconds=settings.projection_watch_seconds,
+    )
+
+
+def projection_service_app(
     *,
     service: str,
     description: str,
     settings: CommonSettings,
-    schema: str,
-    tables: Sequence[Table],
-    read_models: Sequence[Table],
-    projection_version: int,
-    broker: KafkaBroker,
-    runtime: Runtime,
+    projection: ProjectionSpec,
+    runtime: Runtime | None = None,
+    outbox_schema: str | None = None,
+    broker: KafkaBroker | None = None,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     migrated: Sequence[MigrationEnvironment] = (),
     routers: Sequence[APIRouter] = (),
     authenticate: Authenticate[Principal] | None = None,
 ) -> FastAPI:
-    """`background`: long-running loops started with the service and cancelled at shutdown.
-    `read_models`: the tables of `schema` the gateway may read.
-    `migrated`: schemas of record beside the projection, never rebuilt: their migrations make
-    them (alliance_platform.migrate); the service only checks they are at head.
+    """`projection`: the projection the service keeps (its generations run blue/green).
+    The service's own work beside it, in schemas of record that are never rebuilt:
+    `runtime` (a pool, and a relay for `outbox_schema`), `broker` (subscribers of its own),
+    `background` (loops started with the service and cancelled at shutdown), `migrated` (those
+    schemas: their migrations make them, the service only checks they are at head).
     `authenticate`: checks the bearer token of every request but health (needed with routers)."""
     if routers and authenticate is None:
         raise ValueError("an HTTP API needs authentication")
+    if (runtime is None) != (outbox_schema is None):
+        raise ValueError("a runtime of the service's own comes with its outbox schema")
+    projections = Projections(projection, projection_settings(settings, service))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for environment in migrated:  # before any DDL: a service behind its schema stops here
             await require_at_head(settings.database_url, environment)
-        await create_schema(
-            settings.database_url, schema, tables, projection_version, readable=read_models
-        )
-        runtime.pool = await create_pool(settings.database_url, settings.db_pool_size)
-        runtime.relay = OutboxRelay(
-            runtime.pool,
-            schema,
-            settings.kafka_bootstrap_servers,
-            f"{service}-relay",
-            max_message_bytes=settings.kafka_message_max_bytes,
-        )
-        runtime.relay.start()
-        await broker.start()
+        if runtime is not None and outbox_schema is not None:
+            runtime.pool = await create_pool(settings.database_url, settings.db_pool_size)
+            runtime.relay = OutboxRelay(
+                runtime.pool,
+                outbox_schema,
+                settings.kafka_bootstrap_servers,
+                f"{service}-own-relay",
+                max_message_bytes=settings.kafka_message_max_bytes,
+            )
+            runtime.relay.start()
+        await projections.start()
+        if broker is not None:
+            await broker.start()
         tasks = [asyncio.create_task(loop()) for loop in background]
         try:
             yield
@@ -85,9 +103,13 @@ def consumer_service_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await broker.stop()  # finishes the batch in hand first
-            await runtime.relay.stop()
-            await runtime.pool.close()
+            if broker is not None:
+                await broker.stop()
+            await projections.stop()
+            if runtime is not None and runtime.pool is not None:
+                if runtime.relay is not None:
+                    await runtime.relay.stop()
+                await runtime.pool.close()
 
     app = FastAPI(
         title=f"Alliance {service}",
@@ -96,17 +118,26 @@ def consumer_service_app(
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
     )
+    app.state.projections = projections
     app.state.runtime = runtime
     if authenticate is not None:
         install(app, authenticate=authenticate, limiter=settings.limiter())
 
     async def db_up() -> bool:
-        return runtime.pool is not None and await ping(runtime.pool)
+        live = projections.live()
+        if live is not None:
+            return await ping(live.pool)
+        return projections.ready
 
     async def kafka_up() -> bool:
-        return await broker.ping(timeout=2)
+        return await kafka_reachable(settings.kafka_bootstrap_servers)
 
-    app.include_router(health_router({"postgres": db_up, "kafka": kafka_up}))
+    async def projection_running() -> bool:
+        return projections.ready
+
+    app.include_router(
+        health_router({"postgres": db_up, "kafka": kafka_up, "projection": projection_running})
+    )
     for router in routers:
         app.include_router(router)
     return app

@@ -47,6 +47,10 @@ class CommonSettings(BaseSettings):
     # dead-lettered, how often parked records are looked at, how long processed-event ids are
     # kept (a relay's duplicate arrives well within it). A dead letter that would not fit
     # `kafka_message_max_bytes` is truncated.
+    # Blue/green projections (docs/operations.md): a building generation goes live once it is
+    # fewer than `switch_lag` events behind; the catalog is looked at every `watch` seconds.
+    switch_lag: int = Field(100, alias="ALLIANCE_SWITCH_LAG", ge=0)
+    projection_watch_seconds: float = Field(2.0, alias="ALLIANCE_PROJECTION_WATCH_SECONDS", gt=0)
     park_timeout_seconds: float = Field(86_400.0, alias="ALLIANCE_PARK_TIMEOUT_SECONDS", gt=0)
     park_check_seconds: float = Field(30.0, alias="ALLIANCE_PARK_CHECK_SECONDS", gt=0)
     dedup_retention_hours: float = Field(168.0, alias="ALLIANCE_DEDUP_RETENTION_HOURS", gt=0)
@@ -78,7 +82,12 @@ class CommonSettings(BaseSettings):
         )
 
     def tracking(
-        self, pool: Callable[[], asyncpg.Pool], schema: str, topic: str, waits: Waits | None = None
+        self,
+        pool: Callable[[], asyncpg.Pool],
+        schema: str,
+        topic: str,
+        waits: Waits | None = None,
+        frontier: Callable[[], str | None] = lambda: None,
     ) -> Tracking:
         """How a consumer of `topic` tracks its positions (and parks) in `schema`."""
         return Tracking(
@@ -89,6 +98,7 @@ class CommonSettings(BaseSettings):
             park_timeout=timedelta(seconds=self.park_timeout_seconds),
             check_every_s=self.park_check_seconds,
             retention=timedelta(hours=self.dedup_retention_hours),
+            frontier=frontier,
         )
 
     def limiter(self) -> RateLimiter | None:

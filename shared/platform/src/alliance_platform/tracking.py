@@ -96,6 +96,9 @@ class Tracking:
     park_timeout: timedelta = timedelta(days=1)
     check_every_s: float = 30.0
     retention: timedelta = timedelta(hours=168)  # of the processed-event ids
+    # While a projection generation builds beside the live one: the live one's slot (what it
+    # consumed, it has dead-lettered already). Read at each use: it ends at the switch.
+    frontier: Callable[[], str | None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ async def advance(conn: Connection, schema: str, ends: Mapping[Partition, int]) 
 
 
 async def stored_positions(
-    pool: asyncpg.Pool, schema: str, partitions: Iterable[Partition]
+    pool: asyncpg.Pool | Connection, schema: str, partitions: Iterable[Partition]
 ) -> dict[Partition, int]:
     keys = sorted(partitions)
     rows = await pool.fetch(
@@ -196,6 +199,14 @@ async def stored_positions(
         [p for _, p in keys],
     )
     return {(r["topic"], r["partition"]): r["position"] for r in rows}
+
+
+async def consumed_before(conn: Connection, schema: str, ends: Mapping[Partition, int]) -> bool:
+    """Whether the consumer tracking its positions in `schema` has consumed every record before
+    these ends already (a generation building beside the live one asks the live one's slot:
+    what the live one consumed, it has published the derived events of)."""
+    stored = await stored_positions(conn, schema, ends)
+    return all(stored.get(partition, 0) >= end for partition, end in ends.items())
 
 
 async def prune_processed(pool: asyncpg.Pool, schema: str, retention: timedelta) -> int:
@@ -209,9 +220,9 @@ async def prune_processed(pool: asyncpg.Pool, schema: str, retention: timedelta)
 
 
 class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Seeks each assigned partition to its stored position before the first fetch (aiokafka
-    runs this callback before fetching). Kafka's committed offsets are a fallback only: the
-    claim fences whatever they redeliver."""
+    """Seeks each assigned partition to its stored position, or to its beginning when none is
+    stored, before the first fetch (aiokafka runs this callback before fetching). Kafka's
+    committed offsets are never trusted: the claim fences whatever is delivered."""
 
     def __init__(self, tracking: Tracking) -> None:
         self.pool, self.schema = tracking.pool, tracking.schema
@@ -227,10 +238,15 @@ class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
         stored = await stored_positions(
             self.pool(), self.schema, [(tp.topic, tp.partition) for tp in assigned]
         )
+        unread = []
         for tp in assigned:
             position = stored.get((tp.topic, tp.partition))
             if position is not None:
                 consumer.seek(tp, position)
+            else:  # nothing of it consumed into this schema: from the start, whatever Kafka says
+                unread.append(tp)
+        if unread:
+            await consumer.seek_to_beginning(*unread)
         log.info(
             "partitions assigned; seeking to stored positions",
             extra={"schema": self.schema, "assigned": len(assigned), "stored": len(stored)},

@@ -24,7 +24,7 @@ from asyncpg.transaction import Transaction
 from alliance_contracts.events import ClinicConfigured, EventEnvelope
 from alliance_platform.config_store import Resolve, configuration_resolver, save_configurations
 from alliance_platform.outbox import Connection, OutboxMessage, claim_new_events, enqueue
-from alliance_platform.tracking import Consumed, claim_consumed
+from alliance_platform.tracking import Consumed, claim_consumed, consumed_before
 
 E = TypeVar("E", bound=EventEnvelope)
 
@@ -81,6 +81,14 @@ class PostgresOutbox:
         await enqueue(self.conn, self.schema, messages)
 
 
+class PublishedByTheLiveGeneration:
+    """The outbox of a batch that a generation building beside the live one folds after the
+    live one did: the live one has published what it derives (decision 0011)."""
+
+    async def add(self, messages: Sequence[OutboxMessage]) -> None:
+        return None
+
+
 class PostgresProcessedEvents:
     """With `consumed` (a tracked consumer's batch), the claim also fences by the stored
     positions, parks what waits and advances the positions (`tracking.claim_consumed`)."""
@@ -112,16 +120,25 @@ class PostgresConfigurationVersions:
 class PostgresUnitOfWork:
     """A pooled connection and one transaction per `async with`, as `pool.acquire()` with
     `conn.transaction()` would give (the same statements: BEGIN, the work, COMMIT or ROLLBACK).
-    Subclasses build their repositories over the connection in `bind`."""
+    Subclasses build their repositories over the connection in `bind`.
 
-    outbox: PostgresOutbox
+    `frontier`: while a projection generation builds beside the live one, the live one's slot.
+    A batch the live one has consumed already enqueues nothing (`PublishedByTheLiveGeneration`).
+    """
+
+    outbox: Outbox
 
     def __init__(
-        self, pool: asyncpg.Pool, schema: str, consumed: Consumed[Any] | None = None
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        consumed: Consumed[Any] | None = None,
+        frontier: str | None = None,
     ) -> None:
         self.pool = pool
         self.schema = schema
         self.consumed = consumed  # the batch a consumer's use case claims, if any
+        self.frontier = frontier
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
         self._transaction: Transaction | None = None
 
@@ -133,11 +150,14 @@ class PostgresUnitOfWork:
         try:
             transaction = conn.transaction()
             await transaction.start()
+            self.outbox = PostgresOutbox(conn, self.schema)
+            frontier, consumed = self.frontier, self.consumed
+            if frontier and consumed and await consumed_before(conn, frontier, consumed.ends):
+                self.outbox = PublishedByTheLiveGeneration()
         except BaseException:
-            await self.pool.release(conn)
+            await self.pool.release(conn)  # its transaction, if any, is rolled back
             raise
         self._conn, self._transaction = conn, transaction
-        self.outbox = PostgresOutbox(conn, self.schema)
         self.bind(conn)
         return self
 

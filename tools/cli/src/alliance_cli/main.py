@@ -129,6 +129,9 @@ def rebuild(
 def verify(
     projection: Annotated[str, typer.Argument(help="scoring or alerts")],
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600,
+    clinic: Annotated[
+        str | None, typer.Option(help="Compare this clinic's rows only.", show_default=False)
+    ] = None,
     database_url: DatabaseUrl = None,
     kafka: Kafka = None,
     as_json: AsJson = False,
@@ -136,7 +139,7 @@ def verify(
     """Build a throwaway copy from the log and compare it with the live projection, case by
     case. Exits 1 when they differ."""
     engines = _engines(database_url, kafka)
-    result = _run(verify_projection(engines, projection, timeout))
+    result = _run(verify_projection(engines, projection, timeout, clinic))
     if as_json:
         _print_json(result.as_json())
     else:

@@ -14,7 +14,7 @@ import asyncpg
 
 from alliance_cli.engines import KAFKA_ERRORS, Engines
 from alliance_platform import projections
-from alliance_platform.lag import projection_lag, tracked_positions
+from alliance_platform.lag import parked_count, projection_lag, tracked_positions
 from alliance_platform.projections import CatalogError, Generation, Purpose
 
 # Processing times: when a generation wrote a row, not what the log says.
@@ -47,22 +47,31 @@ class Verification:
         return {**asdict(self), "equal": self.equal}
 
 
-async def verify(engines: Engines, projection: str, give_up_after: float) -> Verification:
+async def verify(
+    engines: Engines, projection: str, give_up_after: float, clinic: str | None = None
+) -> Verification:
+    """`clinic`: compare that clinic's rows only."""
     async with engines.database() as conn:
         live = await projections.live_generation(conn, projection)
         if live is None:
             raise CatalogError(f"{projection} has no live generation to verify")
         copy = await projections.begin(conn, projection, live.version, Purpose.VERIFY, live.topics)
         try:
-            await _caught_up(engines, conn, copy, give_up_after)
-            return await _compare(conn, projection, live, copy, give_up_after)
+            await _caught_up(engines, conn, live, copy, give_up_after)
+            return await _compare(conn, projection, live, copy, give_up_after, clinic)
         finally:
             await projections.cancel(conn, projection, copy.number)
 
 
 async def _caught_up(
-    engines: Engines, conn: asyncpg.Connection, copy: Generation, give_up_after: float
+    engines: Engines,
+    conn: asyncpg.Connection,
+    live: Generation,
+    copy: Generation,
+    give_up_after: float,
 ) -> None:
+    """The copy has consumed every record, and folded as many as the live one (its parked
+    records wait for something, usually a configuration version on another topic)."""
     deadline = time.monotonic() + give_up_after
     while True:
         try:
@@ -71,7 +80,8 @@ async def _caught_up(
             )
         except KAFKA_ERRORS as exc:
             raise engines.kafka_error(exc) from None
-        if lags and sum(p.lag for p in lags) == 0:
+        waiting = await parked_count(conn, copy.schema) - await parked_count(conn, live.schema)
+        if lags and sum(p.lag for p in lags) == 0 and waiting <= 0:
             return
         if time.monotonic() > deadline:
             raise CatalogError(
@@ -87,6 +97,7 @@ async def _compare(
     live: Generation,
     copy: Generation,
     give_up_after: float,
+    clinic: str | None,
 ) -> Verification:
     """Compares in one snapshot once the positions agree (the live one keeps consuming)."""
     deadline = time.monotonic() + give_up_after
@@ -103,7 +114,7 @@ async def _compare(
                 differences, rows = [], 0
                 for view in views:
                     table = view["viewname"]
-                    difference, count = await _compare_table(conn, live, copy, table)
+                    difference, count = await _compare_table(conn, live, copy, table, clinic)
                     rows += count
                     if difference is not None:
                         differences.append(difference)
@@ -114,7 +125,7 @@ async def _compare(
 
 
 async def _compare_table(
-    conn: asyncpg.Connection, live: Generation, copy: Generation, table: str
+    conn: asyncpg.Connection, live: Generation, copy: Generation, table: str, clinic: str | None
 ) -> tuple[TableDifference | None, int]:
     columns = [
         r["column_name"]
@@ -128,6 +139,10 @@ async def _compare_table(
     ]
     listed = ", ".join(f'"{c}"' for c in columns)
     a, b = f'"{live.schema}"."{table}"', f'"{copy.schema}"."{table}"'
+    if clinic is not None and "clinic_id" in columns:  # (a literal: these are sub-selects)
+        only = await conn.fetchval("SELECT quote_literal($1)", clinic)
+        a = f"(SELECT * FROM {a} WHERE clinic_id = {only}) AS live_rows"
+        b = f"(SELECT * FROM {b} WHERE clinic_id = {only}) AS copy_rows"
     case_key = "clinic_id" in columns and "case_id" in columns
     key = "clinic_id || '/' || case_id" if case_key else "NULL"
     row = await conn.fetchrow(

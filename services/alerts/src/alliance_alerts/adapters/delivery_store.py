@@ -14,7 +14,6 @@ import asyncpg
 
 from alliance_alerts.adapters.delivery_tables import DELIVERY_SCHEMA as S
 from alliance_alerts.adapters.secret_box import Sealed, SecretBox, SecretBoxError
-from alliance_alerts.adapters.tables import SCHEMA as OUTBOX_SCHEMA
 from alliance_alerts.domain.webhooks import Outcome, RotationInProgress, secret_from_bytes
 from alliance_contracts.topics import DEAD_LETTER
 from alliance_platform.outbox import Connection
@@ -101,7 +100,7 @@ async def record(
 async def dead_letter(conn: Connection, row: Any, reason: str) -> None:
     headers = {"dlq_reason": reason, "dlq_service": "alerts", "dlq_source": "webhook"}
     await conn.execute(
-        f"INSERT INTO {OUTBOX_SCHEMA}.outbox (topic, key, event_id, value, headers) "
+        f"INSERT INTO {S}.outbox (topic, key, event_id, value, headers) "
         "VALUES ($1, $2, $3, $4, $5::jsonb)",
         DEAD_LETTER.name,
         row["clinic_id"],

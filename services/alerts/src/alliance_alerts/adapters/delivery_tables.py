@@ -22,8 +22,13 @@ from sqlalchemy import (
     func,
 )
 
+from alliance_platform.outbox import outbox_tables
+
 DELIVERY_SCHEMA = "alerts_delivery"
 metadata = MetaData(schema=DELIVERY_SCHEMA)
+# Deliveries that failed for good are dead-lettered through an outbox of the log's own, in the
+# transaction that records their last attempt.
+outbox, outbox_parked = outbox_tables(metadata)
 
 # A clinic's webhook endpoint. Secrets are sealed (adapters.secret_box); during a rotation the
 # previous secret stays valid, and is signed with too, until `previous_valid_until`.

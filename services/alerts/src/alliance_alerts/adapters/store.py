@@ -8,7 +8,6 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 
-from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.application.ports import CaseKey
 from alliance_alerts.domain.rules import Alert, AlertInput, Key
 from alliance_contracts.events import (
@@ -33,8 +32,8 @@ async def active_alerts(
     """Per case, its active (not resolved) alerts by (kind, subject)."""
     rows = await fetch_for_cases(
         conn,
-        f"SELECT s.state FROM {SCHEMA}.alert a {CASES_JOIN} "
-        f"JOIN {SCHEMA}.alert_state s USING (alert_id) WHERE a.status <> 'resolved'",
+        f"SELECT s.state FROM alert a {CASES_JOIN} "
+        f"JOIN alert_state s USING (alert_id) WHERE a.status <> 'resolved'",
         cases,
     )
     by_case: dict[CaseKey, dict[Key, Alert]] = {}
@@ -54,7 +53,7 @@ async def lock_alert_ids(conn: Connection, alert_ids: list[uuid.UUID]) -> None:
     await conn.execute(
         "SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended($1 || a::text, 0) AS k "
         "FROM unnest($2::uuid[]) AS a ORDER BY k) AS ids",
-        f"{SCHEMA}.alert:",
+        "alerts.alert:",
         alert_ids,
     )
 
@@ -63,7 +62,7 @@ async def alerts_by_id(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> dict
     ids = list(alert_ids)
     await lock_alert_ids(conn, ids)
     rows = await conn.fetch(
-        f"SELECT s.state FROM {SCHEMA}.alert a JOIN {SCHEMA}.alert_state s USING (alert_id) "
+        "SELECT s.state FROM alert a JOIN alert_state s USING (alert_id) "
         "WHERE a.alert_id = ANY($1::uuid[]) FOR UPDATE",
         ids,
     )
@@ -72,7 +71,7 @@ async def alerts_by_id(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> dict
 
 async def due_alerts(conn: Connection, now: datetime, limit: int) -> list[Alert]:
     rows = await conn.fetch(
-        f"SELECT s.state FROM {SCHEMA}.alert a JOIN {SCHEMA}.alert_state s USING (alert_id) "
+        "SELECT s.state FROM alert a JOIN alert_state s USING (alert_id) "
         "WHERE a.status = 'open' AND NOT a.escalated AND a.escalate_at <= $1 "
         "ORDER BY a.escalate_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now,
@@ -86,7 +85,7 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
     appends their new transitions to `alert_transition`: the one writer of every transition
     (the history the gateway shows is these rows in `seq` order)."""
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.alert (alert_id, clinic_id, case_id, kind, subject, dyad_id, "
+        "INSERT INTO alert (alert_id, clinic_id, case_id, kind, subject, dyad_id, "
         "respondent_role, therapist_id, status, priority, severity, escalated, escalate_at, "
         "snoozed_until, instrument, session_number, source_event_id, summary, evidence, "
         "raised_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
@@ -124,12 +123,12 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
         ],
     )
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.alert_state (alert_id, state) VALUES ($1, $2::jsonb) "
+        "INSERT INTO alert_state (alert_id, state) VALUES ($1, $2::jsonb) "
         "ON CONFLICT (alert_id) DO UPDATE SET state = EXCLUDED.state",
         [(a.alert_id, a.model_dump_json()) for a in alerts],
     )
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.alert_transition (event_id, alert_id, seq, clinic_id, at, action, "
+        "INSERT INTO alert_transition (event_id, alert_id, seq, clinic_id, at, action, "
         "status, actor_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
         "ON CONFLICT DO NOTHING",
         [
@@ -153,7 +152,7 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
 async def therapists(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, str]:
     rows = await fetch_for_cases(
         conn,
-        f"SELECT a.clinic_id, a.case_id, a.therapist_id FROM {SCHEMA}.assignment a {CASES_JOIN}",
+        f"SELECT a.clinic_id, a.case_id, a.therapist_id FROM assignment a {CASES_JOIN}",
         cases,
     )
     return {(r["clinic_id"], r["case_id"]): r["therapist_id"] for r in rows}
@@ -162,17 +161,17 @@ async def therapists(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey
 async def observe_therapists(conn: Connection, seen: dict[CaseKey, str]) -> None:
     """Cases without an explicit assignment are routed to the therapist last seen rating them."""
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.assignment (case_id, clinic_id, therapist_id, explicit) "
+        "INSERT INTO assignment (case_id, clinic_id, therapist_id, explicit) "
         "VALUES ($1, $2, $3, false) ON CONFLICT (clinic_id, case_id) DO UPDATE SET "
         "therapist_id = EXCLUDED.therapist_id, updated_at = now() "
-        f"WHERE NOT {SCHEMA}.assignment.explicit",
+        "WHERE NOT assignment.explicit",
         [(case, clinic, therapist) for (clinic, case), therapist in seen.items()],
     )
 
 
 async def assign(conn: Connection, events: Sequence[CaseAssigned]) -> None:
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.assignment (case_id, clinic_id, therapist_id, explicit) "
+        "INSERT INTO assignment (case_id, clinic_id, therapist_id, explicit) "
         "VALUES ($1, $2, $3, true) ON CONFLICT (clinic_id, case_id) DO UPDATE SET "
         "therapist_id = EXCLUDED.therapist_id, explicit = true, updated_at = now()",
         [(e.case_id, e.clinic_id, e.payload.therapist_id) for e in events],
@@ -181,7 +180,7 @@ async def assign(conn: Connection, events: Sequence[CaseAssigned]) -> None:
 
 async def save_staff(conn: Connection, events: Sequence[StaffChanged]) -> None:
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.staff (clinic_id, staff_id, role, active) VALUES ($1, $2, $3, $4) "
+        "INSERT INTO staff (clinic_id, staff_id, role, active) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (clinic_id, staff_id) DO UPDATE SET role = EXCLUDED.role, "
         "active = EXCLUDED.active",
         [(e.clinic_id, e.payload.staff_id, e.payload.role.value, e.payload.active) for e in events],
@@ -190,7 +189,7 @@ async def save_staff(conn: Connection, events: Sequence[StaffChanged]) -> None:
 
 async def supervisors(conn: Connection, clinic_ids: Iterable[str]) -> dict[str, list[str]]:
     rows = await conn.fetch(
-        f"SELECT clinic_id, staff_id FROM {SCHEMA}.staff WHERE clinic_id = ANY($1::text[]) "
+        "SELECT clinic_id, staff_id FROM staff WHERE clinic_id = ANY($1::text[]) "
         "AND role = $2 AND active ORDER BY staff_id",
         list(clinic_ids),
         StaffRole.SUPERVISOR.value,
@@ -203,7 +202,7 @@ async def supervisors(conn: Connection, clinic_ids: Iterable[str]) -> dict[str, 
 
 async def park_commands(conn: Connection, commands: Sequence[AlertInput]) -> None:
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.pending_command (event_id, alert_id, command) "
+        "INSERT INTO pending_command (event_id, alert_id, command) "
         "VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
         [(str(c.event_id), str(c.payload.alert_id), c.model_dump_json()) for c in commands],
     )
@@ -216,7 +215,7 @@ async def take_parked(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> list[
     ids = list(alert_ids)
     await lock_alert_ids(conn, ids)
     rows = await conn.fetch(
-        f"DELETE FROM {SCHEMA}.pending_command WHERE alert_id = ANY($1::text[]) RETURNING command",
+        "DELETE FROM pending_command WHERE alert_id = ANY($1::text[]) RETURNING command",
         [str(a) for a in ids],
     )
     commands = [_PARKED.validate_json(r["command"]) for r in rows]
@@ -225,7 +224,7 @@ async def take_parked(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> list[
 
 async def add_case_signals(conn: Connection, signals: Sequence[ClinicalSignal]) -> None:
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.case_signal (event_id, clinic_id, case_id, occurred_at, signal) "
+        "INSERT INTO case_signal (event_id, clinic_id, case_id, occurred_at, signal) "
         "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
         [(s.event_id, s.clinic_id, s.case_id, s.occurred_at, s.model_dump_json()) for s in signals],
     )
@@ -233,7 +232,7 @@ async def add_case_signals(conn: Connection, signals: Sequence[ClinicalSignal]) 
 
 async def withdraw_case_signals(conn: Connection, withdrawn: Sequence[SignalWithdrawn]) -> None:
     await conn.executemany(
-        f"UPDATE {SCHEMA}.case_signal SET withdrawn = true WHERE event_id = $1",
+        "UPDATE case_signal SET withdrawn = true WHERE event_id = $1",
         [(w.payload.signal_id,) for w in withdrawn],
     )
 
@@ -243,7 +242,7 @@ async def live_case_signals(
 ) -> dict[CaseKey, list[ClinicalSignal]]:
     rows = await fetch_for_cases(
         conn,
-        f"SELECT s.clinic_id, s.case_id, s.signal FROM {SCHEMA}.case_signal s "
+        f"SELECT s.clinic_id, s.case_id, s.signal FROM case_signal s "
         f"{CASES_JOIN} WHERE NOT s.withdrawn",
         cases,
     )
@@ -261,7 +260,7 @@ async def latest_case_signals(
     rows = await fetch_for_cases(
         conn,
         f"SELECT s.clinic_id, s.case_id, max(s.occurred_at) AS latest "
-        f"FROM {SCHEMA}.case_signal s "
+        f"FROM case_signal s "
         f"{CASES_JOIN} GROUP BY s.clinic_id, s.case_id",
         cases,
     )

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 
 from alliance_alerts.adapters import delivery_store, store
+from alliance_alerts.adapters.delivery_tables import DELIVERY_SCHEMA
 from alliance_alerts.adapters.secret_box import Sealed
-from alliance_alerts.adapters.tables import SCHEMA
 from alliance_alerts.application.ports import CaseKey
 from alliance_alerts.domain.rules import Alert, AlertInput, Key
 from alliance_alerts.domain.webhooks import Outcome
@@ -146,17 +146,36 @@ class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
     alerts: PostgresAlerts
     routing: PostgresRouting
     parked: PostgresParkedCommands
-    deliveries: PostgresDeliveries
     signals: PostgresCaseSignals
 
-    def __init__(self, pool: asyncpg.Pool, consumed: Consumed[Any] | None = None) -> None:
-        super().__init__(pool, SCHEMA, consumed)
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        consumed: Consumed[Any] | None = None,
+        frontier: str | None = None,
+    ) -> None:
+        """`pool`: its `search_path` is `schema`, the generation's slot (the statements of
+        `store.py` name their tables unqualified; see `alliance_platform.projector`)."""
+        super().__init__(pool, schema, consumed, frontier)
 
     def bind(self, conn: Connection) -> None:
-        self.processed = PostgresProcessedEvents(conn, SCHEMA, self.consumed)
-        self.configurations = PostgresConfigurationVersions(conn, SCHEMA)
+        self.processed = PostgresProcessedEvents(conn, self.schema, self.consumed)
+        self.configurations = PostgresConfigurationVersions(conn, self.schema)
         self.alerts = PostgresAlerts(conn)
         self.routing = PostgresRouting(conn)
         self.parked = PostgresParkedCommands(conn)
-        self.deliveries = PostgresDeliveries(conn)
         self.signals = PostgresCaseSignals(conn)
+
+
+class PostgresDeliveryUnitOfWork(PostgresUnitOfWork):
+    """Webhook endpoints and deliveries (`alerts_delivery`, never rebuilt), with its own outbox
+    (deliveries that failed for good go to the dead-letter topic through it)."""
+
+    deliveries: PostgresDeliveries
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(pool, DELIVERY_SCHEMA)
+
+    def bind(self, conn: Connection) -> None:
+        self.deliveries = PostgresDeliveries(conn)

@@ -22,7 +22,7 @@ import httpx
 from alliance_alerts.adapters import delivery_store as store
 from alliance_alerts.adapters.secret_box import SecretBox, SecretBoxError
 from alliance_alerts.adapters.webhook_client import check_endpoint, send
-from alliance_alerts.application.ports import AlertsUnitOfWork
+from alliance_alerts.application.ports import DeliveryUnitOfWork
 from alliance_alerts.domain.webhooks import (
     SECRET_BYTES,
     DeliveryPolicy,
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 async def enqueue_deliveries(
-    uow: AlertsUnitOfWork, notices: Sequence[AlertNotice], now: datetime, policy: DeliveryPolicy
+    uow: DeliveryUnitOfWork, notices: Sequence[AlertNotice], now: datetime, policy: DeliveryPolicy
 ) -> int:
     live = [n for n in notices if is_live(n.recorded_at, now, policy.live_window)]
     if not live:
@@ -56,7 +56,7 @@ async def enqueue_deliveries(
 
 
 async def deliver_due(
-    uow: AlertsUnitOfWork,
+    uow: DeliveryUnitOfWork,
     client: httpx.AsyncClient,
     box: SecretBox,
     now: datetime,
@@ -111,7 +111,7 @@ async def attempt(
 
 
 async def set_endpoint(
-    uow: AlertsUnitOfWork,
+    uow: DeliveryUnitOfWork,
     box: SecretBox,
     clinic_id: str,
     url: str,
@@ -130,7 +130,7 @@ async def set_endpoint(
 
 
 async def rotate_secret(
-    uow: AlertsUnitOfWork, box: SecretBox, clinic_id: str, now: datetime, policy: DeliveryPolicy
+    uow: DeliveryUnitOfWork, box: SecretBox, clinic_id: str, now: datetime, policy: DeliveryPolicy
 ) -> tuple[str, datetime] | None:
     """A new secret; the current one stays valid (deliveries carry both signatures) until the
     returned time. None when the clinic has no endpoint; RotationInProgress while a previous

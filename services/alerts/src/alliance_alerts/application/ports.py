@@ -130,6 +130,13 @@ class Deliveries(Protocol):
         ...
 
 
+class DeliveryUnitOfWork(UnitOfWork, Protocol):
+    """Webhook endpoints and deliveries: a system of record beside the projection."""
+
+    @property
+    def deliveries(self) -> Deliveries: ...
+
+
 class AlertsUnitOfWork(UnitOfWork, Protocol):
     @property
     def processed(self) -> ProcessedEvents: ...
@@ -148,9 +155,6 @@ class AlertsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def signals(self) -> CaseSignals: ...
-
-    @property
-    def deliveries(self) -> Deliveries: ...
 
     @property
     def outbox(self) -> Outbox: ...

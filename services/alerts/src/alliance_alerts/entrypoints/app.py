@@ -1,70 +1,59 @@
-"""Alerts process: the consumers, the background loops and the webhook API inside a FastAPI
-app (health)."""
+"""Alerts process: the projection's generations (consumers and clock), the webhook delivery
+(its consumer, its loop, its API) inside a FastAPI app (health)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import FastAPI
 from faststream import FastStream
 
-from alliance_alerts.adapters.tables import (
-    PROJECTION_VERSION,
-    READ_MODELS,
-    SCHEMA,
-    TABLES,
-)
+from alliance_alerts.adapters.delivery_tables import DELIVERY_SCHEMA
+from alliance_alerts.adapters.tables import PROJECTION_VERSION, READ_MODELS, SCHEMA, TABLES
 from alliance_alerts.entrypoints.consumers import (
     DESCRIPTION,
-    GROUP,
+    INPUTS,
     SERVICE,
-    Clock,
-    build_broker,
-    input_groups,
+    build_consumers,
+    subscribe_deliveries,
 )
-from alliance_alerts.entrypoints.loops import delivery_step, escalation_step, every
+from alliance_alerts.entrypoints.loops import Clock, delivery_step, every
 from alliance_alerts.entrypoints.webhook_api import webhook_router
 from alliance_alerts.migrations import ENVIRONMENT as DELIVERY_MIGRATIONS
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.timing import utc_now
-from alliance_platform.catchup import CatchUp
-from alliance_platform.consumer import BatchPipeline
-from alliance_platform.runtime import Runtime, asyncapi_spec, consumer_service_app
+from alliance_platform.broker import create_broker
+from alliance_platform.projector import ProjectionSpec, documentation_runtime
+from alliance_platform.runtime import Runtime, asyncapi_spec, projection_service_app
 from alliance_platform.tokens import TokenVerifier
 
 
-def create_app(
-    settings: AlertsSettings | None = None, clock: Clock = utc_now, group: str = GROUP
-) -> FastAPI:
-    """`group`: the projection's consumer group (see `build_broker`)."""
+def projection(settings: AlertsSettings, clock: Clock = utc_now) -> ProjectionSpec:
+    return ProjectionSpec(
+        name=SCHEMA,
+        version=PROJECTION_VERSION,
+        tables=TABLES,
+        read_models=[t.name for t in READ_MODELS],
+        topics=[topic.name for topic in INPUTS],
+        build=lambda runtime: build_consumers(settings, runtime, clock),
+    )
+
+
+def create_app(settings: AlertsSettings | None = None, clock: Clock = utc_now) -> FastAPI:
     settings = settings or AlertsSettings()
     runtime = Runtime()
-    pipelines: list[BatchPipeline[Any]] = []
-    broker = build_broker(settings, runtime, clock, pipelines, group)
-    catch_up = CatchUp(settings.kafka_bootstrap_servers, input_groups(group), f"{SERVICE}-clock")
-    return consumer_service_app(
+    broker = create_broker(settings, SERVICE)
+    subscribe_deliveries(broker, settings, runtime, clock)
+    return projection_service_app(
         service=SERVICE,
         description=DESCRIPTION,
         settings=settings,
-        schema=SCHEMA,
-        tables=TABLES,
-        read_models=READ_MODELS,
-        projection_version=PROJECTION_VERSION,
-        broker=broker,
+        projection=projection(settings, clock),
         runtime=runtime,
+        outbox_schema=DELIVERY_SCHEMA,
+        broker=broker,
         background=[
-            *(p.upkeep for p in pipelines),
             every(
-                settings.tick_seconds,
-                "escalation",
-                escalation_step(runtime, clock, catch_up),
-                stop=catch_up.close,
-            ),
-            every(
-                settings.tick_seconds,
-                "webhook delivery",
-                delivery_step(settings, runtime, clock),
-            ),
+                settings.tick_seconds, "webhook delivery", delivery_step(settings, runtime, clock)
+            )
         ],
         migrated=[DELIVERY_MIGRATIONS],
         routers=[webhook_router(settings, runtime, clock)],
@@ -73,8 +62,9 @@ def create_app(
 
 
 def asyncapi() -> FastStream:
-    """Source of the AsyncAPI document (see `tools/contracts.py`)."""
-    return FastStream(
-        build_broker(AlertsSettings(), Runtime()),
-        specification=asyncapi_spec(SERVICE, DESCRIPTION),
-    )
+    """Source of the AsyncAPI document (see `tools/contracts.py`): a generation's consumers and
+    the service's own."""
+    settings = AlertsSettings()
+    broker = build_consumers(settings, documentation_runtime(SCHEMA)).broker
+    subscribe_deliveries(broker, settings, Runtime())
+    return FastStream(broker, specification=asyncapi_spec(SERVICE, DESCRIPTION))

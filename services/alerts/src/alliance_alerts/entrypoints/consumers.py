@@ -1,19 +1,22 @@
-"""The alerts service's Kafka consumers: scoring's events, clinic events, users' commands and
-its own notices (for webhook delivery), each a batch pipeline with exactly-once effects."""
+"""The alerts service's Kafka consumers: for each generation of the projection, scoring's
+events, clinic events, users' commands and its own clock's decisions; for the service, its own
+notices (webhook delivery). Each a batch pipeline with exactly-once effects."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import TypeAdapter
 
-from alliance_alerts.adapters.tables import PROJECTION_VERSION, SCHEMA
-from alliance_alerts.adapters.unit_of_work import AlertsRaised, PostgresAlertsUnitOfWork
+from alliance_alerts.adapters.unit_of_work import (
+    AlertsRaised,
+    PostgresAlertsUnitOfWork,
+    PostgresDeliveryUnitOfWork,
+)
 from alliance_alerts.application.delivery import enqueue_deliveries
 from alliance_alerts.application.handlers import (
     apply_clinic_events,
@@ -21,6 +24,7 @@ from alliance_alerts.application.handlers import (
     apply_commands,
     apply_scoring,
 )
+from alliance_alerts.entrypoints.loops import Clock, escalation_step, every
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import (
     AlertClockEvent,
@@ -38,26 +42,28 @@ from alliance_contracts.events import (
 from alliance_contracts.timing import utc_now
 from alliance_contracts.topics import ALERT_CLOCK, COMMANDS, CONFIG, NOTICES, SCORED, TopicSpec
 from alliance_platform.broker import batch_subscriber, create_broker
+from alliance_platform.catchup import CatchUp
 from alliance_platform.config_store import ConfigurationStamps
 from alliance_platform.consumer import BatchPipeline, documented_as
 from alliance_platform.dead_letters import DeadLetters
+from alliance_platform.lag import tracked_positions
+from alliance_platform.projector import Consumers, GenerationRuntime
 from alliance_platform.runtime import Runtime
 from alliance_platform.tracking import Consumed, Waits
 
 log = logging.getLogger(__name__)
 SERVICE = "alerts"
-# Named after the projection version: a new version is a new group that replays from the start.
-GROUP = f"{SERVICE}-v{PROJECTION_VERSION}"
 DESCRIPTION = (
     "Turns scoring's derived events into alerts with a lifecycle (open, acknowledged, resolved; "
     "snooze; escalation to supervisors), routes them to the case's therapist and publishes a "
     "notice for every transition."
 )
+# The projection's inputs, in the order they are subscribed.
+INPUTS = (SCORED, CONFIG, COMMANDS, ALERT_CLOCK)
 E = TypeVar("E")
-Clock = Callable[[], datetime]
 
 
-def input_groups(group: str = GROUP) -> dict[str, str]:
+def input_groups(group: str) -> dict[str, str]:
     """The projection's input topics and the consumer group that applies each (the clock
     decides only once they all have caught up: `entrypoints/loops.py`)."""
     return {
@@ -68,39 +74,33 @@ def input_groups(group: str = GROUP) -> dict[str, str]:
     }
 
 
-def build_broker(
-    settings: AlertsSettings,
-    runtime: Runtime,
-    clock: Clock = utc_now,
-    pipelines: list[BatchPipeline[Any]] | None = None,
-    group: str = GROUP,
-) -> KafkaBroker:
-    """`pipelines` receives the batch pipelines (their `upkeep` loops run with the service).
-    `group`: the projection's consumer group (a projection built beside the live one reads
-    the topics from the start with a group of its own)."""
+def build_consumers(
+    settings: AlertsSettings, runtime: GenerationRuntime, clock: Clock = utc_now
+) -> Consumers:
+    """One generation's consumers, their positions tracked in its slot, and its clock (which
+    only the live generation runs)."""
     broker = create_broker(settings, SERVICE)
-    groups = input_groups(group)
+    groups = input_groups(runtime.group)
     dead_letters = DeadLetters(broker, SERVICE, settings.kafka_message_max_bytes)
-    built: list[BatchPipeline[Any]] = pipelines if pipelines is not None else []
+    built: list[BatchPipeline[Any]] = []
 
     def pool() -> asyncpg.Pool:
-        return runtime.require()[0]
+        return runtime.pool
 
     def pipeline(
         adapter: Any,
         topic: TopicSpec,
         handler: Callable[[PostgresAlertsUnitOfWork, Sequence[E]], Awaitable[int]],
         waits: Waits | None = None,
-        *,
-        tracked: bool = True,
     ) -> BatchPipeline[E]:
-        """One topic's pipeline, its positions tracked in the alerts schema (`tracked`)."""
+        """One topic's pipeline, its positions tracked in the generation's slot."""
 
         async def process(consumed: Consumed[E]) -> None:
-            if await handler(PostgresAlertsUnitOfWork(pool(), consumed), consumed.events):
-                runtime.require()[1].wake()  # notices were enqueued
+            uow = PostgresAlertsUnitOfWork(runtime.pool, runtime.schema, consumed, runtime.frontier)
+            if await handler(uow, consumed.events):
+                runtime.relay.wake()  # notices were enqueued
 
-        tracking = settings.tracking(pool, SCHEMA, topic.name, waits) if tracked else None
+        tracking = settings.tracking(pool, runtime.schema, topic.name, waits, runtime.live_frontier)
         built.append(BatchPipeline(TypeAdapter(adapter), process, dead_letters, tracking=tracking))
         return built[-1]
 
@@ -159,24 +159,43 @@ def build_broker(
     ) -> None:
         await clock_events.handle(msg)
 
-    async def enqueue(uow: PostgresAlertsUnitOfWork, notices: Sequence[AlertNotice]) -> int:
-        await enqueue_deliveries(uow, notices, clock(), settings.delivery_policy())
-        return 0  # deliveries are sent by the delivery loop, not the relay
+    # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
+    broker.publisher(NOTICES.name, schema=AlertNotice, description=NOTICES.description)
+    broker.publisher(ALERT_CLOCK.name, schema=EscalationDue, description=ALERT_CLOCK.description)
+
+    async def positions() -> dict[tuple[str, int], int]:
+        return await tracked_positions(runtime.pool, runtime.schema)
+
+    catch_up = CatchUp(settings.kafka_bootstrap_servers, groups, f"{SERVICE}-clock", positions)
+    escalation = every(
+        settings.tick_seconds,
+        "escalation",
+        escalation_step(runtime, clock, catch_up),
+        stop=catch_up.close,
+    )
+    return Consumers(broker, loops=[p.upkeep for p in built], live_loops=[escalation])
+
+
+def subscribe_deliveries(
+    broker: KafkaBroker, settings: AlertsSettings, runtime: Runtime, clock: Clock = utc_now
+) -> None:
+    """The service's own consumer of its notices: queues their webhook deliveries."""
+    dead_letters = DeadLetters(broker, SERVICE, settings.kafka_message_max_bytes)
+
+    async def enqueue(consumed: Consumed[AlertNotice]) -> None:
+        uow = PostgresDeliveryUnitOfWork(runtime.require()[0])
+        await enqueue_deliveries(uow, consumed.events, clock(), settings.delivery_policy())
 
     # Untracked: the delivery log (alerts_delivery, not rebuilt) is keyed by notice id, so a
-    # redelivery queues nothing twice, and positions in the projection schema would be lost
-    # on a rebuild; Kafka's committed offsets of this group say where delivery stands.
-    deliveries: BatchPipeline[AlertNotice] = pipeline(AlertNotice, NOTICES, enqueue, tracked=False)
+    # redelivery queues nothing twice; Kafka's committed offsets of this group say where
+    # delivery stands. Not versioned with the projection: a rebuild re-publishes no notice
+    # that was sent, and one that is is not delivered again.
+    deliveries: BatchPipeline[AlertNotice] = BatchPipeline(
+        TypeAdapter(AlertNotice), enqueue, dead_letters
+    )
 
-    # Not versioned with the projection: a rebuild replays notices, which must not be
-    # delivered again (the delivery log is keyed by notice id, and old notices are not live).
     @batch_subscriber(broker, NOTICES, group_id=f"{SERVICE}-delivery")
     async def on_notices(
         batch: list[Annotated[bytes, documented_as(AlertNotice)]], msg: KafkaMessage
     ) -> None:
         await deliveries.handle(msg)
-
-    # Documents what the outbox relay publishes (the relay sends it; nothing publishes here).
-    broker.publisher(NOTICES.name, schema=AlertNotice, description=NOTICES.description)
-    broker.publisher(ALERT_CLOCK.name, schema=EscalationDue, description=ALERT_CLOCK.description)
-    return broker

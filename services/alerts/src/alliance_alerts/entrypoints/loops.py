@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from alliance_alerts.adapters.delivery_store import migrate_plaintext_secrets
-from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
+from alliance_alerts.adapters.unit_of_work import (
+    PostgresAlertsUnitOfWork,
+    PostgresDeliveryUnitOfWork,
+)
 from alliance_alerts.application.delivery import deliver_due
 from alliance_alerts.application.handlers import escalate_due
-from alliance_alerts.entrypoints.consumers import Clock
 from alliance_alerts.settings import AlertsSettings
 from alliance_platform.catchup import CatchUp
+from alliance_platform.projector import GenerationRuntime
 from alliance_platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
 
 
 def every(
@@ -47,7 +52,7 @@ def every(
 
 
 def escalation_step(
-    runtime: Runtime, clock: Clock, catch_up: CatchUp
+    runtime: GenerationRuntime, clock: Clock, catch_up: CatchUp
 ) -> Callable[[], Awaitable[None]]:
     """Records the escalations due by the time the projection is complete for: every record
     that was in its input topics at the previous tick is applied (`CatchUp`). Live that lags the
@@ -55,10 +60,10 @@ def escalation_step(
     escalations come from the alert-clock topic instead)."""
 
     async def step() -> None:
-        pool, relay = runtime.require()
         until = await catch_up.advance(clock())
-        if until is not None and await escalate_due(PostgresAlertsUnitOfWork(pool), until):
-            relay.wake()
+        uow = PostgresAlertsUnitOfWork(runtime.pool, runtime.schema)
+        if until is not None and await escalate_due(uow, until):
+            runtime.relay.wake()
             catch_up.restart()  # decide again once these are applied (a repeat is a no-op)
 
     return step
@@ -82,7 +87,7 @@ def delivery_step(
         if not migrated:
             await migrate_plaintext_secrets(pool, box)
             migrated = True
-        uow = PostgresAlertsUnitOfWork(pool)
+        uow = PostgresDeliveryUnitOfWork(pool)
         if await deliver_due(uow, client, box, clock(), settings.delivery_policy()):
             relay.wake()  # a dead letter may be waiting in the outbox
 

@@ -11,10 +11,10 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
 from alliance_alerts.adapters.delivery_store import delivery_log
 from alliance_alerts.adapters.secret_box import SecretBox
-from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
+from alliance_alerts.adapters.unit_of_work import PostgresDeliveryUnitOfWork
 from alliance_alerts.application.delivery import rotate_secret, set_endpoint
 from alliance_alerts.domain.webhooks import EndpointRefused, RotationInProgress
-from alliance_alerts.entrypoints.consumers import Clock
+from alliance_alerts.entrypoints.loops import Clock
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.access import Caller, Principal
 from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN
@@ -80,7 +80,7 @@ def webhook_router(settings: AlertsSettings, runtime: Runtime, clock: Clock) -> 
         url = str(hook.url)
         try:
             secret = await set_endpoint(
-                PostgresAlertsUnitOfWork(runtime.require()[0]),
+                PostgresDeliveryUnitOfWork(runtime.require()[0]),
                 sealer,
                 clinic_id,
                 url,
@@ -110,7 +110,7 @@ def webhook_router(settings: AlertsSettings, runtime: Runtime, clock: Clock) -> 
         sealer = clinic_admin(caller, clinic_id)
         try:
             rotated = await rotate_secret(
-                PostgresAlertsUnitOfWork(runtime.require()[0]),
+                PostgresDeliveryUnitOfWork(runtime.require()[0]),
                 sealer,
                 clinic_id,
                 clock(),

@@ -19,7 +19,6 @@ from alliance_contracts.readmodels import documents
 from alliance_contracts.vocabulary import ScoreStatus, SignalKind
 from alliance_platform.db import CASES_JOIN, fetch_for_cases
 from alliance_platform.outbox import Connection
-from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.application.ports import CaseKey
 from alliance_scoring.domain.history import Correction, PublishedSignal
 from alliance_scoring.domain.state import CaseState, DyadState
@@ -28,7 +27,7 @@ from alliance_scoring.domain.state import CaseState, DyadState
 async def load_cases(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, CaseState]:
     rows = await fetch_for_cases(
         conn,
-        f"SELECT s.clinic_id, s.case_id, s.state FROM {SCHEMA}.case_state s {CASES_JOIN}",
+        f"SELECT s.clinic_id, s.case_id, s.state FROM case_state s {CASES_JOIN}",
         cases,
     )
     return {(r["clinic_id"], r["case_id"]): CaseState.model_validate_json(r["state"]) for r in rows}
@@ -55,13 +54,13 @@ async def save_cases(
 ) -> None:
     cases = list(cases)
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.case_state (case_id, clinic_id, state, updated_at) "
+        "INSERT INTO case_state (case_id, clinic_id, state, updated_at) "
         "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (clinic_id, case_id) DO UPDATE SET "
         "state = EXCLUDED.state, updated_at = EXCLUDED.updated_at",
         [(c.case_id, c.clinic_id, c.model_dump_json(), now) for c in cases],
     )
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.case_view (case_id, clinic_id, phase, latest_session, episode, "
+        "INSERT INTO case_view (case_id, clinic_id, phase, latest_session, episode, "
         "outcomes, splits, readiness, demographics, updated_at) "
         "VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9::jsonb, $10) "
         "ON CONFLICT (clinic_id, case_id) DO UPDATE SET phase = EXCLUDED.phase, "
@@ -104,7 +103,7 @@ async def save_cases(
                 )
             )
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.dyad (dyad_id, clinic_id, case_id, therapist_id, respondent_role, "
+        "INSERT INTO dyad (dyad_id, clinic_id, case_id, therapist_id, respondent_role, "
         "respondent_id, responses, latest, clinical, updated_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10) "
         "ON CONFLICT (dyad_id) DO UPDATE SET responses = EXCLUDED.responses, "
@@ -115,7 +114,7 @@ async def save_cases(
     if refolded:
         # A case folded again may have lost a dyad (its only response voided).
         await conn.executemany(
-            f"DELETE FROM {SCHEMA}.dyad WHERE clinic_id = $1 AND case_id = $2 "
+            "DELETE FROM dyad WHERE clinic_id = $1 AND case_id = $2 "
             "AND NOT (dyad_id = ANY($3::uuid[]))",
             [
                 (c.clinic_id, c.case_id, [d.dyad.dyad_id for d in c.dyads.values()])
@@ -127,7 +126,7 @@ async def save_cases(
 
 async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> None:
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.dyad_score (source_event_id, dyad_id, clinic_id, instrument, form, "
+        "INSERT INTO dyad_score (source_event_id, dyad_id, clinic_id, instrument, form, "
         "session_number, administered_at, total, subscales, normalized, scoring_key, "
         "prorated_items, critical_items, clinical_range) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb) "
@@ -159,7 +158,7 @@ async def insert_signals(
     conn: Connection, signals: Sequence[ClinicalSignal], content_of: Mapping[uuid.UUID, uuid.UUID]
 ) -> None:
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.signal (event_id, clinic_id, case_id, dyad_id, kind, severity, "
+        "INSERT INTO signal (event_id, clinic_id, case_id, dyad_id, kind, severity, "
         "instrument, session_number, summary, evidence, occurred_at, content_id) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12) "
         "ON CONFLICT DO NOTHING",
@@ -176,7 +175,7 @@ async def insert_signals(
 
 async def insert_inputs(conn: Connection, events: Sequence[CaseInput]) -> None:
     await conn.executemany(
-        f"INSERT INTO {SCHEMA}.case_input (clinic_id, case_id, event_id, event) "
+        "INSERT INTO case_input (clinic_id, case_id, event_id, event) "
         "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
         [(e.clinic_id, e.case_id, e.event_id, e.model_dump_json()) for e in events],
     )
@@ -188,7 +187,7 @@ _CASE_INPUT: TypeAdapter[CaseInput] = TypeAdapter(CaseInput)
 async def load_inputs(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, list[CaseInput]]:
     rows = await fetch_for_cases(
         conn,
-        f"SELECT i.clinic_id, i.case_id, i.event FROM {SCHEMA}.case_input i {CASES_JOIN}",
+        f"SELECT i.clinic_id, i.case_id, i.event FROM case_input i {CASES_JOIN}",
         cases,
     )
     history: dict[CaseKey, list[CaseInput]] = {}
@@ -201,7 +200,7 @@ async def load_inputs(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKe
 
 async def correct_scores(conn: Connection, corrections: Sequence[Correction]) -> None:
     await conn.executemany(
-        f"UPDATE {SCHEMA}.dyad_score SET status = $2, replaced_by = $3 WHERE source_event_id = $1",
+        "UPDATE dyad_score SET status = $2, replaced_by = $3 WHERE source_event_id = $1",
         [
             (c.superseded, (ScoreStatus.VOIDED if c.voided else ScoreStatus.AMENDED).value, c.by)
             for c in corrections
@@ -215,7 +214,7 @@ async def published_signals(
     rows = await fetch_for_cases(
         conn,
         f"SELECT s.clinic_id, s.case_id, s.event_id, s.content_id, s.kind, s.summary, "
-        f"s.withdrawn_at IS NOT NULL AS withdrawn FROM {SCHEMA}.signal s "
+        f"s.withdrawn_at IS NOT NULL AS withdrawn FROM signal s "
         f"{CASES_JOIN} "
         "ORDER BY s.occurred_at, s.event_id",
         cases,
@@ -232,6 +231,6 @@ async def published_signals(
 
 async def withdraw_signals(conn: Connection, withdrawn: Sequence[SignalWithdrawn]) -> None:
     await conn.executemany(
-        f"UPDATE {SCHEMA}.signal SET withdrawn_at = $2, withdrawn_reason = $3 WHERE event_id = $1",
+        "UPDATE signal SET withdrawn_at = $2, withdrawn_reason = $3 WHERE event_id = $1",
         [(w.payload.signal_id, w.recorded_at, w.payload.reason.value) for w in withdrawn],
     )

@@ -29,7 +29,6 @@ from alliance_scoring.adapters.store import (
     save_cases,
     withdraw_signals,
 )
-from alliance_scoring.adapters.tables import SCHEMA
 from alliance_scoring.application.ports import CaseKey
 from alliance_scoring.domain.history import Correction, PublishedSignal
 from alliance_scoring.domain.state import CaseState
@@ -96,12 +95,20 @@ class PostgresScoringUnitOfWork(PostgresUnitOfWork):
     scores: PostgresScores
     signals: PostgresSignals
 
-    def __init__(self, pool: asyncpg.Pool, consumed: Consumed[Any] | None = None) -> None:
-        super().__init__(pool, SCHEMA, consumed)
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        consumed: Consumed[Any] | None = None,
+        frontier: str | None = None,
+    ) -> None:
+        """`pool`: its `search_path` is `schema`, the generation's slot (the statements of
+        `store.py` name their tables unqualified; see `alliance_platform.projector`)."""
+        super().__init__(pool, schema, consumed, frontier)
 
     def bind(self, conn: Connection) -> None:
-        self.processed = PostgresProcessedEvents(conn, SCHEMA, self.consumed)
-        self.configurations = PostgresConfigurationVersions(conn, SCHEMA)
+        self.processed = PostgresProcessedEvents(conn, self.schema, self.consumed)
+        self.configurations = PostgresConfigurationVersions(conn, self.schema)
         self.cases = PostgresCases(conn)
         self.inputs = PostgresInputs(conn)
         self.scores = PostgresScores(conn)
