@@ -13,8 +13,8 @@ then:
    getmany(max_records=500), raw bytes; then a second pass that validates each record with
    pydantic (`TypeAdapter(ResponseSubmitted).validate_json`);
 3. scoring: the real scoring service as a separate OS process (`python -m alliance_scoring`),
-   timed from process start and from /readyz = 200 until `scoring.processed_event` holds N
-   rows (polled every 0.25 s), then stopped with SIGTERM.
+   timed from process start and from /readyz = 200 until the live generation's
+   `processed_event` holds N rows (polled every 0.25 s), then stopped with SIGTERM.
 
 Prints a table, the ratio raw drain / scoring, and the result as JSON. The stack is always
 stopped, also on error or timeout. Measures; asserts nothing about speed.

@@ -188,18 +188,30 @@ class ScoringRun:
     rows: dict[str, int]
 
 
-async def processed(pool: asyncpg.Pool, table: str = "processed_event") -> int:
+async def scoring_slot(pool: asyncpg.Pool) -> str | None:
+    """The schema of scoring's live generation (its private tables are there), if any yet."""
     try:
-        return int(await pool.fetchval(f"SELECT count(*) FROM scoring.{table}"))
+        slot = await pool.fetchval("SELECT slot FROM scoring.generation WHERE state = 'live'")
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-        return 0  # scoring has not created its schema yet
+        return None  # scoring has not created its catalog yet
+    return f"scoring_{slot}" if slot else None
+
+
+async def processed(pool: asyncpg.Pool, table: str = "processed_event") -> int:
+    schema = await scoring_slot(pool)
+    if schema is None:
+        return 0
+    try:
+        return int(await pool.fetchval(f"SELECT count(*) FROM {schema}.{table}"))
+    except asyncpg.UndefinedTableError:
+        return 0  # its tables are not created yet
 
 
 async def transaction_stats(pool: asyncpg.Pool) -> dict[str, Any]:
     """processed_at defaults to now(), the start time of the transaction that claimed the event:
     one distinct value per scoring batch transaction."""
     rows = await pool.fetch(
-        "SELECT processed_at, count(*) AS n FROM scoring.processed_event "
+        f"SELECT processed_at, count(*) AS n FROM {await scoring_slot(pool)}.processed_event "
         "GROUP BY processed_at ORDER BY processed_at"
     )
     sizes = [int(r["n"]) for r in rows]
@@ -321,7 +333,8 @@ async def score_all(
         cpu = CpuMeter.delta(cpu0, cpu1)
         tables = await pool.fetch(
             "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'scoring' ORDER BY table_name"
+            "WHERE table_schema = $1 ORDER BY table_name",
+            await scoring_slot(pool),
         )
         rows = {t["table_name"]: await processed(pool, t["table_name"]) for t in tables}
         levels, warnings = scan_log(log_path)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -19,7 +22,9 @@ from fastapi import FastAPI
 from alliance_contracts.access import Role, Scope
 from alliance_contracts.events import EventEnvelope, ResponseSubmitted
 from alliance_contracts.instruments import REGISTRY
+from alliance_contracts.topics import DEAD_LETTER
 from alliance_platform.db import create_pool
+from alliance_platform.dead_letters import Source, dead_letter_headers
 from alliance_platform.devtoken import DevIssuer
 from alliance_platform.kafka import event_headers
 from alliance_platform.projector import Projections
@@ -236,3 +241,43 @@ async def graphql(client: httpx.AsyncClient, url: str, query: str, **variables: 
     body = response.json()
     assert "errors" not in body, body
     return body["data"]
+
+
+async def put_dead_letter(bootstrap: str, source: Source, reason: str) -> tuple[int, int]:
+    """Puts a dead letter on the topic as `DeadLetters` writes it; its partition and offset."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        headers = dead_letter_headers(source, reason, "scoring")
+        sent = await producer.send_and_wait(
+            DEAD_LETTER.name,
+            source.value,
+            key=source.key,
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
+    finally:
+        await producer.stop()
+    return sent.partition, sent.offset
+
+
+async def alliance(stack: Endpoints, *args: str) -> tuple[int, Any, str]:
+    """Runs the operator CLI as an operator would (a process, `--json`): its exit code, its JSON
+    answer (None when it printed none) and its stderr."""
+    env = {
+        **os.environ,
+        "ALLIANCE_DB_ADMIN_URL": stack.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "alliance_cli",
+        *args,
+        "--json",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, json.loads(out) if out.strip() else None, err.decode()

@@ -5,9 +5,6 @@ built from the log (`alliance verify`)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +13,7 @@ import pytest
 
 from alliance_devstack.processes import ServiceProcess
 from tests.conftest import eventually
-from tests.helpers import bearer, clinic_system, graphql, response_body
+from tests.helpers import alliance, bearer, clinic_system, graphql, response_body
 from tests.stack import Endpoints
 
 CASES, WARM, SESSIONS = 6, 3, 12
@@ -26,26 +23,10 @@ ALERTS = """query($clinic: ID!) { alerts(clinicId: $clinic, first: 50) {
   edges { node { caseId kind status } } } }"""
 
 
-async def alliance(stack: Endpoints, *args: str) -> dict[str, Any]:
-    """Runs the operator CLI as an operator would, and reads its JSON answer."""
-    env = {
-        **os.environ,
-        "ALLIANCE_DB_ADMIN_URL": stack.database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "alliance_cli",
-        *args,
-        "--json",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, f"alliance {' '.join(args)}: {err.decode()}"
-    answer: dict[str, Any] = json.loads(out)
+async def run(stack: Endpoints, *args: str) -> dict[str, Any]:
+    code, answer, errors = await alliance(stack, *args)
+    assert code == 0, f"alliance {' '.join(args)}: {errors}"
+    assert isinstance(answer, dict)
     return answer
 
 
@@ -99,9 +80,9 @@ async def test_rebuilds_under_load_leave_no_reader_without_an_answer(
                 await asyncio.sleep(0.5)
 
         reader, load = asyncio.create_task(read_in_a_loop()), asyncio.create_task(stream())
-        before = await alliance(stack, "status")
-        scoring = await alliance(stack, "rebuild", "scoring", "--wait", "--timeout", "300")
-        alerts = await alliance(stack, "rebuild", "alerts", "--wait", "--timeout", "300")
+        before = await run(stack, "status")
+        scoring = await run(stack, "rebuild", "scoring", "--wait", "--timeout", "300")
+        alerts = await run(stack, "rebuild", "alerts", "--wait", "--timeout", "300")
         await load
         stop.set()
         await reader
@@ -116,13 +97,11 @@ async def test_rebuilds_under_load_leave_no_reader_without_an_answer(
     assert reads >= 5, "the readers did not run during the rebuilds: the test proved nothing"
     assert missing == [], f"{len(missing)} of {reads} reads found an empty or missing answer"
     live_before = {p["projection"]: p["live"] for p in before["projections"]}
-    after = await alliance(stack, "status")
+    after = await run(stack, "status")
     live_after = {p["projection"]: p["live"] for p in after["projections"]}
     assert live_after["scoring"] == scoring["generation"] != live_before["scoring"]
     assert live_after["alerts"] == alerts["generation"] != live_before["alerts"]
     # (This clinic's rows: the session's other tests also write rows the log does not hold.)
     for projection in ("scoring", "alerts"):
-        verdict = await alliance(
-            stack, "verify", projection, "--clinic", clinic, "--timeout", "120"
-        )
+        verdict = await run(stack, "verify", projection, "--clinic", clinic, "--timeout", "120")
         assert verdict["equal"], verdict["differences"]

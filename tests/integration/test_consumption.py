@@ -28,7 +28,6 @@ from alliance_platform.dead_letters import (
     Redrive,
     RedriveRefused,
     Source,
-    dead_letter_headers,
     partitions_of,
     read_dead_letter,
     redrive,
@@ -43,6 +42,7 @@ from tests.helpers import (
     live_slot,
     of_case,
     produce,
+    put_dead_letter,
     read_topic,
     serving,
     submitted_event,
@@ -198,7 +198,7 @@ async def test_a_waiting_response_is_parked_and_a_redriven_configuration_unblock
             event.model_dump_json().encode(),
             tuple(event_headers(event)),
         )
-        letter = await _dead_letter(bootstrap, original, "processing failed: OSError")
+        letter = await put_dead_letter(bootstrap, original, "processing failed: OSError")
         assert await redrive(bootstrap, *letter) is Redrive.SENT
         assert await redrive(bootstrap, *letter) is Redrive.ALREADY_REDRIVEN
 
@@ -228,7 +228,7 @@ async def test_redrive_refuses_a_message_that_would_fail_again_unless_forced(
     bootstrap = stack.kafka_bootstrap_servers
     clinic = ids("clinic")
     broken = Source(CONFIG.name, 0, 0, clinic.encode(), b'{"event_type": "clinic.configured"}')
-    letter = await _dead_letter(bootstrap, broken, "invalid event: payload: Field required")
+    letter = await put_dead_letter(bootstrap, broken, "invalid event: payload: Field required")
     with pytest.raises(RedriveRefused):
         await redrive(bootstrap, *letter)
     stored = await read_dead_letter(bootstrap, *letter)
@@ -326,23 +326,6 @@ async def test_an_invalid_record_is_dead_lettered_once_although_its_batch_is_rew
     assert len(letters) == 1
     assert dict(letters[0].headers)["dlq_reason"].startswith(b"invalid event")
     assert await responses_of(pg, case) == 1
-
-
-async def _dead_letter(bootstrap: str, source: Source, reason: str) -> tuple[int, int]:
-    """Puts a dead letter on the topic as `DeadLetters` writes it; its partition and offset."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        headers = dead_letter_headers(source, reason, "scoring")
-        sent = await producer.send_and_wait(
-            DEAD_LETTER.name,
-            source.value,
-            key=source.key,
-            headers=[(k, v.encode()) for k, v in headers.items()],
-        )
-    finally:
-        await producer.stop()
-    return sent.partition, sent.offset
 
 
 async def _at_least(count: object, n: int) -> bool:

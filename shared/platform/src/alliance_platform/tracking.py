@@ -210,7 +210,7 @@ async def consumed_before(conn: Connection, schema: str, ends: Mapping[Partition
 
 
 async def prune_processed(pool: asyncpg.Pool, schema: str, retention: timedelta) -> int:
-    """Deletes the processed-event ids older than the retention (see decision 0011: a relay's
+    """Deletes the processed-event ids older than the retention (see decision 0014: a relay's
     duplicate is consumed soon after its original)."""
     status = await pool.execute(
         f"DELETE FROM {schema}.processed_event WHERE processed_at < now() - $1::interval",
