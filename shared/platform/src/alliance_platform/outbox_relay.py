@@ -6,7 +6,7 @@ arrive in the order they were written. A row that Kafka can never take (larger t
 `outbox_parked` with its reason, in the transaction that deletes the published rows: it leaves
 a gap in its key's sequence, like a dead letter, and never blocks the rows behind it. Anything
 else (Kafka down, a leader moving, a timeout) is retried with a backoff and parks nothing.
-See docs/decisions/0013-outbox-parks-what-kafka-refuses.md and docs/operations.md ("Parked outbox rows").
+See decision 0013 (docs/decisions/) and docs/operations.md ("Parked outbox rows").
 """
 
 from __future__ import annotations
