@@ -32,7 +32,7 @@ from sqlalchemy import MetaData, Table
 
 from alliance_platform import projections
 from alliance_platform.db import create_pool, create_schema
-from alliance_platform.lag import parked_count, projection_lag
+from alliance_platform.lag import projection_lag
 from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.projections import (
     ACTIVE,
@@ -350,11 +350,6 @@ class Projections:
             )
             behind = sum(p.lag for p in lags)
             if behind > self.settings.switch_lag:
-                return False
-            # What it consumed but holds parked, it has not folded yet: not before the live one.
-            live = await projections.live_generation(conn, self.spec.name)
-            waiting = await parked_count(conn, generation.schema)
-            if live is not None and waiting > await parked_count(conn, live.schema):
                 return False
             try:
                 await projections.switch(

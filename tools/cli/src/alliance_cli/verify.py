@@ -17,6 +17,8 @@ from alliance_platform import projections
 from alliance_platform.lag import parked_count, projection_lag, tracked_positions
 from alliance_platform.projections import CatalogError, Generation, Purpose
 
+# How long a copy that has consumed everything may take to fold what it parked.
+PARKED_GRACE = 15.0
 # Processing times: when a generation wrote a row, not what the log says.
 VOLATILE_COLUMNS = frozenset({"updated_at", "processed_at", "parked_at", "created_at"})
 
@@ -71,8 +73,10 @@ async def _caught_up(
     give_up_after: float,
 ) -> None:
     """The copy has consumed every record, and folded as many as the live one (its parked
-    records wait for something, usually a configuration version on another topic)."""
+    records wait for something, usually a configuration version on another topic), or has
+    still more parked after PARKED_GRACE seconds (then the comparison shows their cases)."""
     deadline = time.monotonic() + give_up_after
+    consumed_at: float | None = None
     while True:
         try:
             lags = await projection_lag(
@@ -80,9 +84,11 @@ async def _caught_up(
             )
         except KAFKA_ERRORS as exc:
             raise engines.kafka_error(exc) from None
-        waiting = await parked_count(conn, copy.schema) - await parked_count(conn, live.schema)
-        if lags and sum(p.lag for p in lags) == 0 and waiting <= 0:
-            return
+        if lags and sum(p.lag for p in lags) == 0:
+            consumed_at = consumed_at or time.monotonic()
+            waiting = await parked_count(conn, copy.schema) - await parked_count(conn, live.schema)
+            if waiting <= 0 or time.monotonic() - consumed_at > PARKED_GRACE:
+                return
         if time.monotonic() > deadline:
             raise CatalogError(
                 f"the copy (generation {copy.number}) did not catch up within {give_up_after:.0f} "
