@@ -122,6 +122,8 @@ class PostgresUnitOfWork:
     `conn.transaction()` would give (the same statements: BEGIN, the work, COMMIT or ROLLBACK).
     Subclasses build their repositories over the connection in `bind`.
 
+    A projection's unit of work: `pool` has `search_path` = `schema`, the generation's slot (the
+    statements of its `store.py` name their tables unqualified; `alliance_platform.projector`).
     `frontier`: while a projection generation builds beside the live one, the live one's slot.
     A batch the live one has consumed already enqueues nothing (`PublishedByTheLiveGeneration`).
     """

@@ -9,10 +9,10 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from alliance_cli.engines import KAFKA_ERRORS, Unreachable, kafka_servers
+from alliance_cli.options import AsJson, Kafka, console, errors
 from alliance_platform.dead_letters import (
     DeadLetter,
     Redrive,
@@ -23,18 +23,7 @@ from alliance_platform.dead_letters import (
 )
 
 app = typer.Typer(help="The dead-letter topic: list, show, redrive.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
 
-Kafka = Annotated[
-    str | None,
-    typer.Option(
-        "--kafka",
-        help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS).",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 Pointer = Annotated[
     str, typer.Argument(help="The dead letter as <partition>/<offset> (from `alliance dlq list`).")
 ]

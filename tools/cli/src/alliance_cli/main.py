@@ -13,10 +13,10 @@ from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from alliance_cli import dlq, render
 from alliance_cli.engines import Engines, Unreachable
+from alliance_cli.options import AsJson, DatabaseUrl, Kafka, console, errors
 from alliance_cli.rebuild import RebuildProgress, start_rebuild, watch
 from alliance_cli.status import gather
 from alliance_cli.verify import verify as verify_projection
@@ -32,26 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dlq.app, name="dlq")
-console = Console()
-errors = Console(stderr=True)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="PostgreSQL URL of an operator (default: ALLIANCE_DB_ADMIN_URL or DATABASE_URL).",
-        show_default=False,
-    ),
-]
-Kafka = Annotated[
-    str | None,
-    typer.Option(
-        "--kafka",
-        help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS).",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -25,7 +25,6 @@ from alliance_contracts.events import (
     StaffChanged,
 )
 from alliance_platform.outbox import Connection
-from alliance_platform.tracking import Consumed
 from alliance_platform.unit_of_work import (
     PostgresConfigurationVersions,
     PostgresProcessedEvents,
@@ -147,17 +146,6 @@ class PostgresAlertsUnitOfWork(PostgresUnitOfWork):
     routing: PostgresRouting
     parked: PostgresParkedCommands
     signals: PostgresCaseSignals
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        schema: str,
-        consumed: Consumed[Any] | None = None,
-        frontier: str | None = None,
-    ) -> None:
-        """`pool`: its `search_path` is `schema`, the generation's slot (the statements of
-        `store.py` name their tables unqualified; see `alliance_platform.projector`)."""
-        super().__init__(pool, schema, consumed, frontier)
 
     def bind(self, conn: Connection) -> None:
         self.processed = PostgresProcessedEvents(conn, self.schema, self.consumed)

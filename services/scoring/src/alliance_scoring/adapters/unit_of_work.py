@@ -6,13 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-import asyncpg
 
 from alliance_contracts.events import CaseInput, ClinicalSignal, ResponseScored, SignalWithdrawn
 from alliance_platform.outbox import Connection
-from alliance_platform.tracking import Consumed
 from alliance_platform.unit_of_work import (
     PostgresConfigurationVersions,
     PostgresProcessedEvents,
@@ -94,17 +90,6 @@ class PostgresScoringUnitOfWork(PostgresUnitOfWork):
     inputs: PostgresInputs
     scores: PostgresScores
     signals: PostgresSignals
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        schema: str,
-        consumed: Consumed[Any] | None = None,
-        frontier: str | None = None,
-    ) -> None:
-        """`pool`: its `search_path` is `schema`, the generation's slot (the statements of
-        `store.py` name their tables unqualified; see `alliance_platform.projector`)."""
-        super().__init__(pool, schema, consumed, frontier)
 
     def bind(self, conn: Connection) -> None:
         self.processed = PostgresProcessedEvents(conn, self.schema, self.consumed)
