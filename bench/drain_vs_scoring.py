@@ -14,7 +14,9 @@ then:
    pydantic (`TypeAdapter(ResponseSubmitted).validate_json`);
 3. scoring: the real scoring service as a separate OS process (`python -m alliance_scoring`),
    timed from process start and from /readyz = 200 until the live generation's
-   `processed_event` holds N rows (polled every 0.25 s), then stopped with SIGTERM.
+   `processed_event` holds N rows (polled every 0.25 s), then stopped with SIGTERM;
+4. rebuild: scoring started again (its live generation, idle) and `alliance rebuild scoring
+   --wait` timed until the new generation, built beside it from the same topic, goes live.
 
 Prints a table, the ratio raw drain / scoring, and the result as JSON. The stack is always
 stopped, also on error or timeout. Measures; asserts nothing about speed.
@@ -50,6 +52,7 @@ from bench.measurement import (
     Stack,
     drain,
     fill,
+    rebuild_beside_live,
     score_all,
     topic_sizes,
     wait_for_leaders,
@@ -118,6 +121,7 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
     scoring = await score_all(
         stack, args.events, args.batch, meter, log_path, deadline, args.profile
     )
+    rebuild = await rebuild_beside_live(stack, args.batch, log_path, deadline)
     sizes = await topic_sizes(stack.bootstrap, [SCORED.name, DEAD_LETTER.name])
 
     pg = await asyncpg.connect(stack.database_url)
@@ -129,6 +133,7 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
     phases = [fill_phase, raw, validated, scoring.from_start, scoring.from_ready]
     if scoring.steady:
         phases.append(scoring.steady)
+    phases.append(rebuild)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine() | {"kafka": stack.kafka_version, "postgresql": pg_version},
@@ -157,6 +162,7 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
         "drain_passes_events_per_s": drain_passes,
         "ratio_raw_drain_to_scoring_from_ready": round(raw.rate / scoring.from_ready.rate, 1),
         "ratio_raw_drain_to_scoring_from_start": round(raw.rate / scoring.from_start.rate, 1),
+        "ratio_scoring_from_ready_to_rebuild": round(scoring.from_ready.rate / rebuild.rate, 2),
         "scoring": {
             k: v
             for k, v in asdict(scoring).items()

@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import statistics
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -362,3 +363,43 @@ async def score_all(
     finally:
         await asyncio.to_thread(scoring.stop)
         await pool.close()
+
+
+async def rebuild_beside_live(stack: Stack, batch: int, log_path: Path, deadline: float) -> Phase:
+    """The scoring service runs its live generation (idle: the topic is consumed) while
+    `alliance rebuild scoring --wait` builds a new one beside it from the same topics, until
+    the switch. Events are the positions the new generation consumed."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
+        "DATABASE_URL": stack.database_url,
+        "ALLIANCE_DB_ADMIN_URL": stack.database_url,
+        "ALLIANCE_SCORING_BATCH": str(batch),
+        "ALLIANCE_PROJECTION_WATCH_SECONDS": "0.5",
+    }
+    scoring = ServiceProcess("scoring", env, log_path)
+    scoring.start(append_log=True)
+    try:
+        await asyncio.to_thread(scoring.wait_ready)
+        timeout = max(30.0, deadline - time.monotonic())
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "alliance_cli",
+            "rebuild",
+            "scoring",
+            "--wait",
+            "--json",
+            "--timeout",
+            str(round(timeout)),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"alliance rebuild failed: {err.decode()[-2000:]}")
+        result = json.loads(out)
+        return Phase("scoring rebuild beside the live one", result["consumed"], result["elapsed"])
+    finally:
+        await asyncio.to_thread(scoring.stop)
