@@ -1,4 +1,5 @@
-"""kill -9 scoring in the middle of a stream of events, restart it: nothing lost or doubled."""
+"""kill -9 scoring in the middle of a stream of events, restart it: nothing lost or doubled,
+and `alliance verify` finds it equal to a copy built from the log."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import httpx
 from alliance_contracts.topics import SCORED
 from alliance_devstack.processes import ServiceProcess
 from tests.conftest import eventually
-from tests.helpers import clinic_system, read_topic, response_body
+from tests.helpers import alliance, clinic_system, read_topic, response_body
 from tests.stack import Endpoints
 
 CASES, SESSIONS = 30, 10  # 300 responses
@@ -79,6 +80,10 @@ async def test_scoring_killed_mid_stream_loses_and_doubles_nothing(
     # Each case went from foundation to work once (session 6): signals are not doubled either.
     phase_changes = {e["event_id"] for e in published if e["event_type"] == "clinical.signal"}
     assert len(phase_changes) == CASES
+    # And what survived the kill is what the log says: a copy built from it is the same.
+    code, verdict, errors = await alliance(stack, "verify", "scoring", "--clinic", clinic)
+    assert code == 0, errors
+    assert verdict["equal"], verdict["differences"]
 
 
 async def _at_least(pg: asyncpg.Pool, clinic: str, n: int) -> bool:
