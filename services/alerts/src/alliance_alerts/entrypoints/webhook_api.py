@@ -51,7 +51,7 @@ class SecretRotated(BaseModel):
 
 def webhook_router(settings: AlertsSettings, runtime: Runtime, clock: Clock) -> APIRouter:
     """Clinic admins manage their clinic's webhook (a person's bearer token, checked by the
-    service's door; see `consumer_service_app`)."""
+    service's door; see `projection_service_app`)."""
     router = APIRouter(prefix="/v1/clinics/{clinic_id}", tags=["webhooks"], responses=ERRORS)
     box = settings.secret_box()
 
