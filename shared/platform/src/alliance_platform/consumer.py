@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 E = TypeVar("E")
 # How often each consumer deletes the processed-event ids past their retention.
 PRUNE_EVERY_S = 600.0
+# After a wake-up, how long before parked records are looked at once more.
+AFTER_WAKE_S = 1.0
 
 
 class RetryLater(Exception):
@@ -227,11 +229,20 @@ class BatchPipeline(Generic[E]):
         if tracking is None:
             return
         pruned_at = -math.inf
+        woken = False
         while True:
+            # Cleared before the work, so that a wake-up during it is not lost.
+            self._wake.clear()
             try:
                 if tracking.waits is not None:
                     while await self.retry_parked():
                         pass
+                    if woken:
+                        # What was woken for was committed; a batch that parked records while
+                        # it was (not seeing it yet) commits just after: look once more then.
+                        await asyncio.sleep(AFTER_WAKE_S)
+                        while await self.retry_parked():
+                            pass
                     await self.expire_parked()
                 if time.monotonic() - pruned_at > PRUNE_EVERY_S:
                     await prune_processed(tracking.pool(), tracking.schema, tracking.retention)
@@ -240,11 +251,12 @@ class BatchPipeline(Generic[E]):
                 raise
             except Exception as exc:
                 log.warning("consumer upkeep failed", extra={"error": type(exc).__name__})
-            self._wake.clear()
+            woken = False
             # asyncio.timeout, not wait_for: see OutboxRelay._run.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(tracking.check_every_s):
                     await self._wake.wait()
+                    woken = True
 
     async def retry_parked(self) -> int:
         """Folds the parked records that may go now, in order, in a transaction of their own."""
