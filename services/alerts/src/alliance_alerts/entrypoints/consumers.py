@@ -64,7 +64,8 @@ E = TypeVar("E")
 
 
 def input_groups(group: str) -> dict[str, str]:
-    """The projection's input topics and the consumer group of a generation that applies each."""
+    """The projection's input topics and the consumer group that applies each (the clock
+    decides only once they all have caught up: `entrypoints/loops.py`)."""
     return {
         SCORED.name: group,
         CONFIG.name: f"{group}-config",
@@ -165,9 +166,12 @@ def build_consumers(
     async def positions() -> dict[tuple[str, int], int]:
         return await tracked_positions(runtime.pool, runtime.schema)
 
-    catch_up = CatchUp(settings.kafka_bootstrap_servers, [t.name for t in INPUTS], positions)
+    catch_up = CatchUp(settings.kafka_bootstrap_servers, groups, f"{SERVICE}-clock", positions)
     escalation = every(
-        settings.tick_seconds, "escalation", escalation_step(runtime, clock, catch_up)
+        settings.tick_seconds,
+        "escalation",
+        escalation_step(runtime, clock, catch_up),
+        stop=catch_up.close,
     )
     return Consumers(broker, loops=[p.upkeep for p in built], live_loops=[escalation])
 

@@ -27,17 +27,26 @@ Clock = Callable[[], datetime]
 
 
 def every(
-    seconds: float, name: str, step: Callable[[], Awaitable[None]]
+    seconds: float,
+    name: str,
+    step: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[], Coroutine[Any, Any, None]]:
+    """`stop`: releases what the steps hold, when the loop is cancelled."""
+
     async def loop() -> None:
-        while True:
-            try:
-                await step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s failed; retrying", name)
-            await asyncio.sleep(seconds)
+        try:
+            while True:
+                try:
+                    await step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s failed; retrying", name)
+                await asyncio.sleep(seconds)
+        finally:
+            if stop is not None:
+                await stop()
 
     return loop
 
