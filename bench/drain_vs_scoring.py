@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -141,10 +142,9 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
             f"COPY {raw_pg['copy']['passes_rows_per_s']} rows/s",
             file=sys.stderr,
         )
-    paces = [
-        Pace(f"{args.latency_rate:g}/s", args.latency_rate, args.latency_seconds),
-        Pace("1/2 max", scoring.from_ready.rate / 2, args.latency_seconds),
-    ]
+    paces = [Pace(f"{args.latency_rate:g}/s", args.latency_rate, args.latency_seconds)]
+    if math.isfinite(scoring.from_ready.rate) and scoring.from_ready.rate >= 2:
+        paces.append(Pace("1/2 max", scoring.from_ready.rate / 2, args.latency_seconds))
     latencies = (
         await live_latency(
             stack, args.events, args.batch, paces, args.seed, meter, log_path, deadline
@@ -239,7 +239,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=50_000, help="events to pre-fill")
     parser.add_argument("--partitions", type=int, default=12, help="partitions of the topic")
     parser.add_argument("--batch", type=int, default=500, help="ALLIANCE_SCORING_BATCH")
-    parser.add_argument("--timeout", type=float, default=600, help="whole run, seconds")
+    parser.add_argument("--timeout", type=float, default=900, help="whole run, seconds")
     parser.add_argument("--seed", type=int, default=1, help="workload random seed")
     parser.add_argument(
         "--drain-passes", type=int, default=3, help="drain passes each; the median is reported"
