@@ -13,8 +13,8 @@ then:
    getmany(max_records=500), raw bytes; then a second pass that validates each record with
    pydantic (`TypeAdapter(ResponseSubmitted).validate_json`);
 3. scoring: the real scoring service as a separate OS process (`python -m alliance_scoring`),
-   timed from process start and from /readyz = 200 until the live generation's
-   `processed_event` holds N rows (polled every 0.25 s), then stopped with SIGTERM;
+   timed from process start and from /readyz = 200 until the live generation's tracked
+   positions cover the N events (polled every 0.25 s), then stopped with SIGTERM;
 4. rebuild: scoring started again (its live generation, idle) and `alliance rebuild scoring
    --wait` timed until the new generation, built beside it from the same topic, goes live;
 5. raw PostgreSQL: the rows of that generation written again by asyncpg `executemany` upserts

@@ -75,7 +75,8 @@ async def scoring_slot(pool: asyncpg.Pool) -> str | None:
     return f"scoring_{slot}" if slot else None
 
 
-async def processed(pool: asyncpg.Pool, table: str = "processed_event") -> int:
+async def processed(pool: asyncpg.Pool, table: str) -> int:
+    """Rows of a table of the live generation."""
     schema = await scoring_slot(pool)
     if schema is None:
         return 0
@@ -104,11 +105,14 @@ async def consumed(pool: asyncpg.Pool) -> int:
 
 async def transaction_stats(pool: asyncpg.Pool) -> dict[str, Any]:
     """processed_at defaults to now(), the start time of the transaction that claimed the event:
-    one distinct value per scoring batch transaction."""
-    rows = await pool.fetch(
-        f"SELECT processed_at, count(*) AS n FROM {await scoring_slot(pool)}.processed_event "
-        "GROUP BY processed_at ORDER BY processed_at"
-    )
+    one distinct value per scoring batch transaction (none if scoring keeps no such rows)."""
+    try:
+        rows = await pool.fetch(
+            f"SELECT processed_at, count(*) AS n FROM {await scoring_slot(pool)}.processed_event "
+            "GROUP BY processed_at ORDER BY processed_at"
+        )
+    except asyncpg.UndefinedTableError:
+        rows = []
     sizes = [int(r["n"]) for r in rows]
     starts = [r["processed_at"] for r in rows]
     gaps_ms = sorted((b - a).total_seconds() * 1000 for a, b in itertools.pairwise(starts))
@@ -187,12 +191,12 @@ async def score_all(
                 await asyncio.sleep(0.05)
             ready["at"] = time.perf_counter() - t0
             ready["cpu"] = meter.snapshot()
-            ready["count"] = await processed(pool)
+            ready["count"] = await consumed(pool)
 
         ready_task = asyncio.create_task(wait_ready())
         samples: list[tuple[float, int]] = []
         while True:
-            count = await processed(pool)
+            count = await consumed(pool)
             samples.append((time.perf_counter() - t0, count))
             if count >= n:
                 break
