@@ -13,12 +13,17 @@ then:
    getmany(max_records=500), raw bytes; then a second pass that validates each record with
    pydantic (`TypeAdapter(ResponseSubmitted).validate_json`);
 3. scoring: the real scoring service as a separate OS process (`python -m alliance_scoring`),
-   timed from process start and from /readyz = 200 until the live generation's
-   `processed_event` holds N rows (polled every 0.25 s), then stopped with SIGTERM;
+   timed from process start and from /readyz = 200 until the live generation's tracked
+   positions cover the N events (polled every 0.25 s), then stopped with SIGTERM;
 4. rebuild: scoring started again (its live generation, idle) and `alliance rebuild scoring
-   --wait` timed until the new generation, built beside it from the same topic, goes live.
+   --wait` timed until the new generation, built beside it from the same topic, goes live;
+5. raw PostgreSQL: the rows of that generation written again by asyncpg `executemany` upserts
+   and by COPY, in batches of --batch events, into a scratch schema (bench/pg_anchors.py);
+6. live latency: scoring running and caught up, new events produced open loop at 20/s and at
+   half of the scoring rate from ready, timed to their `response.scored` (bench/live_latency.py).
 
-Prints a table, the ratio raw drain / scoring, and the result as JSON. The stack is always
+Prints a table, the ratio raw drain / scoring, the suite's rows (`comparisons`, `costs`:
+bench/scoring_figures.py), and the result as JSON. The stack is always
 stopped, also on error or timeout. Measures; asserts nothing about speed.
 """
 
@@ -28,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -45,19 +51,13 @@ from pydantic import TypeAdapter
 from alliance_contracts.events import ResponseSubmitted
 from alliance_contracts.topics import DEAD_LETTER, RESPONSES, SCORED
 from alliance_devstack.client import launched_stack
+from bench.live_latency import Pace, live_latency
 from bench.machine import CpuMeter, machine, source_revision
-from bench.measurement import (
-    MAX_RECORDS,
-    Phase,
-    Stack,
-    drain,
-    fill,
-    rebuild_beside_live,
-    score_all,
-    topic_sizes,
-    wait_for_leaders,
-)
+from bench.measurement import MAX_RECORDS, Phase, Stack, drain, fill, topic_sizes, wait_for_leaders
+from bench.pg_anchors import raw_writes
 from bench.report import report
+from bench.scoring_figures import comparisons, costs
+from bench.scoring_process import rebuild_beside_live, score_all, scoring_slot
 from bench.workload import generate_events
 
 
@@ -121,20 +121,54 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
     scoring = await score_all(
         stack, args.events, args.batch, meter, log_path, deadline, args.profile
     )
-    rebuild = await rebuild_beside_live(stack, args.batch, log_path, deadline)
+    rebuild = await rebuild_beside_live(stack, args.batch, meter, log_path, deadline)
     sizes = await topic_sizes(stack.bootstrap, [SCORED.name, DEAD_LETTER.name])
 
-    pg = await asyncpg.connect(stack.database_url)
+    pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=1)
+    assert pool is not None
     try:
-        pg_version = str(await pg.fetchval("SHOW server_version"))
+        pg_version = str(await pool.fetchval("SHOW server_version"))
+        slot = await scoring_slot(pool)
     finally:
-        await pg.close()
+        await pool.close()
+    raw_pg: dict[str, Any] | None = None
+    if args.anchor_passes and slot:
+        raw_pg = await raw_writes(
+            stack.database_url, slot, rebuild.phase.events, args.batch, args.anchor_passes, meter
+        )
+        print(
+            f"[bench] raw PostgreSQL, {raw_pg['rows']} rows: executemany "
+            f"{raw_pg['executemany']['passes_rows_per_s']} rows/s, "
+            f"COPY {raw_pg['copy']['passes_rows_per_s']} rows/s",
+            file=sys.stderr,
+        )
+    paces = [Pace(f"{args.latency_rate:g}/s", args.latency_rate, args.latency_seconds)]
+    if math.isfinite(scoring.from_ready.rate) and scoring.from_ready.rate >= 2:
+        paces.append(Pace("1/2 max", scoring.from_ready.rate / 2, args.latency_seconds))
+    latencies = (
+        await live_latency(
+            stack, args.events, args.batch, paces, args.seed, meter, log_path, deadline
+        )
+        if args.latency_seconds > 0
+        else []
+    )
+    for live in latencies:
+        print(
+            f"[bench] live {live['label']} ({live['rate_per_s']}/s): p50/p95/p99 "
+            f"{live['p50_ms']}/{live['p95_ms']}/{live['p99_ms']} ms, "
+            f"{live['matched']}/{live['sent']} matched",
+            file=sys.stderr,
+        )
 
     phases = [fill_phase, raw, validated, scoring.from_start, scoring.from_ready]
     if scoring.steady:
         phases.append(scoring.steady)
-    phases.append(rebuild)
-    return {
+    phases.append(rebuild.phase)
+    if raw_pg is not None:
+        for method in ("executemany", "copy"):
+            m = raw_pg[method]
+            phases.append(Phase(f"raw pg {method}", rebuild.phase.events, m["seconds"], m["cpu_s"]))
+    result: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine() | {"kafka": stack.kafka_version, "postgresql": pg_version},
         "source": source,
@@ -162,14 +196,42 @@ async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[s
         "drain_passes_events_per_s": drain_passes,
         "ratio_raw_drain_to_scoring_from_ready": round(raw.rate / scoring.from_ready.rate, 1),
         "ratio_raw_drain_to_scoring_from_start": round(raw.rate / scoring.from_start.rate, 1),
-        "ratio_scoring_from_ready_to_rebuild": round(scoring.from_ready.rate / rebuild.rate, 2),
+        "ratio_scoring_from_ready_to_rebuild": round(
+            scoring.from_ready.rate / rebuild.phase.rate, 2
+        ),
         "scoring": {
             k: v
             for k, v in asdict(scoring).items()
             if k not in ("from_start", "from_ready", "steady")
         },
         "topics_after": sizes,
+        "rebuild": {"memory_mib": rebuild.memory_mib, "row_writes": rebuild.row_writes},
+        "raw_postgres": raw_pg,
+        "live_latency": latencies,
     }
+    result["comparisons"] = [
+        c.as_json()
+        for c in comparisons(result, raw.rate, scoring.from_ready.rate, rebuild.phase.rate)
+    ]
+    result["costs"] = [
+        c.as_json()
+        for c in costs(
+            [
+                (
+                    "scoring:live",
+                    args.events - scoring.processed_at_ready,
+                    scoring.cpu_from_ready,
+                    scoring.memory_mib,
+                ),
+                ("scoring:rebuild", rebuild.phase.events, rebuild.phase.cpu_s, rebuild.memory_mib),
+            ]
+            + [
+                (f"scoring:{live['label']}", live["sent"], live["cpu_s"], live["memory_mib"])
+                for live in latencies
+            ]
+        )
+    ]
+    return result
 
 
 def main() -> int:
@@ -177,10 +239,25 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=50_000, help="events to pre-fill")
     parser.add_argument("--partitions", type=int, default=12, help="partitions of the topic")
     parser.add_argument("--batch", type=int, default=500, help="ALLIANCE_SCORING_BATCH")
-    parser.add_argument("--timeout", type=float, default=600, help="whole run, seconds")
+    parser.add_argument("--timeout", type=float, default=900, help="whole run, seconds")
     parser.add_argument("--seed", type=int, default=1, help="workload random seed")
     parser.add_argument(
         "--drain-passes", type=int, default=3, help="drain passes each; the median is reported"
+    )
+    parser.add_argument(
+        "--anchor-passes",
+        type=int,
+        default=3,
+        help="raw PostgreSQL passes each (executemany, COPY); the median is reported; 0: none",
+    )
+    parser.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=20,
+        help="each open-loop live-latency phase, seconds; 0: none",
+    )
+    parser.add_argument(
+        "--latency-rate", type=float, default=20, help="the fixed live rate, events/s"
     )
     parser.add_argument("--json", type=Path, help="also write the result JSON to this file")
     parser.add_argument("--scoring-log", type=Path, help="where scoring's log goes")
@@ -196,6 +273,10 @@ def main() -> int:
         parser.error("--events must be 1..2000000 and --partitions 1..256")
     if not 1 <= args.drain_passes <= 20:
         parser.error("--drain-passes must be 1..20")
+    if not 0 <= args.anchor_passes <= 20 or not 0 <= args.latency_seconds <= 600:
+        parser.error("--anchor-passes must be 0..20 and --latency-seconds 0..600")
+    if not 0 < args.latency_rate <= 10_000:
+        parser.error("--latency-rate must be above 0 and at most 10000")
 
     deadline = time.monotonic() + args.timeout
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.comparison import Comparison, Cost, table
+
 
 def report(result: dict[str, Any]) -> str:
     m, c = result["machine"], result["config"]
@@ -43,4 +45,28 @@ def report(result: dict[str, Any]) -> str:
         f"scoring log levels: {s['log_levels']}",
     ]
     lines += [f"  {w}" for w in s["log_warnings"]]
-    return "\n".join(lines)
+    rebuild = result["rebuild"]
+    lines += [
+        f"scoring memory MiB at the end: live {s['memory_mib']}, rebuild {rebuild['memory_mib']}",
+        f"rows written (inserts + updates + deletes, PostgreSQL's statistics): live "
+        f"{sum(s['row_writes'].values())} {s['row_writes']}; rebuild "
+        f"{sum(rebuild['row_writes'].values())}",
+    ]
+    if raw := result.get("raw_postgres"):
+        lines.append(
+            f"raw PostgreSQL, the generation's {raw['rows']} rows in {raw['transactions']} "
+            f"transactions {raw['rows_per_table']}: executemany "
+            f"{raw['executemany']['rows_per_s']:,} rows/s "
+            f"(passes {raw['executemany']['passes_rows_per_s']}), "
+            f"COPY {raw['copy']['rows_per_s']:,} rows/s (passes {raw['copy']['passes_rows_per_s']})"
+        )
+    for live in result.get("live_latency", []):
+        lines.append(
+            f"live {live['label']} ({live['rate_per_s']}/s open loop, {live['sent']} sent, "
+            f"{live['matched']} matched): produce→scored ms p50 {live['p50_ms']} / p95 "
+            f"{live['p95_ms']} / p99 {live['p99_ms']} / max {live['max_ms']}; sender behind at "
+            f"most {live['sender_behind_ms_max']} ms"
+        )
+    rows = [Comparison.from_json(c) for c in result.get("comparisons", [])]
+    costs = [Cost(**c) for c in result.get("costs", [])]
+    return "\n".join([*lines, "", table(rows, costs)])

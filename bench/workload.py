@@ -38,14 +38,17 @@ class Case:
         return out
 
 
-def generate_events(n: int, seed: int) -> tuple[list[ResponseSubmitted], int]:
+def generate_events(
+    n: int, seed: int, case_prefix: str = "case"
+) -> tuple[list[ResponseSubmitted], int]:
     """N valid events over N/10 cases, session after session (so each case's events are in
-    session order); returns the events and the number of cases."""
+    session order); returns the events and the number of cases. Another `case_prefix` gives
+    new cases (the live-latency phases add them beside the pre-filled ones)."""
     rng = random.Random(seed)
     cases = [
         Case(
             clinic_id=f"clinic-{i % 20:02d}",
-            case_id=f"case-{i:06d}",
+            case_id=f"{case_prefix}-{i:06d}",
             therapist_id=f"th-{i % 20:02d}-{rng.randrange(8)}",
             child=rng.random() < 0.3,
         )
