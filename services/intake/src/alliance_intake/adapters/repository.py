@@ -66,6 +66,7 @@ async def record_submission(
     atomic then, and committed when it returns)."""
     event = accepted.event
     topic, outbox_key, _, value, headers = message.row()
+    stored_event = value.decode()  # the event as published, serialised once
     for _ in range(RECORD_ATTEMPTS):
         row = await conn.fetchrow(
             RECORD_SUBMISSION,
@@ -74,7 +75,7 @@ async def record_submission(
             event.event_id,
             event.case_id,
             accepted.fingerprint,
-            event.model_dump_json(),
+            stored_event,
             topic,
             outbox_key,
             value,

@@ -62,6 +62,9 @@ def server_options(settings: IntakeSettings) -> dict[str, Any]:
         "log_config": None,  # our JSON logging
         "access_log": False,  # request lines would carry ids into logs
         "timeout_graceful_shutdown": 10,
+        # A worker imports the whole service before it can answer the supervisor's ping; on a
+        # busy machine that takes longer than uvicorn's 5 s, and it would be killed in a loop.
+        "timeout_worker_healthcheck": 60,
     }
 
 
