@@ -58,3 +58,19 @@ async def test_an_oversize_request_head_is_refused(services: dict[str, ServicePr
         writer.close()
     status = int(status_line.split()[1])
     assert status in (400, 414, 431), status_line
+
+
+async def test_an_oversize_request_head_is_refused_by_intakes_httptools(
+    services: dict[str, ServiceProcess],
+) -> None:
+    """Intake runs httptools, which has no bound of its own (`BoundedHeadProtocol`): 431."""
+    url = httpx.URL(services["intake"].url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        pad = "x" * (256 * 1024)
+        writer.write(f"GET /healthz HTTP/1.1\r\nhost: {url.host}\r\nx-pad: {pad}\r\n\r\n".encode())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+    assert int(status_line.split()[1]) == 431, status_line

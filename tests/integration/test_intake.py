@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -316,3 +317,59 @@ async def test_case_demographics_are_published_on_the_cases_partition(
         "set_by": "ehr-test",
     }
     assert dict(record.headers)["event_type"] == b"case.demographics.set"
+
+
+async def test_a_worker_with_a_stale_configuration_hint_stamps_the_latest_version(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """Two worker processes of one intake: one changes the clinic's configuration, the other,
+    whose hint still says version 0, stamps its next response with version 1 (decision 0017)."""
+    clinic, case = ids("clinic"), ids("case")
+    async with (
+        serving(create_app(settings(stack))) as admin_worker,
+        serving(create_app(settings(stack))) as other_worker,
+    ):
+        for client in (admin_worker, other_worker):
+            client.headers.update(clinic_system([clinic]))
+        before = await other_worker.post("/v1/responses", json=response_body(clinic, case, 1, 9))
+        change = {"overrides": {}, "idempotency_key": f"config-{clinic}"}
+        configured = await admin_worker.patch(f"/v1/clinics/{clinic}/configuration", json=change)
+        after = await other_worker.post("/v1/responses", json=response_body(clinic, case, 2, 9))
+    assert (before.status_code, configured.status_code, after.status_code) == (202, 202, 202)
+    stamps = await pg.fetch(
+        "SELECT (event->>'config_version')::int AS version FROM intake.submission "
+        "WHERE case_id = $1 ORDER BY (event->'payload'->>'session_number')::int",
+        case,
+    )
+    assert [r["version"] for r in stamps] == [0, 1]
+
+
+async def test_concurrent_repeats_of_a_key_store_one_submission_and_one_outbox_row(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """The one-statement submit under a race: each repeat waits for the first to commit and
+    answers with its event id."""
+    clinic, case = ids("clinic"), ids("case")
+    body = response_body(clinic, case, 1, 9)
+    async with serving(create_app(settings(stack))) as client:
+        client.headers.update(clinic_system([clinic]))
+        answers = await asyncio.gather(
+            *(client.post("/v1/responses", json=body) for _ in range(12))
+        )
+        assert {a.status_code for a in answers} == {202}
+        receipts = [a.json() for a in answers]
+        assert len({r["event_id"] for r in receipts}) == 1
+        assert sorted(r["duplicate"] for r in receipts) == [False] + [True] * 11
+        [event_id] = {uuid.UUID(r["event_id"]) for r in receipts}
+        stored = await pg.fetchval(
+            "SELECT count(*) FROM intake.submission WHERE case_id = $1", case
+        )
+        assert stored == 1
+
+        async def published() -> list[Record]:
+            return of_case(await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name), case)
+
+        await eventually(published, within=30)
+        await asyncio.sleep(1)  # a second outbox row would be published by now
+        records = of_case(await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name), case)
+    assert [json.loads(r.value)["event_id"] for r in records] == [str(event_id)]

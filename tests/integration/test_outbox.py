@@ -19,7 +19,7 @@ from alliance_intake.entrypoints.http import create_app as intake_app
 from alliance_intake.settings import IntakeSettings
 from alliance_platform.db import create_schema
 from alliance_platform.outbox import plumbing_tables
-from alliance_platform.outbox_relay import OutboxRelay, RelayStalled
+from alliance_platform.outbox_relay import RELAY_LOCK, OutboxRelay, RelayStalled
 from alliance_scoring.entrypoints.app import create_app as scoring_app
 from alliance_scoring.settings import ScoringSettings
 from tests.conftest import eventually
@@ -188,3 +188,22 @@ async def test_a_kafka_that_is_down_parks_nothing(pg: asyncpg.Pool, scratch_outb
     kept = await pg.fetch(f"SELECT id FROM {schema}.outbox ORDER BY id")
     assert [r["id"] for r in kept] == rows
     assert relay.parked_total == 0
+
+
+async def test_one_relay_publishes_an_outbox_at_a_time(
+    stack: Endpoints, pg: asyncpg.Pool, scratch_outbox: str
+) -> None:
+    """Several worker processes each run a relay over one outbox: a round finds nothing while
+    another relay's round holds the outbox, so no relay takes rows behind another's."""
+    schema = scratch_outbox
+    row = await insert_row(pg, schema, RESPONSES.name, "k", b"one")
+    relay = OutboxRelay(pg, schema, stack.kafka_bootstrap_servers, "relay-test")
+    try:
+        async with pg.acquire() as other, other.transaction():
+            assert await other.fetchval(RELAY_LOCK, schema)  # another relay's round
+            assert await relay.publish_pending() == 0
+            assert await pg.fetchval(f"SELECT count(*) FROM {schema}.outbox") == 1
+        assert await relay.publish_pending() == 1
+    finally:
+        await relay.stop()
+    assert await pg.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE id = $1", row) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -13,27 +14,28 @@ from alliance_contracts.events import (
     ResponseAmended,
     ResponseSubmitted,
 )
-from alliance_intake.application.ports import CurrentConfiguration, Recorded
+from alliance_intake.application.ports import CurrentConfiguration, Recorded, StaleConfiguration
 from alliance_intake.domain.correction import Correction, ResponseRecord
 from alliance_intake.domain.submission import Accepted
-from tests.unit.fakes.platform import FakeUnitOfWork
+from alliance_platform.outbox import OutboxMessage
+from tests.unit.fakes.platform import FakeOutbox, FakeUnitOfWork
 
 
 @dataclass
 class FakeSubmissions:
+    outbox: Callable[[], FakeOutbox]  # the unit of work's, as it is now
     recorded_by_key: dict[tuple[str, str], Recorded] = field(default_factory=dict)
     events: list[EventEnvelope] = field(default_factory=list)
 
-    async def add(self, clinic_id: str, key: str, accepted: Accepted) -> bool:
-        if (clinic_id, key) in self.recorded_by_key:
-            return False
-        self.recorded_by_key[(clinic_id, key)] = Recorded(
-            accepted.event.event_id, accepted.fingerprint
-        )
-        self.events.append(accepted.event)
-        return True
-
-    async def recorded(self, clinic_id: str, key: str) -> Recorded:
+    async def record(
+        self, clinic_id: str, key: str, accepted: Accepted, message: OutboxMessage
+    ) -> Recorded:
+        if (clinic_id, key) not in self.recorded_by_key:
+            self.recorded_by_key[(clinic_id, key)] = Recorded(
+                accepted.event.event_id, accepted.fingerprint
+            )
+            self.events.append(accepted.event)
+            await self.outbox().add([message])
         return self.recorded_by_key[(clinic_id, key)]
 
 
@@ -117,9 +119,28 @@ class FakeIntakeUnitOfWork(FakeUnitOfWork):
 
     def __init__(self) -> None:
         super().__init__()
-        self.submissions = FakeSubmissions()
+        self.submissions = FakeSubmissions(lambda: self.outbox)
         self.configurations = FakeClinicConfigurations()
         self.corrections = FakeCorrections()
+
+    async def record_alone(
+        self,
+        clinic_id: str,
+        key: str,
+        accepted: Accepted,
+        message: OutboxMessage,
+        config_version: int | None,
+    ) -> Recorded | StaleConfiguration:
+        """A transaction of its own, committed when it recorded something."""
+        async with self:
+            latest = (await self.configurations.current(clinic_id)).version
+            stored = self.submissions.recorded_by_key.get((clinic_id, key))
+            if stored is None and config_version is not None and config_version != latest:
+                return StaleConfiguration(latest)
+            found = await self.submissions.record(clinic_id, key, accepted, message)
+            if found.event_id == accepted.event.event_id:
+                await self.commit()
+            return found
 
     @property
     def responses(self) -> FakeResponseRecords:

@@ -1,5 +1,5 @@
-from alliance_intake.entrypoints.http import create_app
+from alliance_intake.entrypoints.server import run
 from alliance_intake.settings import IntakeSettings
-from alliance_platform.service import serve
 
-serve("intake", create_app, IntakeSettings())
+if __name__ == "__main__":  # not in the worker processes, which import this module again
+    run(IntakeSettings())

@@ -24,11 +24,26 @@ def sqlalchemy_url(database_url: str) -> str:
     return f"postgresql+asyncpg://{rest}"
 
 
+async def _rollback_only(conn: asyncpg.Connection) -> None:
+    """Nothing: asyncpg has already rolled back a transaction left open (`Connection._reset`)."""
+
+
 async def create_pool(
-    database_url: str, size: int, *, read_only: bool = False, search_path: str | None = None
+    database_url: str,
+    size: int,
+    *,
+    read_only: bool = False,
+    search_path: str | None = None,
+    session_state: bool = True,
 ) -> asyncpg.Pool:
     """`search_path`: the schema unqualified table names resolve to (a projection generation's
-    slot, see `alliance_platform.projector`)."""
+    slot, see `alliance_platform.projector`).
+
+    `session_state=False` drops the round trip asyncpg makes on every release to reset a
+    session (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL). Only for a pool whose users
+    leave nothing in the session: locks and settings scoped to the transaction (`_xact_` locks,
+    `SET LOCAL`), no LISTEN, no cursors WITH HOLD; the server settings here are set when the
+    connection opens and outlive a reset anyway. An open transaction is still rolled back."""
     settings = {"application_name": "alliance", "timezone": "UTC"}
     if search_path is not None:
         settings["search_path"] = f'"{search_path}"'
@@ -36,7 +51,12 @@ async def create_pool(
         # The gateway writes nothing but events: its sessions refuse writes outright.
         settings["default_transaction_read_only"] = "on"
     pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=size, server_settings=settings, command_timeout=30
+        database_url,
+        min_size=1,
+        max_size=size,
+        server_settings=settings,
+        command_timeout=30,
+        reset=None if session_state else _rollback_only,
     )
     assert pool is not None
     return pool

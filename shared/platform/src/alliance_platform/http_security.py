@@ -164,11 +164,12 @@ _bearer_scheme = HTTPBearer(
 )
 
 
-def principal(
+async def principal(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer_scheme)],
 ) -> Principal:
-    """The authenticated caller (FastAPI dependency)."""
+    """The authenticated caller (FastAPI dependency; async, or FastAPI would run it in a
+    thread for every request)."""
     found = getattr(request.state, "principal", None)
     if found is None:  # a route outside the middleware's reach: fail closed
         raise HTTPException(401, "invalid or missing bearer token", {"WWW-Authenticate": "Bearer"})

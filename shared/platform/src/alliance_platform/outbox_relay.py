@@ -44,6 +44,8 @@ ROW_FAULTS: tuple[type[KafkaError], ...] = (
     InvalidTopicError,
 )
 SEND_TIMEOUT_S = 30.0
+# The two-key form: a lock space of its own, apart from the one-key locks the services take.
+RELAY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay'), hashtext($1))"
 
 
 def is_row_fault(error: BaseException) -> bool:
@@ -210,6 +212,11 @@ class OutboxRelay:
         the outbox (published or parked); raises RelayStalled, after committing what was
         published, when some rows must wait for Kafka."""
         async with self.pool.acquire() as conn, conn.transaction():
+            # One relay at a time per outbox (several worker processes each run one): rows
+            # taken past another's locked ones could overtake them on their key. The other
+            # relays find nothing to do; the one publishing goes on while rows keep coming.
+            if not await conn.fetchval(RELAY_LOCK, self.schema):
+                return 0
             records = await conn.fetch(
                 f"SELECT id, topic, key, value, headers FROM {self.schema}.outbox "
                 "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",

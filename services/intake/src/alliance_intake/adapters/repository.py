@@ -12,41 +12,94 @@ from pydantic import Field, TypeAdapter
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
 from alliance_contracts.events import ClinicConfigured, ResponseAmended, ResponseSubmitted
 from alliance_intake.adapters.tables import SCHEMA
-from alliance_intake.application.ports import CurrentConfiguration, Recorded
+from alliance_intake.application.ports import (
+    CurrentConfiguration,
+    Recorded,
+    StaleConfiguration,
+)
 from alliance_intake.domain.correction import Correction, ResponseRecord
 from alliance_intake.domain.submission import Accepted
-from alliance_platform.outbox import Connection
+from alliance_platform.outbox import Connection, OutboxMessage
+
+# One statement, one round trip (decision 0017): the submission and its outbox row are written
+# together, or nothing is, and it answers with what the key holds now. The event id it returns is
+# the one offered when this statement stored it. `$11` (the configuration version the event is
+# stamped with; NULL: not checked) must be the clinic's latest, or nothing is written and the
+# latest is returned so the caller can stamp again. A key another transaction stored after this
+# statement's snapshot leaves both `stored` and `earlier` empty (ON CONFLICT waited for it, the
+# snapshot cannot see it): the statement is run again, with a fresh snapshot.
+RECORD_SUBMISSION = f"""
+WITH latest AS (
+    SELECT coalesce(max(version), 0) AS version FROM {SCHEMA}.clinic_config WHERE clinic_id = $1
+), earlier AS (
+    SELECT event_id, fingerprint FROM {SCHEMA}.submission
+    WHERE clinic_id = $1 AND idempotency_key = $2
+), stored AS (
+    INSERT INTO {SCHEMA}.submission
+        (event_id, clinic_id, case_id, idempotency_key, fingerprint, event)
+    SELECT $3, $1, $4, $2, $5, $6::jsonb
+    WHERE NOT EXISTS (SELECT FROM earlier)
+        AND ($11::int IS NULL OR $11::int = (SELECT version FROM latest))
+    ON CONFLICT (clinic_id, idempotency_key) DO NOTHING
+    RETURNING event_id, fingerprint
+), outboxed AS (
+    INSERT INTO {SCHEMA}.outbox (topic, key, event_id, value, headers)
+    SELECT $7, $8, event_id, $9, $10::jsonb FROM stored
+)
+SELECT coalesce((SELECT event_id FROM stored), (SELECT event_id FROM earlier)) AS event_id,
+    coalesce((SELECT fingerprint FROM stored), (SELECT fingerprint FROM earlier)) AS fingerprint,
+    (SELECT version FROM latest) AS latest
+"""
+# A concurrent writer can hide a key from one snapshot at most once per commit it waits for.
+RECORD_ATTEMPTS = 5
+
+
+async def record_submission(
+    conn: Connection,
+    clinic_id: str,
+    key: str,
+    accepted: Accepted,
+    message: OutboxMessage,
+    config_version: int | None = None,
+) -> Recorded | StaleConfiguration:
+    """`Submissions.record` in one statement: in the caller's transaction, or alone (it is
+    atomic then, and committed when it returns)."""
+    event = accepted.event
+    topic, outbox_key, _, value, headers = message.row()
+    stored_event = value.decode()  # the event as published, serialised once
+    for _ in range(RECORD_ATTEMPTS):
+        row = await conn.fetchrow(
+            RECORD_SUBMISSION,
+            clinic_id,
+            key,
+            event.event_id,
+            event.case_id,
+            accepted.fingerprint,
+            stored_event,
+            topic,
+            outbox_key,
+            value,
+            headers,
+            config_version,
+        )
+        assert row is not None
+        if row["event_id"] is not None:
+            return Recorded(row["event_id"], row["fingerprint"])
+        if config_version is not None and row["latest"] != config_version:
+            return StaleConfiguration(row["latest"])
+    raise RuntimeError(f"submission not recorded after {RECORD_ATTEMPTS} attempts")
 
 
 class PostgresSubmissions:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    async def add(self, clinic_id: str, key: str, accepted: Accepted) -> bool:
-        event = accepted.event
-        inserted = await self.conn.fetchval(
-            f"INSERT INTO {SCHEMA}.submission "
-            "(event_id, clinic_id, case_id, idempotency_key, fingerprint, event) "
-            "VALUES ($1, $2, $3, $4, $5, $6::jsonb) "
-            "ON CONFLICT (clinic_id, idempotency_key) DO NOTHING RETURNING event_id",
-            event.event_id,
-            clinic_id,
-            event.case_id,
-            key,
-            accepted.fingerprint,
-            event.model_dump_json(),
-        )
-        return inserted is not None
-
-    async def recorded(self, clinic_id: str, key: str) -> Recorded:
-        original = await self.conn.fetchrow(
-            f"SELECT event_id, fingerprint FROM {SCHEMA}.submission "
-            "WHERE clinic_id = $1 AND idempotency_key = $2",
-            clinic_id,
-            key,
-        )
-        assert original is not None
-        return Recorded(original["event_id"], original["fingerprint"])
+    async def record(
+        self, clinic_id: str, key: str, accepted: Accepted, message: OutboxMessage
+    ) -> Recorded:
+        recorded = await record_submission(self.conn, clinic_id, key, accepted, message)
+        assert isinstance(recorded, Recorded)  # no version to check: never stale
+        return recorded
 
 
 async def current_configuration(conn: Connection, clinic_id: str) -> CurrentConfiguration:

@@ -11,6 +11,7 @@ from alliance_contracts.clinical_config import ClinicalConfig
 from alliance_contracts.events import ClinicConfigured
 from alliance_intake.domain.correction import Correction, ResponseRecord
 from alliance_intake.domain.submission import Accepted
+from alliance_platform.outbox import OutboxMessage
 from alliance_platform.unit_of_work import Outbox, UnitOfWork
 
 
@@ -19,6 +20,13 @@ class Recorded(NamedTuple):
 
     event_id: uuid.UUID
     fingerprint: str
+
+
+class StaleConfiguration(NamedTuple):
+    """Nothing was recorded: the event was stamped with a configuration version that is no
+    longer the clinic's latest (`latest` is)."""
+
+    latest: int
 
 
 class CurrentConfiguration(NamedTuple):
@@ -32,11 +40,13 @@ class CurrentConfiguration(NamedTuple):
 class Submissions(Protocol):
     """Every accepted submission, one per (clinic, idempotency key)."""
 
-    async def add(self, clinic_id: str, key: str, accepted: Accepted) -> bool:
-        """Records it unless the clinic used the key before (False then, and nothing changes)."""
+    async def record(
+        self, clinic_id: str, key: str, accepted: Accepted, message: OutboxMessage
+    ) -> Recorded:
+        """Records it with its outbox row unless the clinic used the key before (then nothing
+        changes). Returns what the key holds now: this submission's event id when it was
+        recorded, else the earlier one's with its fingerprint."""
         ...
-
-    async def recorded(self, clinic_id: str, key: str) -> Recorded: ...
 
 
 class ResponseRecords(Protocol):
@@ -86,3 +96,17 @@ class IntakeUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    async def record_alone(
+        self,
+        clinic_id: str,
+        key: str,
+        accepted: Accepted,
+        message: OutboxMessage,
+        config_version: int | None,
+    ) -> Recorded | StaleConfiguration:
+        """`submissions.record` as a transaction of its own, used outside `async with` (over
+        PostgreSQL one atomic statement, committed when it returns: decision 0017). Records
+        nothing and returns StaleConfiguration when `config_version`, the version the event is
+        stamped with, is not the clinic's latest (None: an event without one, not checked)."""
+        ...

@@ -1,6 +1,7 @@
 """Use cases: accept a questionnaire response, an episode ending, a configuration change, a
 staff change, a case assignment or a case's demographics. Each is one transaction (see
-`ports.IntakeUnitOfWork`): the submission and its outbox row, idempotent per clinic and key."""
+`ports.IntakeUnitOfWork`): the submission and its outbox row, idempotent per clinic and key;
+all but a configuration change are one statement (`record_alone`, decision 0017)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime
 from alliance_contracts.events import ClinicConfigured
 from alliance_contracts.instruments import RuleBroken, Violation
 from alliance_contracts.topics import CONFIG, RESPONSES, TopicSpec
-from alliance_intake.application.ports import IntakeUnitOfWork
+from alliance_intake.application.ports import IntakeUnitOfWork, Recorded, StaleConfiguration
 from alliance_intake.domain.configuration import (
     ChangeConfiguration,
     configured_event,
@@ -35,6 +36,26 @@ from alliance_intake.domain.submission import (
 )
 from alliance_platform.outbox import OutboxMessage
 
+# A clinic's configuration changes rarely; a response restamped this often met that many changes
+# committed while it was being recorded.
+STAMP_ATTEMPTS = 5
+
+
+class LatestVersions:
+    """Each clinic's latest configuration version as this process last saw it (0 when unseen):
+    only a hint. A response is stamped with it and recorded only if it is still the latest
+    (`record_alone` checks it in the same statement), so a stale hint costs one more statement
+    and never stamps an older version (decision 0017)."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, int] = {}
+
+    def of(self, clinic_id: str) -> int:
+        return self._versions.get(clinic_id, 0)
+
+    def saw(self, clinic_id: str, version: int) -> None:
+        self._versions[clinic_id] = version
+
 
 class Rejected(RuleBroken):
     def __init__(self, violations: list[Violation]) -> None:
@@ -47,18 +68,28 @@ async def submit_response(
     submission: SubmitResponse,
     now: Callable[[], datetime],
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+    versions: LatestVersions | None = None,
 ) -> SubmissionReceipt:
+    """`versions`: the process's hint of each clinic's latest configuration version."""
     recorded_at = now()
     violations = check_submission(submission, recorded_at)
     if violations:
         raise Rejected(violations)
-    async with uow:
+    versions = versions or LatestVersions()
+    clinic_id, event_id = submission.clinic_id, new_id()
+    for _ in range(STAMP_ATTEMPTS):
         # Stamped with the clinic's latest version: scoring applies the one in force.
-        current = await uow.configurations.current(submission.clinic_id)
-        accepted = to_event(submission, new_id(), recorded_at, current.version)
-        receipt = await record(uow, submission.clinic_id, submission.idempotency_key, accepted)
-        await uow.commit()
-    return receipt
+        version = versions.of(clinic_id)
+        accepted = to_event(submission, event_id, recorded_at, version)
+        message = OutboxMessage(RESPONSES, accepted.event)
+        found = await uow.record_alone(
+            clinic_id, submission.idempotency_key, accepted, message, version
+        )
+        if isinstance(found, StaleConfiguration):
+            versions.saw(clinic_id, found.latest)
+            continue
+        return receipt(submission.idempotency_key, accepted, found)
+    raise RuntimeError(f"configuration kept changing: not recorded after {STAMP_ATTEMPTS} tries")
 
 
 async def record_episode_ending(
@@ -81,10 +112,11 @@ async def configure_clinic(
     change: ChangeConfiguration,
     now: Callable[[], datetime],
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+    versions: LatestVersions | None = None,
 ) -> SubmissionReceipt:
     """Records the clinic's next configuration version, built from the current one under the
     clinic's lock so versions are gapless. Invalid overrides raise pydantic.ValidationError,
-    which names the field."""
+    which names the field. `versions` learns the new version once it is committed."""
     recorded_at = now()
     async with uow:
         await uow.configurations.lock(clinic_id)
@@ -100,6 +132,8 @@ async def configure_clinic(
             assert isinstance(accepted.event, ClinicConfigured)
             await uow.configurations.add(accepted.event)
         await uow.commit()
+    if versions is not None and not receipt.duplicate:
+        versions.saw(clinic_id, current.version + 1)
     return receipt
 
 
@@ -153,11 +187,12 @@ async def accept(
     accepted: Accepted,
     topic: TopicSpec = RESPONSES,
 ) -> SubmissionReceipt:
-    """`record` in a transaction of its own."""
-    async with uow:
-        receipt = await record(uow, clinic_id, key, accepted, topic)
-        await uow.commit()
-    return receipt
+    """`record` as a transaction of its own (one statement: `record_alone`), for events that
+    carry no configuration version."""
+    message = OutboxMessage(topic, accepted.event)
+    found = await uow.record_alone(clinic_id, key, accepted, message, config_version=None)
+    assert isinstance(found, Recorded)  # no version to check: never stale
+    return receipt(key, accepted, found)
 
 
 async def record(
@@ -171,11 +206,14 @@ async def record(
     returns the original event id, other content under the same key conflicts. Case
     submissions (responses, endings) go on the responses topic; clinic events (configuration,
     roster, assignments) on the config topic, ordered per clinic."""
-    event = accepted.event
-    if await uow.submissions.add(clinic_id, key, accepted):
-        await uow.outbox.add([OutboxMessage(topic, event)])
-        return SubmissionReceipt(event_id=event.event_id, duplicate=False)
-    original = await uow.submissions.recorded(clinic_id, key)
-    if original.fingerprint != accepted.fingerprint:
+    message = OutboxMessage(topic, accepted.event)
+    return receipt(key, accepted, await uow.submissions.record(clinic_id, key, accepted, message))
+
+
+def receipt(key: str, accepted: Accepted, found: Recorded) -> SubmissionReceipt:
+    """The answer, given what the key holds after recording `accepted` under it."""
+    if found.event_id == accepted.event.event_id:  # a fresh id: this call recorded it
+        return SubmissionReceipt(event_id=found.event_id, duplicate=False)
+    if found.fingerprint != accepted.fingerprint:
         raise IdempotencyConflict(key)
-    return SubmissionReceipt(event_id=original.event_id, duplicate=True)
+    return SubmissionReceipt(event_id=found.event_id, duplicate=True)

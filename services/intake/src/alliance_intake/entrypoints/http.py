@@ -35,6 +35,7 @@ from alliance_intake.adapters.unit_of_work import PostgresIntakeUnitOfWork
 from alliance_intake.application.commands import GATEWAY_KEY_PREFIX, apply_commands
 from alliance_intake.application.ports import IntakeUnitOfWork
 from alliance_intake.application.submit import (
+    LatestVersions,
     Rejected,
     assign_case,
     change_staff,
@@ -127,13 +128,16 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     verifier = TokenVerifier(settings.tokens())
     runtime = Runtime()
+    versions = LatestVersions()  # this process's hint; each submission's statement checks it
 
     broker = build_broker(settings, runtime, utc_now)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await require_at_head(settings.database_url, MIGRATIONS)  # no DDL here: migrations
-        pool = await create_pool(settings.database_url, settings.db_pool_size)
+        # No session reset on release: intake's statements leave nothing in a session (its one
+        # lock is a transaction's, `pg_advisory_xact_lock`; no SET, LISTEN or held cursors).
+        pool = await create_pool(settings.database_url, settings.db_pool_size, session_state=False)
         relay = OutboxRelay(
             pool,
             SCHEMA,
@@ -192,7 +196,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         require_write(caller, submission.clinic_id, Scope.RESPONSES_WRITE, "body")
         return await accept(
             submission.idempotency_key,
-            lambda uow: submit_response(uow, submission, utc_now),
+            lambda uow: submit_response(uow, submission, utc_now, versions=versions),
         )
 
     app.include_router(corrections_router(runtime))
@@ -233,7 +237,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         try:
             return await accept(
                 change.idempotency_key,
-                lambda uow: configure_clinic(uow, clinic_id, change, utc_now),
+                lambda uow: configure_clinic(uow, clinic_id, change, utc_now, versions=versions),
             )
         except ValidationError as invalid:
             detail = [
