@@ -29,6 +29,7 @@ from alliance_platform.tokens import (
     TokenServiceUnavailable,
     TokenSettings,
     TokenVerifier,
+    VerifiedTokens,
 )
 from tests.helpers import AUTH_ENV, serving
 from tests.stack import Endpoints
@@ -186,6 +187,48 @@ async def test_jwks_url_refreshes_for_a_new_key_at_most_once_per_interval() -> N
             with pytest.raises(InvalidToken):
                 await v.principal(f"Bearer {stranger.sign(claims())}")
         assert len(fetches) == 2
+
+
+async def test_a_verified_token_is_remembered_until_it_expires(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v = verifier(tmp_path)
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = IDP.sign(claims())
+    first = await v.principal(f"Bearer {token}")
+    assert await v.principal(f"Bearer {token}") == first
+    assert decoded == [token]  # the second request skipped decoding
+    other = IDP.sign(claims(sub="sup-2"))
+    assert (await v.principal(f"Bearer {other}")).subject == "sup-2"  # no confusion
+    assert len(decoded) == 2
+
+
+def test_a_remembered_token_ends_at_its_expiry_or_the_ttl() -> None:
+    now = [1000.0]
+    remembered = VerifiedTokens(ttl=60, size=2, clock=lambda: now[0])
+    soon = Caller("sup-1", Role.SUPERVISOR, frozenset({"c1"}), expires_at=1010)
+    later = Caller("sup-2", Role.SUPERVISOR, frozenset({"c1"}), expires_at=5000)
+    remembered.put("a", soon, generation=1)
+    remembered.put("b", later, generation=1)
+    assert remembered.get("a", 1) == soon
+    assert remembered.get("b", 2) is None  # verified with other keys: checked again
+    remembered.put("b", later, generation=1)
+    now[0] = 1010.0
+    assert remembered.get("a", 1) is None  # expired
+    assert remembered.get("b", 1) == later
+    now[0] = 1060.0
+    assert remembered.get("b", 1) is None  # the ttl
+    for key in "cde":  # bounded: the oldest goes first
+        remembered.put(key, later, generation=1)
+    assert remembered.get("c", 1) is None
+    assert remembered.get("e", 1) == later
 
 
 async def test_a_withdrawn_key_is_refused_once_the_cache_is_old() -> None:

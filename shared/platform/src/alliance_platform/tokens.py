@@ -6,6 +6,9 @@ made for another application is refused. The JWKS is fetched without blocking th
 cached, and fetched again when a token names an unknown key id (at most once per
 `jwks_refresh_seconds`), so signing keys can rotate. A JWKS that cannot be reached is
 `TokenServiceUnavailable` (503), not an invalid token (401).
+
+A token once verified is remembered for a short while (`VerifiedTokens`), so a client's next
+requests skip decoding it again (about a fifth of intake's CPU per request).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class TokenSettings:
     jwks_refresh_seconds: float = 30.0  # at most one fetch per interval
     jwks_max_age_seconds: float = 300.0  # cached keys are fetched again after this
     jwks_timeout_seconds: float = 5.0
+    verified_cache_seconds: float = 60.0  # how long a verified token is remembered (0: never)
+    verified_cache_size: int = 4096
 
     @property
     def jwks_configured(self) -> bool:
@@ -89,6 +94,7 @@ class KeySet:
         self._settings = settings
         self._clock = clock
         self._keys: dict[str | None, Any] = {}
+        self.generation = 0  # counts loads: a token verified with older keys is checked again
         self._fetched_at: float | None = None
         self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
@@ -101,6 +107,7 @@ class KeySet:
             if jwk.key_type == "RSA" and jwk.public_key_use in (None, "sig"):
                 keys[jwk.key_id] = jwk.key
         self._keys = keys
+        self.generation += 1
 
     async def _fetch(self) -> None:
         assert self._settings.jwks_url is not None
@@ -120,15 +127,16 @@ class KeySet:
             self._clock() - self._fetched_at >= self._settings.jwks_refresh_seconds
         )
 
-    def _stale(self) -> bool:
+    def stale(self) -> bool:
+        """Old enough to be fetched again: no token is taken on the old keys' word."""
         return self._loaded_at is not None and (
             self._clock() - self._loaded_at >= self._settings.jwks_max_age_seconds
         )
 
     async def key(self, kid: str | None) -> Any:
-        if self._settings.jwks_url and (kid not in self._keys or self._stale()):
+        if self._settings.jwks_url and (kid not in self._keys or self.stale()):
             async with self._lock:
-                if kid in self._keys and not self._stale():
+                if kid in self._keys and not self.stale():
                     pass  # another request fetched it meanwhile
                 elif self._may_refresh():
                     try:
@@ -146,12 +154,44 @@ class KeySet:
         raise InvalidToken("unknown key id")
 
 
+class VerifiedTokens:
+    """Tokens verified lately and whom they name. An entry is used until the token expires or
+    `ttl` seconds pass, whichever is first, and only with the keys it was verified with (a key
+    set fetched again, or old enough to be, makes every token be checked again). Bounded: the
+    oldest entries go first."""
+
+    def __init__(self, ttl: float, size: int, clock: Callable[[], float] = time.time) -> None:
+        self._ttl, self._size, self._clock = ttl, size, clock
+        self._entries: dict[str, tuple[Principal, float, int]] = {}
+
+    def get(self, token: str, generation: int) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, until, verified_with = entry
+        if verified_with != generation or self._clock() >= until:
+            del self._entries[token]
+            return None
+        return principal
+
+    def put(self, token: str, principal: Principal, generation: int) -> None:
+        if self._ttl <= 0:
+            return
+        until = min(float(principal.expires_at or 0), self._clock() + self._ttl)
+        while len(self._entries) >= self._size:
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = (principal, until, generation)
+
+
 class TokenVerifier:
     def __init__(self, settings: TokenSettings) -> None:
         if problems := settings.problems():
             raise ValueError("; ".join(problems))
         self.settings = settings
         self._keys = KeySet(settings) if settings.jwks_configured else None
+        self._verified = VerifiedTokens(
+            settings.verified_cache_seconds, settings.verified_cache_size
+        )
 
     async def _key(self, token: str) -> tuple[Any, str]:
         try:
@@ -177,7 +217,13 @@ class TokenVerifier:
         if not authorization or not authorization[:7].lower() == "bearer ":
             raise InvalidToken("missing bearer token")
         token = authorization[7:].strip()
+        keys = self._keys
+        generation = keys.generation if keys is not None else 0
+        fresh_keys = keys is None or not keys.stale()
+        if fresh_keys and (known := self._verified.get(token, generation)) is not None:
+            return known
         key, alg = await self._key(token)
+        generation = keys.generation if keys is not None else 0  # _key may have fetched
         required = ["exp", "iat", "sub"] + (["aud", "iss"] if not self.settings.dev_mode else [])
         try:
             claims = jwt.decode(
@@ -191,7 +237,9 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from exc
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        self._verified.put(token, principal, generation)
+        return principal
 
     async def person(self, authorization: str | None) -> Caller:
         """A person's token (the gateway, the alerts webhook API): machine tokens are refused."""
