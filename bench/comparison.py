@@ -81,3 +81,20 @@ def table(rows: list[Comparison], costs: list[Cost]) -> str:
                 f"{_number(c.cpu_s_per_1000) + ' ' + c.unit:>16}{_number(c.rss_mib):>10}"
             )
     return "\n".join(lines)
+
+
+@dataclass
+class BenchResult:
+    """What one benchmark of the suite hands back: its rows, its costs and its raw details."""
+
+    name: str
+    comparisons: list[Comparison]
+    costs: list[Cost]
+    details: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "comparisons": [c.as_json() for c in self.comparisons],
+            "costs": [c.as_json() for c in self.costs],
+            "details": self.details,
+        }
