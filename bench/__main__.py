@@ -62,8 +62,11 @@ def run_http(name: str, args: argparse.Namespace, deadline: float) -> BenchResul
     import asyncio
 
     from bench.http_stack import throwaway_stack
+    from bench.loadtools import ensure_vegeta, ensure_wrk
     from bench.side_by_side import FULL, QUICK
 
+    ensure_wrk()  # installed before anything is measured
+    ensure_vegeta()
     durations = QUICK if args.quick else FULL
     run_id = uuid.uuid4().hex[:8]
     with throwaway_stack(deadline, args.keep) as stack:
