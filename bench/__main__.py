@@ -84,7 +84,17 @@ def run_scoring(args: argparse.Namespace, deadline: float) -> BenchResult:
     JSON (each optional)."""
     with tempfile.TemporaryDirectory(prefix="alliance-bench-scoring-") as tmp:
         out = Path(tmp) / "scoring.json"
-        argv = [sys.executable, "-m", "bench.drain_vs_scoring", "--json", str(out)]
+        remaining = max(60.0, deadline - time.monotonic())
+        # Its own --timeout, so that it stops its stack itself; ours only as a last resort.
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.drain_vs_scoring",
+            "--json",
+            str(out),
+            "--timeout",
+            str(round(remaining)),
+        ]
         if args.events or args.quick:
             argv += ["--events", str(args.events or 5000)]
         subprocess.run(
@@ -92,7 +102,7 @@ def run_scoring(args: argparse.Namespace, deadline: float) -> BenchResult:
             cwd=REPO,
             check=True,
             stdout=subprocess.DEVNULL,
-            timeout=max(60.0, deadline - time.monotonic()),
+            timeout=remaining + 60,
         )
         data = json.loads(out.read_text())
     return BenchResult(
@@ -158,6 +168,16 @@ def main() -> int:
         + f"; {started:%Y-%m-%d %H:%M} UTC"
     )
     print(table(rows, costs))
+    busy = {
+        name: b["details"]["other_cores"]
+        for name, b in result["benchmarks"].items()
+        if "other_cores" in b["details"]
+    }
+    if busy:
+        print(
+            "\nother (cores the rest of the machine kept busy during the closed loops): "
+            + ", ".join(f"{name} {cores:.2f}" for name, cores in busy.items())
+        )
     print(f"\nJSON: {os.path.relpath(path)}", file=sys.stderr)
     return 1 if result["failed"] else 0
 

@@ -31,7 +31,15 @@ from bench.comparison import BenchResult, Comparison, Cost
 from bench.http_stack import HttpStack, StatementLog, say
 from bench.loadtools import Target
 from bench.machine import REPO
-from bench.side_by_side import Durations, Server, costs, details, rows, run_pair
+from bench.side_by_side import (
+    Durations,
+    Server,
+    costs,
+    details,
+    other_cores,
+    rows,
+    run_pair,
+)
 
 DEMO_CLINICS = ("clinic-north", "clinic-south")
 EXTRA_DEMO_SEEDS = (8, 9, 10)
@@ -170,6 +178,7 @@ async def run(stack: HttpStack, durations: Durations, run_id: str, deadline: flo
     result_costs: list[Cost] = []
     loads: dict[str, Any] = {}
     sql: dict[str, Any] = {}
+    neighbours: dict[str, float] = {}
     background = {"kafka": int(stack.state["kafka"]["pid"])} | {
         n: stack.service_pid(n) for n in ("intake", "scoring", "alerts")
     }
@@ -220,12 +229,14 @@ async def run(stack: HttpStack, durations: Durations, run_id: str, deadline: flo
             )
             result_costs += costs(f"gw:{name}", (alliance, anchor), results)
             loads[name] = details(results)
+            neighbours[name] = other_cores(results)
     return BenchResult(
         name="gateway",
         comparisons=result_rows,
         costs=result_costs,
         details={
             "loads": loads,
+            "other_cores": round(sum(neighbours.values()) / max(1, len(neighbours)), 2),
             "picked": picked,
             "demo_copies_accepted": demo,
             "caught_up": caught_up,

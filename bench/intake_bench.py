@@ -22,7 +22,15 @@ from alliance_contracts.access import Scope
 from bench.comparison import BenchResult, Comparison
 from bench.http_stack import HttpStack, children, running, say
 from bench.loadtools import Target
-from bench.side_by_side import Durations, Server, costs, details, rows, run_pair
+from bench.side_by_side import (
+    Durations,
+    Server,
+    costs,
+    details,
+    other_cores,
+    rows,
+    run_pair,
+)
 
 CLINIC = "clinic-bench"
 PATH = "intake: POST /v1/responses"
@@ -146,6 +154,7 @@ async def run(stack: HttpStack, durations: Durations, run_id: str) -> BenchResul
         costs=costs("intake", (alliance, anchor), results),
         details={
             "loads": details(results),
+            "other_cores": other_cores(results),
             "answered_202": accepted,
             "stored": stored,
             "every_accepted_stored": stored >= accepted,

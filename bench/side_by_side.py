@@ -186,6 +186,13 @@ def costs(
     return out
 
 
+def other_cores(results: dict[str, dict[str, LoadResult]]) -> float:
+    """How many cores the neighbours kept busy, on average, during the closed loops."""
+    closed = [phases["closed"] for phases in results.values()]
+    seconds = sum(r.seconds for r in closed)
+    return round(sum(r.cpu_s.get("other", 0.0) for r in closed) / seconds, 2) if seconds else 0.0
+
+
 def details(results: dict[str, dict[str, LoadResult]]) -> dict[str, Any]:
     return {
         server: {phase: r.as_json() for phase, r in phases.items()}
