@@ -148,8 +148,11 @@ def rows(
         row(f"p50 at -c {CONNECTIONS}", "ms", "lower", lambda r: r.p50_ms, "closed"),
         row(f"p99 at -c {CONNECTIONS}", "ms", "lower", lambda r: r.p99_ms, "closed"),
     ]
+    slow = "open loop"
+    if b["closed"].rps < SLOW_RATE:
+        slow += f"; {SLOW_RATE}/s is above {alliance.name}'s maximum: requests queue"
     for label, phase, note in (
-        ("20/s", "open 20/s", "open loop"),
+        ("20/s", "open 20/s", slow),
         ("half max", "open half max", half),
     ):
         out += [
