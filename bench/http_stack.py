@@ -30,6 +30,7 @@ from bench.machine import REPO, cpu_seconds
 # The door's rate limit stays in the path (every request is counted) but never refuses: the
 # load comes from one token, and a 429 would measure the limit rather than the service.
 DOOR_ENV = {"ALLIANCE_RATE_LIMIT_PER_SECOND": "1000000", "ALLIANCE_RATE_LIMIT_BURST": "1000000"}
+EXTERNAL_ENGINES = ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
 
 
 def say(message: str) -> None:
@@ -76,7 +77,12 @@ class HttpStack:
         stops them with the stack."""
         subprocess.run(
             [sys.executable, "-m", "alliance_devstack", "start", "--services"],
-            env={**os.environ, **DOOR_ENV, "ALLIANCE_STACK_DIR": str(self.directory)},
+            env={
+                # The launcher would adopt a database or broker named in the environment.
+                **{k: v for k, v in os.environ.items() if k not in EXTERNAL_ENGINES},
+                **DOOR_ENV,
+                "ALLIANCE_STACK_DIR": str(self.directory),
+            },
             check=True,
             stdout=sys.stderr,
             timeout=300,
