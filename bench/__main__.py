@@ -105,6 +105,8 @@ def run_scoring(args: argparse.Namespace, deadline: float) -> BenchResult:
             timeout=remaining + 60,
         )
         data = json.loads(out.read_text())
+    if "comparisons" not in data:
+        print("[bench] scoring: its JSON has no `comparisons` (yet): no rows", file=sys.stderr)
     return BenchResult(
         name="scoring",
         comparisons=[Comparison.from_json(c) for c in data.get("comparisons", [])],
