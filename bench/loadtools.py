@@ -87,6 +87,10 @@ def tool_versions() -> dict[str, str]:
         versions["wrk"] = (
             (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else "?"
         )
+    node = shutil.which("node")
+    if node:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+        versions["node"] = out.stdout.strip() or "?"
     return versions
 
 
