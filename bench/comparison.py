@@ -64,14 +64,14 @@ def _number(value: float | None) -> str:
 def table(rows: list[Comparison], costs: list[Cost]) -> str:
     """The suite's table for people: anchor, Alliance and ratio side by side."""
     lines = [
-        f"{'path':<34}{'metric':<24}{'anchor':>22}{'alliance':>12}{'ratio':>8}",
+        f"{'path':<34}{'metric':<24}{'anchor':>22}{'alliance':>12}{'ratio':>10}",
     ]
     for r in rows:
         anchor = f"{_number(r.anchor)} {r.anchor_name}".strip() if r.anchor_name else "-"
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
         lines.append(
             f"{r.path:<34}{r.metric + ' (' + r.unit + ')':<24}{anchor:>22}"
-            f"{_number(r.alliance):>12}{ratio:>8}"
+            f"{_number(r.alliance):>12}{ratio:>10}"
         )
     if costs:
         lines += ["", f"{'process':<14}{'bench':<14}{'CPU-s per 1000':>16}{'RSS MiB':>10}"]
@@ -81,3 +81,20 @@ def table(rows: list[Comparison], costs: list[Cost]) -> str:
                 f"{_number(c.cpu_s_per_1000) + ' ' + c.unit:>16}{_number(c.rss_mib):>10}"
             )
     return "\n".join(lines)
+
+
+@dataclass
+class BenchResult:
+    """What one benchmark of the suite hands back: its rows, its costs and its raw details."""
+
+    name: str
+    comparisons: list[Comparison]
+    costs: list[Cost]
+    details: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "comparisons": [c.as_json() for c in self.comparisons],
+            "costs": [c.as_json() for c in self.costs],
+            "details": self.details,
+        }
