@@ -61,7 +61,7 @@ def versions() -> dict[str, str]:
 def run_http(name: str, args: argparse.Namespace, deadline: float) -> BenchResult:
     import asyncio
 
-    from bench.http_stack import throwaway_stack
+    from bench.http_stack import http_stack
     from bench.loadtools import ensure_vegeta, ensure_wrk
     from bench.side_by_side import FULL, QUICK
 
@@ -69,7 +69,7 @@ def run_http(name: str, args: argparse.Namespace, deadline: float) -> BenchResul
     ensure_vegeta()
     durations = QUICK if args.quick else FULL
     run_id = uuid.uuid4().hex[:8]
-    with throwaway_stack(deadline, args.keep) as stack:
+    with http_stack(deadline, args.keep) as stack:
         if name == "intake":
             from bench import intake_bench
 

@@ -34,10 +34,8 @@ import asyncio
 import contextlib
 import json
 import math
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -50,7 +48,6 @@ from pydantic import TypeAdapter
 
 from alliance_contracts.events import ResponseSubmitted
 from alliance_contracts.topics import DEAD_LETTER, RESPONSES, SCORED
-from alliance_devstack.client import launched_stack
 from bench.live_latency import Pace, live_latency
 from bench.machine import CpuMeter, machine, source_revision
 from bench.measurement import MAX_RECORDS, Phase, Stack, drain, fill, topic_sizes, wait_for_leaders
@@ -58,32 +55,22 @@ from bench.pg_anchors import raw_writes
 from bench.report import report
 from bench.scoring_figures import comparisons, costs
 from bench.scoring_process import rebuild_beside_live, score_all, scoring_slot
+from bench.throwaway import throwaway_stack
 from bench.workload import generate_events
 
 
 @contextlib.contextmanager
-def throwaway_stack(partitions: int, deadline: float, keep: bool) -> Iterator[Stack]:
-    directory = Path(tempfile.mkdtemp(prefix="alliance-bench-"))
-    try:
-        with launched_stack(
-            directory,
-            extra_env={"ALLIANCE_TOPIC_PARTITIONS": str(partitions)},
-            start_timeout=max(1.0, deadline - time.monotonic()),
-            output=sys.stderr,
-        ) as launched:
-            yield Stack(
-                bootstrap=launched.env["KAFKA_BOOTSTRAP_SERVERS"],
-                database_url=launched.env["DATABASE_URL"],
-                kafka_pid=int(launched.state["kafka"]["pid"]),
-                postgres_pid=int(launched.state["postgres"]["pid"]),
-                kafka_version=str(launched.state["kafka"]["version"]),
-                directory=directory,
-            )
-    finally:
-        if keep:
-            print(f"[bench] stack directory kept: {directory}", file=sys.stderr)
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
+def scoring_stack(partitions: int, deadline: float, keep: bool) -> Iterator[Stack]:
+    partitioned = {"ALLIANCE_TOPIC_PARTITIONS": str(partitions)}
+    with throwaway_stack("alliance-bench-", deadline, keep, partitioned) as launched:
+        yield Stack(
+            bootstrap=launched.env["KAFKA_BOOTSTRAP_SERVERS"],
+            database_url=launched.env["DATABASE_URL"],
+            kafka_pid=int(launched.state["kafka"]["pid"]),
+            postgres_pid=int(launched.state["postgres"]["pid"]),
+            kafka_version=str(launched.state["kafka"]["version"]),
+            directory=launched.directory,
+        )
 
 
 async def run(args: argparse.Namespace, stack: Stack, deadline: float) -> dict[str, Any]:
@@ -280,7 +267,7 @@ def main() -> int:
 
     deadline = time.monotonic() + args.timeout
     try:
-        with throwaway_stack(args.partitions, deadline, args.keep) as stack:
+        with scoring_stack(args.partitions, deadline, args.keep) as stack:
             result = asyncio.run(
                 asyncio.wait_for(run(args, stack, deadline), deadline - time.monotonic())
             )

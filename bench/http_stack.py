@@ -9,11 +9,8 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +18,11 @@ from typing import Any
 
 import asyncpg
 
-from alliance_devstack.client import launched_stack
 from alliance_devstack.processes import ServiceProcess
 from alliance_platform.dbroles import service_url
 from alliance_platform.devtoken import DevIssuer
 from bench.machine import REPO, cpu_seconds
+from bench.throwaway import throwaway_stack
 
 # The door's rate limit stays in the path (every request is counted) but never refuses: the
 # load comes from one token, and a 429 would measure the limit rather than the service.
@@ -102,22 +99,10 @@ def _read_state(directory: Path) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def throwaway_stack(deadline: float, keep: bool) -> Iterator[HttpStack]:
-    """Kafka and PostgreSQL of their own in a fresh directory; stopped (with whatever the
-    launcher started in it) at the end, also on error; the directory deleted unless `keep`."""
-    directory = Path(tempfile.mkdtemp(prefix="alliance-bench-http-"))
-    try:
-        with launched_stack(
-            directory,
-            start_timeout=max(1.0, deadline - time.monotonic()),
-            output=sys.stderr,
-        ) as launched:
-            yield HttpStack(directory, dict(launched.env), dict(launched.state))
-    finally:
-        if keep:
-            say(f"stack directory kept: {directory}")
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
+def http_stack(deadline: float, keep: bool) -> Iterator[HttpStack]:
+    """Kafka and PostgreSQL of their own (bench/throwaway.py); services started on demand."""
+    with throwaway_stack("alliance-bench-http-", deadline, keep) as launched:
+        yield HttpStack(launched.directory, dict(launched.env), dict(launched.state))
 
 
 @contextlib.contextmanager

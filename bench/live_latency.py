@@ -25,9 +25,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from alliance_contracts.topics import RESPONSES, SCORED
 from alliance_devstack.processes import ServiceProcess
 from alliance_platform.kafka import event_headers
-from bench.machine import CpuMeter
+from bench.machine import CpuMeter, memory_mib
 from bench.measurement import POLL_S, Stack, partitions_of
-from bench.proc_memory import memory_mib
 from bench.scoring_process import consumed, scoring_env
 from bench.workload import generate_events
 

@@ -118,3 +118,15 @@ class CpuMeter:
         d = {k: after[k] - before.get(k, 0.0) for k in after}
         d["other"] = d.pop("machine") - sum(d.values())
         return {k: round(v, 2) for k, v in d.items()}
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """A process's memory now (VmRSS, "rss") and at its peak (VmHWM, "hwm"), in MiB; empty when
+    the process is gone."""
+    out: dict[str, float] = {}
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):  # "  123456 kB"
+                out["rss" if key == "VmRSS" else "hwm"] = round(int(value.split()[0]) / 1024, 1)
+    return out

@@ -19,9 +19,8 @@ import asyncpg
 
 from alliance_contracts.topics import RESPONSES
 from alliance_devstack.processes import ServiceProcess
-from bench.machine import CpuMeter
+from bench.machine import CpuMeter, memory_mib
 from bench.measurement import POLL_S, Phase, Stack
-from bench.proc_memory import memory_mib
 
 # Runs `python -m alliance_scoring` under cProfile. uvicorn re-raises SIGTERM after its graceful
 # shutdown, which would kill the process before cProfile writes; exiting instead lets it write.
