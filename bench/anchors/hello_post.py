@@ -2,23 +2,22 @@
 
     python -m bench.anchors.hello_post
 
-It runs intake's own entry point (`alliance_intake/__main__.py`) with intake's app factory
-swapped for `create_app` below, so the server settings (uvicorn's event loop, HTTP parser,
-workers, limits, as intake's settings and `alliance_platform.service.serve` choose them) are
-intake's, whatever they become. The app reads and parses the JSON body like intake does, then
-answers 202 with a constant. If intake's entry point ever builds its app some other way (an
-import string loaded in worker processes, say), this anchor would serve intake itself: the bench
-checks the anchor's answer before it measures and stops if it is not this one.
+It runs uvicorn with intake's own server settings (`alliance_intake.entrypoints.server.
+server_options`: the event loop, HTTP parser and head limit, workers, timeouts), from intake's
+settings and environment, so the anchor follows whatever intake's server becomes. The app reads
+and parses the JSON body like intake does, then answers 202 with a constant; the bench checks
+that answer before it measures.
 """
 
 from __future__ import annotations
 
-import runpy
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, status
 
-import alliance_intake.entrypoints.http as intake_http
+from alliance_intake.entrypoints.server import server_options
+from alliance_intake.settings import IntakeSettings
 
 HELLO = {"hello": "world"}
 
@@ -37,6 +36,7 @@ def create_app() -> FastAPI:
     return app
 
 
-if __name__ == "__main__":
-    intake_http.create_app = create_app  # type: ignore[assignment]
-    runpy.run_module("alliance_intake", run_name="__main__", alter_sys=True)
+if __name__ == "__main__":  # not in the worker processes, which import this module again
+    uvicorn.run(
+        "bench.anchors.hello_post:create_app", factory=True, **server_options(IntakeSettings())
+    )
