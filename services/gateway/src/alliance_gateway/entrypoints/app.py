@@ -66,8 +66,10 @@ def _is_ide_page(connection: HTTPConnection) -> bool:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     verifier = TokenVerifier(settings.tokens())
-    # Reads go through read-only sessions; writes only into the gateway's own schema.
-    engine = create_engine(settings.database_url, settings.db_pool_size, read_only=True)
+    # Reads go through snapshots: READ ONLY, or (an authenticated caller's, whose reads are
+    # audited in the same transaction) read-write, where the role's grants allow writing only
+    # the gateway's own schema (adapters/snapshot.py).
+    engine = create_engine(settings.database_url, settings.db_pool_size)
     sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     runtime = Runtime()
     hub = NoticeHub(settings.kafka_bootstrap_servers)

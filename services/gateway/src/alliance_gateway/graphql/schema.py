@@ -12,7 +12,6 @@ from strawberry.types import ExecutionContext
 from alliance_gateway.graphql.cost import limits
 from alliance_gateway.graphql.extensions import (
     OneSnapshot,
-    ReadAudit,
     is_for_the_client,
     mask_errors,
 )
@@ -33,7 +32,7 @@ class AllianceSchema(strawberry.Schema):
 
 
 def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
-    extensions: list[Any] = [*limits(max_cost), ParserCache, OneSnapshot, ReadAudit, mask_errors]
+    extensions: list[Any] = [*limits(max_cost), ParserCache, OneSnapshot, mask_errors]
     return AllianceSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
