@@ -139,7 +139,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             return None
 
     router = Router(
-        build_schema(settings.max_query_cost),
+        build_schema(settings.max_query_cost, settings.trusted_documents_only),
         context_getter=context,
         allowed_origins=settings.origins(),
     )
