@@ -55,26 +55,33 @@ async def test_trusted_documents_by_hash_and_refusals(
             answers[f"mismatch-{only}"] = await post(
                 {"query": arbitrary, **persisted(key, c=clinic, k=case)}
             )
+            answers[f"same-text-{only}"] = await post(
+                {"query": text, "variables": {"clinicId": clinic, "caseId": case}}
+            )
             answers[f"text-{only}"] = await post(
                 {"query": arbitrary, "variables": {"c": clinic, "k": case}}
             )
     for only in (False, True):
         found = answers[f"hash-{only}"]["data"]["case"]
         assert (found["caseId"], len(found["dyads"])) == (case, 3)
-        assert found["dyads"][0]["timeline"][0]["sessionNumber"] == 1
         for refused, message in (("unknown", UNKNOWN), ("mismatch", MISMATCH)):
             answer = answers[f"{refused}-{only}"]
             assert answer["data"] is None
             assert [e["message"] for e in answer["errors"]] == [message]
-    assert answers["text-False"]["data"]["case"]["caseId"] == case  # by default, any document
+    # By hash, the same answer as by its text; by default any document runs.
+    assert answers["same-text-False"] == answers["hash-False"]
+    assert answers["text-False"]["data"]["case"]["caseId"] == case
     assert answers["text-True"]["data"] is None
-    assert [e["message"] for e in answers["text-True"]["errors"]] == [ONLY_TRUSTED]
+    for refused in ("text-True", "same-text-True"):
+        assert answers[refused]["data"] is None
+        assert [e["message"] for e in answers[refused]["errors"]] == [ONLY_TRUSTED]
     # Refused operations read nothing: one audit record per accepted read only.
     audited = await pg.fetch(
         "SELECT subject, operation FROM gateway.read_audit WHERE clinic_id = $1 ORDER BY id",
         clinic,
     )
     assert [(r["subject"], r["operation"]) for r in audited] == [
+        ("sv-trusted-False", "CaseWithDyads"),
         ("sv-trusted-False", "CaseWithDyads"),
         ("sv-trusted-False", "Mine"),
         ("sv-trusted-True", "CaseWithDyads"),
