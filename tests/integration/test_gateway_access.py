@@ -280,7 +280,8 @@ async def test_nested_lists_run_a_fixed_number_of_statements(
         )
         edges = r.json()["data"]["clinic"]["cases"]["edges"]
         page_statements = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
-    assert counts[small] == counts[large] == 4  # case, dyads, timelines (one batch), signals
+    # The case with its dyads and their timelines (one statement), and its signals.
+    assert counts[small] == counts[large] == 2
     assert len(edges) == 2
     assert page_statements == 3  # the page, its cases' dyads, their timelines: one query each
 

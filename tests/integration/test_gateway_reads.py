@@ -117,6 +117,48 @@ async def test_a_case_view_and_its_dyads_always_come_from_the_same_transaction(
     assert len(begins) == len(seen)
 
 
+async def test_an_operations_reads_and_their_audit_are_one_transaction(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """The audit records of a read are written on the snapshot's connection, in its
+    transaction, which commits before the answer: no other connection (the writer pool stays
+    untouched), one BEGIN and one COMMIT, and the record is there when the answer arrives."""
+    await create_projection_tables(stack, "scoring")
+    clinic, case = ids("clinic"), ids("case")
+    await seed(pg, clinic, case)
+    app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
+    begins: list[object] = []
+    commits: list[object] = []
+    event.listen(app.state.engine.sync_engine, "begin", lambda conn: begins.append(conn))
+    event.listen(app.state.engine.sync_engine, "commit", lambda conn: commits.append(conn))
+    async with serving(app) as client:
+        runtime = app.state.runtime
+        writer, acquired = runtime.pool, 0
+
+        class Counted:  # the writer pool, counting its acquires
+            def __getattr__(self, name: str) -> Any:
+                return getattr(writer, name)
+
+            def acquire(self) -> Any:
+                nonlocal acquired
+                acquired += 1
+                return writer.acquire()
+
+        runtime.pool = Counted()
+        client.headers.update(bearer("supervisor", [clinic], "sv-audit"))
+        begins.clear()
+        data = await gql(client, CASE, clinic=clinic, case=case)
+        assert data["case"]["latestSession"] == 1
+        [record] = await pg.fetch(
+            "SELECT case_ids, cardinality(dyad_ids) AS dyads FROM gateway.read_audit "
+            "WHERE subject = 'sv-audit' AND clinic_id = $1",
+            clinic,
+        )
+        assert (len(begins), len(commits), acquired) == (1, 1, 0)
+        runtime.pool = writer
+    assert (record["case_ids"], record["dyads"]) == ([case], 3)
+
+
 async def test_a_snapshot_is_one_read_only_repeatable_read_transaction(stack: Endpoints) -> None:
     engine = create_engine(stack.service_env("gateway")["DATABASE_URL"], 2, read_only=True)
     snapshot = ReadSnapshot(async_sessionmaker(engine, class_=AsyncSession))

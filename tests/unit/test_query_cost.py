@@ -1,13 +1,18 @@
 """The cost and depth estimates run in time linear in the document: fragments that spread
-fragments twice over (2^n paths) are measured once each."""
+fragments twice over (2^n paths) are measured once each. And a document is validated once."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import pytest
 from graphql import parse
+from strawberry.schema.schema import validate_document
 
+from alliance_gateway.graphql import cost
 from alliance_gateway.graphql.cost import query_cost, query_depth
+from alliance_gateway.graphql.schema import build_schema
 
 
 def test_fragment_fan_out_is_measured_once_per_fragment() -> None:
@@ -23,3 +28,31 @@ def test_fragment_fan_out_is_measured_once_per_fragment() -> None:
     assert time.perf_counter() - started < 0.5
     assert cost == 2**n * (1 + 2 * (1 + 1))  # every path counted, none walked
     assert depth == 3
+
+
+async def test_a_document_is_validated_once_and_the_limits_still_refuse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The limit rules are built once per schema, so a document's verdict is remembered: a
+    repeated document is not validated again, and a refused one stays refused."""
+    validated: list[object] = []
+
+    def counting(schema: object, document: object, rules: object) -> Any:
+        validated.append(document)
+        return validate_document(schema, document, rules)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cost, "validate_document", counting)
+    schema = build_schema(max_cost=50)
+    fine = "query Fine { __typename }"
+    dear = 'query Dear { alerts(clinicId: "c", first: 200) { edges { cursor } } }'
+    deep = "query Deep { __schema { types { fields { type " + "{ ofType " * 12 + "{ name"
+    deep += " }" * 17
+    for _ in range(3):
+        assert (await schema.execute(fine)).errors is None
+        refused = (await schema.execute(dear)).errors
+        assert refused is not None
+        assert "query cost" in refused[0].message
+        too_deep = (await schema.execute(deep)).errors
+        assert too_deep is not None
+        assert "depth" in too_deep[0].message
+    assert len(validated) == 3  # once per distinct document

@@ -22,7 +22,7 @@ from alliance_contracts import readmodels
 from alliance_contracts.access import Caller, Role
 from alliance_contracts.readmodels import CaseView, documents, table_of
 from alliance_contracts.readmodels.tables import Document
-from alliance_gateway.adapters import queries
+from alliance_gateway.adapters import hot_queries, queries
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -81,7 +81,7 @@ class Capture:
     def __init__(self) -> None:
         self.statements: list[ClauseElement] = []
 
-    async def execute(self, statement: ClauseElement) -> _NoRows:
+    async def execute(self, statement: ClauseElement, params: object = None) -> _NoRows:
         self.statements.append(statement)
         return _NoRows()
 
@@ -99,7 +99,6 @@ async def every_statement() -> tuple[list[ClauseElement], set[str]]:
     ids = [uuid.uuid4(), uuid.uuid4()]
     for caller in (CLINICIAN, SUPERVISOR):
         calls = {
-            "case_dyads": queries.case_dyads(session, caller, "c1", "k1"),
             "case_view": queries.case_view(session, caller, "c1", "k1"),
             "dyad_timelines": queries.dyad_timelines(session, caller, ids),
             "case_signals": queries.case_signals(session, caller, "c1", "k1", None, 5),
@@ -113,10 +112,13 @@ async def every_statement() -> tuple[list[ClauseElement], set[str]]:
         for name, call in calls.items():
             await call
             called.add(name)
+        for timelines in (False, True):
+            await hot_queries.case_with_dyads(session, caller, "c1", "k1", timelines)
+        called.add("case_with_dyads")
         await queries.case_signals(session, caller, "c1", "k1", ["rupture_opened"], 5)
         for status in (None, "open"):
             for after in (None, (T0, ids[0])):
-                await queries.clinic_alerts(session, caller, "c1", status, 5, after)
+                await hot_queries.clinic_alerts(session, caller, "c1", status, 5, after)
         called.add("clinic_alerts")
         for phase in (None, "foundation"):
             for therapist in (None, "th-2"):
@@ -133,8 +135,9 @@ async def test_the_gateway_reads_only_tables_and_columns_the_contract_declares()
     # Every query function of the adapter is exercised (a new one must be added above).
     functions = {
         name
-        for name, f in inspect.getmembers(queries, inspect.iscoroutinefunction)
-        if f.__module__ == queries.__name__
+        for module in (queries, hot_queries)
+        for name, f in inspect.getmembers(module, inspect.iscoroutinefunction)
+        if f.__module__ == module.__name__
     }
     assert called == functions
     assert len(statements) > 40

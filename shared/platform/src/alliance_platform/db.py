@@ -62,14 +62,19 @@ async def create_pool(
     return pool
 
 
-def create_engine(database_url: str, size: int, *, read_only: bool = False) -> AsyncEngine:
+def create_engine(
+    database_url: str, size: int, *, read_only: bool = False, pre_ping: bool = True
+) -> AsyncEngine:
+    """`pre_ping`: test each connection as it leaves the pool (with asyncpg, three round trips:
+    BEGIN, a ping, ROLLBACK). Without it, a connection the server dropped fails the one
+    statement that finds it, and the pool is then refreshed."""
     settings = {"timezone": "UTC"}
     if read_only:
         settings["default_transaction_read_only"] = "on"
     return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={"server_settings": settings},
     )
 

@@ -22,7 +22,6 @@ from sqlalchemy import (
     case,
     func,
     literal_column,
-    or_,
     tuple_,
     union,
 )
@@ -43,9 +42,10 @@ from alliance_contracts.readmodels import (
 from alliance_contracts.vocabulary import ScoreStatus
 
 
-def caseload(subject: str) -> Any:
-    """The (clinic, case) pairs of a therapist: the cases they rate or take part in, and those
-    assigned to them. Pairs, because case ids are only unique within a clinic."""
+def caseload(subject: Any) -> Any:
+    """The (clinic, case) pairs of a therapist (an id or a bind parameter): the cases they rate
+    or take part in, and those assigned to them. Pairs, because case ids are only unique
+    within a clinic."""
     return union(
         select(Dyad.clinic_id, Dyad.case_id).where(Dyad.therapist_id == subject),
         select(CaseAssignment.clinic_id, CaseAssignment.case_id).where(
@@ -62,18 +62,6 @@ def scope(caller: Caller, clinic_column: Any, case_column: Any) -> ColumnElement
     return allowed
 
 
-async def case_dyads(
-    session: AsyncSession, caller: Caller, clinic_id: str, case_id: str
-) -> list[Dyad]:
-    rows = await session.execute(
-        select(Dyad)
-        .where(Dyad.clinic_id == clinic_id, Dyad.case_id == case_id)
-        .where(scope(caller, Dyad.clinic_id, Dyad.case_id))
-        .order_by(col(Dyad.respondent_role), col(Dyad.therapist_id), col(Dyad.dyad_id))
-    )
-    return list(rows.scalars())
-
-
 async def case_view(
     session: AsyncSession, caller: Caller, clinic_id: str, case_id: str
 ) -> CaseView | None:
@@ -85,6 +73,18 @@ async def case_view(
     return rows.scalars().first()
 
 
+# A dyad's scores in administration order; a version replaced by an amendment or voided comes
+# before the current one of its place.
+TIMELINE_ORDER = (
+    col(DyadScore.administered_at),
+    col(DyadScore.session_number),
+    col(DyadScore.instrument),
+    col(DyadScore.status) == literal_column(f"'{ScoreStatus.CURRENT.value}'"),
+    col(DyadScore.source_event_id),
+)
+DYAD_ORDER = (col(Dyad.respondent_role), col(Dyad.therapist_id), col(Dyad.dyad_id))
+
+
 async def dyad_timelines(
     session: AsyncSession, caller: Caller, dyad_ids: Sequence[uuid.UUID]
 ) -> list[list[DyadScore]]:
@@ -94,13 +94,7 @@ async def dyad_timelines(
     rows = await session.execute(
         select(DyadScore)
         .where(col(DyadScore.dyad_id).in_(dyad_ids), col(DyadScore.dyad_id).in_(visible))
-        .order_by(
-            col(DyadScore.administered_at),
-            col(DyadScore.session_number),
-            col(DyadScore.instrument),
-            col(DyadScore.status) == ScoreStatus.CURRENT.value,
-            col(DyadScore.source_event_id),
-        )
+        .order_by(*TIMELINE_ORDER)
     )
     by_dyad: dict[uuid.UUID, list[DyadScore]] = defaultdict(list)
     for score in rows.scalars():
@@ -126,37 +120,6 @@ async def case_signals(
         query = query.where(col(Signal.kind).in_(kinds))
     query = query.order_by(col(Signal.occurred_at).desc(), col(Signal.event_id)).limit(first)
     return list((await session.execute(query)).scalars())
-
-
-async def clinic_alerts(
-    session: AsyncSession,
-    caller: Caller,
-    clinic_id: str,
-    status: str | None,
-    first: int,
-    after: tuple[datetime, uuid.UUID] | None,
-) -> tuple[list[Alert], bool]:
-    """One page of a clinic's alerts, newest first, keyset-paginated in SQL after the
-    (raised_at, alert_id) of the previous page's last alert. Returns the page and whether
-    there is a next one."""
-    query = (
-        select(Alert)
-        .where(Alert.clinic_id == clinic_id)
-        .where(scope(caller, Alert.clinic_id, Alert.case_id))
-    )
-    if status is not None:
-        query = query.where(Alert.status == status)
-    if after is not None:
-        raised_at, alert_id = after
-        query = query.where(
-            or_(
-                col(Alert.raised_at) < raised_at,
-                and_(col(Alert.raised_at) == raised_at, col(Alert.alert_id) < alert_id),
-            )
-        )
-    query = query.order_by(col(Alert.raised_at).desc(), col(Alert.alert_id).desc()).limit(first + 1)
-    rows = list((await session.execute(query)).scalars())
-    return rows[:first], len(rows) > first
 
 
 async def alert_by_id(session: AsyncSession, caller: Caller, alert_id: uuid.UUID) -> Alert | None:
@@ -315,7 +278,7 @@ async def dyads_of_cases(
         select(Dyad)
         .where(col(Dyad.case_id).in_([case for _, case in keys]))
         .where(scope(caller, Dyad.clinic_id, Dyad.case_id))
-        .order_by(col(Dyad.respondent_role), col(Dyad.therapist_id), col(Dyad.dyad_id))
+        .order_by(*DYAD_ORDER)
     )
     by_case: dict[tuple[str, str], list[Dyad]] = defaultdict(list)
     for dyad in rows.scalars():

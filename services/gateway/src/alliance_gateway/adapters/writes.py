@@ -40,7 +40,7 @@ def _pages(
 
 
 async def record_reads(
-    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
     caller: Caller,
     cases: set[tuple[str, str]],
     dyads: set[uuid.UUID],
@@ -48,7 +48,8 @@ async def record_reads(
     address: str | None,
     now: datetime,
 ) -> None:
-    """One append-only record (and one audit event) per clinic whose client data was read."""
+    """One append-only record (and one audit event) per clinic whose client data was read, in
+    the caller's transaction on `conn` (the operation's own, see adapters/snapshot.py)."""
     by_clinic: dict[str, list[str]] = defaultdict(list)
     for clinic, case in sorted(cases):
         by_clinic[clinic].append(case)
@@ -75,26 +76,25 @@ async def record_reads(
         # A large read fills several records, each within the event's bounds.
         for case_ids, dyad_ids in _pages(all_case_ids, sorted(dyads))
     ]
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(
-            f"INSERT INTO {SCHEMA}.read_audit (event_id, at, subject, role, clinic_id, case_ids, "
-            "dyad_ids, operation, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            [
-                (
-                    e.event_id,
-                    now,
-                    caller.subject,
-                    caller.role.value,
-                    e.clinic_id,
-                    e.payload.case_ids,
-                    e.payload.dyad_ids,
-                    operation,
-                    address,
-                )
-                for e in events
-            ],
-        )
-        await enqueue(conn, SCHEMA, [OutboxMessage(AUDIT, e) for e in events])
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.read_audit (event_id, at, subject, role, clinic_id, case_ids, "
+        "dyad_ids, operation, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        [
+            (
+                e.event_id,
+                now,
+                caller.subject,
+                caller.role.value,
+                e.clinic_id,
+                e.payload.case_ids,
+                e.payload.dyad_ids,
+                operation,
+                address,
+            )
+            for e in events
+        ],
+    )
+    await enqueue(conn, SCHEMA, [OutboxMessage(AUDIT, e) for e in events])
 
 
 def command_id(caller: Caller, client_mutation_id: str) -> uuid.UUID:

@@ -25,7 +25,7 @@ from alliance_contracts.readmodels import (
 )
 from alliance_contracts.timing import utc_now
 from alliance_contracts.vocabulary import AlertKind, AlertStatus, Phase, ScoreStatus, SignalKind
-from alliance_gateway.adapters import queries, writes
+from alliance_gateway.adapters import hot_queries, queries, writes
 from alliance_gateway.application.request import Request, UserError
 
 T = TypeVar("T")
@@ -55,17 +55,25 @@ class Digest:
     raised_by_kind: list[tuple[AlertKind, int]]
 
 
-async def case(request: Request, clinic_id: str, case_id: str) -> CaseRead | None:
+async def case(
+    request: Request, clinic_id: str, case_id: str, with_timelines: bool = False
+) -> CaseRead | None:
+    """A case with its dyads in one statement; `with_timelines`: their timelines too (asked
+    for by the operation), handed to the timeline loader so that no other statement reads
+    them."""
     caller = request.caller
     if not caller.may_read_clients(clinic_id):
         return None  # as if it did not exist: other clinics' data does not leak
     async with request.snapshot() as session:
-        view = await queries.case_view(session, caller, clinic_id, case_id)
-        if view is None:
-            return None
-        dyads = await queries.case_dyads(session, caller, clinic_id, case_id)
-    request.reads.read(view.clinic_id, view.case_id, [d.dyad_id for d in dyads])
-    return CaseRead(view, dyads)
+        found = await hot_queries.case_with_dyads(
+            session, caller, clinic_id, case_id, with_timelines
+        )
+    if found is None:
+        return None
+    if found.timelines is not None:
+        request.timeline_loader().prime_many(found.timelines)
+    request.reads.read(found.view.clinic_id, found.view.case_id, [d.dyad_id for d in found.dyads])
+    return CaseRead(found.view, found.dyads)
 
 
 async def case_signals(
@@ -153,7 +161,7 @@ async def alert_page(
     """A page of the clinic's alerts, newest first."""
     require_clients(request, clinic_id)
     async with request.snapshot() as session:
-        rows, has_next = await queries.clinic_alerts(
+        rows, has_next = await hot_queries.clinic_alerts(
             session, request.caller, clinic_id, status.value if status else None, first, after
         )
     for row in rows:
@@ -200,20 +208,17 @@ async def audit_trail(
 
 
 async def record_reads(request: Request, operation: str | None, address: str | None) -> None:
-    """After an operation that read client-level data: one append-only audit record per clinic
-    (who, which cases and dyads, when, from where, which operation), also published."""
+    """At the end of an operation that read client-level data: one append-only audit record
+    per clinic (who, which cases and dyads, when, from where, which operation), also published.
+    Written in the operation's own transaction, so the reads and their audit commit together."""
     if not request.reads.cases:
         return
-    await writes.record_reads(
-        request.writer,
-        request.caller,
-        request.reads.cases,
-        request.reads.dyads,
-        operation,
-        address,
-        utc_now(),
-    )
-    request.relay.wake()
+    caller, cases, dyads, now = request.caller, request.reads.cases, request.reads.dyads, utc_now()
+
+    async def write(conn: asyncpg.Connection) -> None:
+        await writes.record_reads(conn, caller, cases, dyads, operation, address, now)
+
+    await request.audit(write)
 
 
 async def alert_notices(

@@ -7,7 +7,7 @@ protocol, so they know nothing of Strawberry or FastAPI.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -19,7 +19,7 @@ from alliance_contracts.access import Caller
 from alliance_contracts.readmodels import AlertTransition, Dyad, DyadScore
 from alliance_gateway.adapters.notices import NoticeHub
 
-K = TypeVar("K", contravariant=True)
+K = TypeVar("K")
 V = TypeVar("V")
 
 
@@ -47,6 +47,10 @@ class Loader(Protocol[K, V]):
 
     def load_many(self, keys: Iterable[K]) -> Awaitable[list[V]]: ...
 
+    def prime_many(self, data: Mapping[K, V], force: bool = False) -> None:
+        """Values already read (by a statement that fetched them with their parent)."""
+        ...
+
 
 class Relay(Protocol):
     def wake(self) -> None: ...
@@ -71,6 +75,12 @@ class Request(Protocol):
     def snapshot(self) -> AbstractAsyncContextManager[AsyncSession]:
         """The operation's snapshot of the read models (one read-only REPEATABLE READ
         transaction), for statements in turn: never wait on a loader inside."""
+        ...
+
+    async def audit(self, write: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+        """Runs `write` (the audit records) in the operation's snapshot transaction, which
+        commits with it; when no snapshot is open, in a transaction of its own. Published
+        after the commit."""
         ...
 
     async def end_snapshot(self) -> None:

@@ -66,8 +66,11 @@ def _is_ide_page(connection: HTTPConnection) -> bool:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     verifier = TokenVerifier(settings.tokens())
-    # Reads go through read-only sessions; writes only into the gateway's own schema.
-    engine = create_engine(settings.database_url, settings.db_pool_size, read_only=True)
+    # Reads go through snapshots: READ ONLY, or (an authenticated caller's, whose reads are
+    # audited in the same transaction) read-write, where the role's grants allow writing only
+    # the gateway's own schema (adapters/snapshot.py). No ping per checkout: three round trips
+    # per operation; a connection the server dropped fails one operation (decision 0017).
+    engine = create_engine(settings.database_url, settings.db_pool_size, pre_ping=False)
     sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     runtime = Runtime()
     hub = NoticeHub(settings.kafka_bootstrap_servers)
@@ -136,7 +139,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             return None
 
     router = Router(
-        build_schema(settings.max_query_cost),
+        build_schema(settings.max_query_cost, settings.trusted_documents_only),
         context_getter=context,
         allowed_origins=settings.origins(),
     )

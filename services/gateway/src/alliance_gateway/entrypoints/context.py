@@ -4,9 +4,9 @@ record. It is the `Request` the use cases take (application/request.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TypeVar, cast
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -61,8 +61,21 @@ class Context(BaseContext, Request):
     def caller(self, caller: Caller) -> None:
         self._caller = caller
 
-    def operation(self) -> AbstractAsyncContextManager[object]:
-        return snapshot_of_operation(self.sessions)
+    @asynccontextmanager
+    async def operation(self) -> AsyncIterator[object]:
+        # An authenticated caller's reads may be audited in the snapshot's transaction.
+        async with snapshot_of_operation(self.sessions, writable=self._caller is not None) as op:
+            yield op
+            audited = op.written
+        if audited:  # committed: the relay publishes the audit events
+            self.relay.wake()
+
+    async def audit(self, write: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+        snapshot = current_snapshot.get()
+        if snapshot is None or not await snapshot.write(write):
+            async with self.writer.acquire() as conn, conn.transaction():
+                await write(cast(asyncpg.Connection, conn))
+            self.relay.wake()
 
     def _snapshot(self) -> ReadSnapshot:
         snapshot = current_snapshot.get()

@@ -10,15 +10,18 @@ connection's `edges` is the page itself), `history` counting 10 entries.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -28,12 +31,12 @@ from graphql import (
     VariableNode,
 )
 from strawberry.extensions import (
-    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.schema.schema import validate_document
 
 from alliance_contracts.events.audit import MAX_OPERATION_NAME
 from alliance_gateway.application.request import UserError
@@ -138,38 +141,94 @@ def _within(page: int, largest: int) -> int:
     return max(1, min(page, largest))
 
 
-class CostLimit(AddValidationRules):
+def cost_rule(max_cost: int, largest_page: int) -> type[ASTValidationRule]:
     """Rejects, before execution, queries whose estimated cost exceeds `max_cost`. Page sizes
     given as variables count as the largest page (variables are not known at validation)."""
 
-    def __init__(self, max_cost: int, largest_page: int) -> None:
-        class CostRule(ValidationRule):
-            def __init__(self, context: ValidationContext) -> None:
-                cost = query_cost(context.document, None, largest_page)
-                if cost > max_cost:
-                    context.report_error(
-                        GraphQLError(f"query cost {cost} exceeds the limit of {max_cost}")
-                    )
-                super().__init__(context)
+    class CostRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            cost = query_cost(context.document, None, largest_page)
+            if cost > max_cost:
+                context.report_error(
+                    GraphQLError(f"query cost {cost} exceeds the limit of {max_cost}")
+                )
+            super().__init__(context)
 
-        super().__init__([CostRule])
+    return CostRule
 
 
-class TotalDepthLimit(AddValidationRules):
+def total_depth_rule(max_depth: int = 15) -> type[ASTValidationRule]:
     """Limits the nesting of every field, introspection included (Strawberry's depth limiter
     skips introspection). The standard introspection query (GraphiQL's) is 15 deep."""
 
-    def __init__(self, max_depth: int = 15) -> None:
-        class DepthRule(ValidationRule):
-            def __init__(self, context: ValidationContext) -> None:
-                depth = query_depth(context.document)
-                if depth > max_depth:
-                    context.report_error(
-                        GraphQLError(f"query depth {depth} exceeds the limit of {max_depth}")
-                    )
-                super().__init__(context)
+    class DepthRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            depth = query_depth(context.document)
+            if depth > max_depth:
+                context.report_error(
+                    GraphQLError(f"query depth {depth} exceeds the limit of {max_depth}")
+                )
+            super().__init__(context)
 
-        super().__init__([DepthRule])
+    return DepthRule
+
+
+VALIDATED_DOCUMENTS = 256  # distinct documents whose verdict is remembered
+
+
+class _Verdicts:
+    """The validation errors of documents already validated, by (schema, document text,
+    rules): the same text parses to the same document (and the token limit is the same for
+    every request), so it gets the same verdict. Least recently used first out."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._seen: OrderedDict[tuple[object, ...], list[GraphQLError]] = OrderedDict()
+
+    def of(
+        self,
+        schema: GraphQLSchema,
+        query: str,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        key = (schema, query, rules)
+        errors = self._seen.get(key)
+        if errors is None:
+            errors = validate_document(schema, document, rules)
+            self._seen[key] = errors
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+        else:
+            self._seen.move_to_end(key)
+        return errors
+
+
+_verdicts = _Verdicts(VALIDATED_DOCUMENTS)
+
+
+class ValidateOnce(SchemaExtension):
+    """Validates each distinct document once, with graphql's rules and the limits, and
+    remembers the verdict (bounded, least recently used first out). The limit rules are built
+    once per schema, so the cache key is the same for every request of one document: built per
+    request, they were new classes each time and nothing was ever remembered."""
+
+    def __init__(self, rules: tuple[type[ASTValidationRule], ...]) -> None:
+        self.rules = rules
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.pre_execution_errors is None and context.graphql_document is not None:
+            rules = (*context.validation_rules, *self.rules)
+            if context.query is not None:
+                context.pre_execution_errors = _verdicts.of(
+                    context.schema._schema, context.query, context.graphql_document, rules
+                )
+            else:  # a document given without its text: validated as it is
+                context.pre_execution_errors = validate_document(
+                    context.schema._schema, context.graphql_document, rules
+                )
+        yield
 
 
 MAX_DOCUMENT_BYTES = 32 * 1024
@@ -210,12 +269,16 @@ class RequestLimits(SchemaExtension):
 
 
 def limits(max_cost: int) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
-    """The schema extensions that refuse a query before it runs."""
+    """The schema extensions that refuse a query before it runs. The rules are built here,
+    once: the validation of a document is remembered for the same rules (ValidateOnce)."""
+    rules = (
+        *QueryDepthLimiter(max_depth=10).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+        cost_rule(max_cost, MAX_PAGE),
+        total_depth_rule(),
+    )
     return [
-        RequestLimits,
-        lambda: QueryDepthLimiter(max_depth=10),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        RequestLimits,  # first: a refusal here skips validation
         lambda: MaxTokensLimiter(max_token_count=2000),
-        lambda: CostLimit(max_cost=max_cost, largest_page=MAX_PAGE),
-        TotalDepthLimit,
+        lambda: ValidateOnce(rules),
     ]

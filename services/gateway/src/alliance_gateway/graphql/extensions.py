@@ -1,5 +1,5 @@
-"""Schema extensions that run around every operation: its read snapshot, the read audit and
-error masking. (The limits that refuse a query before it runs are in cost.py.)"""
+"""Schema extensions that run around every operation: its read snapshot with its read audit,
+and error masking. (The limits that refuse a query before it runs are in cost.py.)"""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 class OneSnapshot(SchemaExtension):
     """Every read of one operation comes from one snapshot of the read models, ended with the
-    operation; a subscription ends it after each event it pushes."""
+    operation; a subscription ends it after each event it pushes. The operation's read audit
+    (application) is written in that snapshot's transaction before it commits."""
 
     async def on_operation(self) -> AsyncIterator[None]:
         ctx: Request | None = self.execution_context.context
@@ -28,26 +29,16 @@ class OneSnapshot(SchemaExtension):
             return
         async with ctx.operation():
             yield
+            connection = getattr(ctx, "request", None)  # the HTTP request or the WebSocket
+            client = getattr(connection, "client", None)
+            address = client.host if client else None
+            await reads.record_reads(ctx, self.execution_context.operation_name, address)
 
     async def on_stream_result(self, result: StreamExecutionResult) -> AsyncIterator[None]:
         yield
         ctx: Request | None = self.execution_context.context
         if isinstance(getattr(ctx, "reads", None), ReadRecord) and ctx is not None:
             await ctx.end_snapshot()
-
-
-class ReadAudit(SchemaExtension):
-    """After an operation that read client-level data: its audit records (application)."""
-
-    async def on_operation(self) -> AsyncIterator[None]:
-        yield
-        ctx: Request = self.execution_context.context
-        if not isinstance(getattr(ctx, "reads", None), ReadRecord):
-            return  # not a request's context: nothing was recorded
-        connection = getattr(ctx, "request", None)  # the HTTP request or the WebSocket
-        client = getattr(connection, "client", None)
-        address = client.host if client else None
-        await reads.record_reads(ctx, self.execution_context.operation_name, address)
 
 
 def is_for_the_client(error: GraphQLError) -> bool:

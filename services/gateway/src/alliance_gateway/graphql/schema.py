@@ -12,13 +12,13 @@ from strawberry.types import ExecutionContext
 from alliance_gateway.graphql.cost import limits
 from alliance_gateway.graphql.extensions import (
     OneSnapshot,
-    ReadAudit,
     is_for_the_client,
     mask_errors,
 )
 from alliance_gateway.graphql.mutations import Mutation
 from alliance_gateway.graphql.queries import Query
 from alliance_gateway.graphql.subscriptions import Subscription
+from alliance_gateway.graphql.trusted import TrustedDocuments, load_registry
 
 
 class AllianceSchema(strawberry.Schema):
@@ -32,8 +32,16 @@ class AllianceSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema(max_cost: int = 20_000) -> strawberry.Schema:
-    extensions: list[Any] = [*limits(max_cost), ParserCache, OneSnapshot, ReadAudit, mask_errors]
+def build_schema(max_cost: int = 20_000, trusted_only: bool = False) -> strawberry.Schema:
+    """`trusted_only`: refuse every document but the registered ones (graphql/trusted.py)."""
+    registry = load_registry()
+    extensions: list[Any] = [
+        lambda: TrustedDocuments(registry, trusted_only),  # first: it may supply the document
+        *limits(max_cost),
+        ParserCache,
+        OneSnapshot,
+        mask_errors,
+    ]
     return AllianceSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )

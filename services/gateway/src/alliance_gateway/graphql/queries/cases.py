@@ -6,6 +6,7 @@ import strawberry
 
 from alliance_gateway.application import reads
 from alliance_gateway.application.request import Request
+from alliance_gateway.graphql.selection import selects
 from alliance_gateway.graphql.types.cases import Case
 from alliance_gateway.graphql.types.clinics import Clinic, Therapist
 
@@ -16,7 +17,9 @@ class CaseQueries:
     async def case(
         self, info: strawberry.Info[Request, None], clinic_id: strawberry.ID, case_id: strawberry.ID
     ) -> Case | None:
-        found = await reads.case(info.context, str(clinic_id), str(case_id))
+        found = await reads.case(
+            info.context, str(clinic_id), str(case_id), selects(info, "timeline")
+        )
         return Case.from_read(found) if found is not None else None
 
     @strawberry.field(description="A clinic you belong to (its cases need client-level access).")
