@@ -99,6 +99,9 @@ class Tracking:
     # While a projection generation builds beside the live one: the live one's slot (what it
     # consumed, it has dead-lettered already). Read at each use: it ends at the switch.
     frontier: Callable[[], str | None] = lambda: None
+    # Called when partitions are revoked or assigned: a consumer that keeps its partitions'
+    # state in memory drops it there (another consumer may have moved it on meanwhile).
+    forget: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -225,13 +228,14 @@ class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
     committed offsets are never trusted: the claim fences whatever is delivered."""
 
     def __init__(self, tracking: Tracking) -> None:
-        self.pool, self.schema = tracking.pool, tracking.schema
+        self.pool, self.schema, self.forget = tracking.pool, tracking.schema, tracking.forget
         self.subscriber: Any = None  # set once the subscriber is built; has `.consumer`
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
+        self.forget()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.forget()
         consumer = self.subscriber.consumer if self.subscriber is not None else None
         if consumer is None or not assigned:
             return
