@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_contracts.events import EventEnvelope
+from alliance_platform.db import execute_rows
 from alliance_platform.dead_letters import Source
 from alliance_platform.outbox import Connection, claim_new_events
 from alliance_platform.parking import park_waiting
@@ -182,13 +183,15 @@ async def lock_positions(
 
 
 async def advance(conn: Connection, schema: str, ends: Mapping[Partition, int]) -> None:
-    if ends:
-        await conn.executemany(
-            f"INSERT INTO {schema}.tracking (topic, partition, position) VALUES ($1, $2, $3) "
-            "ON CONFLICT (topic, partition) DO UPDATE SET "
-            "position = greatest(tracking.position, excluded.position), updated_at = now()",
-            [(t, p, end) for (t, p), end in sorted(ends.items())],
-        )
+    """One statement for every partition of the batch."""
+    await execute_rows(
+        conn,
+        f"INSERT INTO {schema}.tracking (topic, partition, position) "
+        "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
+        "ON CONFLICT (topic, partition) DO UPDATE SET "
+        "position = greatest(tracking.position, excluded.position), updated_at = now()",
+        [(t, p, end) for (t, p), end in sorted(ends.items())],
+    )
 
 
 async def stored_positions(
