@@ -6,13 +6,27 @@ import json
 from collections.abc import Callable
 
 import asyncpg
+import pytest
 
 from alliance_contracts.events import derived_event_id
+from alliance_contracts.timing import utc_now as now
 from alliance_contracts.topics import DEAD_LETTER, RESPONSES, SCORED
+from alliance_scoring.adapters.hot_cases import HotCases
+from alliance_scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
+from alliance_scoring.application.project import project_batch
+from alliance_scoring.domain.case import new_case
 from alliance_scoring.entrypoints.app import create_app
 from alliance_scoring.settings import ScoringSettings
 from tests.conftest import eventually
-from tests.helpers import Record, of_case, produce, read_topic, serving, submitted_event
+from tests.helpers import (
+    Record,
+    of_case,
+    produce,
+    read_topic,
+    serving,
+    slot_pool,
+    submitted_event,
+)
 from tests.stack import Endpoints
 
 
@@ -143,3 +157,38 @@ async def test_poison_messages_are_dead_lettered_and_the_stream_goes_on(
         headers = dict(r.headers)
         assert headers["dlq_service"] == b"scoring"
         assert headers["dlq_source"].startswith(RESPONSES.name.encode())
+
+
+async def test_case_states_kept_in_memory_are_what_committed(
+    stack: Endpoints, ids: Callable[[str], str]
+) -> None:
+    """A batch's case states are kept once its transaction commits and are what `case_state`
+    holds; a batch rolled back leaves none of its cases in memory (decision 0017)."""
+    clinic, case = ids("clinic"), ids("case")
+    key = (clinic, case)
+    hot = HotCases(capacity=100)
+    async with slot_pool(stack, "scoring") as (pool, schema):
+        first = [submitted_event(clinic, case, 1, 8.0), submitted_event(clinic, case, 2, 9.0)]
+        assert await project_batch(PostgresScoringUnitOfWork(pool, schema, hot=hot), first, now)
+        async with PostgresScoringUnitOfWork(pool, schema) as reader:
+            stored = await reader.cases.get([key])
+        assert hot.get([key]) == stored
+        assert stored[key].latest_session == 2
+
+        with pytest.raises(RuntimeError):
+            await save_then_fail(PostgresScoringUnitOfWork(pool, schema, hot=hot), clinic, case)
+        assert hot.get([key]) == {}  # read back from the database next time
+        async with PostgresScoringUnitOfWork(pool, schema) as reader:
+            assert await reader.cases.get([key]) == stored  # nothing of it committed
+
+        later = [submitted_event(clinic, case, 3, 7.0)]
+        assert await project_batch(PostgresScoringUnitOfWork(pool, schema, hot=hot), later, now)
+        async with PostgresScoringUnitOfWork(pool, schema) as reader:
+            assert hot.get([key]) == await reader.cases.get([key])
+        assert hot.get([key])[key].latest_session == 3
+
+
+async def save_then_fail(uow: PostgresScoringUnitOfWork, clinic: str, case: str) -> None:
+    async with uow:
+        await uow.cases.save([new_case(clinic, case)], now())
+        raise RuntimeError("the batch fails after saving")

@@ -7,3 +7,5 @@ from alliance_platform.settings import CommonSettings
 
 class ScoringSettings(CommonSettings):
     batch_max_records: int = Field(500, alias="ALLIANCE_SCORING_BATCH", ge=1)
+    # Case states kept in memory per generation (0: none; each read from the database).
+    hot_cases: int = Field(10_000, alias="ALLIANCE_SCORING_HOT_CASES", ge=0)

@@ -116,6 +116,19 @@ CASES_JOIN = (
 )
 
 
+async def execute_rows(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+    query: str,
+    rows: Sequence[Sequence[object]],
+    *more: object,
+) -> None:
+    """Runs `query` once for all the rows: it reads them from `unnest($1::type[], ...)`, one
+    array per column, and takes `more` as the parameters after those. One statement instead of
+    one per row (as `executemany` makes); nothing is run for no rows."""
+    if rows:
+        await conn.execute(query, *(list(c) for c in zip(*rows, strict=True)), *more)
+
+
 async def fetch_for_cases(
     conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
     query: str,

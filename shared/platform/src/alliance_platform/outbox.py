@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_contracts.events import EventEnvelope
 from alliance_contracts.topics import TopicSpec
+from alliance_platform.db import execute_rows
 from alliance_platform.kafka import event_headers
 
 E = TypeVar("E", bound=EventEnvelope)
@@ -101,12 +102,15 @@ class OutboxMessage:
 
 
 async def enqueue(conn: Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:
-    if messages:
-        await conn.executemany(
-            f"INSERT INTO {schema}.outbox (topic, key, event_id, value, headers) "
-            "VALUES ($1, $2, $3, $4, $5::jsonb)",
-            [m.row() for m in messages],
-        )
+    """One statement for all the messages; their ids (the relay's order) in the given order."""
+    await execute_rows(
+        conn,
+        f"INSERT INTO {schema}.outbox (topic, key, event_id, value, headers) "
+        "SELECT r.topic, r.key, r.event_id, r.value, r.headers::jsonb FROM unnest($1::text[], "
+        "$2::text[], $3::uuid[], $4::bytea[], $5::text[]) WITH ORDINALITY "
+        "AS r(topic, key, event_id, value, headers, n) ORDER BY r.n",
+        [m.row() for m in messages],
+    )
 
 
 async def claim_new_events(conn: Connection, schema: str, events: Sequence[E]) -> list[E]:

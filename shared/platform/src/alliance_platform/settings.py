@@ -88,6 +88,7 @@ class CommonSettings(BaseSettings):
         topic: str,
         waits: Waits | None = None,
         frontier: Callable[[], str | None] = lambda: None,
+        forget: Callable[[], None] = lambda: None,
     ) -> Tracking:
         """How a consumer of `topic` tracks its positions (and parks) in `schema`."""
         return Tracking(
@@ -99,6 +100,7 @@ class CommonSettings(BaseSettings):
             check_every_s=self.park_check_seconds,
             retention=timedelta(hours=self.dedup_retention_hours),
             frontier=frontier,
+            forget=forget,
         )
 
     def limiter(self) -> RateLimiter | None:

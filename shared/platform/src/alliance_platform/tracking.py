@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_contracts.events import EventEnvelope
+from alliance_platform.db import execute_rows
 from alliance_platform.dead_letters import Source
 from alliance_platform.outbox import Connection, claim_new_events
 from alliance_platform.parking import park_waiting
@@ -99,6 +100,9 @@ class Tracking:
     # While a projection generation builds beside the live one: the live one's slot (what it
     # consumed, it has dead-lettered already). Read at each use: it ends at the switch.
     frontier: Callable[[], str | None] = lambda: None
+    # Called when partitions are revoked or assigned: a consumer that keeps its partitions'
+    # state in memory drops it there (another consumer may have moved it on meanwhile).
+    forget: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -179,13 +183,15 @@ async def lock_positions(
 
 
 async def advance(conn: Connection, schema: str, ends: Mapping[Partition, int]) -> None:
-    if ends:
-        await conn.executemany(
-            f"INSERT INTO {schema}.tracking (topic, partition, position) VALUES ($1, $2, $3) "
-            "ON CONFLICT (topic, partition) DO UPDATE SET "
-            "position = greatest(tracking.position, excluded.position), updated_at = now()",
-            [(t, p, end) for (t, p), end in sorted(ends.items())],
-        )
+    """One statement for every partition of the batch."""
+    await execute_rows(
+        conn,
+        f"INSERT INTO {schema}.tracking (topic, partition, position) "
+        "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
+        "ON CONFLICT (topic, partition) DO UPDATE SET "
+        "position = greatest(tracking.position, excluded.position), updated_at = now()",
+        [(t, p, end) for (t, p), end in sorted(ends.items())],
+    )
 
 
 async def stored_positions(
@@ -225,13 +231,14 @@ class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
     committed offsets are never trusted: the claim fences whatever is delivered."""
 
     def __init__(self, tracking: Tracking) -> None:
-        self.pool, self.schema = tracking.pool, tracking.schema
+        self.pool, self.schema, self.forget = tracking.pool, tracking.schema, tracking.forget
         self.subscriber: Any = None  # set once the subscriber is built; has `.consumer`
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
+        self.forget()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.forget()
         consumer = self.subscriber.consumer if self.subscriber is not None else None
         if consumer is None or not assigned:
             return

@@ -1,4 +1,6 @@
-"""PostgreSQL adapter for the case projections (asyncpg, batched: this is the hot path).
+"""PostgreSQL adapter for the case projections (asyncpg, batched: this is the hot path). Each
+table is written with one statement per batch (`db.execute_rows`: the rows as arrays through
+`unnest`), with the conflict rules the per-row statements had.
 
 The fold state of each case lives in `scoring.case_state`; the read models the gateway serves
 (`scoring.dyad`, `scoring.dyad_score`, `scoring.case_view`) are written from it in the same
@@ -17,7 +19,7 @@ from pydantic import TypeAdapter
 from alliance_contracts.events import CaseInput, ClinicalSignal, ResponseScored, SignalWithdrawn
 from alliance_contracts.readmodels import documents
 from alliance_contracts.vocabulary import ScoreStatus, SignalKind
-from alliance_platform.db import CASES_JOIN, fetch_for_cases
+from alliance_platform.db import CASES_JOIN, execute_rows, fetch_for_cases
 from alliance_platform.outbox import Connection
 from alliance_scoring.application.ports import CaseKey
 from alliance_scoring.domain.history import Correction, PublishedSignal
@@ -52,17 +54,26 @@ def dyad_view(case: CaseState, dyad: DyadState) -> tuple[str, str]:
 async def save_cases(
     conn: Connection, cases: Iterable[CaseState], now: datetime, refolded: Iterable[CaseKey] = ()
 ) -> None:
-    cases = list(cases)
-    await conn.executemany(
+    cases = list(cases)  # one each: a statement may not update a row twice
+    await execute_rows(
+        conn,
         "INSERT INTO case_state (case_id, clinic_id, state, updated_at) "
-        "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (clinic_id, case_id) DO UPDATE SET "
+        "SELECT r.case_id, r.clinic_id, r.state::jsonb, $4::timestamptz "
+        "FROM unnest($1::text[], $2::text[], $3::text[]) AS r(case_id, clinic_id, state) "
+        "ON CONFLICT (clinic_id, case_id) DO UPDATE SET "
         "state = EXCLUDED.state, updated_at = EXCLUDED.updated_at",
-        [(c.case_id, c.clinic_id, c.model_dump_json(), now) for c in cases],
+        [(c.case_id, c.clinic_id, c.model_dump_json()) for c in cases],
+        now,
     )
-    await conn.executemany(
+    await execute_rows(
+        conn,
         "INSERT INTO case_view (case_id, clinic_id, phase, latest_session, episode, "
         "outcomes, splits, readiness, demographics, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9::jsonb, $10) "
+        "SELECT r.case_id, r.clinic_id, r.phase, r.latest_session, r.episode::jsonb, "
+        "r.outcomes::jsonb, r.splits::jsonb, r.readiness::jsonb, r.demographics::jsonb, "
+        "$10::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], "
+        "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS r(case_id, clinic_id, "
+        "phase, latest_session, episode, outcomes, splits, readiness, demographics) "
         "ON CONFLICT (clinic_id, case_id) DO UPDATE SET phase = EXCLUDED.phase, "
         "latest_session = EXCLUDED.latest_session, episode = EXCLUDED.episode, "
         "outcomes = EXCLUDED.outcomes, splits = EXCLUDED.splits, "
@@ -79,10 +90,10 @@ async def save_cases(
                 documents.dump_json(documents.Splits, c.splits),
                 documents.dump_json(documents.Readiness, c.readiness),
                 documents.dump_json(documents.Demographics, c.demographics),
-                now,
             )
             for c in cases
         ],
+        now,
     )
     rows = []
     for c in cases:
@@ -99,16 +110,21 @@ async def save_cases(
                     d.responses,
                     latest,
                     clinical,
-                    now,
                 )
             )
-    await conn.executemany(
+    await execute_rows(
+        conn,
         "INSERT INTO dyad (dyad_id, clinic_id, case_id, therapist_id, respondent_role, "
         "respondent_id, responses, latest, clinical, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10) "
+        "SELECT r.dyad_id, r.clinic_id, r.case_id, r.therapist_id, r.respondent_role, "
+        "r.respondent_id, r.responses, r.latest::jsonb, r.clinical::jsonb, $10::timestamptz "
+        "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+        "$7::int[], $8::text[], $9::text[]) AS r(dyad_id, clinic_id, case_id, therapist_id, "
+        "respondent_role, respondent_id, responses, latest, clinical) "
         "ON CONFLICT (dyad_id) DO UPDATE SET responses = EXCLUDED.responses, "
         "latest = EXCLUDED.latest, clinical = EXCLUDED.clinical, updated_at = EXCLUDED.updated_at",
         rows,
+        now,
     )
     refolded = set(refolded)
     if refolded:
@@ -124,12 +140,47 @@ async def save_cases(
         )
 
 
+def _once_each(scored: Sequence[ResponseScored]) -> list[ResponseScored]:
+    """A score given twice (a case folded again gives a new response's score among all its
+    scores) once, as the first one with the last one's clinical range: what one statement per
+    score made (the first inserts, a later one updates the range)."""
+    first: dict[uuid.UUID, ResponseScored] = {}
+    last: dict[uuid.UUID, ResponseScored] = {}
+    for e in scored:
+        first.setdefault(e.payload.source_event_id, e)
+        last[e.payload.source_event_id] = e
+    return [
+        e
+        if last[key] is e or last[key].payload.clinical_range == e.payload.clinical_range
+        else e.model_copy(
+            update={
+                "payload": e.payload.model_copy(
+                    update={"clinical_range": last[key].payload.clinical_range}
+                )
+            }
+        )
+        for key, e in first.items()
+    ]
+
+
+def _int_array(items: Sequence[int]) -> str:
+    return "{" + ",".join(str(int(i)) for i in items) + "}"
+
+
 async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> None:
-    await conn.executemany(
+    await execute_rows(
+        conn,
         "INSERT INTO dyad_score (source_event_id, dyad_id, clinic_id, instrument, form, "
         "session_number, administered_at, total, subscales, normalized, scoring_key, "
         "prorated_items, critical_items, clinical_range) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb) "
+        "SELECT r.source_event_id, r.dyad_id, r.clinic_id, r.instrument, r.form, "
+        "r.session_number, r.administered_at, r.total, r.subscales::jsonb, r.normalized, "
+        "r.scoring_key, r.prorated_items::int[], r.critical_items::int[], "
+        "r.clinical_range::jsonb FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], "
+        "$5::text[], $6::int[], $7::timestamptz[], $8::float8[], $9::text[], $10::float8[], "
+        "$11::text[], $12::text[], $13::text[], $14::text[]) AS r(source_event_id, dyad_id, "
+        "clinic_id, instrument, form, session_number, administered_at, total, subscales, "
+        "normalized, scoring_key, prorated_items, critical_items, clinical_range) "
         "ON CONFLICT (source_event_id) DO UPDATE SET clinical_range = EXCLUDED.clinical_range "
         "WHERE dyad_score.clinical_range IS DISTINCT FROM EXCLUDED.clinical_range",
         [
@@ -145,11 +196,11 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
                 documents.dump_json(documents.Subscales, e.payload.subscales),
                 e.payload.normalized,
                 e.payload.scoring_key,
-                e.payload.prorated_items,
-                e.payload.critical_items,
+                _int_array(e.payload.prorated_items),
+                _int_array(e.payload.critical_items),
                 r.model_dump_json() if (r := e.payload.clinical_range) else None,
             )
-            for e in scored
+            for e in _once_each(scored)
         ],
     )
 
@@ -157,10 +208,16 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
 async def insert_signals(
     conn: Connection, signals: Sequence[ClinicalSignal], content_of: Mapping[uuid.UUID, uuid.UUID]
 ) -> None:
-    await conn.executemany(
+    await execute_rows(
+        conn,
         "INSERT INTO signal (event_id, clinic_id, case_id, dyad_id, kind, severity, "
         "instrument, session_number, summary, evidence, occurred_at, content_id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12) "
+        "SELECT r.event_id, r.clinic_id, r.case_id, r.dyad_id, r.kind, r.severity, "
+        "r.instrument, r.session_number, r.summary, r.evidence::jsonb, r.occurred_at, "
+        "r.content_id FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], "
+        "$6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::timestamptz[], "
+        "$12::uuid[]) AS r(event_id, clinic_id, case_id, dyad_id, kind, severity, instrument, "
+        "session_number, summary, evidence, occurred_at, content_id) "
         "ON CONFLICT DO NOTHING",
         [
             (s.event_id, s.clinic_id, s.case_id, s.payload.dyad.dyad_id if s.payload.dyad else None,
@@ -174,9 +231,12 @@ async def insert_signals(
 
 
 async def insert_inputs(conn: Connection, events: Sequence[CaseInput]) -> None:
-    await conn.executemany(
+    await execute_rows(
+        conn,
         "INSERT INTO case_input (clinic_id, case_id, event_id, event) "
-        "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+        "SELECT r.clinic_id, r.case_id, r.event_id, r.event::jsonb FROM unnest($1::text[], "
+        "$2::text[], $3::uuid[], $4::text[]) AS r(clinic_id, case_id, event_id, event) "
+        "ON CONFLICT DO NOTHING",
         [(e.clinic_id, e.case_id, e.event_id, e.model_dump_json()) for e in events],
     )
 

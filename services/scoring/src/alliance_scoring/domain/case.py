@@ -38,7 +38,7 @@ from alliance_scoring.domain.rules import (
     splits,
     trend,
 )
-from alliance_scoring.domain.state import CaseState, DyadState, Episode, Point
+from alliance_scoring.domain.state import CaseState, DyadState, Episode, Point, copy_with
 from alliance_scoring.domain.step import Step
 
 
@@ -52,7 +52,7 @@ def apply(
     """Folds one event that sorts after everything folded so far. A response comes with its
     score (`dyads.score`)."""
     after = _fold(event, state, scored, config)
-    return after.model_copy(update={"folded_through": order_key(event)})
+    return copy_with(after, folded_through=order_key(event))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +101,7 @@ def _ended(
     ended = Episode(
         status=EpisodeStatus.ENDED, ending=event.payload.ending, ended_at=event.payload.ended_at
     )
-    return state.model_copy(
-        update={"episode": ended, "phase": Phase.CLOSED, "readiness": readiness.ENDED}
-    )
+    return copy_with(state, episode=ended, phase=Phase.CLOSED, readiness=readiness.ENDED)
 
 
 @_fold.register
@@ -115,14 +113,13 @@ def _demographics(
 ) -> CaseState:
     # What the event leaves out stays as it was.
     p, current = event.payload, state.demographics
-    demographics = current.model_copy(
-        update={
-            "age_group": p.age_group or current.age_group,
-            "oq_norm_set": p.oq_norm_set or current.oq_norm_set,
-            "effective_from": p.effective_from,
-        }
+    demographics = copy_with(
+        current,
+        age_group=p.age_group or current.age_group,
+        oq_norm_set=p.oq_norm_set or current.oq_norm_set,
+        effective_from=p.effective_from,
     )
-    return state.model_copy(update={"demographics": demographics})
+    return copy_with(state, demographics=demographics)
 
 
 @_fold.register
@@ -135,14 +132,12 @@ def _response(
     # The order matters: splits read the ruptures, readiness the outcomes, ruptures and trends,
     # and the phase the readiness.
     assert scored is not None
-    state = state.model_copy(update={"demographics": demographics_for(state, event)})
+    state = copy_with(state, demographics=demographics_for(state, event))
     state = _record(state, event, scored, config)
     state = discrepancies.evolve(state)
-    state = state.model_copy(update={"splits": splits.evolve(state, config)})
+    state = copy_with(state, splits=splits.evolve(state, config))
     ready = readiness.evolve(state, config)
-    return state.model_copy(
-        update={"readiness": ready, "phase": phase.evolve(state, ready, config)}
-    )
+    return copy_with(state, readiness=ready, phase=phase.evolve(state, ready, config))
 
 
 def _record(
@@ -176,25 +171,23 @@ def _record(
         )
         trend_now = trend.evolve(instrument, series, config) or trend_now
         early_low = early_alliance.evolve(early_low, instrument, point, config)
-    dyad = dyad.model_copy(
-        update={
-            "series": {**dyad.series, p.instrument: series},
-            "ruptures": ruptures_now,
-            "trend": trend_now,
-            "early_low": early_low,
-            "responses": dyad.responses + 1,
-        }
+    dyad = copy_with(
+        dyad,
+        series={**dyad.series, p.instrument: series},
+        ruptures=ruptures_now,
+        trend=trend_now,
+        early_low=early_low,
+        responses=dyad.responses + 1,
     )
     outcomes = state.outcomes
     if instrument.construct is Construct.OUTCOME:
         outcomes = outcome.evolve(outcomes, instrument, p, point, state.demographics, config)
-    return state.model_copy(
-        update={
-            "dyads": {**state.dyads, key: dyad},
-            "outcomes": outcomes,
-            "latest_session": max(state.latest_session, p.session_number),
-            "critical_items": critical_items.evolve(p),
-        }
+    return copy_with(
+        state,
+        dyads={**state.dyads, key: dyad},
+        outcomes=outcomes,
+        latest_session=max(state.latest_session, p.session_number),
+        critical_items=critical_items.evolve(p),
     )
 
 

@@ -15,7 +15,7 @@ from alliance_contracts.events import (
 )
 from alliance_contracts.instruments import REGISTRY, RuleBroken, score_response, validate_response
 from alliance_scoring.domain.rules.outcome import clinical_range
-from alliance_scoring.domain.state import CaseState, Demographics
+from alliance_scoring.domain.state import CaseState, Demographics, copy_with
 
 DYAD_NAMESPACE = uuid.UUID("0b7d3f5e-2c1a-4e8b-9f3d-6a5c4b3e2d1f")
 
@@ -45,9 +45,7 @@ def demographics_for(case: CaseState, event: ResponseSubmitted) -> Demographics:
     band = event.payload.age_group
     if band is None or band == current.age_group:
         return current
-    return current.model_copy(
-        update={"age_group": band, "effective_from": event.payload.administered_at}
-    )
+    return copy_with(current, age_group=band, effective_from=event.payload.administered_at)
 
 
 def score(

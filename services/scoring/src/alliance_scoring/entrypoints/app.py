@@ -34,6 +34,7 @@ from alliance_platform.projector import (
 )
 from alliance_platform.runtime import asyncapi_spec, projection_service_app
 from alliance_platform.tracking import Consumed
+from alliance_scoring.adapters.hot_cases import HotCases
 from alliance_scoring.adapters.tables import PROJECTION_VERSION, READ_MODELS, SCHEMA, TABLES
 from alliance_scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
 from alliance_scoring.application.project import project_batch, record_configurations
@@ -48,15 +49,18 @@ DESCRIPTION = (
 
 def build_consumers(settings: ScoringSettings, runtime: GenerationRuntime) -> Consumers:
     """One generation's consumers: responses and the clinics' configuration versions, their
-    positions tracked in the generation's slot."""
+    positions tracked in the generation's slot, its case states committed last in memory."""
     broker = create_broker(settings, SERVICE)
+    hot = HotCases(settings.hot_cases)
     dead_letters = DeadLetters(broker, SERVICE, settings.kafka_message_max_bytes)
 
     def pool() -> asyncpg.Pool:
         return runtime.pool
 
     def unit_of_work(consumed: Consumed[Any]) -> PostgresScoringUnitOfWork:
-        return PostgresScoringUnitOfWork(runtime.pool, runtime.schema, consumed, runtime.frontier)
+        return PostgresScoringUnitOfWork(
+            runtime.pool, runtime.schema, consumed, runtime.frontier, hot
+        )
 
     async def process(consumed: Consumed[CaseInput]) -> None:
         if await project_batch(unit_of_work(consumed), consumed.events, utc_now):
@@ -68,7 +72,12 @@ def build_consumers(settings: ScoringSettings, runtime: GenerationRuntime) -> Co
         process,
         dead_letters,
         tracking=settings.tracking(
-            pool, runtime.schema, RESPONSES.name, ConfigurationStamps(), runtime.live_frontier
+            pool,
+            runtime.schema,
+            RESPONSES.name,
+            ConfigurationStamps(),
+            runtime.live_frontier,
+            forget=hot.forget,
         ),
     )
 

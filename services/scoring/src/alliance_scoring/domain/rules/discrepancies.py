@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alliance_contracts.exact import share_difference
 from alliance_contracts.vocabulary import RespondentRole
-from alliance_scoring.domain.state import CaseState
+from alliance_scoring.domain.state import CaseState, copy_with
 
 
 def evolve(state: CaseState) -> CaseState:
@@ -31,5 +31,6 @@ def evolve(state: CaseState) -> CaseState:
                 gap = share_difference(
                     dyad.series[code][-1].normalized, t.series[code][-1].normalized
                 )
-        dyads[key] = dyad.model_copy(update={"discrepancy": gap})
-    return state.model_copy(update={"dyads": dyads})
+        if gap != dyad.discrepancy:  # an unchanged dyad stays the same value
+            dyads[key] = copy_with(dyad, discrepancy=gap)
+    return copy_with(state, dyads=dyads)
