@@ -323,7 +323,7 @@ async def test_a_worker_with_a_stale_configuration_hint_stamps_the_latest_versio
     stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
 ) -> None:
     """Two worker processes of one intake: one changes the clinic's configuration, the other,
-    whose hint still says version 0, stamps its next response with version 1 (decision 0017)."""
+    whose hint still says version 0, stamps its next response with version 1 (decision 0019)."""
     clinic, case = ids("clinic"), ids("case")
     async with (
         serving(create_app(settings(stack))) as admin_worker,

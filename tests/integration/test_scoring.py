@@ -163,7 +163,7 @@ async def test_case_states_kept_in_memory_are_what_committed(
     stack: Endpoints, ids: Callable[[str], str]
 ) -> None:
     """A batch's case states are kept once its transaction commits and are what `case_state`
-    holds; a batch rolled back leaves none of its cases in memory (decision 0017)."""
+    holds; a batch rolled back leaves none of its cases in memory (decision 0021)."""
     clinic, case = ids("clinic"), ids("case")
     key = (clinic, case)
     hot = HotCases(capacity=100)

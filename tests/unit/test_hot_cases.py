@@ -1,5 +1,5 @@
 """The case states a scoring generation keeps in memory: only committed ones, and none across a
-rebalance (decision 0017). The unit of work's part runs on PostgreSQL in the integration and
+rebalance (decision 0021). The unit of work's part runs on PostgreSQL in the integration and
 end-to-end suites (every scoring batch goes through it)."""
 
 from __future__ import annotations

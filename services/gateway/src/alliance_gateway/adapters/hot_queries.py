@@ -1,4 +1,4 @@
-"""The hot read paths, one statement each (decision 0017): a case with its dyads and their
+"""The hot read paths, one statement each (decision 0020): a case with its dyads and their
 timelines, and a page of a clinic's alerts. Each statement builds its JSON in PostgreSQL
 (adapters/rows.py), has the caller's scope compiled in as parameters, and is compiled to SQL
 text once per shape; nothing goes through the ORM. Like every query, they name only the

@@ -10,7 +10,7 @@ snapshot only.
 
 The read audit of an operation is written in its snapshot's transaction (`write`), which then
 commits: one connection, one transaction, one COMMIT for the reads and their audit (decision
-0017). So a snapshot that may be audited (an authenticated caller's) is not read-only; the
+0020). So a snapshot that may be audited (an authenticated caller's) is not read-only; the
 others are. The role's grants keep the read models read-only either way.
 """
 

@@ -69,7 +69,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # Reads go through snapshots: READ ONLY, or (an authenticated caller's, whose reads are
     # audited in the same transaction) read-write, where the role's grants allow writing only
     # the gateway's own schema (adapters/snapshot.py). No ping per checkout: three round trips
-    # per operation; a connection the server dropped fails one operation (decision 0017).
+    # per operation; a connection the server dropped fails one operation (decision 0020).
     engine = create_engine(settings.database_url, settings.db_pool_size, pre_ping=False)
     sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     runtime = Runtime()

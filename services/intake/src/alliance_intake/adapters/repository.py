@@ -21,7 +21,7 @@ from alliance_intake.domain.correction import Correction, ResponseRecord
 from alliance_intake.domain.submission import Accepted
 from alliance_platform.outbox import Connection, OutboxMessage
 
-# One statement, one round trip (decision 0017): the submission and its outbox row are written
+# One statement, one round trip (decision 0019): the submission and its outbox row are written
 # together, or nothing is, and it answers with what the key holds now. The event id it returns is
 # the one offered when this statement stored it. `$11` (the configuration version the event is
 # stamped with; NULL: not checked) must be the clinic's latest, or nothing is written and the

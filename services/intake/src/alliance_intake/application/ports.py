@@ -106,7 +106,7 @@ class IntakeUnitOfWork(UnitOfWork, Protocol):
         config_version: int | None,
     ) -> Recorded | StaleConfiguration:
         """`submissions.record` as a transaction of its own, used outside `async with` (over
-        PostgreSQL one atomic statement, committed when it returns: decision 0017). Records
+        PostgreSQL one atomic statement, committed when it returns: decision 0019). Records
         nothing and returns StaleConfiguration when `config_version`, the version the event is
         stamped with, is not the clinic's latest (None: an event without one, not checked)."""
         ...

@@ -1,7 +1,7 @@
 """Use cases: accept a questionnaire response, an episode ending, a configuration change, a
 staff change, a case assignment or a case's demographics. Each is one transaction (see
 `ports.IntakeUnitOfWork`): the submission and its outbox row, idempotent per clinic and key;
-all but a configuration change are one statement (`record_alone`, decision 0017)."""
+all but a configuration change are one statement (`record_alone`, decision 0019)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class LatestVersions:
     """Each clinic's latest configuration version as this process last saw it (0 when unseen):
     only a hint. A response is stamped with it and recorded only if it is still the latest
     (`record_alone` checks it in the same statement), so a stale hint costs one more statement
-    and never stamps an older version (decision 0017)."""
+    and never stamps an older version (decision 0019)."""
 
     def __init__(self) -> None:
         self._versions: dict[str, int] = {}

@@ -1,5 +1,5 @@
 """How intake's HTTP server runs: uvicorn on uvloop and httptools, `ALLIANCE_INTAKE_WORKERS`
-worker processes (decision 0017). `server_options` is the one place these settings live: the
+worker processes (decision 0019). `server_options` is the one place these settings live: the
 service and the bench's hello-world anchor both read it.
 
 Each worker is a process of its own with its own pool, outbox relay, intake-commands consumer

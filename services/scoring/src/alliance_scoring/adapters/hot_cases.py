@@ -1,6 +1,6 @@
 """The case states a generation's consumer committed last, kept in memory so that the next batch
 of a case does not read its state back from `case_state` and validate it again
-([decision 0017](../../../../../docs/decisions/0017-scoring-fast.md)).
+([decision 0021](../../../../../docs/decisions/0021-scoring-validate-at-edges.md)).
 
 The database stays the truth: a state enters only after the transaction that wrote it
 committed, one whose commit failed (its outcome unknown) is dropped, and everything is dropped
