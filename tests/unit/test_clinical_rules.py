@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from alliance_contracts.clinical_config import DEFAULT_CONFIG, ClinicalConfig
@@ -118,6 +120,24 @@ def test_sudden_loss_critical_value_with_a_missing_session() -> None:
     run = fold(events, only("sudden_loss"))
     [opened] = run.of(K.RUPTURE_OPENED)
     assert opened.payload.evidence[0].inputs["critical_value"] == 3.182
+
+
+def test_sudden_loss_takes_the_last_administration_of_a_session() -> None:
+    """A session rated twice (an SRS given again) counts once, with its last rating: the pre
+    and post windows are sessions, so Student's t keeps its 2-4 degrees of freedom."""
+    rated = [(1, 36.8), (2, 20.0), (2, 37.2), (3, 36.8), (4, 26), (5, 26.4), (6, 26)]
+    events = []
+    for minute, (session, total) in enumerate(rated):
+        event = response("c1", session, "SRS", total)
+        later = event.payload.administered_at + timedelta(minutes=minute)  # 20.0 comes first
+        payload = event.payload.model_copy(update={"administered_at": later})
+        events.append(event.model_copy(update={"payload": payload}))
+    run = fold(events, only("sudden_loss"))
+    [opened] = run.of(K.RUPTURE_OPENED)
+    assert opened.payload.session_number == 4
+    inputs = opened.payload.evidence[0].inputs
+    assert (inputs["n_pre"], inputs["n_post"], inputs["critical_value"]) == (3, 3, 2.776)
+    assert inputs["pre_mean"] == pytest.approx(36.933, abs=0.001)  # session 2 counts as 37.2
 
 
 def test_sudden_loss_needs_a_drop_of_a_quarter() -> None:

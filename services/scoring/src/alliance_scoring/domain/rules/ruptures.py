@@ -129,18 +129,29 @@ def _reliable_drop(
     return []
 
 
+def last_per_session(series: Sequence[Point]) -> list[Point]:
+    """One point per session, its last administration (the series is in session, then
+    administration order): a session rated twice is still one session of the windows."""
+    return [p for p, after in zip(series, (*series[1:], None), strict=True)
+            if after is None or after.session_number != p.session_number]  # fmt: skip
+
+
 def sudden_loss(
     instrument: Instrument, series: Sequence[Point], config: ClinicalConfig
 ) -> tuple[RuleEvidence, Point, Point] | None:
-    """Judges the drop into the third-latest session (its two following sessions are in).
-    Returns the evidence, the session before the drop and the session of the drop."""
-    if len(series) < 4 or not config.enabled(RuleName.SUDDEN_LOSS):
+    """Judges the drop into the third-latest session (its two following sessions are in), on
+    the last administration of each session. Returns the evidence, the session before the drop
+    and the session of the drop."""
+    if not config.enabled(RuleName.SUDDEN_LOSS):
         return None
-    at = len(series) - 3
-    before, drop_point = series[at - 1], series[at]
+    sessions = last_per_session(series)
+    if len(sessions) < 4:
+        return None
+    at = len(sessions) - 3
+    before, drop_point = sessions[at - 1], sessions[at]
     s = drop_point.session_number
-    pre = [tenths(p.total) for p in series if s - 3 <= p.session_number <= s - 1]
-    post = [tenths(p.total) for p in series if s <= p.session_number <= s + 2]
+    pre = [tenths(p.total) for p in sessions if s - 3 <= p.session_number <= s - 1]
+    post = [tenths(p.total) for p in sessions if s <= p.session_number <= s + 2]
     rcv = config.alliance_reliable_change.get(instrument.code)
     if len(pre) < 2 or len(post) < 2 or rcv is None:
         return None  # fewer than 2 sessions on a side: not evaluable
