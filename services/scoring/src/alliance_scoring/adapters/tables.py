@@ -11,9 +11,10 @@ from alliance_platform.outbox import plumbing_tables
 from alliance_platform.tracking import consumer_tables
 
 SCHEMA = "scoring"
-# Bump when the tables or the fold change shape: the projection is then rebuilt by replay
-# (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 9
+# Bump when the tables or the fold change: a new generation is then built beside the live one
+# from the start of the log and switched to once caught up (decision 0011). 10: sudden loss
+# takes one administration per session (a session rated twice had dead-lettered its event).
+PROJECTION_VERSION = 10
 _plumbing = MetaData(schema=SCHEMA)
 outbox, outbox_parked, processed_event = plumbing_tables(_plumbing)
 # The fold state of each case (private to scoring; the read models are derived from it).
