@@ -16,6 +16,7 @@ from alliance_gateway.graphql.extensions import (
     mask_errors,
 )
 from alliance_gateway.graphql.mutations import Mutation
+from alliance_gateway.graphql.planned import PlannedExecution
 from alliance_gateway.graphql.queries import Query
 from alliance_gateway.graphql.subscriptions import Subscription
 from alliance_gateway.graphql.trusted import TrustedDocuments, load_registry
@@ -43,7 +44,11 @@ def build_schema(max_cost: int = 20_000, trusted_only: bool = False) -> strawber
         mask_errors,
     ]
     return AllianceSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=PlannedExecution,
     )
 
 
