@@ -4,10 +4,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from alliance_contracts.events import ResponseSubmitted
-from alliance_intake.domain.submission import check_submission, fingerprint, to_event
+from alliance_intake.domain.submission import (
+    SubmissionReceipt,
+    check_submission,
+    fingerprint,
+    to_event,
+)
+from alliance_intake.entrypoints.fast_path import receipt_body
 from alliance_intake.entrypoints.requests import ResponseSubmission
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -63,3 +71,9 @@ def test_fingerprint_tells_content_apart() -> None:
     b = ResponseSubmission.model_validate(body(session_number=3))
     assert fingerprint(a) == fingerprint(ResponseSubmission.model_validate(body()))
     assert fingerprint(a) != fingerprint(b)
+
+
+def test_the_fast_paths_receipt_is_the_response_models_rendering() -> None:
+    for duplicate in (False, True):
+        receipt = SubmissionReceipt(event_id=uuid.uuid4(), duplicate=duplicate)
+        assert receipt_body(receipt) == JSONResponse(jsonable_encoder(receipt)).body
