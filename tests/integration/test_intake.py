@@ -79,6 +79,51 @@ async def test_same_key_with_other_content_is_a_conflict(
     assert clash.json()["detail"][0]["loc"] == ["body", "idempotency_key"]
 
 
+async def test_the_fast_path_and_the_route_answer_alike(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """A submission sent as `application/json` is answered by `SubmissionFastPath`; one sent as
+    another JSON type (`…+json`) by the FastAPI route. The two share one key's idempotency and
+    answer the same bytes."""
+    clinic, case = ids("clinic"), ids("case")
+    raw = json.dumps(response_body(clinic, case, 1, 9.5)).encode()
+    async with serving(create_app(settings(stack))) as client:
+        client.headers.update(clinic_system([clinic]))
+        by_route = await client.post(
+            "/v1/responses", content=raw, headers={"content-type": "application/vnd.x+json"}
+        )
+        by_fast_path = await client.post(
+            "/v1/responses", content=raw, headers={"content-type": "application/json"}
+        )
+        other = ids("other-case")
+        fresh = await client.post(
+            "/v1/responses",
+            content=json.dumps(response_body(clinic, other, 1, 9.5)).encode(),
+            headers={"content-type": "application/json; charset=utf-8"},
+        )
+        refused = await client.post(
+            "/v1/responses",
+            content=json.dumps(response_body(ids("other-clinic"), case, 1, 9.5)).encode(),
+            headers={"content-type": "application/json"},
+        )
+    assert by_route.status_code == by_fast_path.status_code == fresh.status_code == 202
+    event_id = by_route.json()["event_id"]
+    assert by_route.json() == {"event_id": event_id, "duplicate": False}
+    assert by_fast_path.json() == {"event_id": event_id, "duplicate": True}
+    fresh_id = fresh.json()["event_id"]
+    assert fresh.content == f'{{"event_id":"{fresh_id}","duplicate":false}}'.encode()
+    assert by_route.content == f'{{"event_id":"{event_id}","duplicate":false}}'.encode()
+    for r in (by_route, by_fast_path, fresh):
+        assert r.headers["content-type"] == "application/json"
+        assert int(r.headers["content-length"]) == len(r.content)
+    assert refused.status_code == 403  # the route's refusal, naming the clinic
+    assert refused.json()["detail"][0]["loc"] == ["body", "clinic_id"]
+    stored = await pg.fetchval(
+        "SELECT count(*) FROM intake.submission WHERE case_id = ANY($1::text[])", [case, other]
+    )
+    assert stored == 2
+
+
 async def test_invalid_input_names_the_field_and_rule(
     stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
 ) -> None:

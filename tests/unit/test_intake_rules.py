@@ -4,10 +4,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from alliance_contracts.events import ResponseSubmitted
-from alliance_intake.domain.submission import check_submission, fingerprint, to_event
+from alliance_contracts.events import ResponseSubmitted, ResponseSubmittedPayload
+from alliance_intake.domain.submission import (
+    SubmissionReceipt,
+    check_submission,
+    fingerprint,
+    to_event,
+)
+from alliance_intake.entrypoints.fast_path import receipt_body
 from alliance_intake.entrypoints.requests import ResponseSubmission
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -63,3 +71,29 @@ def test_fingerprint_tells_content_apart() -> None:
     b = ResponseSubmission.model_validate(body(session_number=3))
     assert fingerprint(a) == fingerprint(ResponseSubmission.model_validate(body()))
     assert fingerprint(a) != fingerprint(b)
+
+
+def test_the_fast_paths_receipt_is_the_response_models_rendering() -> None:
+    for duplicate in (False, True):
+        receipt = SubmissionReceipt(event_id=uuid.uuid4(), duplicate=duplicate)
+        assert receipt_body(receipt) == JSONResponse(jsonable_encoder(receipt)).body
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"respondent_id": "parent-2", "age_group": "child"}, {"answers": {"1": 9, "2": None}}],
+)
+def test_the_events_payload_is_the_submission_validated_again(overrides: dict[str, object]) -> None:
+    """to_event takes the validated submission's values as they are: the payload is the one
+    validating them again would give (same values, same fields set, same JSON)."""
+    submission = ResponseSubmission.model_validate(body(**overrides))
+    event = to_event(submission, uuid.uuid4(), NOW).event
+    assert isinstance(event, ResponseSubmitted)
+    payload = event.payload
+    validated = ResponseSubmittedPayload.model_validate(
+        submission.model_dump(exclude={"clinic_id", "case_id", "idempotency_key"})
+    )
+    assert type(payload) is ResponseSubmittedPayload
+    assert payload == validated
+    assert payload.model_fields_set == validated.model_fields_set
+    assert payload.model_dump_json() == validated.model_dump_json()

@@ -158,6 +158,23 @@ def unavailable(what: str) -> tuple[int, dict[str, Any], dict[str, str]]:
     return 503, body, {"retry-after": str(RETRY_AFTER_SECONDS)}
 
 
+# Errors that mean the database (or the network to it) is down: 503 with `Retry-After`.
+DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    TimeoutError,
+)
+
+
+def dependency_down(exc: Exception) -> JSONResponse:
+    """The answer to one of DEPENDENCY_DOWN (an exception handler's, or a handler's own)."""
+    log.warning("dependency unavailable", extra={"error": type(exc).__name__})
+    status, body, headers = unavailable("the database")
+    return JSONResponse(body, status, headers=headers)
+
+
 # Only declares the scheme in the OpenAPI document; SecureDoor has already checked the token.
 _bearer_scheme = HTTPBearer(
     auto_error=False, description="A JWT from the network's identity provider."
@@ -195,15 +212,11 @@ def install(
         limiter=limiter,
     )
 
-    @app.exception_handler(OSError)
-    @app.exception_handler(asyncpg.PostgresConnectionError)
-    @app.exception_handler(asyncpg.InterfaceError)
-    @app.exception_handler(asyncpg.CannotConnectNowError)
-    @app.exception_handler(TimeoutError)
-    async def dependency_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("dependency unavailable", extra={"error": type(exc).__name__})
-        status, body, headers = unavailable("the database")
-        return JSONResponse(body, status, headers=headers)
+    async def answer_dependency_down(_: Request, exc: Exception) -> JSONResponse:
+        return dependency_down(exc)
+
+    for kind in DEPENDENCY_DOWN:
+        app.add_exception_handler(kind, answer_dependency_down)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -50,11 +50,16 @@ class Accepted:
     fingerprint: str
 
 
+_PAYLOAD_FIELDS = tuple(ResponseSubmittedPayload.model_fields)
+
+
 def to_event(
     submission: SubmitResponse, event_id: uuid.UUID, now: datetime, config_version: int = 0
 ) -> Accepted:
-    payload = ResponseSubmittedPayload.model_validate(
-        submission.model_dump(exclude={"clinic_id", "case_id", "idempotency_key"})
+    # The submission is a payload already validated (a subclass with the same fields): its
+    # values are taken as they are rather than dumped and validated again.
+    payload = ResponseSubmittedPayload.model_construct(
+        **{name: getattr(submission, name) for name in _PAYLOAD_FIELDS}
     )
     event = ResponseSubmitted(
         event_id=event_id,

@@ -54,6 +54,7 @@ from alliance_intake.entrypoints.common import (
     rejection,
 )
 from alliance_intake.entrypoints.corrections import corrections_router
+from alliance_intake.entrypoints.fast_path import SubmissionFastPath
 from alliance_intake.entrypoints.requests import (
     Assignment,
     CaseDemographics,
@@ -169,6 +170,17 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         max_body_size=settings.max_body_bytes,
     )
     app.state.runtime = runtime
+
+    async def submit(submission: ResponseSubmission) -> SubmissionReceipt | JSONResponse:
+        """`POST /v1/responses` once the caller may write the submission's clinic."""
+        return await accept(
+            submission.idempotency_key,
+            lambda uow: submit_response(uow, submission, utc_now, versions=versions),
+        )
+
+    # Inside the door (added first, so SecureDoor wraps it): the everyday submission skips
+    # FastAPI's routing; every other request, and every error, is the routes' (fast_path.py).
+    app.add_middleware(SubmissionFastPath, submit=submit)
     install(app, authenticate=verifier.principal, limiter=settings.limiter())
 
     async def db_up() -> bool:
@@ -194,10 +206,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         """Accepts one questionnaire response. A retry with the same idempotency key returns the
         original event id and publishes nothing new. Scope `responses:write`."""
         require_write(caller, submission.clinic_id, Scope.RESPONSES_WRITE, "body")
-        return await accept(
-            submission.idempotency_key,
-            lambda uow: submit_response(uow, submission, utc_now, versions=versions),
-        )
+        return await submit(submission)
 
     app.include_router(corrections_router(runtime))
 
