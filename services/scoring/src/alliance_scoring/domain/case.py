@@ -132,12 +132,19 @@ def _response(
     # The order matters: splits read the ruptures, readiness the outcomes, ruptures and trends,
     # and the phase the readiness.
     assert scored is not None
-    state = copy_with(state, demographics=demographics_for(state, event))
+    demographics = demographics_for(state, event)
+    if demographics is not state.demographics:  # most responses leave them as they are
+        state = copy_with(state, demographics=demographics)
     state = _record(state, event, scored, config)
     state = discrepancies.evolve(state)
-    state = copy_with(state, splits=splits.evolve(state, config))
+    # Readiness and the phase do not read the splits, so one copy takes all three.
     ready = readiness.evolve(state, config)
-    return copy_with(state, readiness=ready, phase=phase.evolve(state, ready, config))
+    return copy_with(
+        state,
+        splits=splits.evolve(state, config),
+        readiness=ready,
+        phase=phase.evolve(state, ready, config),
+    )
 
 
 def _record(
