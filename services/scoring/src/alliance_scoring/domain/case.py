@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import singledispatch
 
 from alliance_contracts.clinical_config import ClinicalConfig
@@ -147,6 +148,10 @@ def _response(
     )
 
 
+def _in_series_order(point: Point) -> tuple[int, datetime]:
+    return (point.session_number, point.administered_at)
+
+
 def _record(
     state: CaseState, event: ResponseSubmitted, scored: ResponseScored, config: ClinicalConfig
 ) -> CaseState:
@@ -164,12 +169,11 @@ def _record(
     )
     key = str(p.dyad.dyad_id)
     dyad = state.dyads.get(key) or DyadState(dyad=p.dyad)
-    series = tuple(
-        sorted(
-            (*dyad.series.get(p.instrument, ()), point),
-            key=lambda x: (x.session_number, x.administered_at),
-        )
-    )
+    prior = dyad.series.get(p.instrument, ())
+    if not prior or _in_series_order(prior[-1]) <= _in_series_order(point):
+        series = (*prior, point)  # what the stable sort gives when the point comes last
+    else:
+        series = tuple(sorted((*prior, point), key=_in_series_order))
     ruptures_now, trend_now, early_low = dyad.ruptures, dyad.trend, dyad.early_low
     # Alliance rules judge the latest administration (in a fold in clinical order, the new one).
     if instrument.construct is Construct.ALLIANCE and series[-1] == point:
