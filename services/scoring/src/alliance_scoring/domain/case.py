@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import singledispatch
 
 from alliance_contracts.clinical_config import ClinicalConfig
@@ -132,12 +133,23 @@ def _response(
     # The order matters: splits read the ruptures, readiness the outcomes, ruptures and trends,
     # and the phase the readiness.
     assert scored is not None
-    state = copy_with(state, demographics=demographics_for(state, event))
+    demographics = demographics_for(state, event)
+    if demographics is not state.demographics:  # most responses leave them as they are
+        state = copy_with(state, demographics=demographics)
     state = _record(state, event, scored, config)
     state = discrepancies.evolve(state)
-    state = copy_with(state, splits=splits.evolve(state, config))
+    # Readiness and the phase do not read the splits, so one copy takes all three.
     ready = readiness.evolve(state, config)
-    return copy_with(state, readiness=ready, phase=phase.evolve(state, ready, config))
+    return copy_with(
+        state,
+        splits=splits.evolve(state, config),
+        readiness=ready,
+        phase=phase.evolve(state, ready, config),
+    )
+
+
+def _in_series_order(point: Point) -> tuple[int, datetime]:
+    return (point.session_number, point.administered_at)
 
 
 def _record(
@@ -157,12 +169,11 @@ def _record(
     )
     key = str(p.dyad.dyad_id)
     dyad = state.dyads.get(key) or DyadState(dyad=p.dyad)
-    series = tuple(
-        sorted(
-            (*dyad.series.get(p.instrument, ()), point),
-            key=lambda x: (x.session_number, x.administered_at),
-        )
-    )
+    prior = dyad.series.get(p.instrument, ())
+    if not prior or _in_series_order(prior[-1]) <= _in_series_order(point):
+        series = (*prior, point)  # what the stable sort gives when the point comes last
+    else:
+        series = tuple(sorted((*prior, point), key=_in_series_order))
     ruptures_now, trend_now, early_low = dyad.ruptures, dyad.trend, dyad.early_low
     # Alliance rules judge the latest administration (in a fold in clinical order, the new one).
     if instrument.construct is Construct.ALLIANCE and series[-1] == point:

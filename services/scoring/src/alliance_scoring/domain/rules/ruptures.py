@@ -275,6 +275,8 @@ def detect(step: Step) -> list[ClinicalSignal]:
     signals: list[ClinicalSignal] = []
     before, window = step.before.dyads, step.config.repair_window_sessions
     for key, dyad in step.after.dyads.items():
+        if key in before and before[key].ruptures is dyad.ruptures:
+            continue  # the same ruptures: none opened or changed status
         old = {r.rupture_id: r for r in before[key].ruptures} if key in before else {}
         for r in dyad.ruptures:
             was = old.get(r.rupture_id)
