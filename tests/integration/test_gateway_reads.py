@@ -267,3 +267,46 @@ async def test_the_gateway_may_not_read_the_alerts_aggregate(stack: Endpoints) -
                 await conn.fetch(f"SELECT * FROM {slot}.{private} LIMIT 1")
     finally:
         await conn.close()
+
+
+async def test_an_escalation_recorded_after_a_later_acknowledgement_takes_its_place(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """A replay may apply an acknowledgement before the clock's earlier escalation (two topics):
+    the escalation goes in at its time and the acknowledgement moves one place on, as live."""
+    await create_projection_tables(stack, "alerts")
+    clinic = ids("clinic")
+    at = [T0 + timedelta(hours=h) for h in range(3)]
+    alert = Alert(
+        alert_id=uuid.uuid4(),
+        clinic_id=clinic,
+        case_id="case-e",
+        kind=AlertKind.RUPTURE,
+        subject="s",
+        dyad=None,
+        instrument="SRS",
+        session_number=1,
+        severity=None,
+        priority=AlertPriority.URGENT,
+        status=AlertStatus.OPEN,
+        therapist_id="th-9",
+        raised_at=at[0],
+        source_event_id=uuid.uuid4(),
+        summary="test",
+    )
+    alert = alert.raised(Cause(at=at[0], key="raise"))
+    acknowledged = alert.acknowledged(Cause(at=at[2], key="ack", actor_id="th-9"))
+    escalated = acknowledged.escalation_recorded(Cause(at=at[1], key="escalate"))
+    assert escalated is not None
+    for state in (alert, acknowledged, escalated):  # one save per event, as the service does
+        async with on_live_slots(pg, "alerts") as conn:
+            await save_alerts(conn, [state])
+    rows = await pg.fetch(
+        "SELECT seq, action, status FROM alerts.alert_transition WHERE alert_id = $1 ORDER BY seq",
+        alert.alert_id,
+    )
+    assert [(r["seq"], r["action"], r["status"]) for r in rows] == [
+        (0, "raised", "open"),
+        (1, "escalated", "open"),
+        (2, "acknowledged", "acknowledged"),
+    ]

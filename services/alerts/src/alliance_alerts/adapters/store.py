@@ -82,8 +82,8 @@ async def due_alerts(conn: Connection, now: datetime, limit: int) -> list[Alert]
 
 async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
     """Upserts the alerts (the read model, and the aggregate in the private `alert_state`) and
-    appends their new transitions to `alert_transition`: the one writer of every transition
-    (the history the gateway shows is these rows in `seq` order)."""
+    writes their histories to `alert_transition`: the one writer of every transition (the
+    history the gateway shows is these rows in `seq` order)."""
     await conn.executemany(
         "INSERT INTO alert (alert_id, clinic_id, case_id, kind, subject, dyad_id, "
         "respondent_role, therapist_id, status, priority, severity, escalated, escalate_at, "
@@ -127,10 +127,15 @@ async def save_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
         "ON CONFLICT (alert_id) DO UPDATE SET state = EXCLUDED.state",
         [(a.alert_id, a.model_dump_json()) for a in alerts],
     )
+    # The history is rewritten whole: an escalation recorded late (a replay that applied a later
+    # acknowledgement first) is placed at its time, and the transitions after it move one seq on.
+    await conn.execute(
+        "DELETE FROM alert_transition WHERE alert_id = ANY($1::uuid[])",
+        [a.alert_id for a in alerts],
+    )
     await conn.executemany(
         "INSERT INTO alert_transition (event_id, alert_id, seq, clinic_id, at, action, "
-        "status, actor_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-        "ON CONFLICT DO NOTHING",
+        "status, actor_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         [
             (
                 t.event_id,

@@ -11,9 +11,10 @@ from alliance_platform.outbox import plumbing_tables
 from alliance_platform.tracking import consumer_tables
 
 SCHEMA = "alerts"
-# Bump when the tables or the fold change shape: the projection is then rebuilt by replay
-# (the schema is recreated and a consumer group named after the version reads from the start).
-PROJECTION_VERSION = 7
+# Bump when the tables or the fold change: a new generation is then built beside the live one
+# from the start of the log and switched to once caught up (decision 0011). 8: an escalation
+# recorded after a later acknowledgement keeps its row (it was lost to a seq conflict).
+PROJECTION_VERSION = 8
 _plumbing = MetaData(schema=SCHEMA)
 outbox, outbox_parked, processed_event = plumbing_tables(_plumbing)
 clinic_config = clinic_config_table(_plumbing)  # the clinics' configuration versions
