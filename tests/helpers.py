@@ -239,7 +239,8 @@ async def graphql(client: httpx.AsyncClient, url: str, query: str, **variables: 
     """A GraphQL operation against the gateway at `url`; its data (errors fail the test)."""
     response = await client.post(f"{url}/graphql", json={"query": query, "variables": variables})
     body = response.json()
-    assert "errors" not in body and "data" in body, (response.status_code, body)
+    assert "errors" not in body, (response.status_code, body)
+    assert "data" in body, (response.status_code, body)
     return body["data"]
 
 
