@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -189,17 +189,12 @@ HISTORY = """query($clinic: ID!) { alerts(clinicId: $clinic) { edges { node { al
   history { at action status actorId note } } } } }"""
 
 
-async def test_an_alerts_history_is_every_transition_its_writer_recorded_in_order(
-    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
-) -> None:
-    await create_projection_tables(stack, "scoring")
-    await create_projection_tables(stack, "alerts")
-    clinic = ids("clinic")
-    at = [T0 + timedelta(hours=h) for h in range(8)]
-    alert = Alert(
+def rupture_alert(clinic: str, case: str, raised_at: datetime) -> Alert:
+    """An urgent SRS rupture alert of th-9, before its first transition."""
+    return Alert(
         alert_id=uuid.uuid4(),
         clinic_id=clinic,
-        case_id="case-h",
+        case_id=case,
         kind=AlertKind.RUPTURE,
         subject="s",
         dyad=None,
@@ -209,10 +204,20 @@ async def test_an_alerts_history_is_every_transition_its_writer_recorded_in_orde
         priority=AlertPriority.URGENT,
         status=AlertStatus.OPEN,
         therapist_id="th-9",
-        raised_at=at[0],
+        raised_at=raised_at,
         source_event_id=uuid.uuid4(),
         summary="test",
     )
+
+
+async def test_an_alerts_history_is_every_transition_its_writer_recorded_in_order(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    await create_projection_tables(stack, "scoring")
+    await create_projection_tables(stack, "alerts")
+    clinic = ids("clinic")
+    at = [T0 + timedelta(hours=h) for h in range(8)]
+    alert = rupture_alert(clinic, "case-h", at[0])
     steps: list[Callable[[Alert], Alert]] = [
         lambda a: a.raised(Cause(at=at[0], key="raise")),
         lambda a: a.updated(Cause(at=at[0], key="update"), ()),  # same time: order by place
@@ -277,23 +282,7 @@ async def test_an_escalation_recorded_after_a_later_acknowledgement_takes_its_pl
     await create_projection_tables(stack, "alerts")
     clinic = ids("clinic")
     at = [T0 + timedelta(hours=h) for h in range(3)]
-    alert = Alert(
-        alert_id=uuid.uuid4(),
-        clinic_id=clinic,
-        case_id="case-e",
-        kind=AlertKind.RUPTURE,
-        subject="s",
-        dyad=None,
-        instrument="SRS",
-        session_number=1,
-        severity=None,
-        priority=AlertPriority.URGENT,
-        status=AlertStatus.OPEN,
-        therapist_id="th-9",
-        raised_at=at[0],
-        source_event_id=uuid.uuid4(),
-        summary="test",
-    )
+    alert = rupture_alert(clinic, "case-e", at[0])
     alert = alert.raised(Cause(at=at[0], key="raise"))
     acknowledged = alert.acknowledged(Cause(at=at[2], key="ack", actor_id="th-9"))
     escalated = acknowledged.escalation_recorded(Cause(at=at[1], key="escalate"))
