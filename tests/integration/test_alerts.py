@@ -26,7 +26,7 @@ from alliance_contracts.events import (
     StaffChanged,
     StaffChangedPayload,
 )
-from alliance_contracts.topics import COMMANDS, CONFIG, NOTICES, SCORED
+from alliance_contracts.topics import ALERT_CLOCK, COMMANDS, CONFIG, NOTICES, SCORED
 from alliance_contracts.vocabulary import AlertCommandAction, StaffRole
 from tests.conftest import eventually
 from tests.helpers import (
@@ -266,3 +266,38 @@ async def test_a_clock_event_applied_while_its_alert_is_raised_does_not_wait_for
             assert await uow.parked.take([alert.alert_id]) == []
     assert stored.escalated
     assert stored.history[-1].at == alert.escalate_at
+
+
+async def test_the_clock_leaves_an_alert_alone_while_its_case_has_parked_inputs(
+    stack: Endpoints, ids: Callable[[str], str]
+) -> None:
+    """In a replay, an escalation (or an acknowledgement) read before its alert was raised is
+    parked, and retried a moment after the raising. Meanwhile every position has passed it, so
+    the clock would decide from an alert that does not have it yet: it skips the case."""
+    clinic, case = ids("clinic"), ids("case")
+    [alert] = run_alerts(outputs(srs_series(case, [38] * 6 + [30], clinic=clinic)))[0].values()
+    assert alert.escalate_at is not None
+    decided = escalation_due(alert, alert.escalate_at)
+    assert decided is not None
+    async with slot_pool(stack, "alerts") as (pool, schema):
+        async with PostgresAlertsUnitOfWork(pool, schema) as uow:
+            await uow.alerts.save([alert])
+            await uow.commit()
+        async with pool.acquire() as conn:
+            parked = await conn.fetchval(
+                f"INSERT INTO {schema}.parked "
+                '(topic, partition, "offset", key, waiting_for, reason, value, headers) '
+                "VALUES ($1, 0, 0, $2, $3, 'not consumed yet', $4, '{}') RETURNING id",
+                ALERT_CLOCK.name,
+                case.encode(),
+                f"alert:{alert.alert_id}",
+                decided.model_dump_json().encode(),
+            )
+        async with PostgresAlertsUnitOfWork(pool, schema) as uow:
+            withheld = await uow.alerts.due(alert.escalate_at, 500)
+        async with pool.acquire() as conn:
+            await conn.execute(f"DELETE FROM {schema}.parked WHERE id = $1", parked)
+        async with PostgresAlertsUnitOfWork(pool, schema) as uow:
+            due = await uow.alerts.due(alert.escalate_at, 500)
+    assert alert.alert_id not in {a.alert_id for a in withheld}
+    assert alert.alert_id in {a.alert_id for a in due}

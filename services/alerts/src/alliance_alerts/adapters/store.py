@@ -70,9 +70,14 @@ async def alerts_by_id(conn: Connection, alert_ids: Iterable[uuid.UUID]) -> dict
 
 
 async def due_alerts(conn: Connection, now: datetime, limit: int) -> list[Alert]:
+    """Skips the alerts of a case with parked input records (keyed by case id): those are not
+    applied yet (a command, or the escalation itself, for an alert just raised waits to be
+    retried), so the alert's state is not final. Otherwise a replay's clock would decide again
+    what is on the alert-clock topic, or escalate an alert whose acknowledgement is parked."""
     rows = await conn.fetch(
         "SELECT s.state FROM alert a JOIN alert_state s USING (alert_id) "
         "WHERE a.status = 'open' AND NOT a.escalated AND a.escalate_at <= $1 "
+        "AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.key = convert_to(a.case_id, 'UTF8')) "
         "ORDER BY a.escalate_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now,
         limit,
