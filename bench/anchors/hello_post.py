@@ -3,10 +3,10 @@
     python -m bench.anchors.hello_post
 
 It runs uvicorn with intake's own server settings (`alliance_intake.entrypoints.server.
-server_options`: the event loop, HTTP parser and head limit, workers, timeouts), from intake's
-settings and environment, so the anchor follows whatever intake's server becomes. The app reads
-and parses the JSON body like intake does, then answers 202 with a constant; the bench checks
-that answer before it measures.
+server_options`: the event loop, HTTP parser and head limit, workers, timeouts) and collector
+settings (`settle_heap`), from intake's settings and environment, so the anchor follows whatever
+intake's server becomes. The app reads and parses the JSON body like intake does, then answers
+202 with a constant; the bench checks that answer before it measures.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fastapi import FastAPI, status
 
 from alliance_intake.entrypoints.server import server_options
 from alliance_intake.settings import IntakeSettings
+from alliance_platform.service import settle_heap
 
 HELLO = {"hello": "world"}
 
@@ -33,6 +34,7 @@ def create_app() -> FastAPI:
     async def post(body: dict[str, Any]) -> dict[str, str]:
         return HELLO
 
+    settle_heap()
     return app
 
 

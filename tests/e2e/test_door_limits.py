@@ -63,7 +63,7 @@ async def test_an_oversize_request_head_is_refused(services: dict[str, ServicePr
 async def test_an_oversize_request_head_is_refused_by_intakes_httptools(
     services: dict[str, ServiceProcess],
 ) -> None:
-    """Intake runs httptools, which has no bound of its own (`BoundedHeadProtocol`): 431."""
+    """The services run httptools, which has no bound of its own (`BoundedHeadProtocol`): 431."""
     url = httpx.URL(services["intake"].url)
     reader, writer = await asyncio.open_connection(url.host, url.port)
     try:

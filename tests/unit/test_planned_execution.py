@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.extensions import ParserCache
 
-from alliance_gateway.graphql.planned import PlannedExecution
+from alliance_gateway.graphql.planned import SHARED_PLANS, PlannedExecution
 
 
 @strawberry.enum
@@ -75,8 +76,12 @@ class Query:
 
 
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    """graphql-core's execution, and the gateway's: planned, with the parser's cache (each
+    request of the same text gets the same document, so plans are shared between them)."""
     plain = strawberry.Schema(query=Query)
-    planned = strawberry.Schema(query=Query, execution_context_class=PlannedExecution)
+    planned = strawberry.Schema(
+        query=Query, execution_context_class=PlannedExecution, extensions=[ParserCache]
+    )
     return plain, planned
 
 
@@ -99,7 +104,7 @@ QUERIES = [
 @pytest.mark.parametrize("query", QUERIES)
 def test_planned_answers_as_graphql_core(query: str) -> None:
     plain, planned = _schemas()
-    for variables in ({"with": True}, {"with": False}):
+    for variables in ({"with": True}, {"with": False}, {"with": True}):
         expected = _answer(plain, query, variables)
         assert expected[0] is not None
         assert _answer(planned, query, variables) == expected
@@ -141,3 +146,32 @@ def test_plain_fields_skip_graphql_cores_field_execution() -> None:
     assert not errors
     assert len(data["items"]) == 2
     assert _CountingPlanned.fields == 1 + 2 * 2  # items; doubled and d3 of each item
+
+
+class _CountingPlans(PlannedExecution):
+    made = 0
+
+    def _make_plan(self, *args: Any) -> Any:
+        type(self).made += 1
+        return super()._make_plan(*args)
+
+
+def test_a_document_is_planned_once_unless_it_has_directives() -> None:
+    """The second request of a directive-free document plans nothing; one with a directive is
+    planned per request (its selection depends on the variables)."""
+    SHARED_PLANS.plans.clear()
+    schema = strawberry.Schema(
+        query=Query, execution_context_class=_CountingPlans, extensions=[ParserCache]
+    )
+    made = []
+    for query in (QUERIES[0], QUERIES[3]):
+        for _ in range(2):
+            _CountingPlans.made = 0
+            data, errors = _answer(schema, query, {"with": True})
+            assert data is not None
+            assert not errors
+            made.append(_CountingPlans.made)
+    assert made[0] > 0
+    assert made[1] == 0  # reused
+    assert made[2] > 0
+    assert made[3] == made[2]  # planned again

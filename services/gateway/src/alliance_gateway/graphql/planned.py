@@ -10,6 +10,12 @@ and completes them in a loop; every other field (a resolver, arguments, directiv
 type) goes through graphql-core as before. A value that would be an error (null for a non-null
 field, a value its scalar refuses, anything unexpected) makes the whole object go through
 graphql-core, which reports it exactly as it always did.
+
+Plans outlive the operation when its document has no directives: `ParserCache` hands every
+request with the same text the same document, so a plan is keyed by its type and the AST nodes of
+its selection (kept alive with it) and built once, not per request (`_SharedPlans`). A
+document with a directive (`@skip(if: $x)` makes the selection depend on the variables) is
+planned per operation, as before.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    BREAK,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
@@ -26,9 +33,11 @@ from graphql import (
     is_list_type,
     is_non_null_type,
     is_object_type,
+    visit,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
-from graphql.pyutils import AwaitableOrValue, Path, Undefined, is_iterable
+from graphql.language import Visitor
+from graphql.pyutils import AwaitableOrValue, Path, Undefined, is_async_iterable, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 Completer = Callable[[Any], Any]
@@ -57,6 +66,58 @@ class _Plan:
 
 def _typename(name: str) -> Completer:
     return lambda _source: name
+
+
+# A plan's key: its object type and the AST nodes of its selection (by identity).
+PlanKey = tuple[int, tuple[int, ...]]
+
+
+class _SharedPlans:
+    """Plans of directive-free documents, for every operation: each entry keeps its type and
+    nodes alive, so their ids stay theirs. Bounded: when full it starts again (a gateway serves
+    a few dozen documents; only an endless variety of ad-hoc queries would fill it)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.plans: dict[PlanKey, tuple[object, _Plan | None]] = {}
+        self.directive_free: dict[int, tuple[object, bool]] = {}
+
+    def without_directives(self, operation: object, fragments: dict[str, Any]) -> bool:
+        known = self.directive_free.get(id(operation))
+        if known is None:
+            free = not any(_has_directive(node) for node in (operation, *fragments.values()))
+            if len(self.directive_free) >= self.limit:
+                self.directive_free.clear()
+            known = (operation, free)
+            self.directive_free[id(operation)] = known
+        return known[1]
+
+    def get(self, key: PlanKey) -> tuple[object, _Plan | None] | None:
+        return self.plans.get(key)
+
+    def put(self, key: PlanKey, keep: object, plan: _Plan | None) -> None:
+        if len(self.plans) >= self.limit:
+            self.plans.clear()
+        self.plans[key] = (keep, plan)
+
+
+class _FindDirective(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_directive(self, *_args: Any) -> object:
+        self.found = True
+        return BREAK
+
+
+def _has_directive(node: Any) -> bool:
+    finder = _FindDirective()
+    visit(node, finder)
+    return finder.found
+
+
+SHARED_PLANS = _SharedPlans(limit=4096)
 
 
 class PlannedExecution(StrawberryGraphQLCoreExecutionContext):
@@ -103,6 +164,15 @@ class PlannedExecution(StrawberryGraphQLCoreExecutionContext):
     def _plan(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> _Plan | None:
+        if SHARED_PLANS.without_directives(self.operation, self.fragment_definitions):
+            nodes = tuple(detail.node for detail in field_details_list)
+            shared_key = (id(return_type), tuple(id(node) for node in nodes))
+            shared = SHARED_PLANS.get(shared_key)
+            if shared is None:
+                plan = self._make_plan(return_type, field_details_list)
+                SHARED_PLANS.put(shared_key, (return_type, nodes), plan)
+                return plan
+            return shared[1]
         key = (return_type, id(field_details_list))
         known = self._plans.get(key)
         if known is None:
@@ -165,7 +235,7 @@ class PlannedExecution(StrawberryGraphQLCoreExecutionContext):
             return None if inner is None else _non_null(inner)
         if is_list_type(type_):
             item = self._completer(type_.of_type, details)
-            return None if item is None else _list_of(item, self.is_async_iterable)
+            return None if item is None else _list_of(item)
         if is_leaf_type(type_):
             return _leaf(type_.coerce_output_value)
         if is_object_type(type_):
@@ -201,7 +271,7 @@ def _non_null(inner: Completer) -> Completer:
     return complete
 
 
-def _list_of(item: Completer, is_async_iterable: Callable[[Any], bool]) -> Completer:
+def _list_of(item: Completer) -> Completer:
     def complete(value: Any) -> Any:
         if _absent(value):
             return None

@@ -13,55 +13,22 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
 from alliance_platform.logs import configure_logging
+from alliance_platform.service import server_options as common_server_options
+from alliance_platform.service import settle_heap
 
 APP = "alliance_intake.entrypoints.server:worker_app"
-# Bound at the door (docs/limits.md): the request line and headers, as h11's limit elsewhere.
-MAX_HEAD_BYTES = 16 * 1024
-
-
-class BoundedHeadProtocol(HttpToolsProtocol):
-    """httptools, which buffers a request head without limit, refused (431, then the
-    connection closes) once the head it has read passes MAX_HEAD_BYTES."""
-
-    _head_bytes: int | None = None  # bytes of an unfinished head; None between heads
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_bytes = 0
-
-    def on_headers_complete(self) -> None:
-        self._head_bytes = None
-        super().on_headers_complete()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self._head_bytes is None or self.transport.is_closing():
-            return
-        self._head_bytes += len(data)  # all of it went into the head: it is still unfinished
-        if self._head_bytes > MAX_HEAD_BYTES:
-            self._head_bytes = None
-            self.transport.write(
-                STATUS_LINE[431] + b"content-length: 0\r\nconnection: close\r\n\r\n"
-            )
-            self.transport.close()
 
 
 def server_options(settings: IntakeSettings) -> dict[str, Any]:
-    """uvicorn's settings for intake (`uvicorn.run(app, **server_options(settings))`)."""
+    """uvicorn's settings for intake (`uvicorn.run(app, **server_options(settings))`): every
+    service's, with its worker processes."""
     return {
-        "host": settings.http_host,
-        "port": settings.http_port,
-        "loop": "uvloop",
-        "http": BoundedHeadProtocol,
+        **common_server_options(settings),
         "workers": settings.workers,
-        "log_config": None,  # our JSON logging
-        "access_log": False,  # request lines would carry ids into logs
-        "timeout_graceful_shutdown": 10,
         # A worker imports the whole service before it can answer the supervisor's ping; on a
         # busy machine that takes longer than uvicorn's 5 s, and it would be killed in a loop.
         "timeout_worker_healthcheck": 60,
@@ -73,7 +40,9 @@ def worker_app() -> FastAPI:
     logging)."""
     settings = IntakeSettings()
     configure_logging("intake", settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    settle_heap()
+    return app
 
 
 def run(settings: IntakeSettings) -> None:
