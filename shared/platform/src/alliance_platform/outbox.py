@@ -101,15 +101,25 @@ class OutboxMessage:
         )
 
 
-async def enqueue(conn: Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:
-    """One statement for all the messages; their ids (the relay's order) in the given order."""
+# The parameter an `also` statement of `enqueue` reads first (the outbox rows take $1-$5).
+ENQUEUE_FIRST_FREE_PARAMETER = 6
+
+
+async def enqueue(
+    conn: Connection, schema: str, messages: Sequence[OutboxMessage], also: str = "", *more: object
+) -> None:
+    """One statement for all the messages; their ids (the relay's order) in the given order.
+    `also`: a data-modifying statement run as part of it (a CTE), with its parameters `more`
+    from `$6` on: a write and its events in one round trip."""
+    before = f"WITH also AS ({also}) " if also else ""
     await execute_rows(
         conn,
-        f"INSERT INTO {schema}.outbox (topic, key, event_id, value, headers) "
+        f"{before}INSERT INTO {schema}.outbox (topic, key, event_id, value, headers) "
         "SELECT r.topic, r.key, r.event_id, r.value, r.headers::jsonb FROM unnest($1::text[], "
         "$2::text[], $3::uuid[], $4::bytea[], $5::text[]) WITH ORDINALITY "
         "AS r(topic, key, event_id, value, headers, n) ORDER BY r.n",
         [m.row() for m in messages],
+        *more,
     )
 
 

@@ -4,6 +4,7 @@ with its outbox row in one transaction (the relay publishes them)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -21,7 +22,7 @@ from alliance_contracts.events import (
 from alliance_contracts.events.audit import MAX_AUDITED_IDS, MAX_OPERATION_NAME
 from alliance_contracts.topics import AUDIT, TopicSpec
 from alliance_gateway.adapters.tables import SCHEMA
-from alliance_platform.outbox import OutboxMessage, enqueue
+from alliance_platform.outbox import ENQUEUE_FIRST_FREE_PARAMETER, OutboxMessage, enqueue
 
 
 class ClientMutationConflict(Exception):
@@ -76,25 +77,34 @@ async def record_reads(
         # A large read fills several records, each within the event's bounds.
         for case_ids, dyad_ids in _pages(all_case_ids, sorted(dyads))
     ]
-    await conn.executemany(
-        f"INSERT INTO {SCHEMA}.read_audit (event_id, at, subject, role, clinic_id, case_ids, "
-        "dyad_ids, operation, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        [
-            (
-                e.event_id,
-                now,
-                caller.subject,
-                caller.role.value,
-                e.clinic_id,
-                e.payload.case_ids,
-                e.payload.dyad_ids,
-                operation,
-                address,
-            )
-            for e in events
-        ],
+    rows = [
+        {
+            "event_id": str(e.event_id),
+            "at": now.isoformat(),
+            "subject": caller.subject,
+            "role": caller.role.value,
+            "clinic_id": e.clinic_id,
+            "case_ids": e.payload.case_ids,
+            "dyad_ids": [str(d) for d in e.payload.dyad_ids],
+            "operation": operation,
+            "address": address,
+        }
+        for e in events
+    ]
+    # The records and their events in one statement (one round trip per audited operation).
+    await enqueue(
+        conn,
+        SCHEMA,
+        [OutboxMessage(AUDIT, e) for e in events],
+        f"INSERT INTO {SCHEMA}.read_audit ({_AUDIT_COLUMNS}) SELECT {_AUDIT_COLUMNS} "
+        f"FROM json_to_recordset(${ENQUEUE_FIRST_FREE_PARAMETER}::json) AS r(event_id uuid, "
+        "at timestamptz, subject text, role text, clinic_id text, case_ids text[], "
+        "dyad_ids uuid[], operation text, address text)",
+        json.dumps(rows),
     )
-    await enqueue(conn, SCHEMA, [OutboxMessage(AUDIT, e) for e in events])
+
+
+_AUDIT_COLUMNS = "event_id, at, subject, role, clinic_id, case_ids, dyad_ids, operation, address"
 
 
 def command_id(caller: Caller, client_mutation_id: str) -> uuid.UUID:
