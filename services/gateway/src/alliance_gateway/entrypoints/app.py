@@ -79,7 +79,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await require_at_head(settings.database_url, MIGRATIONS)  # no DDL here: migrations
-        runtime.pool = await create_pool(settings.database_url, 4)
+        # The audit fallback, commands and the relay leave nothing in the session (`_xact_`
+        # locks only): no reset round trip on release.
+        runtime.pool = await create_pool(settings.database_url, 4, session_state=False)
         runtime.relay = OutboxRelay(
             runtime.pool,
             SCHEMA,
