@@ -1,4 +1,5 @@
-"""Errors reach the logs without their messages (which can quote data), rules with theirs; a\nwarning repeated word for word is written once per interval, with a count."""
+"""Errors reach the logs without their messages (which can quote data), rules with theirs; a
+warning repeated word for word is written once per interval, with a count."""
 
 from __future__ import annotations
 
