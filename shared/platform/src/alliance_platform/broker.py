@@ -18,7 +18,8 @@ from alliance_platform.tracking import SeekToStoredPositions, Tracking
 
 def create_broker(settings: CommonSettings, service: str) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        # A list: FastStream hands a string to aiokafka as one host, commas and all.
+        settings.kafka_bootstrap_servers.split(","),
         client_id=service,
         # Topics are provisioned explicitly; a subscriber must never create one (FastStream
         # 0.7 would create it with 1 partition).

@@ -2,7 +2,10 @@
 
     python -m alliance_platform.provisioning
 
-Reads KAFKA_BOOTSTRAP_SERVERS and ALLIANCE_TOPIC_PARTITIONS (default 12).
+Reads KAFKA_BOOTSTRAP_SERVERS and ALLIANCE_TOPIC_PARTITIONS (default 12). Each topic is
+replicated on up to three brokers and needs two replicas in sync for a write (`acks=all`), so a
+cluster of three loses nothing when one broker fails; on a single broker, one replica and one in
+sync (the only setting that lets it write).
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from alliance_contracts.topics import ALL_TOPICS, TopicSpec
 from alliance_platform.settings import CommonSettings
 
 
+def replication_factor(brokers: int) -> int:
+    return min(3, brokers)
+
+
+def min_in_sync(replicas: int) -> int:
+    return min(2, replicas)
+
+
 async def provision(
     bootstrap_servers: str, partitions: int, topics: tuple[TopicSpec, ...] = ALL_TOPICS
 ) -> list[str]:
@@ -24,12 +35,15 @@ async def provision(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        brokers = len((await admin.describe_cluster())["brokers"])
+        replicas = replication_factor(brokers)
+        in_sync = {"min.insync.replicas": str(min_in_sync(replicas))}
         new = [
             NewTopic(
                 t.name,
                 num_partitions=partitions,
-                replication_factor=1,
-                topic_configs=t.topic_config(),
+                replication_factor=replicas,
+                topic_configs={**in_sync, **t.topic_config()},
             )
             for t in topics
             if t.name not in existing

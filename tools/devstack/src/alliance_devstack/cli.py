@@ -1,6 +1,6 @@
 """Local stack launcher: real Apache Kafka (KRaft) and PostgreSQL without a Docker engine.
 
-    python -m alliance_devstack start [--services]   # idempotent
+    python -m alliance_devstack start [--services] [--brokers 3]   # idempotent
     python -m alliance_devstack status
     python -m alliance_devstack env        # shell exports for the running stack
     python -m alliance_devstack stop       # stops what this launcher started
@@ -33,9 +33,9 @@ from alliance_devstack.services import (
 from alliance_devstack.state import LOGS, STACK_DIR, STATE_FILE, State, load_state, log, save_state
 
 
-def start(state: State, services: bool) -> None:
+def start(state: State, services: bool, brokers: int = 1) -> None:
     start_postgres(state)
-    start_kafka(state)
+    start_kafka(state, brokers)
     provision_topics(state)
     prepare_database_and_keys(state)
     if services:
@@ -62,11 +62,16 @@ def reset(state: State) -> None:
 def status(state: State) -> int:
     rc = 0
     k, p = state.get("kafka", {}), state.get("postgres", {})
-    kalive = alive(k.get("pid"))
-    print(
-        f"kafka     {'running' if kalive else 'stopped'}"
-        + (f"  pid={k['pid']} bootstrap=127.0.0.1:{k['port']}" if kalive else "")
-    )
+    nodes = k.get("nodes", [k] if k else [])
+    kalive = bool(nodes) and all(alive(n.get("pid")) for n in nodes)
+    for n in nodes:
+        up = alive(n.get("pid"))
+        print(
+            f"kafka {n.get('node_id', 1):<3} {'running' if up else 'stopped'}"
+            + (f"  pid={n['pid']} 127.0.0.1:{n['port']}" if up else "")
+        )
+    if not nodes:
+        print("kafka     stopped")
     if p.get("external"):
         print("postgres  external (DATABASE_URL)")
     else:
@@ -88,7 +93,8 @@ def status(state: State) -> int:
 
 
 def env(state: State) -> int:
-    if not alive(state.get("kafka", {}).get("pid")):
+    k = state.get("kafka", {})
+    if not any(alive(n.get("pid")) for n in k.get("nodes", [k])):
         print("# stack is not running", file=sys.stderr)
         return 1
     for key, value in stack_env(state).items():
@@ -104,11 +110,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["start", "stop", "status", "env", "reset"])
     parser.add_argument("--services", action="store_true", help="also start the four services")
+    parser.add_argument(
+        "--brokers",
+        type=int,
+        choices=[1, 3],
+        default=None,
+        help="Kafka nodes of a new stack: 1, or 3 (replication 3, two in sync); a stack keeps "
+        "the size it was made with",
+    )
     args = parser.parse_args(argv)
     state = load_state()
     try:
         if args.command == "start":
-            start(state, args.services)
+            made_with = int(state.get("kafka", {}).get("brokers", 1))
+            start(state, args.services, args.brokers or made_with)
             return 0
         if args.command == "status":
             return status(state)

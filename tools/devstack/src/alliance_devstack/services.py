@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import sys
 
+from alliance_devstack.kafka import bootstrap_servers
 from alliance_devstack.prerequisites import Missing
 from alliance_devstack.processes import (
     ServiceNotReady,
@@ -36,7 +37,7 @@ def stack_env(state: State) -> dict[str, str]:
     """What clients of the stack need (DATABASE_URL is the administrator's). The services run
     as in production: RS256 tokens from the local identity provider's key (`./dev token`)."""
     env = {
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{state['kafka']['port']}",
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers(state),
         "DATABASE_URL": state["postgres"]["url"],
         "ALLIANCE_JWKS_FILE": str(AUTH_DIR / "jwks.json"),
         "ALLIANCE_JWT_ISSUER": LOCAL_ISSUER,
