@@ -20,6 +20,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 COMPOSE_FILE=$(realpath "${1:-docker-compose.yml}")
 DEMO_FILE="$REPO/deploy/compose/demo.yml"
+CLUSTER_FILE="$REPO/deploy/compose/three-brokers.yml"
 
 fail() { echo "validate: FAIL: $*" >&2; exit 1; }
 step() { echo "validate: $*"; }
@@ -58,24 +59,28 @@ step "$(compose version) on: $COMPOSE_FILE"
 compose -f "$COMPOSE_FILE" config -q || fail "docker compose config rejected $COMPOSE_FILE"
 compose -f "$COMPOSE_FILE" -f "$DEMO_FILE" config -q \
   || fail "docker compose config rejected $COMPOSE_FILE with $DEMO_FILE"
+compose -f "$COMPOSE_FILE" -f "$CLUSTER_FILE" config -q \
+  || fail "docker compose config rejected $COMPOSE_FILE with $CLUSTER_FILE"
 
 resolved="$plugin_home/compose.json"
 compose -f "$COMPOSE_FILE" config --format json > "$resolved"
 # The demo override is held to the same rules (it may add an identity provider, not secrets).
 compose -f "$COMPOSE_FILE" -f "$DEMO_FILE" config --format json > "$plugin_home/demo.json"
+# So is the three-broker override, and all its brokers run the pinned Kafka.
+compose -f "$COMPOSE_FILE" -f "$CLUSTER_FILE" config --format json > "$plugin_home/cluster.json"
 kafka_pom=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' tools/devstack/kafka/pom.xml)
 [[ -n "$kafka_pom" ]] || fail "no <kafka.version> in tools/devstack/kafka/pom.xml"
-python3 - "$resolved" "$kafka_pom" "$plugin_home/demo.json" <<'PY' || fail "compose policy check failed"
+python3 - "$resolved" "$kafka_pom" "$plugin_home/demo.json" "$plugin_home/cluster.json" <<'PY' \
+  || fail "compose policy check failed"
 import json, re, sys
 
 config, kafka_version = json.load(open(sys.argv[1])), sys.argv[2]
-demo = json.load(open(sys.argv[3]))
+demo, cluster = json.load(open(sys.argv[3])), json.load(open(sys.argv[4]))
 problems = []
-kafka_images = []
 
 
 def trust_problems(label, services):
-    """No dev mode and no secret written in the file (the base file and the demo override)."""
+    """No dev mode and no secret written in the file (the base file and the overrides)."""
     for name, svc in services.items():
         env = svc.get("environment") or {}
         if str(env.get("ALLIANCE_DEV_MODE", "")).lower() in ("1", "true", "yes", "on"):
@@ -86,31 +91,39 @@ def trust_problems(label, services):
                 problems.append(f"{label}{name}: {key} writes a secret into the compose file")
 
 
+def service_problems(label, services, brokers):
+    kafka_images = []
+    for name, svc in services.items():
+        image = svc.get("image", "")
+        if image.startswith("apache/kafka:"):
+            kafka_images.append(image)
+        for port in svc.get("ports", []):
+            if port.get("published") and port.get("host_ip") != "127.0.0.1":
+                problems.append(f"{label}{name}: port {port.get('published')} is not bound to 127.0.0.1")
+        restart = svc.get("restart", "no")
+        if not re.fullmatch(r"no|always|unless-stopped|on-failure(:\d+)?", restart):
+            problems.append(f"{label}{name}: restart policy {restart!r} is not one Docker accepts")
+        long_running = restart != "no"
+        has_own = "build" in svc  # our images carry a HEALTHCHECK; compose may refine it
+        hc = svc.get("healthcheck") or {}
+        if long_running and (hc.get("disable") or not (hc.get("test") or has_own)):
+            problems.append(f"{label}{name}: long-running service without a healthcheck")
+        for dep, cond in (svc.get("depends_on") or {}).items():
+            if cond.get("condition") not in ("service_healthy", "service_completed_successfully"):
+                problems.append(f"{label}{name}: depends_on {dep} with condition {cond.get('condition')}")
+    if kafka_images != [f"apache/kafka:{kafka_version}"] * brokers:
+        problems.append(f"{label}kafka image(s) {kafka_images} != {brokers} x apache/kafka:{kafka_version} (pom.xml)")
+
+
 trust_problems("", config.get("services", {}))
 trust_problems("demo: ", demo.get("services", {}))
-for name, svc in config.get("services", {}).items():
-    image = svc.get("image", "")
-    if image.startswith("apache/kafka:"):
-        kafka_images.append(image)
-    for port in svc.get("ports", []):
-        if port.get("published") and port.get("host_ip") != "127.0.0.1":
-            problems.append(f"{name}: port {port.get('published')} is not bound to 127.0.0.1")
-    restart = svc.get("restart", "no")
-    if not re.fullmatch(r"no|always|unless-stopped|on-failure(:\d+)?", restart):
-        problems.append(f"{name}: restart policy {restart!r} is not one Docker accepts")
-    long_running = restart != "no"
-    has_own = "build" in svc  # our images carry a HEALTHCHECK; compose may refine it
-    hc = svc.get("healthcheck") or {}
-    if long_running and (hc.get("disable") or not (hc.get("test") or has_own)):
-        problems.append(f"{name}: long-running service without a healthcheck")
-    for dep, cond in (svc.get("depends_on") or {}).items():
-        if cond.get("condition") not in ("service_healthy", "service_completed_successfully"):
-            problems.append(f"{name}: depends_on {dep} with condition {cond.get('condition')}")
-if kafka_images != [f"apache/kafka:{kafka_version}"]:
-    problems.append(f"kafka image(s) {kafka_images} != apache/kafka:{kafka_version} (pom.xml)")
+trust_problems("three brokers: ", cluster.get("services", {}))
+service_problems("", config.get("services", {}), 1)
+service_problems("demo: ", demo.get("services", {}), 1)
+service_problems("three brokers: ", cluster.get("services", {}), 3)
 for p in problems:
     print(f"  {p}", file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
-step "compose policy ok (no dev mode, no secrets, loopback-only ports, restart policies, healthchecks, depends_on conditions, apache/kafka:$kafka_pom)"
+step "compose policy ok, with the demo and three-broker overrides (no dev mode, no secrets, loopback-only ports, restart policies, healthchecks, depends_on conditions, apache/kafka:$kafka_pom)"
 step "OK"
