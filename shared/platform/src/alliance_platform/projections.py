@@ -249,12 +249,16 @@ async def begin(
     The first generation of a projection goes live at once (`install`: there is nothing older
     to serve; call `point_views` once its tables exist). Refused while another generation is
     building or verifying (one rebuild at a time), except for an `upgrade`: it returns the
-    upgrade already under way for the same version (every replica of the new code asks on
-    start), and takes the slot from a build of an older version."""
+    upgrade already under way for the same version, or the live generation once it is that
+    version (every replica of the new code asks on start, and may have read the catalog
+    before another replica installed it), and takes the slot from a build of an older
+    version."""
     async with conn.transaction():
         await conn.execute(_lock(projection))
         stable = _ident(projection)
         live = await live_generation(conn, projection)
+        if purpose is Purpose.UPGRADE and live is not None and live.version == version:
+            return live  # another replica installed or switched this version meanwhile
         others = [
             g
             for g in await generations(conn, projection)

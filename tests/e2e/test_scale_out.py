@@ -1,0 +1,220 @@
+"""Several processes of each service against the real engines: two intake processes (their
+outbox relays take turns), three scoring and two alerts processes sharing their consumer groups.
+In the middle of a stream of responses one scoring and one alerts process get SIGKILL and are
+not restarted: the others take their partitions over. Afterwards nothing is lost or scored
+twice, each case's scores are in session order, and no alert is raised twice.
+
+A stack of its own (one broker, its own PostgreSQL): the processes are this test's only
+consumers, so every count is theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from alliance_contracts.access import Scope
+from alliance_contracts.topics import NOTICES, SCORED
+from alliance_devstack.client import LaunchedStack, launched_stack
+from alliance_devstack.processes import ServiceProcess
+from alliance_platform.dbroles import service_url
+from alliance_platform.devtoken import DevIssuer
+from tests.conftest import eventually
+from tests.helpers import read_topic, response_body
+
+REPLICAS = {"intake": 2, "scoring": 3, "alerts": 2}
+CASES = 24
+# SRS totals of each case's sessions: a stable alliance, then a sudden drop (a rupture).
+TOTALS = [38.0] * 6 + [30.0]
+PACE_S = 0.03
+PARTITIONS = 12  # of every topic (the launcher's default)
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedStack]:
+    directory = tmp_path_factory.mktemp("scale-out")
+    with launched_stack(directory, start_timeout=600, output=sys.stderr) as launched:
+        yield launched
+
+
+def _env(stack: LaunchedStack, service: str) -> dict[str, str]:
+    """A service's environment as the launcher gives it: its own database role."""
+    env = {
+        **os.environ,
+        **stack.env,
+        "DATABASE_URL": service_url(stack.env["DATABASE_URL"], service),
+        "ALLIANCE_SCORING_BATCH": "25",
+    }
+    if service == "alerts":
+        env["ALLIANCE_WEBHOOK_KEYS"] = f"local:{stack.state['webhook_key']}"
+    return env
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    own_stack: LaunchedStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, list[ServiceProcess]]]:
+    logs = tmp_path_factory.mktemp("scale-out-logs")
+    running = {
+        name: [
+            ServiceProcess(name, _env(own_stack, name), logs / f"{name}-{i}.log")
+            for i in range(count)
+        ]
+        for name, count in REPLICAS.items()
+    }
+    everyone = [p for processes in running.values() for p in processes]
+    try:
+        for process in everyone:
+            process.start()
+        for process in everyone:
+            process.wait_ready()
+        yield running
+    finally:
+        for process in everyone:
+            process.stop()
+
+
+def _caught_up(stack: LaunchedStack) -> bool:
+    """`alliance status`: no lag in any generation's groups, every outbox empty."""
+    out = subprocess.run(
+        [sys.executable, "-m", "alliance_cli", "status", "--json"],
+        env={**os.environ, **stack.env, "ALLIANCE_DB_ADMIN_URL": stack.env["DATABASE_URL"]},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    status: dict[str, Any] = json.loads(out)
+    lag = sum(g["lag"] for p in status["projections"] for g in p["generations"])
+    return bool(lag == 0 and sum(o["backlog"] for o in status["outboxes"]) == 0)
+
+
+async def test_replicas_share_the_work_and_survive_a_kill(
+    own_stack: LaunchedStack,
+    replicas: dict[str, list[ServiceProcess]],
+    ids: Callable[[str], str],
+) -> None:
+    issuer = DevIssuer.from_key_file(
+        own_stack.env["ALLIANCE_DEV_SIGNING_KEY_FILE"],
+        own_stack.env["ALLIANCE_JWT_ISSUER"],
+        own_stack.env["ALLIANCE_JWT_AUDIENCE"],
+    )
+    clinic = ids("scale-clinic")
+    token = issuer.clinic_system("scale-out-test", [Scope.RESPONSES_WRITE], [clinic], hours=1)
+    cases = [f"{clinic}-case{c}" for c in range(CASES)]
+    # Session by session across the cases; each response to the next intake process in turn.
+    bodies = [
+        response_body(clinic, case, s, total / 4)
+        for s, total in enumerate(TOTALS, start=1)
+        for case in cases
+    ]
+    doors = [p.url for p in replicas["intake"]]
+    posted: Counter[str] = Counter()
+
+    async def post_all(client: httpx.AsyncClient) -> None:
+        for n, body in enumerate(bodies):
+            door = doors[n % len(doors)]
+            r = await client.post(f"{door}/v1/responses", json=body)
+            assert r.status_code == 202, r.text
+            posted[door] += 1
+            await asyncio.sleep(PACE_S)
+
+    pg = await asyncpg.connect(own_stack.env["DATABASE_URL"])
+    try:
+        headers = {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(timeout=30, headers=headers) as client:
+            stream = asyncio.create_task(post_all(client))
+            await eventually(lambda: _scored_at_least(pg, clinic, len(bodies) // 3), within=120)
+            shared = _assigned(replicas["scoring"][0])[-1]
+            replicas["scoring"][0].kill9()
+            replicas["alerts"][0].kill9()
+            killed_at = await _scored(pg, clinic)
+            await stream
+        await eventually(lambda: _scored_at_least(pg, clinic, len(bodies)), within=240)
+        await eventually(lambda: asyncio.to_thread(_caught_up, own_stack), within=240)
+        await asyncio.sleep(2)  # let any duplicate redelivery land before counting
+
+        scored = await _scored(pg, clinic)
+        alerts = await pg.fetch(
+            "SELECT case_id, kind, subject, alert_id FROM alerts.alert WHERE clinic_id = $1",
+            clinic,
+        )
+    finally:
+        await pg.close()
+    print(
+        f"scale-out: posted {sum(posted.values())} through {len(posted)} intake processes, "
+        f"scored {scored} (killed at {killed_at}), alerts {len(alerts)} over {CASES} cases"
+    )
+    assert killed_at < len(bodies), "the kill came after the stream: the test proved nothing"
+    assert set(posted) == set(doors)  # both intake processes took responses
+    assert scored == len(bodies)  # none lost, none scored twice
+    # The three shared each topic's 12 partitions; the two left took the killed one's over.
+    assert 0 < shared < PARTITIONS
+    assert sum(_assigned(p)[-1] for p in replicas["scoring"][1:]) == PARTITIONS
+
+    records = [
+        r
+        for r in await read_topic(own_stack.env["KAFKA_BOOTSTRAP_SERVERS"], SCORED.name)
+        if r.key and r.key.decode().startswith(clinic)
+    ]
+    first_of: dict[str, dict[str, Any]] = {}  # by event id, in topic order (a repeat: same id)
+    for record in records:
+        event = json.loads(record.value)
+        if event["event_type"] == "response.scored":
+            first_of.setdefault(event["event_id"], event)
+    assert len(first_of) == len(bodies)
+    for case in cases:
+        sessions = [
+            e["payload"]["session_number"] for e in first_of.values() if e["case_id"] == case
+        ]
+        assert sessions == list(range(1, len(TOTALS) + 1)), (case, sessions)
+
+    # Every case had the same history: the same kinds of alert, each raised once.
+    assert len({(a["case_id"], a["kind"], a["subject"]) for a in alerts}) == len(alerts)
+    kinds = {case: Counter[str]() for case in cases}
+    for a in alerts:
+        kinds[a["case_id"]][a["kind"]] += 1
+    reference = kinds[cases[0]]
+    assert reference, "the drop raised no alert: the test proved nothing"
+    assert all(found == reference for found in kinds.values()), kinds
+    notices = [
+        json.loads(r.value)
+        for r in await read_topic(own_stack.env["KAFKA_BOOTSTRAP_SERVERS"], NOTICES.name)
+        if r.key and r.key.decode().startswith(clinic)
+    ]
+    raised = Counter(
+        n["payload"]["alert_id"] for n in notices if n["payload"]["action"] == "raised"
+    )
+    assert set(raised) == {str(a["alert_id"]) for a in alerts}
+    distinct_ids = {n["event_id"] for n in notices if n["payload"]["action"] == "raised"}
+    assert len(distinct_ids) == len(alerts)  # one raised notice per alert (repeats: same id)
+
+
+def _assigned(process: ServiceProcess) -> list[int]:
+    """The partitions its consumers were assigned, one count per assignment, in log order."""
+    counts = []
+    for line in process.log_path.read_text().splitlines():
+        entry = json.loads(line) if line.startswith("{") else {}
+        if entry.get("msg") == "partitions assigned; seeking to stored positions":
+            counts.append(int(entry["assigned"]))
+    return counts
+
+
+async def _scored(pg: asyncpg.Connection, clinic: str) -> int:
+    return int(
+        await pg.fetchval("SELECT count(*) FROM scoring.dyad_score WHERE clinic_id = $1", clinic)
+    )
+
+
+async def _scored_at_least(pg: asyncpg.Connection, clinic: str, n: int) -> bool:
+    return await _scored(pg, clinic) >= n
