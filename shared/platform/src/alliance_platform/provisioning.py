@@ -2,7 +2,8 @@
 
     python -m alliance_platform.provisioning
 
-Reads KAFKA_BOOTSTRAP_SERVERS and ALLIANCE_TOPIC_PARTITIONS (default 12).
+Reads KAFKA_BOOTSTRAP_SERVERS, ALLIANCE_TOPIC_PARTITIONS (default 12) and how to connect:
+KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_CAFILE (`alliance_platform.kafka.KafkaSecurity`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from alliance_contracts.topics import ALL_TOPICS, TopicSpec
+from alliance_platform.kafka import kafka_client_options
 from alliance_platform.settings import CommonSettings
 
 
@@ -20,7 +22,9 @@ async def provision(
     bootstrap_servers: str, partitions: int, topics: tuple[TopicSpec, ...] = ALL_TOPICS
 ) -> list[str]:
     """Creates missing topics; returns the names created. Existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="provisioning")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="provisioning", **kafka_client_options()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
