@@ -31,10 +31,9 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end -}}
 
-{{/* A Secret reference that must be named: (list $ value "what it is"). */}}
+{{/* A Secret reference that must be named: (list value "what it is"). */}}
 {{- define "alliance.required" -}}
-{{- $value := index . 1 -}}
-{{- required (printf "%s: name an existing Secret (values.yaml; docs/operations.md, Deploying with Helm)" (index . 2)) $value -}}
+{{- required (printf "%s: name an existing Secret (values.yaml; docs/operations.md, Deploying with Helm)" (index . 1)) (index . 0) -}}
 {{- end -}}
 
 {{/* A number as the settings parse it: YAML gives floats, so 1048588 must not print 1.048588e+06. */}}
@@ -62,7 +61,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 - name: KAFKA_SECURITY_PROTOCOL
   value: {{ $kafka.securityProtocol | quote }}
 {{- if hasPrefix "SASL_" $kafka.securityProtocol }}
-{{- $secret := include "alliance.required" (list .root (include "alliance.kafkaSaslSecret" .) (printf "kafka.sasl.existingSecret (or kafka.sasl.perComponent.%s), the Kafka SASL credentials" .component)) }}
+{{- $secret := include "alliance.required" (list (include "alliance.kafkaSaslSecret" .) (printf "kafka.sasl.existingSecret (or kafka.sasl.perComponent.%s), the Kafka SASL credentials" .component)) }}
 - name: KAFKA_SASL_MECHANISM
   value: {{ $kafka.sasl.mechanism | quote }}
 - name: KAFKA_SASL_USERNAME
@@ -131,7 +130,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- define "alliance.passwordVolume" -}}
 - name: db-password-{{ .service }}
   secret:
-    secretName: {{ include "alliance.required" (list .root (index .root.Values .service).database.existingSecret (printf "%s.database.existingSecret, the password of the alliance_%s role" .service .service)) | quote }}
+    secretName: {{ include "alliance.required" (list (index .root.Values .service).database.existingSecret (printf "%s.database.existingSecret, the password of the alliance_%s role" .service .service)) | quote }}
     defaultMode: 0440
     items: [{key: {{ (index .root.Values .service).database.passwordKey | quote }}, path: password}]
 {{- end -}}
