@@ -116,6 +116,15 @@ def test_half_a_setting_fails_closed(env: dict[str, str]) -> None:
         security(**env)
 
 
+def test_a_refusal_does_not_print_the_password() -> None:
+    with pytest.raises(ValidationError) as refused:
+        security(
+            KAFKA_SASL_MECHANISM="PLAIN", KAFKA_SASL_USERNAME="u", KAFKA_SASL_PASSWORD="s3cret"
+        )
+    assert "KAFKA_SECURITY_PROTOCOL=PLAINTEXT" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
 def calls(tree: ast.AST) -> list[ast.Call]:
     return [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
 

@@ -25,7 +25,8 @@ class KafkaSecurity(BaseSettings):
     launcher, compose); SSL/SASL_SSL verify the brokers against `KAFKA_SSL_CAFILE` (or the
     system's CAs) and their host names."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+    # A refusal must not print the password it was given.
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", hide_input_in_errors=True)
 
     protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL"
