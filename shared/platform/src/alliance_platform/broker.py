@@ -12,6 +12,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from alliance_contracts.topics import TopicSpec
 from alliance_platform.consumer import raw_batch_decoder
+from alliance_platform.kafka import kafka_security
 from alliance_platform.settings import CommonSettings
 from alliance_platform.tracking import SeekToStoredPositions, Tracking
 
@@ -28,6 +29,7 @@ def create_broker(settings: CommonSettings, service: str) -> KafkaBroker:
         enable_idempotence=True,
         request_timeout_ms=15000,
         graceful_timeout=15.0,
+        security=kafka_security().broker_security(),
         description=f"Alliance {service} service",
         # Per-message "Received/Processed" lines at DEBUG; our JSON handler formats the rest.
         logger=logging.getLogger(f"alliance.{service}.broker"),

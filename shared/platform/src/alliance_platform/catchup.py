@@ -27,6 +27,8 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from alliance_platform.kafka import kafka_client_options
+
 log = logging.getLogger(__name__)
 
 # (consumer group, topic, partition) -> offset
@@ -108,6 +110,7 @@ class CatchUp:
                 bootstrap_servers=self.bootstrap_servers,
                 client_id=self.client_id,
                 enable_auto_commit=False,
+                **kafka_client_options(),
             )
             await consumer.start()
             self._consumer = consumer
@@ -118,7 +121,9 @@ class CatchUp:
     async def _admin_client(self) -> AIOKafkaAdminClient:
         if self._admin is None:
             admin = AIOKafkaAdminClient(
-                bootstrap_servers=self.bootstrap_servers, client_id=self.client_id
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=self.client_id,
+                **kafka_client_options(),
             )
             await admin.start()
             self._admin = admin

@@ -27,7 +27,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter, ValidationError
 
 from alliance_contracts.topics import DEAD_LETTER, event_union
-from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES
+from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ async def list_dead_letters(bootstrap: str) -> list[DeadLetter]:
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     """The topic's partitions (a producer waits for the metadata, a consumer does not)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_client_options())
     await producer.start()
     try:
         return sorted(await producer.partitions_for(topic))
@@ -218,6 +218,7 @@ async def redrive(bootstrap: str, partition: int, offset: int, *, force: bool = 
         acks="all",
         enable_idempotence=True,
         max_request_size=DEFAULT_MESSAGE_MAX_BYTES,
+        **kafka_client_options(),
     )
     await producer.start()
     try:
@@ -256,6 +257,7 @@ async def _reader(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
         auto_offset_reset="earliest",
         fetch_max_bytes=4 * DEFAULT_MESSAGE_MAX_BYTES,
         max_partition_fetch_bytes=2 * DEFAULT_MESSAGE_MAX_BYTES,
+        **kafka_client_options(),
     )
     await consumer.start()
     try:

@@ -12,6 +12,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from alliance_platform.kafka import kafka_client_options
+
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy | asyncpg.Pool
 Position = tuple[str, int]  # (topic, partition)
 
@@ -32,9 +34,14 @@ async def log_bounds(
     bootstrap_servers: str, topics: Iterable[str]
 ) -> tuple[dict[Position, int], dict[Position, int]]:
     """(first, end) offsets of every partition of the topics (within 10 s)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=5000, **kafka_client_options()
+    )
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, request_timeout_ms=5000
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        request_timeout_ms=5000,
+        **kafka_client_options(),
     )
     try:
         async with asyncio.timeout(10):

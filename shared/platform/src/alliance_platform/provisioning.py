@@ -2,10 +2,11 @@
 
     python -m alliance_platform.provisioning
 
-Reads KAFKA_BOOTSTRAP_SERVERS and ALLIANCE_TOPIC_PARTITIONS (default 12). Each topic is
-replicated on up to three brokers and needs two replicas in sync for a write (`acks=all`), so a
-cluster of three loses nothing when one broker fails; on a single broker, one replica and one in
-sync (the only setting that lets it write).
+Reads KAFKA_BOOTSTRAP_SERVERS, ALLIANCE_TOPIC_PARTITIONS (default 12) and how to connect:
+KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_CAFILE (`alliance_platform.kafka.KafkaSecurity`).
+Each topic is replicated on up to three brokers and needs two replicas in sync for a write
+(`acks=all`), so a cluster of three loses nothing when one broker fails; on a single broker, one
+replica and one in sync (the only setting that lets it write).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from alliance_contracts.topics import ALL_TOPICS, TopicSpec
+from alliance_platform.kafka import kafka_client_options
 from alliance_platform.settings import CommonSettings
 
 
@@ -31,7 +33,9 @@ async def provision(
     bootstrap_servers: str, partitions: int, topics: tuple[TopicSpec, ...] = ALL_TOPICS
 ) -> list[str]:
     """Creates missing topics; returns the names created. Existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="provisioning")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="provisioning", **kafka_client_options()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from alliance_contracts.events import AlertNotice
 from alliance_contracts.topics import NOTICES
+from alliance_platform.kafka import kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class NoticeHub:
                 bootstrap_servers=self.bootstrap_servers,
                 auto_offset_reset="latest",
                 enable_auto_commit=False,
+                **kafka_client_options(),
             )
             try:
                 await consumer.start()
