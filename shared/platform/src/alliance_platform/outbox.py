@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_contracts.events import EventEnvelope
 from alliance_contracts.topics import TopicSpec
-from alliance_platform.db import execute_rows
+from alliance_platform.db import execute_rows, json_rows
 from alliance_platform.kafka import event_headers
 
 E = TypeVar("E", bound=EventEnvelope)
@@ -106,10 +106,11 @@ async def enqueue(conn: Connection, schema: str, messages: Sequence[OutboxMessag
     await execute_rows(
         conn,
         f"INSERT INTO {schema}.outbox (topic, key, event_id, value, headers) "
-        "SELECT r.topic, r.key, r.event_id, r.value, r.headers::jsonb FROM unnest($1::text[], "
-        "$2::text[], $3::uuid[], $4::bytea[], $5::text[]) WITH ORDINALITY "
-        "AS r(topic, key, event_id, value, headers, n) ORDER BY r.n",
-        [m.row() for m in messages],
+        "SELECT r.topic, r.key, r.event_id, r.value, r.headers FROM "
+        + json_rows("topic text", "key text", "event_id uuid", "value bytea", "headers jsonb")
+        + " ORDER BY r.n",
+        # JSON carries text: the value goes as the event's JSON, stored as its UTF-8 bytes.
+        [(t, k, i, v.decode(), h) for t, k, i, v, h in (m.row() for m in messages)],
     )
 
 
