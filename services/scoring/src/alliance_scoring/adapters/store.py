@@ -13,17 +13,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import TypeAdapter
+from typing_extensions import TypedDict
 
 from alliance_contracts.events import CaseInput, ClinicalSignal, ResponseScored, SignalWithdrawn
 from alliance_contracts.readmodels import documents
-from alliance_contracts.vocabulary import ScoreStatus, SignalKind
+from alliance_contracts.vocabulary import Phase, ScoreStatus, SignalKind
 from alliance_platform.db import CASES_JOIN, execute_rows, fetch_for_cases, json_rows
 from alliance_platform.outbox import Connection
 from alliance_scoring.application.ports import CaseKey
 from alliance_scoring.domain.history import Correction, PublishedSignal
-from alliance_scoring.domain.state import CaseState, DyadState
+from alliance_scoring.domain.state import CaseState, DyadState, Point, Rupture, SplitState, Trend
 
 
 async def load_cases(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, CaseState]:
@@ -35,10 +37,36 @@ async def load_cases(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey
     return {(r["clinic_id"], r["case_id"]): CaseState.model_validate_json(r["state"]) for r in rows}
 
 
+class _DyadClinical(TypedDict):
+    """`documents.DyadClinical`, of the state's own values."""
+
+    phase: Phase
+    trend: Trend | None
+    discrepancy: float | None
+    ruptures: tuple[Rupture, ...]
+    open_ruptures: int
+
+
+# The JSON columns whose shapes have the fields of the state's values (`Point` and
+# `documents.LatestScore`, `Trend`, `Rupture`, `Episode`, `SplitState` and `documents.Split`,
+# `Readiness`, `Demographics`) are serialised from the state as it is, without validating it
+# into the shape first (`documents.dump_json`); the same JSON, proven on every golden scenario
+# by tests/unit/test_read_model_json.py.
+_LATEST_SCORES: TypeAdapter[dict[str, Point]] = TypeAdapter(dict[str, Point])
+_DYAD_CLINICAL: TypeAdapter[_DyadClinical] = TypeAdapter(_DyadClinical)
+_SPLITS: TypeAdapter[tuple[SplitState, ...]] = TypeAdapter(tuple[SplitState, ...])
+
+
+def _already_valid(shape: Any, value: object) -> str:
+    """A JSON column whose value already is of its shape (a validated event's subscales or
+    evidence): serialised as it is."""
+    return documents.adapter(shape).dump_json(value).decode()
+
+
 def dyad_view(case: CaseState, dyad: DyadState) -> tuple[str, str]:
     """The dyad's `latest` and `clinical` columns (JSON of their contract shapes)."""
     latest = {code: points[-1] for code, points in dyad.series.items() if points}
-    clinical = {
+    clinical: _DyadClinical = {
         "phase": case.phase,
         "trend": dyad.trend,
         "discrepancy": dyad.discrepancy,
@@ -46,8 +74,19 @@ def dyad_view(case: CaseState, dyad: DyadState) -> tuple[str, str]:
         "open_ruptures": sum(r.is_open for r in dyad.ruptures),
     }
     return (
-        documents.dump_json(documents.LatestScores, latest),
-        documents.dump_json(documents.DyadClinical, clinical),
+        _LATEST_SCORES.dump_json(latest).decode(),
+        _DYAD_CLINICAL.dump_json(clinical).decode(),
+    )
+
+
+def case_view(case: CaseState) -> tuple[str, str, str, str, str]:
+    """The case's `episode`, `outcomes`, `splits`, `readiness` and `demographics` columns."""
+    return (
+        case.episode.model_dump_json(),
+        documents.dump_json(documents.Outcomes, list(case.outcomes.values())),  # a subset
+        _SPLITS.dump_json(case.splits).decode(),
+        case.readiness.model_dump_json(),
+        case.demographics.model_dump_json(),
     )
 
 
@@ -88,20 +127,7 @@ async def save_cases(
         "outcomes = EXCLUDED.outcomes, splits = EXCLUDED.splits, "
         "readiness = EXCLUDED.readiness, demographics = EXCLUDED.demographics, "
         "updated_at = EXCLUDED.updated_at",
-        [
-            (
-                c.case_id,
-                c.clinic_id,
-                c.phase,
-                c.latest_session,
-                documents.dump_json(documents.Episode, c.episode),
-                documents.dump_json(documents.Outcomes, list(c.outcomes.values())),
-                documents.dump_json(documents.Splits, c.splits),
-                documents.dump_json(documents.Readiness, c.readiness),
-                documents.dump_json(documents.Demographics, c.demographics),
-            )
-            for c in cases
-        ],
+        [(c.case_id, c.clinic_id, c.phase, c.latest_session, *case_view(c)) for c in cases],
         now,
     )
     rows = []
@@ -223,7 +249,7 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
                 e.payload.session_number,
                 e.payload.administered_at,
                 e.payload.total,
-                documents.dump_json(documents.Subscales, e.payload.subscales),
+                _already_valid(documents.Subscales, e.payload.subscales),
                 e.payload.normalized,
                 e.payload.scoring_key,
                 _int_array(e.payload.prorated_items),
@@ -256,7 +282,7 @@ async def insert_signals(
             (s.event_id, s.clinic_id, s.case_id, s.payload.dyad.dyad_id if s.payload.dyad else None,
              s.payload.kind.value, s.payload.severity, s.payload.instrument,
              s.payload.session_number, s.payload.summary,
-             documents.dump_json(documents.Evidence, s.payload.evidence), s.occurred_at,
+             _already_valid(documents.Evidence, s.payload.evidence), s.occurred_at,
              content_of.get(s.event_id, s.event_id))
             for s in signals
         ],
