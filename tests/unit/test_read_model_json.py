@@ -16,6 +16,9 @@ from alliance_scoring.domain import state
 from tests.unit.fakes.scoring import FakeScoringUnitOfWork
 from tests.unit.test_fold_golden import RECORDED, SCENARIOS
 
+# A serializer handed a value not of its type warns and guesses: here that is a failure.
+pytestmark = pytest.mark.filterwarnings("error")
+
 # Each value of the state and the shape it is written as.
 MIRRORS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (state.Point, documents.LatestScore),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -28,7 +29,7 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
@@ -47,10 +48,27 @@ ROW_FAULTS: tuple[type[KafkaError], ...] = (
     InvalidTopicError,
 )
 SEND_TIMEOUT_S = 30.0
-# The partitioner `create_producer`'s producers use (aiokafka's default).
-_PARTITIONER = DefaultPartitioner()
 # The two-key form: a lock space of its own, apart from the one-key locks the services take.
 RELAY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay'), hashtext($1))"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _hash_of(key: bytes) -> int:
+    """murmur2 (pure Python in aiokafka) once per key: a key (a case) comes back often."""
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def partition_of(key: bytes, partitions: Sequence[int]) -> int:
+    """The partition `send` picks for a key: the default partitioner of `create_producer`'s
+    producers (aiokafka's `DefaultPartitioner`), over the topic's partitions in order."""
+    return partitions[_hash_of(key) % len(partitions)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _headers(stored: str) -> tuple[tuple[str, bytes], ...]:
+    """A row's headers as the producer takes them; a few combinations recur (event type,
+    clinic)."""
+    return tuple((k, v.encode()) for k, v in json.loads(stored).items())
 
 
 def is_row_fault(error: BaseException) -> bool:
@@ -96,7 +114,7 @@ class _Row:
 
     @classmethod
     def of(cls, record: asyncpg.Record) -> _Row:
-        headers = [(k, v.encode()) for k, v in json.loads(record["headers"]).items()]
+        headers = list(_headers(record["headers"]))
         return cls(record["id"], record["topic"], record["key"].encode(), record["value"], headers)
 
 
@@ -344,7 +362,7 @@ class OutboxRelay:
             if row.topic in faults:
                 refused.append((row, faults[row.topic]))
                 continue
-            partition = _PARTITIONER(row.key, partitions[row.topic], partitions[row.topic])
+            partition = partition_of(row.key, partitions[row.topic])
             of_partition = batches.setdefault((row.topic, partition), [])
             if not of_partition or not of_partition[-1].add(row):
                 of_partition.append(_Batch(row.topic, partition, producer.create_batch()))

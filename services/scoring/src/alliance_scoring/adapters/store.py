@@ -58,8 +58,8 @@ _SPLITS: TypeAdapter[tuple[SplitState, ...]] = TypeAdapter(tuple[SplitState, ...
 
 
 def _already_valid(shape: Any, value: object) -> str:
-    """A JSON column whose value already is of its shape (a validated event's subscales or
-    evidence): serialised as it is."""
+    """A JSON column whose value already is of its shape (a validated event's subscales):
+    serialised as it is."""
     return documents.adapter(shape).dump_json(value).decode()
 
 
@@ -282,7 +282,7 @@ async def insert_signals(
             (s.event_id, s.clinic_id, s.case_id, s.payload.dyad.dyad_id if s.payload.dyad else None,
              s.payload.kind.value, s.payload.severity, s.payload.instrument,
              s.payload.session_number, s.payload.summary,
-             _already_valid(documents.Evidence, s.payload.evidence), s.occurred_at,
+             documents.dump_json(documents.Evidence, s.payload.evidence), s.occurred_at,
              content_of.get(s.event_id, s.event_id))
             for s in signals
         ],
