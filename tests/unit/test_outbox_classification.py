@@ -23,8 +23,8 @@ from aiokafka.errors import (
 )
 from aiokafka.partitioner import DefaultPartitioner
 
-from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES
-from alliance_platform.outbox_relay import is_row_fault, partition_of, record_size
+from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, partition_of
+from alliance_platform.outbox_relay import is_row_fault, record_size
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,15 @@
-"""Kafka plumbing on aiokafka: the idempotent producer and record headers."""
+"""Kafka plumbing on aiokafka: the idempotent producer, the partition it puts a key in, and record
+headers."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
+from aiokafka.partitioner import murmur2
 
 from alliance_contracts.events import EventEnvelope
 
@@ -27,6 +31,18 @@ def create_producer(
         retry_backoff_ms=200,
         max_request_size=max_request_size,
     )
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _hash_of(key: bytes) -> int:
+    """murmur2 (pure Python in aiokafka) once per key: a key (a case) comes back often."""
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def partition_of(key: bytes, partitions: Sequence[int]) -> int:
+    """The partition `send` picks for a key: the default partitioner of `create_producer`'s
+    producers (aiokafka's `DefaultPartitioner`), over the topic's partitions in order."""
+    return partitions[_hash_of(key) % len(partitions)]
 
 
 def event_headers(event: EventEnvelope) -> list[tuple[str, bytes]]:

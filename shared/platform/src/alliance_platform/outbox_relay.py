@@ -29,11 +29,10 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
-from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, create_producer
+from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, create_producer, partition_of
 from alliance_platform.outbox import Connection
 
 log = logging.getLogger(__name__)
@@ -50,18 +49,6 @@ ROW_FAULTS: tuple[type[KafkaError], ...] = (
 SEND_TIMEOUT_S = 30.0
 # The two-key form: a lock space of its own, apart from the one-key locks the services take.
 RELAY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay'), hashtext($1))"
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _hash_of(key: bytes) -> int:
-    """murmur2 (pure Python in aiokafka) once per key: a key (a case) comes back often."""
-    return int(murmur2(key)) & 0x7FFFFFFF
-
-
-def partition_of(key: bytes, partitions: Sequence[int]) -> int:
-    """The partition `send` picks for a key: the default partitioner of `create_producer`'s
-    producers (aiokafka's `DefaultPartitioner`), over the topic's partitions in order."""
-    return partitions[_hash_of(key) % len(partitions)]
 
 
 @functools.lru_cache(maxsize=1024)
