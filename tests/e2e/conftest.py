@@ -18,7 +18,12 @@ def services(
     stack: Endpoints, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, ServiceProcess]]:
     log_dir = tmp_path_factory.mktemp("service-logs")
-    env = {**os.environ, **AUTH_ENV, "ALLIANCE_SCORING_BATCH": "25"}
+    env = {
+        **os.environ,
+        **AUTH_ENV,
+        "ALLIANCE_SCORING_BATCH": "25",
+        "ALLIANCE_SCORING_REBUILD_BATCH": "25",
+    }
     running = {
         name: ServiceProcess(name, {**env, **stack.service_env(name)}, log_dir / f"{name}.log")
         for name in SERVICES

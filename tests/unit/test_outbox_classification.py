@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from aiokafka.errors import (
     InvalidTopicError,
@@ -19,8 +21,9 @@ from aiokafka.errors import (
     UnknownTopicOrPartitionError,
     UnsupportedForMessageFormatError,
 )
+from aiokafka.partitioner import DefaultPartitioner
 
-from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES
+from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, partition_of
 from alliance_platform.outbox_relay import is_row_fault, record_size
 
 
@@ -56,3 +59,16 @@ def test_the_size_check_counts_value_key_and_headers() -> None:
     size = record_size(b"case-1", value, headers)
     assert size > len(value) + len(b"case-1") + sum(len(k) + len(v) for k, v in headers)
     assert record_size(b"case-1", value + b"x" * 200, headers) > DEFAULT_MESSAGE_MAX_BYTES
+
+
+def test_the_relay_puts_a_key_where_the_producer_would() -> None:
+    """The relay builds its record batches per partition: the partition must be the one
+    `producer.send` picks for the key (aiokafka's default partitioner), or a key's rows would
+    change partition, and order, across the change."""
+    partitioner = DefaultPartitioner()
+    rng = random.Random(12)
+    for count in (1, 3, 12, 50):
+        partitions = list(range(count))
+        for _ in range(300):
+            key = rng.randbytes(rng.randrange(1, 40))
+            assert partition_of(key, partitions) == partitioner(key, partitions, partitions)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 import asyncpg
+import orjson
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -116,17 +117,38 @@ CASES_JOIN = (
 )
 
 
+def json_rows(*columns: str) -> str:
+    """The FROM item of an `execute_rows` query: its rows as `r`, with the columns named and
+    typed as given ("case_id text", "state jsonb": a JSON document given as text, "value bytea":
+    text stored as its UTF-8 bytes) and `r.n`, each row's place in the list (from 1)."""
+    fields = []
+    for i, column in enumerate(columns):
+        name, sql_type = column.split(maxsplit=1)
+        field = f"j.e->>{i}"
+        if sql_type == "bytea":
+            fields.append(f"convert_to({field}, 'UTF8') AS {name}")
+        else:
+            fields.append(f"({field})::{sql_type} AS {name}")
+    return (
+        f"(SELECT {', '.join(fields)}, j.n FROM jsonb_array_elements($1::jsonb) "
+        "WITH ORDINALITY AS j(e, n)) AS r"
+    )
+
+
 async def execute_rows(
     conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
     query: str,
     rows: Sequence[Sequence[object]],
     *more: object,
 ) -> None:
-    """Runs `query` once for all the rows: it reads them from `unnest($1::type[], ...)`, one
-    array per column, and takes `more` as the parameters after those. One statement instead of
-    one per row (as `executemany` makes); nothing is run for no rows."""
+    """Runs `query` once for all the rows: it reads them from `json_rows(...)`, sent as one JSON
+    parameter ($1; `more` are the parameters after it). One statement instead of one per row
+    (as `executemany` makes); nothing is run for no rows. Each row is a JSON array, made by
+    orjson in C: asyncpg's arrays (one per column, through `unnest`) check every element in
+    Python. Values: str, int, float, bool, None, UUID, datetime (a naive one is UTC), and JSON
+    documents as text."""
     if rows:
-        await conn.execute(query, *(list(c) for c in zip(*rows, strict=True)), *more)
+        await conn.execute(query, orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode(), *more)
 
 
 async def fetch_for_cases(

@@ -1,15 +1,18 @@
-"""Kafka plumbing on aiokafka: the idempotent producer, record headers, and how every client
-of a process connects (TLS and SASL for a managed cluster)."""
+"""Kafka plumbing on aiokafka: the idempotent producer, the partition it puts a key in, record
+headers, and how every client of a process connects (TLS and SASL for a managed cluster)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
+from aiokafka.partitioner import murmur2
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -110,6 +113,18 @@ def create_producer(
         max_request_size=max_request_size,
         **kafka_client_options(),
     )
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _hash_of(key: bytes) -> int:
+    """murmur2 (pure Python in aiokafka) once per key: a key (a case) comes back often."""
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def partition_of(key: bytes, partitions: Sequence[int]) -> int:
+    """The partition `send` picks for a key: the default partitioner of `create_producer`'s
+    producers (aiokafka's `DefaultPartitioner`), over the topic's partitions in order."""
+    return partitions[_hash_of(key) % len(partitions)]
 
 
 def event_headers(event: EventEnvelope) -> list[tuple[str, bytes]]:

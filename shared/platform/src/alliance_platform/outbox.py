@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_contracts.events import EventEnvelope
 from alliance_contracts.topics import TopicSpec
-from alliance_platform.db import execute_rows
+from alliance_platform.db import execute_rows, json_rows
 from alliance_platform.kafka import event_headers
 
 E = TypeVar("E", bound=EventEnvelope)
@@ -101,8 +101,8 @@ class OutboxMessage:
         )
 
 
-# The parameter an `also` statement of `enqueue` reads first (the outbox rows take $1-$5).
-ENQUEUE_FIRST_FREE_PARAMETER = 6
+# The parameter an `also` statement of `enqueue` reads first (the outbox rows are $1).
+ENQUEUE_FIRST_FREE_PARAMETER = 2
 
 
 async def enqueue(
@@ -110,15 +110,16 @@ async def enqueue(
 ) -> None:
     """One statement for all the messages; their ids (the relay's order) in the given order.
     `also`: a data-modifying statement run as part of it (a CTE), with its parameters `more`
-    from `$6` on: a write and its events in one round trip."""
+    from `$2` on: a write and its events in one round trip."""
     before = f"WITH also AS ({also}) " if also else ""
     await execute_rows(
         conn,
         f"{before}INSERT INTO {schema}.outbox (topic, key, event_id, value, headers) "
-        "SELECT r.topic, r.key, r.event_id, r.value, r.headers::jsonb FROM unnest($1::text[], "
-        "$2::text[], $3::uuid[], $4::bytea[], $5::text[]) WITH ORDINALITY "
-        "AS r(topic, key, event_id, value, headers, n) ORDER BY r.n",
-        [m.row() for m in messages],
+        "SELECT r.topic, r.key, r.event_id, r.value, r.headers FROM "
+        + json_rows("topic text", "key text", "event_id uuid", "value bytea", "headers jsonb")
+        + " ORDER BY r.n",
+        # JSON carries text: the value goes as the event's JSON, stored as its UTF-8 bytes.
+        [(t, k, i, v.decode(), h) for t, k, i, v, h in (m.row() for m in messages)],
         *more,
     )
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -27,9 +29,10 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, create_producer
+from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, create_producer, partition_of
 from alliance_platform.outbox import Connection
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,13 @@ ROW_FAULTS: tuple[type[KafkaError], ...] = (
 SEND_TIMEOUT_S = 30.0
 # The two-key form: a lock space of its own, apart from the one-key locks the services take.
 RELAY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay'), hashtext($1))"
+
+
+@functools.lru_cache(maxsize=1024)
+def _headers(stored: str) -> tuple[tuple[str, bytes], ...]:
+    """A row's headers as the producer takes them; a few combinations recur (event type,
+    clinic)."""
+    return tuple((k, v.encode()) for k, v in json.loads(stored).items())
 
 
 def is_row_fault(error: BaseException) -> bool:
@@ -91,8 +101,27 @@ class _Row:
 
     @classmethod
     def of(cls, record: asyncpg.Record) -> _Row:
-        headers = [(k, v.encode()) for k, v in json.loads(record["headers"]).items()]
+        headers = list(_headers(record["headers"]))
         return cls(record["id"], record["topic"], record["key"].encode(), record["value"], headers)
+
+
+@dataclass
+class _Batch:
+    """A record batch for one partition, with the rows in it."""
+
+    topic: str
+    partition: int
+    records: BatchBuilder
+    rows: list[_Row] = field(default_factory=list)
+
+    def add(self, row: _Row) -> bool:
+        """False when the batch is full."""
+        added = self.records.append(
+            key=row.key, value=row.value, timestamp=None, headers=row.headers
+        )
+        if added is not None:
+            self.rows.append(row)
+        return added is not None
 
 
 class RelayStalled(Exception):
@@ -256,24 +285,29 @@ class OutboxRelay:
     async def _send(
         self, rows: Sequence[_Row]
     ) -> tuple[list[int], list[tuple[_Row, BaseException]], RelayStalled | None]:
-        """Sends pipelined; returns the ids published, the rows refused for what they are, and
-        why the rest must wait (None: nothing must)."""
+        """Sends pipelined, one record batch per partition at a time (`create_batch`,
+        `send_batch`: per record, only the batch's append runs, not the producer's whole `send`);
+        returns the ids published, the rows refused for what they are, and why the rest must
+        wait (None: nothing must)."""
         if not rows:
             return [], [], None
         producer = await self._ensure_producer()
-        sends: dict[asyncio.Future[object], _Row] = {}
         refused: list[tuple[_Row, BaseException]] = []
+        sends: dict[asyncio.Future[object], list[_Row]] = {}
         stalled: RelayStalled | None = None
-        for row in rows:
-            try:
-                sent = await producer.send(row.topic, row.value, row.key, headers=row.headers)
-            except KafkaError as exc:  # refused before sending (size, unknown topic)
-                if not is_row_fault(exc):
-                    stalled = RelayStalled(exc)
-                    break  # the rest of the batch waits: later rows must not overtake this one
-                refused.append((row, exc))
-                continue
-            sends[sent] = row
+        try:
+            partitioned = await self._partitioned(producer, rows, refused)
+            # In waves, each partition's first batch, then its second...: a wave goes out in one
+            # request (a partition's next batch waits until its previous one is taken). Each
+            # partition's batches in the rows' order: the key's order is kept.
+            for wave in itertools.zip_longest(*partitioned.values()):
+                for batch in filter(None, wave):
+                    sent = await producer.send_batch(
+                        batch.records, batch.topic, partition=batch.partition
+                    )
+                    sends[sent] = batch.rows
+        except KafkaError as exc:  # e.g. no metadata: the batches not sent wait
+            stalled = RelayStalled(exc)
         done: set[asyncio.Future[object]] = set()
         waiting: set[asyncio.Future[object]] = set()
         if sends:
@@ -282,15 +316,45 @@ class OutboxRelay:
         for future in done:
             error = future.exception()
             if error is None:
-                published.append(sends[future].id)
+                published.extend(row.id for row in sends[future])
             elif is_row_fault(error):
-                refused.append((sends[future], error))
+                refused.extend((row, error) for row in sends[future])
             else:
                 stalled = stalled or RelayStalled(error)
         if waiting:
             stalled = stalled or RelayStalled(None)
         refused.sort(key=lambda r: r[0].id)
         return published, refused, stalled
+
+    @staticmethod
+    async def _partitioned(
+        producer: AIOKafkaProducer,
+        rows: Sequence[_Row],
+        refused: list[tuple[_Row, BaseException]],
+    ) -> dict[tuple[str, int], list[_Batch]]:
+        """The rows in record batches per partition, in their order. The partition is the one
+        `send` picks (the producer's default partitioner: murmur2 of the key). A topic Kafka
+        refuses for what it is (an invalid name) refuses its rows."""
+        partitions: dict[str, list[int]] = {}
+        faults: dict[str, KafkaError] = {}  # topics refused for what they are
+        batches: dict[tuple[str, int], list[_Batch]] = {}
+        for row in rows:
+            if row.topic not in partitions and row.topic not in faults:
+                try:
+                    partitions[row.topic] = sorted(await producer.partitions_for(row.topic))
+                except KafkaError as exc:
+                    if not is_row_fault(exc):
+                        raise
+                    faults[row.topic] = exc
+            if row.topic in faults:
+                refused.append((row, faults[row.topic]))
+                continue
+            partition = partition_of(row.key, partitions[row.topic])
+            of_partition = batches.setdefault((row.topic, partition), [])
+            if not of_partition or not of_partition[-1].add(row):
+                of_partition.append(_Batch(row.topic, partition, producer.create_batch()))
+                of_partition[-1].add(row)  # a batch takes its first record, whatever its size
+        return batches
 
     async def _send_alone(
         self, refused: Sequence[tuple[_Row, BaseException]]

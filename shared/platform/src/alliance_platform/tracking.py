@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_contracts.events import EventEnvelope
-from alliance_platform.db import execute_rows
+from alliance_platform.db import execute_rows, json_rows
 from alliance_platform.dead_letters import Source
 from alliance_platform.outbox import Connection, claim_new_events
 from alliance_platform.parking import park_waiting
@@ -187,7 +187,8 @@ async def advance(conn: Connection, schema: str, ends: Mapping[Partition, int]) 
     await execute_rows(
         conn,
         f"INSERT INTO {schema}.tracking (topic, partition, position) "
-        "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
+        "SELECT r.topic, r.partition, r.position FROM "
+        f"{json_rows('topic text', 'partition int', 'position bigint')} "
         "ON CONFLICT (topic, partition) DO UPDATE SET "
         "position = greatest(tracking.position, excluded.position), updated_at = now()",
         [(t, p, end) for (t, p), end in sorted(ends.items())],

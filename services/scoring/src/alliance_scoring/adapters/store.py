@@ -1,6 +1,6 @@
 """PostgreSQL adapter for the case projections (asyncpg, batched: this is the hot path). Each
-table is written with one statement per batch (`db.execute_rows`: the rows as arrays through
-`unnest`), with the conflict rules the per-row statements had.
+table is written with one statement per batch (`db.execute_rows`: the rows as one JSON
+parameter), with the conflict rules the per-row statements had.
 
 The fold state of each case lives in `scoring.case_state`; the read models the gateway serves
 (`scoring.dyad`, `scoring.dyad_score`, `scoring.case_view`) are written from it in the same
@@ -13,17 +13,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import TypeAdapter
+from typing_extensions import TypedDict
 
 from alliance_contracts.events import CaseInput, ClinicalSignal, ResponseScored, SignalWithdrawn
 from alliance_contracts.readmodels import documents
-from alliance_contracts.vocabulary import ScoreStatus, SignalKind
-from alliance_platform.db import CASES_JOIN, execute_rows, fetch_for_cases
+from alliance_contracts.vocabulary import Phase, ScoreStatus, SignalKind
+from alliance_platform.db import CASES_JOIN, execute_rows, fetch_for_cases, json_rows
 from alliance_platform.outbox import Connection
 from alliance_scoring.application.ports import CaseKey
 from alliance_scoring.domain.history import Correction, PublishedSignal
-from alliance_scoring.domain.state import CaseState, DyadState
+from alliance_scoring.domain.state import CaseState, DyadState, Point, Rupture, SplitState, Trend
 
 
 async def load_cases(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey, CaseState]:
@@ -35,10 +37,36 @@ async def load_cases(conn: Connection, cases: Iterable[CaseKey]) -> dict[CaseKey
     return {(r["clinic_id"], r["case_id"]): CaseState.model_validate_json(r["state"]) for r in rows}
 
 
+class _DyadClinical(TypedDict):
+    """`documents.DyadClinical`, of the state's own values."""
+
+    phase: Phase
+    trend: Trend | None
+    discrepancy: float | None
+    ruptures: tuple[Rupture, ...]
+    open_ruptures: int
+
+
+# The JSON columns whose shapes have the fields of the state's values (`Point` and
+# `documents.LatestScore`, `Trend`, `Rupture`, `Episode`, `SplitState` and `documents.Split`,
+# `Readiness`, `Demographics`) are serialised from the state as it is, without validating it
+# into the shape first (`documents.dump_json`); the same JSON, proven on every golden scenario
+# by tests/unit/test_read_model_json.py.
+_LATEST_SCORES: TypeAdapter[dict[str, Point]] = TypeAdapter(dict[str, Point])
+_DYAD_CLINICAL: TypeAdapter[_DyadClinical] = TypeAdapter(_DyadClinical)
+_SPLITS: TypeAdapter[tuple[SplitState, ...]] = TypeAdapter(tuple[SplitState, ...])
+
+
+def _already_valid(shape: Any, value: object) -> str:
+    """A JSON column whose value already is of its shape (a validated event's subscales):
+    serialised as it is."""
+    return documents.adapter(shape).dump_json(value).decode()
+
+
 def dyad_view(case: CaseState, dyad: DyadState) -> tuple[str, str]:
     """The dyad's `latest` and `clinical` columns (JSON of their contract shapes)."""
     latest = {code: points[-1] for code, points in dyad.series.items() if points}
-    clinical = {
+    clinical: _DyadClinical = {
         "phase": case.phase,
         "trend": dyad.trend,
         "discrepancy": dyad.discrepancy,
@@ -46,8 +74,19 @@ def dyad_view(case: CaseState, dyad: DyadState) -> tuple[str, str]:
         "open_ruptures": sum(r.is_open for r in dyad.ruptures),
     }
     return (
-        documents.dump_json(documents.LatestScores, latest),
-        documents.dump_json(documents.DyadClinical, clinical),
+        _LATEST_SCORES.dump_json(latest).decode(),
+        _DYAD_CLINICAL.dump_json(clinical).decode(),
+    )
+
+
+def case_view(case: CaseState) -> tuple[str, str, str, str, str]:
+    """The case's `episode`, `outcomes`, `splits`, `readiness` and `demographics` columns."""
+    return (
+        case.episode.model_dump_json(),
+        documents.dump_json(documents.Outcomes, list(case.outcomes.values())),  # a subset
+        _SPLITS.dump_json(case.splits).decode(),
+        case.readiness.model_dump_json(),
+        case.demographics.model_dump_json(),
     )
 
 
@@ -58,8 +97,8 @@ async def save_cases(
     await execute_rows(
         conn,
         "INSERT INTO case_state (case_id, clinic_id, state, updated_at) "
-        "SELECT r.case_id, r.clinic_id, r.state::jsonb, $4::timestamptz "
-        "FROM unnest($1::text[], $2::text[], $3::text[]) AS r(case_id, clinic_id, state) "
+        "SELECT r.case_id, r.clinic_id, r.state, $2::timestamptz "
+        f"FROM {json_rows('case_id text', 'clinic_id text', 'state jsonb')} "
         "ON CONFLICT (clinic_id, case_id) DO UPDATE SET "
         "state = EXCLUDED.state, updated_at = EXCLUDED.updated_at",
         [(c.case_id, c.clinic_id, c.model_dump_json()) for c in cases],
@@ -69,30 +108,26 @@ async def save_cases(
         conn,
         "INSERT INTO case_view (case_id, clinic_id, phase, latest_session, episode, "
         "outcomes, splits, readiness, demographics, updated_at) "
-        "SELECT r.case_id, r.clinic_id, r.phase, r.latest_session, r.episode::jsonb, "
-        "r.outcomes::jsonb, r.splits::jsonb, r.readiness::jsonb, r.demographics::jsonb, "
-        "$10::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], "
-        "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS r(case_id, clinic_id, "
-        "phase, latest_session, episode, outcomes, splits, readiness, demographics) "
+        "SELECT r.case_id, r.clinic_id, r.phase, r.latest_session, r.episode, r.outcomes, "
+        "r.splits, r.readiness, r.demographics, $2::timestamptz FROM "
+        + json_rows(
+            "case_id text",
+            "clinic_id text",
+            "phase text",
+            "latest_session int",
+            "episode jsonb",
+            "outcomes jsonb",
+            "splits jsonb",
+            "readiness jsonb",
+            "demographics jsonb",
+        )
+        + " "
         "ON CONFLICT (clinic_id, case_id) DO UPDATE SET phase = EXCLUDED.phase, "
         "latest_session = EXCLUDED.latest_session, episode = EXCLUDED.episode, "
         "outcomes = EXCLUDED.outcomes, splits = EXCLUDED.splits, "
         "readiness = EXCLUDED.readiness, demographics = EXCLUDED.demographics, "
         "updated_at = EXCLUDED.updated_at",
-        [
-            (
-                c.case_id,
-                c.clinic_id,
-                c.phase,
-                c.latest_session,
-                documents.dump_json(documents.Episode, c.episode),
-                documents.dump_json(documents.Outcomes, list(c.outcomes.values())),
-                documents.dump_json(documents.Splits, c.splits),
-                documents.dump_json(documents.Readiness, c.readiness),
-                documents.dump_json(documents.Demographics, c.demographics),
-            )
-            for c in cases
-        ],
+        [(c.case_id, c.clinic_id, c.phase, c.latest_session, *case_view(c)) for c in cases],
         now,
     )
     rows = []
@@ -117,10 +152,19 @@ async def save_cases(
         "INSERT INTO dyad (dyad_id, clinic_id, case_id, therapist_id, respondent_role, "
         "respondent_id, responses, latest, clinical, updated_at) "
         "SELECT r.dyad_id, r.clinic_id, r.case_id, r.therapist_id, r.respondent_role, "
-        "r.respondent_id, r.responses, r.latest::jsonb, r.clinical::jsonb, $10::timestamptz "
-        "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-        "$7::int[], $8::text[], $9::text[]) AS r(dyad_id, clinic_id, case_id, therapist_id, "
-        "respondent_role, respondent_id, responses, latest, clinical) "
+        "r.respondent_id, r.responses, r.latest, r.clinical, $2::timestamptz FROM "
+        + json_rows(
+            "dyad_id uuid",
+            "clinic_id text",
+            "case_id text",
+            "therapist_id text",
+            "respondent_role text",
+            "respondent_id text",
+            "responses int",
+            "latest jsonb",
+            "clinical jsonb",
+        )
+        + " "
         "ON CONFLICT (dyad_id) DO UPDATE SET responses = EXCLUDED.responses, "
         "latest = EXCLUDED.latest, clinical = EXCLUDED.clinical, updated_at = EXCLUDED.updated_at",
         rows,
@@ -174,13 +218,25 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
         "session_number, administered_at, total, subscales, normalized, scoring_key, "
         "prorated_items, critical_items, clinical_range) "
         "SELECT r.source_event_id, r.dyad_id, r.clinic_id, r.instrument, r.form, "
-        "r.session_number, r.administered_at, r.total, r.subscales::jsonb, r.normalized, "
-        "r.scoring_key, r.prorated_items::int[], r.critical_items::int[], "
-        "r.clinical_range::jsonb FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], "
-        "$5::text[], $6::int[], $7::timestamptz[], $8::float8[], $9::text[], $10::float8[], "
-        "$11::text[], $12::text[], $13::text[], $14::text[]) AS r(source_event_id, dyad_id, "
-        "clinic_id, instrument, form, session_number, administered_at, total, subscales, "
-        "normalized, scoring_key, prorated_items, critical_items, clinical_range) "
+        "r.session_number, r.administered_at, r.total, r.subscales, r.normalized, "
+        "r.scoring_key, r.prorated_items, r.critical_items, r.clinical_range FROM "
+        + json_rows(
+            "source_event_id uuid",
+            "dyad_id uuid",
+            "clinic_id text",
+            "instrument text",
+            "form text",
+            "session_number int",
+            "administered_at timestamptz",
+            "total float8",
+            "subscales jsonb",
+            "normalized float8",
+            "scoring_key text",
+            "prorated_items int[]",
+            "critical_items int[]",
+            "clinical_range jsonb",
+        )
+        + " "
         "ON CONFLICT (source_event_id) DO UPDATE SET clinical_range = EXCLUDED.clinical_range "
         "WHERE dyad_score.clinical_range IS DISTINCT FROM EXCLUDED.clinical_range",
         [
@@ -193,7 +249,7 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
                 e.payload.session_number,
                 e.payload.administered_at,
                 e.payload.total,
-                documents.dump_json(documents.Subscales, e.payload.subscales),
+                _already_valid(documents.Subscales, e.payload.subscales),
                 e.payload.normalized,
                 e.payload.scoring_key,
                 _int_array(e.payload.prorated_items),
@@ -213,11 +269,14 @@ async def insert_signals(
         "INSERT INTO signal (event_id, clinic_id, case_id, dyad_id, kind, severity, "
         "instrument, session_number, summary, evidence, occurred_at, content_id) "
         "SELECT r.event_id, r.clinic_id, r.case_id, r.dyad_id, r.kind, r.severity, "
-        "r.instrument, r.session_number, r.summary, r.evidence::jsonb, r.occurred_at, "
-        "r.content_id FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], "
-        "$6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::timestamptz[], "
-        "$12::uuid[]) AS r(event_id, clinic_id, case_id, dyad_id, kind, severity, instrument, "
-        "session_number, summary, evidence, occurred_at, content_id) "
+        "r.instrument, r.session_number, r.summary, r.evidence, r.occurred_at, "
+        "r.content_id FROM "
+        + json_rows(
+            "event_id uuid", "clinic_id text", "case_id text", "dyad_id uuid", "kind text",
+            "severity text", "instrument text", "session_number int", "summary text",
+            "evidence jsonb", "occurred_at timestamptz", "content_id uuid",
+        )
+        + " "
         "ON CONFLICT DO NOTHING",
         [
             (s.event_id, s.clinic_id, s.case_id, s.payload.dyad.dyad_id if s.payload.dyad else None,
@@ -234,8 +293,8 @@ async def insert_inputs(conn: Connection, events: Sequence[CaseInput]) -> None:
     await execute_rows(
         conn,
         "INSERT INTO case_input (clinic_id, case_id, event_id, event) "
-        "SELECT r.clinic_id, r.case_id, r.event_id, r.event::jsonb FROM unnest($1::text[], "
-        "$2::text[], $3::uuid[], $4::text[]) AS r(clinic_id, case_id, event_id, event) "
+        "SELECT r.clinic_id, r.case_id, r.event_id, r.event FROM "
+        f"{json_rows('clinic_id text', 'case_id text', 'event_id uuid', 'event jsonb')} "
         "ON CONFLICT DO NOTHING",
         [(e.clinic_id, e.case_id, e.event_id, e.model_dump_json()) for e in events],
     )

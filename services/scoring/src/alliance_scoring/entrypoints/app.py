@@ -106,7 +106,11 @@ def build_consumers(settings: ScoringSettings, runtime: GenerationRuntime) -> Co
         broker,
         RESPONSES,
         group_id=runtime.group,
-        max_records=settings.batch_max_records,
+        max_records=(
+            settings.batch_max_records
+            if runtime.frontier is None
+            else settings.rebuild_batch_max_records
+        ),
         tracking=responses.tracking,
     )
     async def on_responses(
