@@ -13,16 +13,11 @@ import httpx
 from alliance_contracts.topics import SCORED
 from alliance_devstack.processes import ServiceProcess
 from tests.conftest import eventually
+from tests.e2e.own_stacks import dyads_of_clinic, scored_at_least, scored_in_clinic
 from tests.helpers import alliance, clinic_system, read_topic, response_body
 from tests.stack import Endpoints
 
 CASES, SESSIONS = 30, 10  # 300 responses
-
-
-async def scored_in_clinic(pg: asyncpg.Pool, clinic: str) -> int:
-    return int(
-        await pg.fetchval("SELECT count(*) FROM scoring.dyad_score WHERE clinic_id = $1", clinic)
-    )
 
 
 async def test_scoring_killed_mid_stream_loses_and_doubles_nothing(
@@ -47,28 +42,21 @@ async def test_scoring_killed_mid_stream_loses_and_doubles_nothing(
 
     async with httpx.AsyncClient(timeout=10, headers=clinic_system([clinic])) as client:
         stream = asyncio.create_task(post_all(client))
-        await eventually(lambda: _at_least(pg, clinic, 60), within=60)
+        await eventually(lambda: scored_at_least(pg, clinic, 60), within=60)
         scoring.kill9()  # mid-stream, usually mid-batch
         killed_at = await scored_in_clinic(pg, clinic)
         await asyncio.sleep(1)
         scoring.start()
         await stream
         scoring.wait_ready()
-        await eventually(lambda: _at_least(pg, clinic, len(bodies)), within=120)
+        await eventually(lambda: scored_at_least(pg, clinic, len(bodies)), within=120)
         await asyncio.sleep(2)  # let any duplicate redelivery land before counting
 
     assert killed_at < len(bodies), "the kill came after the stream: the test proved nothing"
     assert await scored_in_clinic(pg, clinic) == len(bodies)
-    responses = await pg.fetchval(
-        "SELECT sum(responses) FROM scoring.dyad WHERE clinic_id = $1", clinic
-    )
+    responses, last_sessions = await dyads_of_clinic(pg, clinic)
     assert responses == len(bodies)
-    latest_sessions = await pg.fetch(
-        "SELECT (latest->'SRS'->>'session_number')::int AS s FROM scoring.dyad "
-        "WHERE clinic_id = $1",
-        clinic,
-    )
-    assert {r["s"] for r in latest_sessions} == {SESSIONS}
+    assert last_sessions == {SESSIONS}
     records = [
         r
         for r in await read_topic(stack.kafka_bootstrap_servers, SCORED.name)
@@ -84,7 +72,3 @@ async def test_scoring_killed_mid_stream_loses_and_doubles_nothing(
     code, verdict, errors = await alliance(stack, "verify", "scoring", "--clinic", clinic)
     assert code == 0, errors
     assert verdict["equal"], verdict["differences"]
-
-
-async def _at_least(pg: asyncpg.Pool, clinic: str, n: int) -> bool:
-    return await scored_in_clinic(pg, clinic) >= n

@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import asyncpg
 import httpx
@@ -28,8 +26,15 @@ from alliance_contracts.topics import NOTICES, SCORED
 from alliance_devstack.client import LaunchedStack, launched_stack
 from alliance_devstack.processes import ServiceProcess
 from alliance_platform.dbroles import service_url
-from alliance_platform.devtoken import DevIssuer
 from tests.conftest import eventually
+from tests.e2e.own_stacks import (
+    caught_up,
+    first_scored,
+    issuer,
+    scored_at_least,
+    scored_in_clinic,
+    sessions_of,
+)
 from tests.helpers import read_topic, response_body
 
 REPLICAS = {"intake": 2, "scoring": 3, "alerts": 2}
@@ -84,33 +89,13 @@ def replicas(
             process.stop()
 
 
-def _caught_up(stack: LaunchedStack) -> bool:
-    """`alliance status`: no lag in any generation's groups, every outbox empty."""
-    out = subprocess.run(
-        [sys.executable, "-m", "alliance_cli", "status", "--json"],
-        env={**os.environ, **stack.env, "ALLIANCE_DB_ADMIN_URL": stack.env["DATABASE_URL"]},
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    status: dict[str, Any] = json.loads(out)
-    lag = sum(g["lag"] for p in status["projections"] for g in p["generations"])
-    return bool(lag == 0 and sum(o["backlog"] for o in status["outboxes"]) == 0)
-
-
 async def test_replicas_share_the_work_and_survive_a_kill(
     own_stack: LaunchedStack,
     replicas: dict[str, list[ServiceProcess]],
     ids: Callable[[str], str],
 ) -> None:
-    issuer = DevIssuer.from_key_file(
-        own_stack.env["ALLIANCE_DEV_SIGNING_KEY_FILE"],
-        own_stack.env["ALLIANCE_JWT_ISSUER"],
-        own_stack.env["ALLIANCE_JWT_AUDIENCE"],
-    )
     clinic = ids("scale-clinic")
-    token = issuer.clinic_system("scale-out-test", [Scope.RESPONSES_WRITE], [clinic], hours=1)
+    token = issuer(own_stack).clinic_system("scale-out", [Scope.RESPONSES_WRITE], [clinic], hours=1)
     cases = [f"{clinic}-case{c}" for c in range(CASES)]
     # Session by session across the cases; each response to the next intake process in turn.
     bodies = [
@@ -134,17 +119,17 @@ async def test_replicas_share_the_work_and_survive_a_kill(
         headers = {"authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(timeout=30, headers=headers) as client:
             stream = asyncio.create_task(post_all(client))
-            await eventually(lambda: _scored_at_least(pg, clinic, len(bodies) // 3), within=120)
+            await eventually(lambda: scored_at_least(pg, clinic, len(bodies) // 3), within=120)
             shared = _assigned(replicas["scoring"][0])[-1]
             replicas["scoring"][0].kill9()
             replicas["alerts"][0].kill9()
-            killed_at = await _scored(pg, clinic)
+            killed_at = await scored_in_clinic(pg, clinic)
             await stream
-        await eventually(lambda: _scored_at_least(pg, clinic, len(bodies)), within=240)
-        await eventually(lambda: asyncio.to_thread(_caught_up, own_stack), within=240)
+        await eventually(lambda: scored_at_least(pg, clinic, len(bodies)), within=240)
+        await eventually(lambda: asyncio.to_thread(caught_up, own_stack), within=240)
         await asyncio.sleep(2)  # let any duplicate redelivery land before counting
 
-        scored = await _scored(pg, clinic)
+        scored = await scored_in_clinic(pg, clinic)
         alerts = await pg.fetch(
             "SELECT case_id, kind, subject, alert_id FROM alerts.alert WHERE clinic_id = $1",
             clinic,
@@ -162,22 +147,11 @@ async def test_replicas_share_the_work_and_survive_a_kill(
     assert 0 < shared < PARTITIONS
     assert sum(_assigned(p)[-1] for p in replicas["scoring"][1:]) == PARTITIONS
 
-    records = [
-        r
-        for r in await read_topic(own_stack.env["KAFKA_BOOTSTRAP_SERVERS"], SCORED.name)
-        if r.key and r.key.decode().startswith(clinic)
-    ]
-    first_of: dict[str, dict[str, Any]] = {}  # by event id, in topic order (a repeat: same id)
-    for record in records:
-        event = json.loads(record.value)
-        if event["event_type"] == "response.scored":
-            first_of.setdefault(event["event_id"], event)
-    assert len(first_of) == len(bodies)
-    for case in cases:
-        sessions = [
-            e["payload"]["session_number"] for e in first_of.values() if e["case_id"] == case
-        ]
-        assert sessions == list(range(1, len(TOTALS) + 1)), (case, sessions)
+    records = await read_topic(own_stack.env["KAFKA_BOOTSTRAP_SERVERS"], SCORED.name)
+    events = first_scored([r.value for r in records if r.key and r.key.decode() in cases])
+    assert len(events) == len(bodies)  # one scored event per response
+    for case in cases:  # per case, the sessions in order on the topic
+        assert sessions_of(events, case) == list(range(1, len(TOTALS) + 1)), case
 
     # Every case had the same history: the same kinds of alert, each raised once.
     assert len({(a["case_id"], a["kind"], a["subject"]) for a in alerts}) == len(alerts)
@@ -208,13 +182,3 @@ def _assigned(process: ServiceProcess) -> list[int]:
         if entry.get("msg") == "partitions assigned; seeking to stored positions":
             counts.append(int(entry["assigned"]))
     return counts
-
-
-async def _scored(pg: asyncpg.Connection, clinic: str) -> int:
-    return int(
-        await pg.fetchval("SELECT count(*) FROM scoring.dyad_score WHERE clinic_id = $1", clinic)
-    )
-
-
-async def _scored_at_least(pg: asyncpg.Connection, clinic: str, n: int) -> bool:
-    return await _scored(pg, clinic) >= n

@@ -14,7 +14,7 @@ import asyncpg
 
 from alliance_alerts.adapters.unit_of_work import PostgresAlertsUnitOfWork
 from alliance_alerts.application.handlers import apply_clock
-from alliance_alerts.domain.rules import escalation_due
+from alliance_alerts.domain.rules import Alert, escalation_due
 from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import (
@@ -23,6 +23,7 @@ from alliance_contracts.events import (
     AlertCommandPayload,
     CaseAssigned,
     CaseAssignedPayload,
+    EscalationDue,
     StaffChanged,
     StaffChangedPayload,
 )
@@ -70,6 +71,15 @@ def supervisor(clinic: str) -> StaffChanged:
 
 async def alert_rows(pg: asyncpg.Pool, case: str) -> list[asyncpg.Record]:
     return await pg.fetch("SELECT * FROM alerts.alert WHERE case_id = $1 ORDER BY raised_at", case)
+
+
+def rupture_due(clinic: str, case: str) -> tuple[Alert, EscalationDue]:
+    """A rupture alert of a stable alliance's sudden drop, and its escalation once due."""
+    [alert] = run_alerts(outputs(srs_series(case, [38] * 6 + [30], clinic=clinic)))[0].values()
+    assert alert.escalate_at is not None
+    decided = escalation_due(alert, alert.escalate_at)
+    assert decided is not None
+    return alert, decided
 
 
 async def notices_of(stack: Endpoints, case: str) -> list[dict[str, Any]]:
@@ -244,11 +254,7 @@ async def test_a_clock_event_applied_while_its_alert_is_raised_does_not_wait_for
     """In a replay the escalation may be read while another transaction raises its alert. Had it
     looked before that commit and parked after the raising took what was parked, it would wait
     for ever: both lock the alert's id first, so it waits for the raising and then applies."""
-    clinic, case = ids("clinic"), ids("case")
-    [alert] = run_alerts(outputs(srs_series(case, [38] * 6 + [30], clinic=clinic)))[0].values()
-    assert alert.escalate_at is not None
-    decided = escalation_due(alert, alert.escalate_at)
-    assert decided is not None
+    alert, decided = rupture_due(ids("clinic"), ids("case"))
     async with slot_pool(stack, "alerts") as (pool, schema):
         raising = PostgresAlertsUnitOfWork(pool, schema)
         async with raising:
@@ -274,11 +280,7 @@ async def test_the_clock_leaves_an_alert_alone_while_its_case_has_parked_inputs(
     """In a replay, an escalation (or an acknowledgement) read before its alert was raised is
     parked, and retried a moment after the raising. Meanwhile every position has passed it, so
     the clock would decide from an alert that does not have it yet: it skips the case."""
-    clinic, case = ids("clinic"), ids("case")
-    [alert] = run_alerts(outputs(srs_series(case, [38] * 6 + [30], clinic=clinic)))[0].values()
-    assert alert.escalate_at is not None
-    decided = escalation_due(alert, alert.escalate_at)
-    assert decided is not None
+    alert, decided = rupture_due(ids("clinic"), ids("case"))
     async with slot_pool(stack, "alerts") as (pool, schema):
         async with PostgresAlertsUnitOfWork(pool, schema) as uow:
             await uow.alerts.save([alert])
@@ -289,15 +291,15 @@ async def test_the_clock_leaves_an_alert_alone_while_its_case_has_parked_inputs(
                 '(topic, partition, "offset", key, waiting_for, reason, value, headers) '
                 "VALUES ($1, 0, 0, $2, $3, 'not consumed yet', $4, '{}') RETURNING id",
                 ALERT_CLOCK.name,
-                case.encode(),
+                alert.case_id.encode(),
                 f"alert:{alert.alert_id}",
                 decided.model_dump_json().encode(),
             )
         async with PostgresAlertsUnitOfWork(pool, schema) as uow:
-            withheld = await uow.alerts.due(alert.escalate_at, 500)
+            withheld = await uow.alerts.due(decided.occurred_at, 500)
         async with pool.acquire() as conn:
             await conn.execute(f"DELETE FROM {schema}.parked WHERE id = $1", parked)
         async with PostgresAlertsUnitOfWork(pool, schema) as uow:
-            due = await uow.alerts.due(alert.escalate_at, 500)
+            due = await uow.alerts.due(decided.occurred_at, 500)
     assert alert.alert_id not in {a.alert_id for a in withheld}
     assert alert.alert_id in {a.alert_id for a in due}
