@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -192,3 +193,18 @@ async def save_then_fail(uow: PostgresScoringUnitOfWork, clinic: str, case: str)
     async with uow:
         await uow.cases.save([new_case(clinic, case)], now())
         raise RuntimeError("the batch fails after saving")
+
+
+async def test_ready_once_its_consumers_hold_their_partitions(stack: Endpoints) -> None:
+    """`/readyz` includes `partitions`: every tracked consumer has joined its group and knows
+    its topics' partitions (issue 13: a member that joined before its topics existed sat for
+    minutes with nothing while answering ready)."""
+    async with serving(app(stack)) as client:
+
+        async def ready() -> dict[str, Any] | None:
+            response = await client.get("/readyz")
+            body: dict[str, Any] = response.json()
+            return body if response.status_code == 200 else None
+
+        body = await eventually(ready, within=60)
+    assert body["checks"]["partitions"] == "up"

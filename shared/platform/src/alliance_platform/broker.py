@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from alliance_contracts.topics import TopicSpec
 from alliance_platform.consumer import raw_batch_decoder
 from alliance_platform.kafka import kafka_security
 from alliance_platform.settings import CommonSettings
-from alliance_platform.tracking import SeekToStoredPositions, Tracking
+from alliance_platform.tracking import SeekToStoredPositions, Tracking, has_work_or_none_to_have
 
 
 def create_broker(settings: CommonSettings, service: str) -> KafkaBroker:
@@ -64,5 +65,18 @@ def batch_subscriber(
         listener=seek,
     )
     if seek is not None:
-        seek.subscriber = subscriber
+        seek.subscriber, seek.topics = subscriber, (topic.name,)
+        _TRACKED.setdefault(broker, []).append(seek)
     return subscriber  # type: ignore[return-value]
+
+
+# Each broker's tracked subscribers' listeners (what they were assigned), for readiness.
+_TRACKED: weakref.WeakKeyDictionary[KafkaBroker, list[SeekToStoredPositions]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def consuming(broker: KafkaBroker) -> bool:
+    """Every tracked subscriber of the broker has work, or none to have
+    (`tracking.has_work_or_none_to_have`): part of a consumer service's readiness."""
+    return all(has_work_or_none_to_have(seek) for seek in _TRACKED.get(broker, ()))

@@ -31,6 +31,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import MetaData, Table
 
 from alliance_platform import projections
+from alliance_platform.broker import consuming
 from alliance_platform.db import create_pool, create_schema
 from alliance_platform.lag import projection_lag
 from alliance_platform.outbox_relay import OutboxRelay
@@ -194,6 +195,11 @@ class Projections:
     @property
     def ready(self) -> bool:
         return bool(self.running)
+
+    def consuming(self) -> bool:
+        """Each generation it runs has joined its groups and holds partitions, or has none to
+        have (`broker.consuming`)."""
+        return self.ready and all(consuming(p.consumers.broker) for p in self.running.values())
 
     def live(self) -> GenerationRuntime | None:
         """The live generation, when this process runs it."""

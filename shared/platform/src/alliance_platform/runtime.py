@@ -135,8 +135,18 @@ def projection_service_app(
     async def projection_running() -> bool:
         return projections.ready
 
+    async def partitions() -> bool:
+        return projections.consuming()
+
     app.include_router(
-        health_router({"postgres": db_up, "kafka": kafka_up, "projection": projection_running})
+        health_router(
+            {
+                "postgres": db_up,
+                "kafka": kafka_up,
+                "projection": projection_running,
+                "partitions": partitions,
+            }
+        )
     )
     for router in routers:
         app.include_router(router)

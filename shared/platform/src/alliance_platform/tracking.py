@@ -234,12 +234,16 @@ class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, tracking: Tracking) -> None:
         self.pool, self.schema, self.forget = tracking.pool, tracking.schema, tracking.forget
         self.subscriber: Any = None  # set once the subscriber is built; has `.consumer`
+        self.topics: tuple[str, ...] = ()  # what the subscriber reads; set with it
+        # The partitions the group gave this member last; None until it first joined.
+        self.assignment: frozenset[TopicPartition] | None = None
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self.forget()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.forget()
+        self.assignment = frozenset(assigned)
         consumer = self.subscriber.consumer if self.subscriber is not None else None
         if consumer is None or not assigned:
             return
@@ -259,3 +263,15 @@ class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
             "partitions assigned; seeking to stored positions",
             extra={"schema": self.schema, "assigned": len(assigned), "stored": len(stored)},
         )
+
+
+def has_work_or_none_to_have(listener: SeekToStoredPositions) -> bool:
+    """Readiness of one tracked consumer: it has joined its group (an assignment came), its
+    metadata knows partitions of every topic it reads, and it holds some of them or there are
+    none left to have (more members than partitions). A member that joined before its topics
+    existed holds nothing and knows no partitions, and stays so until its metadata is refreshed:
+    not ready."""
+    consumer = listener.subscriber.consumer if listener.subscriber is not None else None
+    if consumer is None or listener.assignment is None:
+        return False
+    return all(consumer.partitions_for_topic(topic) for topic in listener.topics)
