@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from alliance_devstack.client import LaunchedStack
+from alliance_platform.dbroles import service_url
 from alliance_platform.devtoken import DevIssuer
 
 # The launcher adopts engines named in the environment: a stack of its own must not see them.
@@ -29,6 +30,20 @@ def issuer(stack: LaunchedStack) -> DevIssuer:
     )
 
 
+def service_env(stack: LaunchedStack, service: str) -> dict[str, str]:
+    """A service's environment as the launcher gives it (its own database role), with small
+    batches (many per stream)."""
+    env = {
+        **os.environ,
+        **stack.env,
+        "DATABASE_URL": service_url(stack.env["DATABASE_URL"], service),
+        "ALLIANCE_SCORING_BATCH": "25",
+    }
+    if service == "alerts":
+        env["ALLIANCE_WEBHOOK_KEYS"] = f"local:{stack.state['webhook_key']}"
+    return env
+
+
 def launcher(stack: LaunchedStack, *args: str) -> None:
     """`python -m alliance_devstack <args>` on the stack (`start` starts what is not running)."""
     env = {k: v for k, v in os.environ.items() if k not in ENGINES}
@@ -43,8 +58,8 @@ def launcher(stack: LaunchedStack, *args: str) -> None:
     assert done.returncode == 0, (done.stdout, done.stderr)
 
 
-def caught_up(stack: LaunchedStack) -> bool:
-    """`alliance status`: no lag in any generation's groups, every outbox empty."""
+def status(stack: LaunchedStack) -> dict[str, Any]:
+    """`alliance status --json`."""
     out = subprocess.run(
         [sys.executable, "-m", "alliance_cli", "status", "--json"],
         env={**os.environ, **stack.env, "ALLIANCE_DB_ADMIN_URL": stack.env["DATABASE_URL"]},
@@ -53,9 +68,15 @@ def caught_up(stack: LaunchedStack) -> bool:
         text=True,
         timeout=60,
     ).stdout
-    status: dict[str, Any] = json.loads(out)
-    lag = sum(g["lag"] for p in status["projections"] for g in p["generations"])
-    return bool(lag == 0 and sum(o["backlog"] for o in status["outboxes"]) == 0)
+    found: dict[str, Any] = json.loads(out)
+    return found
+
+
+def caught_up(stack: LaunchedStack) -> bool:
+    """No lag in any generation's groups, every outbox empty."""
+    now = status(stack)
+    lag = sum(g["lag"] for p in now["projections"] for g in p["generations"])
+    return bool(lag == 0 and sum(o["backlog"] for o in now["outboxes"]) == 0)
 
 
 async def scored_in_clinic(pg: Database, clinic: str) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,7 +24,6 @@ from alliance_contracts.access import Scope
 from alliance_contracts.topics import NOTICES, SCORED
 from alliance_devstack.client import LaunchedStack, launched_stack
 from alliance_devstack.processes import ServiceProcess
-from alliance_platform.dbroles import service_url
 from tests.conftest import eventually
 from tests.e2e.own_stacks import (
     caught_up,
@@ -33,6 +31,7 @@ from tests.e2e.own_stacks import (
     issuer,
     scored_at_least,
     scored_in_clinic,
+    service_env,
     sessions_of,
 )
 from tests.helpers import read_topic, response_body
@@ -52,19 +51,6 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedStac
         yield launched
 
 
-def _env(stack: LaunchedStack, service: str) -> dict[str, str]:
-    """A service's environment as the launcher gives it: its own database role."""
-    env = {
-        **os.environ,
-        **stack.env,
-        "DATABASE_URL": service_url(stack.env["DATABASE_URL"], service),
-        "ALLIANCE_SCORING_BATCH": "25",
-    }
-    if service == "alerts":
-        env["ALLIANCE_WEBHOOK_KEYS"] = f"local:{stack.state['webhook_key']}"
-    return env
-
-
 @pytest.fixture(scope="module")
 def replicas(
     own_stack: LaunchedStack, tmp_path_factory: pytest.TempPathFactory
@@ -72,7 +58,7 @@ def replicas(
     logs = tmp_path_factory.mktemp("scale-out-logs")
     running = {
         name: [
-            ServiceProcess(name, _env(own_stack, name), logs / f"{name}-{i}.log")
+            ServiceProcess(name, service_env(own_stack, name), logs / f"{name}-{i}.log")
             for i in range(count)
         ]
         for name, count in REPLICAS.items()

@@ -155,9 +155,11 @@ class BatchPipeline(Generic[E]):
                 self.tracking.pool(), self.tracking.schema, {_partition(s) for s in sources}
             )
         pending: list[Delivered[E]] = []
+        seen_before = 0
         for source in sources:
             if source.offset < stored.get(_partition(source), 0):
-                continue  # consumed before (a rewind or a redelivery)
+                seen_before += 1  # consumed before (a rewind or a redelivery)
+                continue
             try:
                 pending.append(Delivered(source, self.adapter.validate_json(source.value)))
             except ValidationError as exc:
@@ -167,6 +169,8 @@ class BatchPipeline(Generic[E]):
                 pending = []
                 await self._dead_letter(source, f"invalid event: {_summary(exc)}")
         await self._apply(pending)
+        if seen_before:  # none after a clean stop: its last batch and positions were committed
+            log.info("skipped records consumed before", extra={"skipped": seen_before})
 
     async def _apply(self, delivered: Sequence[Delivered[E]]) -> None:
         if not delivered:

@@ -5,6 +5,7 @@ bounded request head, graceful shutdown, and a garbage collector tuned for a lon
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -77,6 +78,14 @@ def settle_heap() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def exit_zero_after_a_clean_stop() -> None:
+    """uvicorn shuts down gracefully on SIGTERM or SIGINT, then raises the signal again once
+    its own handler is gone: under the default handler the process would die of it (-15)
+    after a clean stop. Under this one (a no-op) it ends with 0, as orchestrators expect."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+
+
 def serve(service: str, create_app: Callable[[], FastAPI], settings: CommonSettings) -> None:
     configure_logging(service, settings.log_level)
     try:
@@ -85,4 +94,5 @@ def serve(service: str, create_app: Callable[[], FastAPI], settings: CommonSetti
         print(f"alliance {service}: refusing to start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     settle_heap()
+    exit_zero_after_a_clean_stop()
     uvicorn.run(app, **server_options(settings))

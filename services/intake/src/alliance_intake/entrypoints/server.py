@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
 from alliance_platform.logs import configure_logging
+from alliance_platform.service import exit_zero_after_a_clean_stop, settle_heap
 from alliance_platform.service import server_options as common_server_options
-from alliance_platform.service import settle_heap
 
 APP = "alliance_intake.entrypoints.server:worker_app"
 
@@ -52,4 +52,5 @@ def run(settings: IntakeSettings) -> None:
     except ValueError as exc:
         print(f"alliance intake: refusing to start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    exit_zero_after_a_clean_stop()
     uvicorn.run(APP, factory=True, **server_options(settings))
