@@ -7,7 +7,6 @@ import asyncio
 import functools
 import ssl
 from collections.abc import Sequence
-from functools import cache
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
@@ -88,7 +87,7 @@ class KafkaSecurity(BaseSettings):
         return sasl(self.sasl_username, password, ssl_context=context, use_ssl=context is not None)
 
 
-@cache
+@functools.cache
 def kafka_security() -> KafkaSecurity:
     """This process's Kafka security settings, read from the environment once."""
     return KafkaSecurity()

@@ -40,6 +40,10 @@ def _pages(
     ]
 
 
+# The read audit's columns, in the order its JSON rows name them.
+_AUDIT_COLUMNS = "event_id, at, subject, role, clinic_id, case_ids, dyad_ids, operation, address"
+
+
 async def record_reads(
     conn: asyncpg.Connection,
     caller: Caller,
@@ -102,9 +106,6 @@ async def record_reads(
         "dyad_ids uuid[], operation text, address text)",
         json.dumps(rows),
     )
-
-
-_AUDIT_COLUMNS = "event_id, at, subject, role, clinic_id, case_ids, dyad_ids, operation, address"
 
 
 def command_id(caller: Caller, client_mutation_id: str) -> uuid.UUID:
