@@ -145,3 +145,23 @@ async def test_the_single_schema_layout_is_adopted_as_the_live_generation(
             name,
         )
         assert kind == "v"
+
+
+async def test_replicas_starting_together_point_the_views_one_at_a_time(
+    pg: asyncpg.Pool, name: str
+) -> None:
+    """Every replica points the views at the live slot when it starts. Concurrent GRANTs on one
+    schema fail in PostgreSQL ("tuple concurrently updated"): they take turns."""
+    async with pg.acquire() as conn:
+        await projections.ensure_catalog(conn, name, READ_MODELS, TOPICS)
+        live = await projections.begin(conn, name, 1, Purpose.UPGRADE, TOPICS)
+        await _fill(conn, live.schema, 10)
+
+    async def replica() -> None:
+        async with pg.acquire() as conn:
+            await projections.repoint(conn, name, live.slot, READ_MODELS)
+
+    for _ in range(20):  # as at a first start: no view yet, so nothing to lock them on
+        await pg.execute(f'DROP VIEW IF EXISTS "{name}".dyad')
+        await asyncio.gather(*(replica() for _ in range(4)))
+    assert await pg.fetchval(f'SELECT count(*) FROM "{name}".dyad') == 10

@@ -316,7 +316,10 @@ async def point_views(
     conn: Connection, projection: str, slot: str, read_models: Sequence[str]
 ) -> None:
     """(Re)creates the stable views over a slot's read models, readable by the reader role.
-    Call it in a transaction: readers then see the old views or the new ones, never none."""
+    Call it in a transaction: readers then see the old views or the new ones, never none.
+    Under the projection's lock: replicas starting together each point the views, and two
+    concurrent GRANTs on one schema fail ("tuple concurrently updated")."""
+    await conn.execute(_lock(projection))
     stable, source = _ident(projection), _ident(slot_schema(projection, slot))
     existing = await conn.fetch(
         "SELECT viewname FROM pg_views WHERE schemaname = $1 AND viewname = ANY($2::text[])",
