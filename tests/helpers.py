@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import sys
+import secrets
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -155,10 +156,14 @@ def submitted_event(
 ISSUER = DevIssuer.generate(issuer="https://idp.test.alliance", audience="alliance-tests")
 _JWKS_DIR = Path(tempfile.mkdtemp(prefix="alliance-test-jwks-"))
 ISSUER.save(_JWKS_DIR / "signing-key.json", _JWKS_DIR / "jwks.json")
+# Prometheus' bearer token for the services' /metrics.
+METRICS_TOKEN = secrets.token_urlsafe(24)
+(_JWKS_DIR / "metrics-token").write_text(METRICS_TOKEN)
 AUTH_ENV = {
     "ALLIANCE_JWKS_FILE": str(_JWKS_DIR / "jwks.json"),
     "ALLIANCE_JWT_ISSUER": "https://idp.test.alliance",
     "ALLIANCE_JWT_AUDIENCE": "alliance-tests",
+    "ALLIANCE_METRICS_TOKEN_FILE": str(_JWKS_DIR / "metrics-token"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from faststream import AckPolicy
@@ -67,7 +68,28 @@ def batch_subscriber(
     if seek is not None:
         seek.subscriber, seek.topics = subscriber, (topic.name,)
         _TRACKED.setdefault(broker, []).append(seek)
+    _SUBSCRIPTIONS.setdefault(broker, []).append(Subscription(group_id, topic.name, tracking))
     return subscriber  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A consumer group's subscription to a topic; with `tracking`, its positions are the ones
+    stored in PostgreSQL, otherwise the group's offsets committed in Kafka."""
+
+    group: str
+    topic: str
+    tracking: Tracking | None
+
+
+_SUBSCRIPTIONS: weakref.WeakKeyDictionary[KafkaBroker, list[Subscription]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def subscriptions(broker: KafkaBroker) -> list[Subscription]:
+    """The broker's batch subscriptions (for the consumer lag metrics)."""
+    return list(_SUBSCRIPTIONS.get(broker, ()))
 
 
 # Each broker's tracked subscribers' listeners (what they were assigned), for readiness.

@@ -33,6 +33,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
 
 from alliance_contracts.instruments import RuleBroken
 from alliance_platform.dead_letters import DeadLetters, Source
+from alliance_platform.metrics import BATCH_FAILURES, BATCH_RECORDS, BATCH_SECONDS, CONSUMED
 from alliance_platform.parking import expired, parked_heads, ready_records
 from alliance_platform.tracking import (
     Consumed,
@@ -132,9 +133,12 @@ class BatchPipeline(Generic[E]):
 
     async def handle(self, msg: KafkaMessage) -> None:
         records: tuple[ConsumerRecord[Any, Any], ...] = msg.raw_message
+        topic = records[0].topic if records else ""
+        started = time.perf_counter()
         try:
-            await self._consume([Source.of(r) for r in records])
+            skipped = await self._consume([Source.of(r) for r in records])
         except TRANSIENT_ERRORS as exc:
+            BATCH_FAILURES.labels(topic).inc()
             self.failures += 1
             delay = min(self.max_backoff, 0.2 * 2 ** min(self.failures, 8))
             log.warning(
@@ -146,9 +150,15 @@ class BatchPipeline(Generic[E]):
             return
         self.failures = 0
         self.processed += len(records)
+        BATCH_SECONDS.labels(topic).observe(time.perf_counter() - started)
+        BATCH_RECORDS.labels(topic).observe(len(records))
+        CONSUMED.labels(topic, "processed").inc(len(records) - skipped)
+        if skipped:
+            CONSUMED.labels(topic, "skipped").inc(skipped)
         await msg.ack()  # a convenience only: the stored positions are what counts
 
-    async def _consume(self, sources: Sequence[Source]) -> None:
+    async def _consume(self, sources: Sequence[Source]) -> int:
+        """Returns how many records were skipped (consumed before)."""
         stored: dict[Partition, int] = {}
         if self.tracking is not None:
             stored = await stored_positions(
@@ -171,6 +181,7 @@ class BatchPipeline(Generic[E]):
         await self._apply(pending)
         if seen_before:  # none after a clean stop: its last batch and positions were committed
             log.info("skipped records consumed before", extra={"skipped": seen_before})
+        return seen_before
 
     async def _apply(self, delivered: Sequence[Delivered[E]]) -> None:
         if not delivered:

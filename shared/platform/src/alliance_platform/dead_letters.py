@@ -28,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from alliance_contracts.topics import DEAD_LETTER, event_union
 from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, kafka_client_options
+from alliance_platform.metrics import DEAD_LETTERED
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class DeadLetters:
             source, dead_letter_headers(source, reason, self.service), self.max_message_bytes
         )
         await self.broker.publish(value, DEAD_LETTER.name, key=source.key, headers=headers)
+        DEAD_LETTERED.labels(source.topic).inc()
         log.warning(
             "dead-lettered a message",
             extra={

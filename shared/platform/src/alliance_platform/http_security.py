@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=Principal)
 Authenticate = Callable[[str | None], Awaitable[P]]
-# Paths that answer without a token: health probes and the API's own documentation.
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+# Paths that answer without a bearer JWT: health probes, the API's own documentation, and the
+# metrics (which check their own scrape token: alliance_platform.metrics).
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/metrics"}
+)
 RETRY_AFTER_SECONDS = 5
 # The answers every authenticated endpoint may give, for the OpenAPI documents.
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -5,17 +5,21 @@ convenience, so they are not what counts)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from alliance_platform.broker import Subscription
 from alliance_platform.kafka import kafka_client_options
+from alliance_platform.metrics import LAG, PARKED
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy | asyncpg.Pool
 Position = tuple[str, int]  # (topic, partition)
+Clients = tuple[AIOKafkaAdminClient, AIOKafkaConsumer]
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,8 @@ class PartitionLag:
         return max(0, self.end - self.position)
 
 
-async def log_bounds(
-    bootstrap_servers: str, topics: Iterable[str]
-) -> tuple[dict[Position, int], dict[Position, int]]:
-    """(first, end) offsets of every partition of the topics (within 10 s)."""
+@asynccontextmanager
+async def _kafka_clients(bootstrap_servers: str) -> AsyncIterator[Clients]:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, request_timeout_ms=5000, **kafka_client_options()
     )
@@ -44,27 +46,41 @@ async def log_bounds(
         **kafka_client_options(),
     )
     try:
-        async with asyncio.timeout(10):
-            await admin.start()
-            described = await admin.describe_topics(list(topics))
-            partitions = [
-                TopicPartition(topic["topic"], p["partition"])
-                for topic in described
-                if not topic["error_code"]
-                for p in topic["partitions"]
-            ]
-            if not partitions:
-                return {}, {}
-            await consumer.start()
-            first = await consumer.beginning_offsets(partitions)
-            end = await consumer.end_offsets(partitions)
+        yield admin, consumer
     finally:
         await consumer.stop()
         await admin.close()
+
+
+async def _bounds(
+    clients: Clients, topics: Iterable[str]
+) -> tuple[dict[Position, int], dict[Position, int]]:
+    admin, consumer = clients
+    await admin.start()
+    described = await admin.describe_topics(list(topics))
+    partitions = [
+        TopicPartition(topic["topic"], p["partition"])
+        for topic in described
+        if not topic["error_code"]
+        for p in topic["partitions"]
+    ]
+    if not partitions:
+        return {}, {}
+    await consumer.start()
+    first = await consumer.beginning_offsets(partitions)
+    end = await consumer.end_offsets(partitions)
     return (
         {(tp.topic, tp.partition): offset for tp, offset in first.items()},
         {(tp.topic, tp.partition): offset for tp, offset in end.items()},
     )
+
+
+async def log_bounds(
+    bootstrap_servers: str, topics: Iterable[str]
+) -> tuple[dict[Position, int], dict[Position, int]]:
+    """(first, end) offsets of every partition of the topics (within 10 s)."""
+    async with asyncio.timeout(10), _kafka_clients(bootstrap_servers) as clients:
+        return await _bounds(clients, topics)
 
 
 async def tracked_positions(conn: Connection, schema: str) -> dict[Position, int]:
@@ -99,3 +115,37 @@ async def projection_lag(
 ) -> list[PartitionLag]:
     first, end = await log_bounds(bootstrap_servers, topics)
     return partition_lags(first, end, await tracked_positions(conn, schema))
+
+
+async def report_lag(bootstrap_servers: str, subscriptions: Sequence[Subscription]) -> None:
+    """Sets the lag gauges of the subscriptions (the metrics' consumer state, read at scrape
+    time): per group and partition, from the positions stored with the projection when the
+    subscription is tracked, from the group's committed offsets otherwise. With several
+    replicas each reports every partition of its groups (alert on the max, not the sum)."""
+    lags: dict[tuple[str, str, int], int] = {}
+    parked: dict[str, int] = {}
+    async with _kafka_clients(bootstrap_servers) as clients:
+        first, end = await _bounds(clients, {s.topic for s in subscriptions})
+        for sub in subscriptions:
+            if sub.tracking is not None:
+                pool = sub.tracking.pool()
+                positions = await tracked_positions(pool, sub.tracking.schema)
+                parked[sub.tracking.schema] = await parked_count(pool, sub.tracking.schema)
+            else:
+                positions = await _committed(clients[0], sub.group)
+            of_topic = {k: v for k, v in end.items() if k[0] == sub.topic}
+            for lag in partition_lags(first, of_topic, positions):
+                lags[(sub.group, lag.topic, lag.partition)] = lag.lag
+    LAG.clear()  # groups of a generation that stopped go with it
+    for (group, topic, partition), value in lags.items():
+        LAG.labels(group, topic, str(partition)).set(value)
+    PARKED.clear()
+    for schema, count in parked.items():
+        PARKED.labels(schema).set(count)
+
+
+async def _committed(admin: AIOKafkaAdminClient, group: str) -> dict[Position, int]:
+    offsets = await admin.list_consumer_group_offsets(group)
+    return {
+        (tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0
+    }

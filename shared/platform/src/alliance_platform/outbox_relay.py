@@ -33,6 +33,12 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, create_producer, partition_of
+from alliance_platform.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PARKED,
+    OUTBOX_PUBLISHED,
+)
 from alliance_platform.outbox import Connection
 
 log = logging.getLogger(__name__)
@@ -278,6 +284,7 @@ class OutboxRelay:
                 f"DELETE FROM {self.schema}.outbox WHERE id = ANY($1::bigint[])",
                 [*published, *parked],
             )
+        OUTBOX_PUBLISHED.labels(self.schema).inc(len(published))
         if stalled is not None:
             raise stalled
         return len(published) + len(parked)
@@ -407,3 +414,10 @@ class OutboxRelay:
     async def status(self) -> OutboxStatus:
         async with self.pool.acquire() as conn:
             return await outbox_status(conn, self.schema)
+
+    async def report(self) -> None:
+        """Sets the outbox's gauges (the metrics' outbox state, read at scrape time)."""
+        status = await self.status()
+        OUTBOX_BACKLOG.labels(self.schema).set(status.backlog)
+        OUTBOX_OLDEST_AGE.labels(self.schema).set(status.oldest_age_s or 0.0)
+        OUTBOX_PARKED.labels(self.schema).set(status.parked)

@@ -201,6 +201,12 @@ class Projections:
         have (`broker.consuming`)."""
         return self.ready and all(consuming(p.consumers.broker) for p in self.running.values())
 
+    def running_brokers(self) -> list[KafkaBroker]:
+        return [p.consumers.broker for p in self.running.values()]
+
+    def running_relays(self) -> list[OutboxRelay]:
+        return [p.runtime.relay for p in self.running.values()]
+
     def live(self) -> GenerationRuntime | None:
         """The live generation, when this process runs it."""
         return next(

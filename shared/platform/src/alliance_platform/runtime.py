@@ -17,10 +17,13 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from alliance_contracts.access import Principal
+from alliance_platform.broker import subscriptions
 from alliance_platform.db import create_pool, ping
 from alliance_platform.health import health_router
 from alliance_platform.http_security import Authenticate, install
 from alliance_platform.kafka import kafka_reachable
+from alliance_platform.lag import report_lag
+from alliance_platform.metrics import install_metrics
 from alliance_platform.migrate import MigrationEnvironment, require_at_head
 from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.projector import Projections, ProjectionSettings, ProjectionSpec
@@ -122,6 +125,21 @@ def projection_service_app(
     app.state.runtime = runtime
     if authenticate is not None:
         install(app, authenticate=authenticate, limiter=settings.limiter())
+    scrape = install_metrics(app, settings.metrics_token_file)
+
+    async def consumer_lag() -> None:
+        brokers = [*projections.running_brokers(), *([broker] if broker is not None else [])]
+        await report_lag(
+            settings.kafka_bootstrap_servers, [s for b in brokers for s in subscriptions(b)]
+        )
+
+    async def outboxes() -> None:
+        own = [runtime.relay] if runtime is not None and runtime.relay is not None else []
+        for relay in [*projections.running_relays(), *own]:
+            await relay.report()
+
+    scrape.add("consumers", consumer_lag)
+    scrape.add("outboxes", outboxes)
 
     async def db_up() -> bool:
         live = projections.live()

@@ -54,6 +54,8 @@ class CommonSettings(BaseSettings):
     park_timeout_seconds: float = Field(86_400.0, alias="ALLIANCE_PARK_TIMEOUT_SECONDS", gt=0)
     park_check_seconds: float = Field(30.0, alias="ALLIANCE_PARK_CHECK_SECONDS", gt=0)
     dedup_retention_hours: float = Field(168.0, alias="ALLIANCE_DEDUP_RETENTION_HOURS", gt=0)
+    # Prometheus presents this token to `/metrics` (a mounted secret); unset: no metrics door.
+    metrics_token_file: str | None = Field(None, alias="ALLIANCE_METRICS_TOKEN_FILE")
 
     # Bearer tokens (every HTTP door): RS256 against a JWKS, with audience and issuer.
     jwks_file: str | None = Field(None, alias="ALLIANCE_JWKS_FILE")

@@ -27,6 +27,7 @@ PREFERRED_PORTS = {"intake": 8001, "scoring": 8002, "alerts": 8003, "gateway": 8
 AUTH_DIR = STACK_DIR / "auth"
 LOCAL_ISSUER = "https://idp.alliance.local"
 LOCAL_AUDIENCE = "alliance-local"
+METRICS_TOKEN_FILE = AUTH_DIR / "metrics-token"
 
 
 def service_url(state: State, name: str) -> str:
@@ -43,6 +44,8 @@ def stack_env(state: State) -> dict[str, str]:
         "ALLIANCE_JWT_ISSUER": LOCAL_ISSUER,
         "ALLIANCE_JWT_AUDIENCE": LOCAL_AUDIENCE,
         "ALLIANCE_DEV_SIGNING_KEY_FILE": str(AUTH_DIR / "signing-key.json"),
+        # The services serve /metrics to this bearer token (scrapers read the same file).
+        "ALLIANCE_METRICS_TOKEN_FILE": str(METRICS_TOKEN_FILE),
     }
     for name in SERVICES:
         if name in state.get("services", {}):
@@ -74,11 +77,14 @@ def provision_topics(state: State) -> None:
 def prepare_database_and_keys(state: State) -> None:
     """One PostgreSQL role per service (alliance_platform.dbroles), the schemas of record at
     their migrations' head (alliance_platform.migrate, before any service starts), the local
-    identity provider's signing key and JWKS, and the key that seals webhook secrets.
-    Idempotent."""
+    identity provider's signing key and JWKS, the metrics scrape token, and the key that seals
+    webhook secrets. Idempotent."""
     log(venv_module(state, "alliance_platform.dbroles", what="database roles"))
     log(venv_module(state, "alliance_platform.migrate", "upgrade", what="schema migrations"))
     venv_module(state, "alliance_platform.devtoken", "--init", str(AUTH_DIR), what="signing key")
+    if not METRICS_TOKEN_FILE.exists():
+        METRICS_TOKEN_FILE.touch(mode=0o600)
+        METRICS_TOKEN_FILE.write_text(secrets.token_urlsafe(32))
     if "webhook_key" not in state:
         state["webhook_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
         save_state(state)

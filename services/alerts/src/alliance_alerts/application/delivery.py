@@ -27,6 +27,7 @@ from alliance_alerts.domain.webhooks import (
     SECRET_BYTES,
     DeliveryPolicy,
     EndpointRefused,
+    Outcome,
     after_attempt,
     is_live,
     secret_from_bytes,
@@ -62,25 +63,22 @@ async def deliver_due(
     now: datetime,
     policy: DeliveryPolicy,
     limit: int = 20,
-) -> int:
-    """Sends the deliveries that are due. Returns how many were attempted."""
+) -> list[Outcome]:
+    """Sends the deliveries that are due. Returns what each attempt made of its delivery."""
     lease_end = now + policy.lease
     async with uow:
         due = await uow.deliveries.lease(now, lease_end, limit)
         await uow.commit()
     # Leased and committed: the requests go out with no transaction open.
     results = await asyncio.gather(*(attempt(client, box, row, now, policy) for row in due))
+    outcomes = [
+        after_attempt(result, row["attempts"] + 1, now, policy)
+        for row, result in zip(due, results, strict=True)
+    ]
     async with uow:
-        await uow.deliveries.record(
-            [
-                (row, result, after_attempt(result, row["attempts"] + 1, now, policy))
-                for row, result in zip(due, results, strict=True)
-            ],
-            now,
-            lease_end,
-        )
+        await uow.deliveries.record(list(zip(due, results, outcomes, strict=True)), now, lease_end)
         await uow.commit()
-    return len(due)
+    return outcomes
 
 
 async def attempt(

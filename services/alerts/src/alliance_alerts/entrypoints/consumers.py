@@ -25,6 +25,7 @@ from alliance_alerts.application.handlers import (
     apply_scoring,
 )
 from alliance_alerts.entrypoints.loops import Clock, escalation_step, every
+from alliance_alerts.entrypoints.metrics import count_transitions
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import (
     AlertClockEvent,
@@ -185,6 +186,7 @@ def subscribe_deliveries(
     async def enqueue(consumed: Consumed[AlertNotice]) -> None:
         uow = PostgresDeliveryUnitOfWork(runtime.require()[0])
         await enqueue_deliveries(uow, consumed.events, clock(), settings.delivery_policy())
+        count_transitions(consumed.events)
 
     # Untracked: the delivery log (alerts_delivery, not rebuilt) is keyed by notice id, so a
     # redelivery queues nothing twice; Kafka's committed offsets of this group say where

@@ -17,6 +17,7 @@ from alliance_alerts.adapters.unit_of_work import (
 )
 from alliance_alerts.application.delivery import deliver_due
 from alliance_alerts.application.handlers import escalate_due
+from alliance_alerts.entrypoints.metrics import count_attempts
 from alliance_alerts.settings import AlertsSettings
 from alliance_platform.catchup import CatchUp
 from alliance_platform.projector import GenerationRuntime
@@ -88,7 +89,9 @@ def delivery_step(
             await migrate_plaintext_secrets(pool, box)
             migrated = True
         uow = PostgresDeliveryUnitOfWork(pool)
-        if await deliver_due(uow, client, box, clock(), settings.delivery_policy()):
+        outcomes = await deliver_due(uow, client, box, clock(), settings.delivery_policy())
+        count_attempts(outcomes)
+        if outcomes:
             relay.wake()  # a dead letter may be waiting in the outbox
 
     return step

@@ -29,6 +29,7 @@ from alliance_platform.db import create_engine, create_pool
 from alliance_platform.health import health_router
 from alliance_platform.http_security import Refused, admit
 from alliance_platform.kafka import kafka_reachable
+from alliance_platform.metrics import install_metrics
 from alliance_platform.migrate import require_at_head
 from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.runtime import Runtime
@@ -169,4 +170,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return await kafka_reachable(settings.kafka_bootstrap_servers)
 
     app.include_router(health_router({"postgres": db_up, "kafka": kafka_up}))
+    scrape = install_metrics(app, settings.metrics_token_file)
+
+    async def outbox() -> None:
+        await runtime.require()[1].report()
+
+    scrape.add("outbox", outbox)
     return app

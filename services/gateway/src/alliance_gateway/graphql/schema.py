@@ -15,6 +15,7 @@ from alliance_gateway.graphql.extensions import (
     is_for_the_client,
     mask_errors,
 )
+from alliance_gateway.graphql.metrics import OperationMetrics
 from alliance_gateway.graphql.mutations import Mutation
 from alliance_gateway.graphql.planned import PlannedExecution
 from alliance_gateway.graphql.queries import Query
@@ -37,7 +38,8 @@ def build_schema(max_cost: int = 20_000, trusted_only: bool = False) -> strawber
     """`trusted_only`: refuse every document but the registered ones (graphql/trusted.py)."""
     registry = load_registry()
     extensions: list[Any] = [
-        lambda: TrustedDocuments(registry, trusted_only),  # first: it may supply the document
+        OperationMetrics,  # first: it counts refused operations too
+        lambda: TrustedDocuments(registry, trusted_only),  # it may supply the document
         *limits(max_cost),
         ParserCache,
         OneSnapshot,

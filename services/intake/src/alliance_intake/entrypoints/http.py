@@ -65,13 +65,15 @@ from alliance_intake.entrypoints.requests import (
 )
 from alliance_intake.migrations import ENVIRONMENT as MIGRATIONS
 from alliance_intake.settings import IntakeSettings
-from alliance_platform.broker import batch_subscriber, create_broker
+from alliance_platform.broker import batch_subscriber, create_broker, subscriptions
 from alliance_platform.consumer import BatchPipeline, documented_as
 from alliance_platform.db import create_pool, ping
 from alliance_platform.dead_letters import DeadLetters
 from alliance_platform.health import health_router
 from alliance_platform.http_security import error_body, install, require_write
 from alliance_platform.kafka import kafka_reachable
+from alliance_platform.lag import report_lag
+from alliance_platform.metrics import install_metrics
 from alliance_platform.migrate import require_at_head
 from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.runtime import Runtime
@@ -182,6 +184,16 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     # FastAPI's routing; every other request, and every error, is the routes' (fast_path.py).
     app.add_middleware(SubmissionFastPath, submit=submit)
     install(app, authenticate=verifier.principal, limiter=settings.limiter())
+    scrape = install_metrics(app, settings.metrics_token_file)
+
+    async def consumer_lag() -> None:
+        await report_lag(settings.kafka_bootstrap_servers, subscriptions(broker))
+
+    async def outbox() -> None:
+        await runtime.require()[1].report()
+
+    scrape.add("consumers", consumer_lag)
+    scrape.add("outbox", outbox)
 
     async def db_up() -> bool:
         return runtime.pool is not None and await ping(runtime.pool)

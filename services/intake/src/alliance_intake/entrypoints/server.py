@@ -8,7 +8,9 @@ relays take turns: one publishes an outbox at a time (`alliance_platform.outbox_
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from typing import Any
 
 import uvicorn
@@ -35,6 +37,14 @@ def server_options(settings: IntakeSettings) -> dict[str, Any]:
     }
 
 
+def share_metrics_between_workers() -> None:
+    """Each worker counts into files of one directory, so `/metrics`, whichever worker answers
+    it, gives the sum (prometheus_client's multiprocess mode; the workers read the variable
+    when they import it). A directory of this start: counts of an earlier run must not add."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="alliance-intake-metrics-")
+
+
 def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn starts workers afresh: they configure their own
     logging)."""
@@ -47,6 +57,8 @@ def worker_app() -> FastAPI:
 
 def run(settings: IntakeSettings) -> None:
     configure_logging("intake", settings.log_level)
+    if settings.workers > 1:
+        share_metrics_between_workers()
     try:  # a setting that would leave a door open: refuse to start, before any worker does
         create_app(settings)
     except ValueError as exc:
