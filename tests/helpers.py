@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 import secrets
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Sequence
