@@ -95,12 +95,16 @@ async def test_what_the_traffic_did_is_scraped(
     # Lag is per group and partition, read when scraped (at most every 5 s).
     scored_samples = await eventually(scoring_caught_up, within=30, interval=1)
     processed = "alliance_consumer_records_total"
-    assert total(scored_samples, processed, topic=RESPONSES.name, outcome="processed") - total(
-        before["scoring"], processed, topic=RESPONSES.name, outcome="processed"
-    ) >= len(bodies) + 1
-    assert total(scored_samples, "alliance_dead_letters_total", topic=RESPONSES.name) - total(
-        before["scoring"], "alliance_dead_letters_total", topic=RESPONSES.name
-    ) == 1
+    assert (
+        total(scored_samples, processed, topic=RESPONSES.name, outcome="processed")
+        - total(before["scoring"], processed, topic=RESPONSES.name, outcome="processed")
+        >= len(bodies) + 1
+    )
+    assert (
+        total(scored_samples, "alliance_dead_letters_total", topic=RESPONSES.name)
+        - total(before["scoring"], "alliance_dead_letters_total", topic=RESPONSES.name)
+        == 1
+    )
     assert total(scored_samples, "alliance_consumer_batch_seconds_count", topic=RESPONSES.name)
     assert any(s.name == "alliance_outbox_backlog_rows" for s in scored_samples)
     assert any(s.name == "alliance_consumer_parked_records" for s in scored_samples)
