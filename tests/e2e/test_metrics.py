@@ -73,7 +73,8 @@ async def test_what_the_traffic_did_is_scraped(
 
         async def scored() -> bool:
             data = await graphql(client, gateway, CASE, clinic=clinic, case=case)
-            return sum(d["responses"] for d in (data["case"] or {}).get("dyads", [])) == 2
+            dyads = (data["case"] or {}).get("dyads", [])
+            return bool(sum(d["responses"] for d in dyads) == 2)
 
         await eventually(scored, within=60)
 
