@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alliance_devstack.prerequisites import Missing, apt_install
-from alliance_devstack.processes import alive, free_port, stop_pid
+from alliance_devstack.processes import alive, free_port, stop_pids
 from alliance_devstack.scram import format_args, secured_properties
 from alliance_devstack.state import LOGS, STACK_DIR, State, log, save_state
 
@@ -302,7 +302,6 @@ def _launch(
 
 def stop_kafka(state: State) -> None:
     k = state.get("kafka", {})
-    for node in k.get("nodes", [k]):
-        pid = node.get("pid")
-        if stop_pid(pid):
-            log(f"stopped kafka (pid {pid})")
+    # All at once: one by one, the last nodes wait for a controller quorum that is gone.
+    for pid in stop_pids([node.get("pid") for node in k.get("nodes", [k])]):
+        log(f"stopped kafka (pid {pid})")
