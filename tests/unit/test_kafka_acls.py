@@ -26,6 +26,7 @@ from alliance_contracts.kafka_acls import (
 )
 from alliance_contracts.topics import ALL_TOPICS, AUDIT, COMMANDS, DEAD_LETTER, INTAKE_COMMANDS
 from alliance_platform import projections
+from alliance_platform.provisioning import principals
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,5 +126,14 @@ def test_principals_may_be_named_by_the_operator() -> None:
     )
 
 
+def test_the_provisioner_takes_principals_by_service_only() -> None:
+    assert principals(["intake=User:sa-1"]) == {"intake": "User:sa-1"}
+    for wrong in (["intake"], ["billing=User:x"], ["intake=sa-1"]):
+        with pytest.raises(SystemExit):
+            principals(wrong)
+
+
 def test_the_operations_guide_lists_the_acls() -> None:
-    assert acl_table() in (REPO / "docs" / "operations.md").read_text()
+    assert acl_table() in (REPO / "docs" / "operations.md").read_text(), (
+        "docs/operations.md's ACL table is not alliance_contracts.kafka_acls.acl_table()"
+    )

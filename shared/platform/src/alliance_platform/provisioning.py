@@ -100,10 +100,10 @@ async def grant(bootstrap_servers: str, acls: Sequence[KafkaAcl]) -> int:
         await client.close()
 
 
-def _principals(given: Sequence[str]) -> dict[str, str]:
-    pairs = dict(item.split("=", 1) for item in given)
-    unknown = sorted(set(pairs) - set(SERVICES))
-    if unknown or not all(p.startswith("User:") for p in pairs.values()):
+def principals(given: Sequence[str]) -> dict[str, str]:
+    """`--principal SERVICE=User:NAME` arguments as a map; anything else is refused."""
+    pairs = dict(item.partition("=")[::2] for item in given)
+    if set(pairs) - set(SERVICES) or not all(p.startswith("User:") for p in pairs.values()):
         raise SystemExit(f"--principal SERVICE=User:NAME, SERVICE one of {SERVICES}: {given}")
     return pairs
 
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = ", ".join(created) or "none (all exist)"
     print(f"topics created: {names}; partitions per new topic: {settings.topic_partitions}")
     if args.acls:
-        acls = all_acls(_principals(args.principal))
+        acls = all_acls(principals(args.principal))
         granted = asyncio.run(grant(settings.kafka_bootstrap_servers, acls))
         print(f"ACLs in place: {granted} for {', '.join(SERVICES)}")
     return 0
