@@ -127,8 +127,13 @@ refuses "scoring.replicas is 13, above kafka.topicPartitions (12)" --set scoring
 refuses "alerts.replicas is 5, above kafka.topicPartitions (4)" --set kafka.topicPartitions=4,alerts.replicas=5
 for ref in database.admin.existingSecret intake.database.existingSecret \
   scoring.database.existingSecret alerts.database.existingSecret gateway.database.existingSecret \
-  alerts.webhook.keys.existingSecret kafka.sasl.existingSecret database.tls.caSecret.existingSecret; do
+  alerts.webhook.keys.existingSecret database.tls.caSecret.existingSecret; do
   refuses "$ref" --set "$ref="
+done
+# A service with neither its own Kafka principal's Secret nor the shared one.
+for component in intake scoring alerts gateway provisioning; do
+  refuses "kafka.sasl.perComponent.$component" \
+    --set "kafka.sasl.existingSecret=,kafka.sasl.perComponent.$component="
 done
 refuses "auth.jwksUrl or auth.jwks.existingSecret" --set auth.jwks.existingSecret=
 refuses "kafka.bootstrapServers" --set kafka.bootstrapServers=

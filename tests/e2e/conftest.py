@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from alliance_devstack.processes import ServiceProcess
-from alliance_devstack.services import SERVICES
+from alliance_devstack.state import SERVICES
 from tests.helpers import AUTH_ENV
 from tests.stack import Endpoints
 

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from alliance_devstack.client import LaunchedStack
+from alliance_devstack.scram import service_client_env
 from alliance_platform.dbroles import service_url
 from alliance_platform.devtoken import DevIssuer
 
@@ -31,13 +32,14 @@ def issuer(stack: LaunchedStack) -> DevIssuer:
 
 
 def service_env(stack: LaunchedStack, service: str) -> dict[str, str]:
-    """A service's environment as the launcher gives it (its own database role), with small
-    batches (many per stream)."""
+    """A service's environment as the launcher gives it (its own database role, and on a
+    secured stack its own Kafka principal), with small batches (many per stream)."""
     env = {
         **os.environ,
         **stack.env,
         "DATABASE_URL": service_url(stack.env["DATABASE_URL"], service),
         "ALLIANCE_SCORING_BATCH": "25",
+        **service_client_env(stack.state["kafka"], service),
     }
     if service == "alerts":
         env["ALLIANCE_WEBHOOK_KEYS"] = f"local:{stack.state['webhook_key']}"

@@ -20,6 +20,7 @@ NOT_IN_CHART = {
     "ALLIANCE_DEV_MODE": "development only: never in a cluster",
     "ALLIANCE_DEV_JWT_SECRET": "development only: never in a cluster",
     "ALLIANCE_WEBHOOK_KEYS": "a literal secret: the chart mounts ALLIANCE_WEBHOOK_KEYS_FILE",
+    "KAFKA_SASL_PASSWORD": "a literal secret: the chart mounts KAFKA_SASL_PASSWORD_FILE",
 }
 # Read by the hook Jobs' commands (alliance_platform.dbroles), not by a settings class.
 HOOK_ONLY = {"ALLIANCE_DB_ADMIN_URL"}
@@ -46,7 +47,7 @@ def templates() -> str:
 
 def test_every_setting_is_mapped_by_the_chart() -> None:
     text, names = templates(), read_by_code()
-    assert {"DATABASE_URL", "KAFKA_SASL_PASSWORD", "ALLIANCE_WEBHOOK_KEYS_FILE"} <= names
+    assert {"DATABASE_URL", "KAFKA_SASL_PASSWORD_FILE", "ALLIANCE_WEBHOOK_KEYS_FILE"} <= names
     missing = sorted(n for n in names - NOT_IN_CHART.keys() if f"name: {n}" not in text)
     assert not missing, f"deploy/helm/alliance sets none of {missing} (map them, or say why not)"
 

@@ -116,6 +116,26 @@ def test_half_a_setting_fails_closed(env: dict[str, str]) -> None:
         security(**env)
 
 
+def test_the_password_from_a_file_and_never_both(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n")
+    scram = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "alliance-intake",
+    }
+    from_file = security(**scram, KAFKA_SASL_PASSWORD_FILE=str(secret))
+    assert from_file.client_options()["sasl_plain_password"] == "s3cret"
+    with pytest.raises(ValidationError, match="give one"):
+        security(**scram, KAFKA_SASL_PASSWORD_FILE=str(secret), KAFKA_SASL_PASSWORD="p")
+    for missing in (tmp_path / "absent", tmp_path):
+        with pytest.raises(ValidationError, match="KAFKA_SASL_PASSWORD_FILE"):
+            security(**scram, KAFKA_SASL_PASSWORD_FILE=str(missing))
+    (tmp_path / "empty").write_text("")
+    with pytest.raises(ValidationError, match="is empty"):
+        security(**scram, KAFKA_SASL_PASSWORD_FILE=str(tmp_path / "empty"))
+
+
 def test_a_refusal_does_not_print_the_password() -> None:
     with pytest.raises(ValidationError) as refused:
         security(

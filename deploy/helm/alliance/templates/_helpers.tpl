@@ -53,6 +53,25 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- $own | default $sasl.existingSecret -}}
 {{- end -}}
 
+{{/* A component's Kafka SASL password as a file (KAFKA_SASL_PASSWORD_FILE), never in its
+environment: the volume and the mount, for the SASL_* protocols. */}}
+{{- define "alliance.kafkaSaslVolume" -}}
+{{- $kafka := .root.Values.kafka -}}
+{{- if hasPrefix "SASL_" $kafka.securityProtocol }}
+- name: kafka-sasl
+  secret:
+    secretName: {{ include "alliance.kafkaSaslSecret" . | quote }}
+    defaultMode: 0440
+    items: [{key: {{ $kafka.sasl.passwordKey | quote }}, path: password}]
+{{- end }}
+{{- end -}}
+
+{{- define "alliance.kafkaSaslMount" -}}
+{{- if hasPrefix "SASL_" .root.Values.kafka.securityProtocol }}
+- {name: kafka-sasl, mountPath: /run/alliance/kafka-sasl, readOnly: true}
+{{- end }}
+{{- end -}}
+
 {{/* How a component reaches Kafka (alliance_platform.kafka.KafkaSecurity). */}}
 {{- define "alliance.kafkaEnv" -}}
 {{- $kafka := .root.Values.kafka }}
@@ -67,9 +86,8 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 - name: KAFKA_SASL_USERNAME
   valueFrom:
     secretKeyRef: {name: {{ $secret | quote }}, key: {{ $kafka.sasl.usernameKey | quote }}}
-- name: KAFKA_SASL_PASSWORD
-  valueFrom:
-    secretKeyRef: {name: {{ $secret | quote }}, key: {{ $kafka.sasl.passwordKey | quote }}}
+- name: KAFKA_SASL_PASSWORD_FILE
+  value: /run/alliance/kafka-sasl/password
 {{- end }}
 {{- if and (hasSuffix "SSL" $kafka.securityProtocol) $kafka.tls.caSecret.existingSecret }}
 - name: KAFKA_SSL_CAFILE

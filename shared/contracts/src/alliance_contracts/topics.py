@@ -29,6 +29,10 @@ class TopicSpec:
     # What its records are keyed by: one case's (or clinic's) events stay ordered on one
     # partition. Dead letters keep their original key.
     key: Literal["case", "clinic", "original"]
+    # The services that read it in consumer groups (each dead-letters what it cannot read), and
+    # those that only watch it without a group; what the Kafka ACLs grant (`kafka_acls`).
+    consumers: tuple[str, ...] = ()
+    watchers: tuple[str, ...] = ()
     config: dict[str, str] = field(default_factory=dict)
 
     def key_of(self, event: EventEnvelope) -> str:
@@ -48,6 +52,7 @@ RESPONSES = TopicSpec(
     "Producer: intake.",
     "intake",
     "case",
+    consumers=("scoring",),
 )
 SCORED = TopicSpec(
     "alliance.scored.v1",
@@ -56,6 +61,7 @@ SCORED = TopicSpec(
     "Producer: scoring.",
     "scoring",
     "case",
+    consumers=("alerts",),
 )
 CONFIG = TopicSpec(
     "alliance.config.v1",
@@ -63,6 +69,7 @@ CONFIG = TopicSpec(
     "Clinic configuration, staff roster and case assignments (key: clinic id). Producer: intake.",
     "intake",
     "clinic",
+    consumers=("scoring", "alerts"),
 )
 COMMANDS = TopicSpec(
     "alliance.commands.v1",
@@ -70,6 +77,7 @@ COMMANDS = TopicSpec(
     "Users' commands on alerts (key: case id). Producer: gateway.",
     "gateway",
     "case",
+    consumers=("alerts",),
 )
 INTAKE_COMMANDS = TopicSpec(
     "alliance.intake-commands.v1",
@@ -79,6 +87,7 @@ INTAKE_COMMANDS = TopicSpec(
     "Producer: gateway.",
     "gateway",
     "case",
+    consumers=("intake",),
 )
 NOTICES = TopicSpec(
     "alliance.notices.v1",
@@ -86,6 +95,8 @@ NOTICES = TopicSpec(
     "Alerts raised for clinicians (key: case id). Producer: alerts.",
     "alerts",
     "case",
+    consumers=("alerts",),
+    watchers=("gateway",),
 )
 # The alerts service's clock decides time-driven transitions from its projection; recorded here,
 # a replay of the projection repeats them instead of deciding them again.
@@ -96,6 +107,7 @@ ALERT_CLOCK = TopicSpec(
     "applied by its consumer like any other input (key: case id). Producer: alerts.",
     "alerts",
     "case",
+    consumers=("alerts",),
 )
 AUDIT = TopicSpec(
     "alliance.audit.v1",

@@ -7,13 +7,14 @@ import asyncio
 import functools
 import ssl
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
 from aiokafka.partitioner import murmur2
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alliance_contracts.events import EventEnvelope
@@ -38,23 +39,39 @@ class KafkaSecurity(BaseSettings):
     )
     sasl_username: str | None = Field(None, alias="KAFKA_SASL_USERNAME")
     sasl_password: SecretStr | None = Field(None, alias="KAFKA_SASL_PASSWORD")
+    # Or the file that holds it (a mounted Secret, the launcher's mode-0600 file): read once.
+    sasl_password_file: Path | None = Field(None, alias="KAFKA_SASL_PASSWORD_FILE")
+    _password_from_file: SecretStr | None = PrivateAttr(None)
     ssl_cafile: str | None = Field(None, alias="KAFKA_SSL_CAFILE")
 
     @model_validator(mode="after")
     def _complete(self) -> KafkaSecurity:
         # Fail closed: half a SASL setting, or one the protocol would silently ignore, is an error.
+        if self.sasl_password_file is not None:
+            if self.sasl_password is not None:
+                raise ValueError("KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE: give one")
+            try:
+                text = self.sasl_password_file.read_text().rstrip("\n")
+            except OSError as exc:
+                raise ValueError(f"KAFKA_SASL_PASSWORD_FILE: {exc.strerror}") from None
+            if not text:
+                raise ValueError(f"KAFKA_SASL_PASSWORD_FILE {self.sasl_password_file} is empty")
+            self._password_from_file = SecretStr(text)
         sasl = self.protocol.startswith("SASL_")
-        given = [self.sasl_mechanism, self.sasl_username, self.sasl_password]
+        given = [self.sasl_mechanism, self.sasl_username, self.password()]
         if sasl and not all(given):
             raise ValueError(
                 f"KAFKA_SECURITY_PROTOCOL={self.protocol} needs KAFKA_SASL_MECHANISM, "
-                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)"
             )
         if not sasl and any(given):
             raise ValueError(f"KAFKA_SASL_* set, but KAFKA_SECURITY_PROTOCOL={self.protocol}")
         if self.ssl_cafile and not self.protocol.endswith("SSL"):
             raise ValueError(f"KAFKA_SSL_CAFILE set, but KAFKA_SECURITY_PROTOCOL={self.protocol}")
         return self
+
+    def password(self) -> SecretStr | None:
+        return self.sasl_password or self._password_from_file
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.protocol.endswith("SSL"):
@@ -66,16 +83,17 @@ class KafkaSecurity(BaseSettings):
         options: dict[str, Any] = {"security_protocol": self.protocol}
         if (context := self.ssl_context()) is not None:
             options["ssl_context"] = context
-        if self.sasl_password is not None:
+        if (password := self.password()) is not None:
             options["sasl_mechanism"] = self.sasl_mechanism
             options["sasl_plain_username"] = self.sasl_username
-            options["sasl_plain_password"] = self.sasl_password.get_secret_value()
+            options["sasl_plain_password"] = password.get_secret_value()
         return options
 
     def broker_security(self) -> BaseSecurity | None:
         """The same for FastStream's `KafkaBroker(security=...)`."""
         context = self.ssl_context()
-        if self.sasl_username is None or self.sasl_password is None:
+        password = self.password()
+        if self.sasl_username is None or password is None:
             return BaseSecurity(ssl_context=context) if context is not None else None
         mechanisms: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
             "PLAIN": SASLPlaintext,
@@ -83,8 +101,8 @@ class KafkaSecurity(BaseSettings):
             "SCRAM-SHA-512": SASLScram512,
         }
         sasl = mechanisms[self.sasl_mechanism or ""]
-        password = self.sasl_password.get_secret_value()
-        return sasl(self.sasl_username, password, ssl_context=context, use_ssl=context is not None)
+        secret = password.get_secret_value()
+        return sasl(self.sasl_username, secret, ssl_context=context, use_ssl=context is not None)
 
 
 @functools.cache

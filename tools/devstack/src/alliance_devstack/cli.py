@@ -1,6 +1,6 @@
 """Local stack launcher: real Apache Kafka (KRaft) and PostgreSQL without a Docker engine.
 
-    python -m alliance_devstack start [--services] [--brokers 3]   # idempotent
+    python -m alliance_devstack start [--services] [--brokers 3 [--secure]]   # idempotent
     python -m alliance_devstack status
     python -m alliance_devstack env        # shell exports for the running stack
     python -m alliance_devstack stop       # stops what this launcher started
@@ -33,9 +33,9 @@ from alliance_devstack.services import (
 from alliance_devstack.state import LOGS, STACK_DIR, STATE_FILE, State, load_state, log, save_state
 
 
-def start(state: State, services: bool, brokers: int = 1) -> None:
+def start(state: State, services: bool, brokers: int = 1, secure: bool = False) -> None:
     start_postgres(state)
-    start_kafka(state, brokers)
+    start_kafka(state, brokers, secure)
     provision_topics(state)
     prepare_database_and_keys(state)
     if services:
@@ -118,12 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         help="Kafka nodes of a new stack: 1, or 3 (replication 3, two in sync); a stack keeps "
         "the size it was made with",
     )
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="a new stack's Kafka with SASL/SCRAM, one principal per service and ACLs "
+        "(docs/operations.md); a stack keeps it",
+    )
     args = parser.parse_args(argv)
     state = load_state()
     try:
         if args.command == "start":
-            made_with = int(state.get("kafka", {}).get("brokers", 1))
-            start(state, args.services, args.brokers or made_with)
+            made = state.get("kafka", {})
+            brokers = args.brokers or int(made.get("brokers", 1))
+            start(state, args.services, brokers, args.secure or bool(made.get("secure")))
             return 0
         if args.command == "status":
             return status(state)

@@ -38,19 +38,19 @@ def launched_stack(
     output: TextIO | None = None,
     brokers: int = 1,
     services: bool = False,
+    secure: bool = False,
 ) -> Iterator[LaunchedStack]:
-    """Kafka (`brokers` nodes) and PostgreSQL of its own in `directory`, and the four services
-    if asked (the launcher's stdout goes to `output`); always stopped at the end, also on error
-    or timeout. The directory is left in place."""
+    """Kafka (`brokers` nodes, SASL/SCRAM and ACLs if `secure`) and PostgreSQL of its own in
+    `directory`, and the four services if asked (the launcher's stdout goes to `output`); always
+    stopped at the end, also on error or timeout. The directory is left in place."""
     env = {**os.environ, **(extra_env or {}), "ALLIANCE_STACK_DIR": str(directory)}
     # The launcher would adopt an external database; this stack must own its own.
     env.pop("DATABASE_URL", None)
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     launcher = [sys.executable, "-m", "alliance_devstack"]
     try:
-        start = [*launcher, "start", "--brokers", str(brokers)] + (
-            ["--services"] if services else []
-        )
+        start = [*launcher, "start", "--brokers", str(brokers)]
+        start += (["--services"] if services else []) + (["--secure"] if secure else [])
         subprocess.run(start, env=env, check=True, stdout=output, timeout=start_timeout)
         exports = subprocess.run(
             [*launcher, "env"], env=env, check=True, capture_output=True, text=True

@@ -1,5 +1,6 @@
 """Apache Kafka (KRaft) from the Maven Central jars, no Docker engine: one node, or a cluster of
-three (`start --brokers 3`), each node a broker and a controller, so that one can fail.
+three (`start --brokers 3`), each node a broker and a controller, so that one can fail; with
+`--secure`, SASL/SCRAM and ACLs (`scram.py`).
 
 The jars are fetched once with Maven into a cache shared by every stack directory (tests use
 throwaway ones). The event log is the system of record: nothing here deletes it (only `reset`).
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from alliance_devstack.prerequisites import Missing, apt_install
-from alliance_devstack.processes import alive, free_port, stop_pid
+from alliance_devstack.processes import alive, free_port, stop_pids
+from alliance_devstack.scram import format_args, secured_properties
 from alliance_devstack.state import LOGS, STACK_DIR, State, log, save_state
 
 # The Kafka version (and its log4j binding) are pinned in this Maven project.
@@ -29,6 +31,7 @@ LIBS_CACHE = Path(
 ).resolve()
 READY_LINE = "Kafka Server started"
 HOME = STACK_DIR / "kafka"
+SECRETS = HOME / "secrets"
 
 
 def kafka_version() -> str:
@@ -178,7 +181,7 @@ def _planned_nodes(known: dict[int, Node], brokers: int, down: list[int]) -> lis
     return nodes
 
 
-def start_kafka(state: State, brokers: int = 1) -> None:
+def start_kafka(state: State, brokers: int = 1, secure: bool = False) -> None:
     k = state.get("kafka", {})
     made_with = int(k.get("brokers", 1)) if k else brokers
     if made_with != brokers and HOME.exists():
@@ -186,6 +189,9 @@ def start_kafka(state: State, brokers: int = 1) -> None:
             f"this stack's Kafka was made with {made_with} broker(s), not {brokers}: use "
             f"--brokers {made_with}, or `python -m alliance_devstack reset` first"
         )
+    if HOME.exists() and bool(k.get("secure")) != secure:
+        made = "with" if k.get("secure") else "without"
+        raise Missing(f"this stack's Kafka was made {made} --secure: `reset` first to change it")
     known = {n["node_id"]: n for n in k.get("nodes", [])} or ({1: {**k, "node_id": 1}} if k else {})
     down = [i for i in range(1, brokers + 1) if not alive(known.get(i, {}).get("pid"))]
     if not down:
@@ -200,7 +206,7 @@ def start_kafka(state: State, brokers: int = 1) -> None:
     started = {}
     for node in nodes:
         if node["node_id"] in down:
-            started[node["node_id"]] = _launch(libs, node, nodes, cluster_id, brokers)
+            started[node["node_id"]] = _launch(libs, node, nodes, cluster_id, brokers, secure)
     deadline = time.monotonic() + 120  # a cluster elects its controller once a majority is up
     for node_id, proc in started.items():
         logfile = _node_log(node_id, brokers)
@@ -226,6 +232,8 @@ def start_kafka(state: State, brokers: int = 1) -> None:
         "version": kafka_version(),
         "brokers": brokers,
         "nodes": nodes,
+        "secure": secure,
+        "secrets": str(SECRETS),
     }
     save_state(state)
     pids = ", ".join(str(p.pid) for p in started.values())
@@ -233,9 +241,10 @@ def start_kafka(state: State, brokers: int = 1) -> None:
 
 
 def _launch(
-    libs: Path, node: Node, nodes: list[Node], cluster_id: str, brokers: int
+    libs: Path, node: Node, nodes: list[Node], cluster_id: str, brokers: int, secure: bool
 ) -> subprocess.Popen[bytes]:
-    """Formats the node's storage (once) and starts it."""
+    """Formats the node's storage (once; a secured node's with the SCRAM credentials) and
+    starts it."""
     home = _node_dir(node["node_id"], brokers)
     home.mkdir(parents=True, exist_ok=True)
     data = home / "data"
@@ -245,7 +254,11 @@ def _launch(
     else:
         properties = cluster_node_properties(node, nodes, data)
         standalone = []  # the voters are in the properties
+    if secure:
+        properties |= secured_properties(node["port"], node["controller_port"], SECRETS)
     config = home / "server.properties"
+    config.touch()
+    config.chmod(0o600)  # a secured node's holds the brokers' own passwords
     config.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
     classpath = f"{libs}/*"
     fmt = subprocess.run(
@@ -256,6 +269,7 @@ def _launch(
             "kafka.tools.StorageTool",
             "format",
             *standalone,
+            *(format_args(SECRETS) if secure else []),
             "--ignore-formatted",
             f"--cluster-id={cluster_id}",  # ids may start with "-"
             "-c",
@@ -288,7 +302,6 @@ def _launch(
 
 def stop_kafka(state: State) -> None:
     k = state.get("kafka", {})
-    for node in k.get("nodes", [k]):
-        pid = node.get("pid")
-        if stop_pid(pid):
-            log(f"stopped kafka (pid {pid})")
+    # All at once: one by one, the last nodes wait for a controller quorum that is gone.
+    for pid in stop_pids([node.get("pid") for node in k.get("nodes", [k])]):
+        log(f"stopped kafka (pid {pid})")

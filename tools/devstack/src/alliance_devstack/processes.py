@@ -56,16 +56,22 @@ def alive(pid: int | None) -> bool:
 def stop_pid(pid: int | None, timeout: float = 30) -> bool:
     """SIGTERM, then SIGKILL after `timeout` seconds; whether there was a process to stop.
     For a process this one did not start (the launcher stops what an earlier run started)."""
-    if not alive(pid):
-        return False
-    assert pid is not None
-    os.kill(pid, signal.SIGTERM)
+    return bool(stop_pids([pid], timeout))
+
+
+def stop_pids(pids: Sequence[int | None], timeout: float = 30) -> list[int]:
+    """`stop_pid` for several at once (SIGTERM to all, then one wait): the nodes of a cluster,
+    which stop cleanly only while a majority of them is still up. Returns those there were."""
+    running = [pid for pid in pids if pid is not None and alive(pid)]
+    for pid in running:
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in running) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    return True
+    for pid in running:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    return running
 
 
 def log_tail(path: Path, chars: int = 3000) -> str:

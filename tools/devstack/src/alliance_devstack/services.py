@@ -19,9 +19,9 @@ from alliance_devstack.processes import (
     stop_pid,
     wait_until_ready,
 )
-from alliance_devstack.state import LOGS, STACK_DIR, State, log, save_state
+from alliance_devstack.scram import client_env, service_client_env
+from alliance_devstack.state import LOGS, SERVICES, STACK_DIR, State, log, save_state
 
-SERVICES = ("intake", "scoring", "alerts", "gateway")
 # Ports tried first for the services so the demo URLs are memorable; any free port otherwise.
 PREFERRED_PORTS = {"intake": 8001, "scoring": 8002, "alerts": 8003, "gateway": 8004}
 AUTH_DIR = STACK_DIR / "auth"
@@ -35,10 +35,12 @@ def service_url(state: State, name: str) -> str:
 
 
 def stack_env(state: State) -> dict[str, str]:
-    """What clients of the stack need (DATABASE_URL is the administrator's). The services run
-    as in production: RS256 tokens from the local identity provider's key (`./dev token`)."""
+    """What clients of the stack need (DATABASE_URL is the administrator's, and so is the Kafka
+    principal of a secured stack). The services run as in production: RS256 tokens from the
+    local identity provider's key (`./dev token`)."""
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers(state),
+        **client_env(state["kafka"]),
         "DATABASE_URL": state["postgres"]["url"],
         "ALLIANCE_JWKS_FILE": str(AUTH_DIR / "jwks.json"),
         "ALLIANCE_JWT_ISSUER": LOCAL_ISSUER,
@@ -71,7 +73,9 @@ def venv_module(state: State, module: str, *args: str, what: str) -> str:
 
 
 def provision_topics(state: State) -> None:
-    log(venv_module(state, "alliance_platform.provisioning", what="topic provisioning"))
+    """The topics; on a secured stack also each service principal's ACLs."""
+    acls = ["--acls"] if state["kafka"].get("secure") else []
+    log(venv_module(state, "alliance_platform.provisioning", *acls, what="topic provisioning"))
 
 
 def prepare_database_and_keys(state: State) -> None:
@@ -93,7 +97,11 @@ def prepare_database_and_keys(state: State) -> None:
 def service_env(state: State, name: str) -> dict[str, str]:
     from alliance_platform.dbroles import service_url as database_url  # the venv is there now
 
-    env = {**stack_env(state), "DATABASE_URL": database_url(state["postgres"]["url"], name)}
+    env = {
+        **stack_env(state),
+        "DATABASE_URL": database_url(state["postgres"]["url"], name),
+        **service_client_env(state["kafka"], name),  # its own Kafka principal, no other's
+    }
     if name == "alerts":
         env["ALLIANCE_WEBHOOK_KEYS"] = f"local:{state['webhook_key']}"
     return env

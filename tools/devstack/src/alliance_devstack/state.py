@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[4]
 STACK_DIR = Path(os.environ.get("ALLIANCE_STACK_DIR", REPO / ".devstack")).resolve()
 LOGS = STACK_DIR / "logs"
 STATE_FILE = STACK_DIR / "state.json"
+SERVICES = ("intake", "scoring", "alerts", "gateway")
 
 # The state: {"kafka": {...}, "postgres": {...}, "services": {name: {"pid", "port"}},
 # "webhook_key": ...}; JSON, so a later run (stop, status, env) finds what an earlier one started.
