@@ -85,6 +85,9 @@ for path in sys.argv[1:]:
             problems.append(f"{name}: pod not runAsNonRoot with seccomp RuntimeDefault")
         if pod.get("automountServiceAccountToken") is not False:
             problems.append(f"{name}: mounts a service account token")
+        volumes = [v["name"] for v in pod.get("volumes", [])]
+        if len(volumes) != len(set(volumes)):
+            problems.append(f"{name}: a volume named twice in {volumes}")
         for c in pod["containers"]:
             sc = c.get("securityContext", {})
             if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
@@ -96,6 +99,12 @@ for path in sys.argv[1:]:
                 probes = {k: c.get(k, {}).get("httpGet", {}).get("path") for k in ("livenessProbe", "readinessProbe")}
                 if probes != {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}:
                     problems.append(f"{name}: probes {probes}")
+            mounts = [m["name"] for m in c.get("volumeMounts", [])]
+            if len(mounts) != len(set(mounts)) or not set(mounts) <= set(volumes):
+                problems.append(f"{name}: container {c['name']} mounts {mounts} of {volumes}")
+            envs = [e["name"] for e in c.get("env", [])]
+            if len(envs) != len(set(envs)):
+                problems.append(f"{name}: container {c['name']} sets a variable twice")
             for env in c.get("env", []):
                 if literal_secret(env):
                     problems.append(f"{name}: {env['name']} carries a literal secret")
@@ -111,7 +120,7 @@ for p in problems:
 print("helm-check: rendered " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
 sys.exit(1 if problems else 0)
 PY
-step "policy ok (non-root, read-only root, no escalation, capabilities dropped, seccomp, requests and limits, probes, no literal secret, HPAs on intake and gateway only)"
+step "policy ok (volumes, mounts and variables named once, non-root, read-only root, no escalation, capabilities dropped, seccomp, requests and limits, probes, no literal secret, HPAs on intake and gateway only)"
 
 # ---------------------------------------------------------------- must refuse to render
 refuses() {  # refuses "what the error must say" helm-template-arguments...
