@@ -33,7 +33,6 @@ from alliance_contracts.topics import TopicSpec
 from alliance_platform import tracing
 from alliance_platform.db import execute_rows, json_rows
 from alliance_platform.kafka import event_headers
-from alliance_platform.tracing import TRACEPARENT, traceparent_for
 
 E = TypeVar("E", bound=EventEnvelope)
 
@@ -94,8 +93,8 @@ class OutboxMessage:
 
     def row(self) -> tuple[str, str, object, bytes, str]:
         headers = {k: v.decode() for k, v in event_headers(self.event)}
-        if (parent := traceparent_for(self.event)) is not None:  # the trace goes on (0025)
-            headers[TRACEPARENT] = parent
+        if (parent := tracing.traceparent_for(self.event)) is not None:  # the trace goes on
+            headers[tracing.TRACEPARENT] = parent
         return (
             self.topic.name,
             self.topic.key_of(self.event),

@@ -19,22 +19,18 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SpanExporter,
-)
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, Tracer
 from opentelemetry.trace.status import Status, StatusCode
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:  # the SDK is imported only when tracing is on (`configure`) or given
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 TRACEPARENT = "traceparent"
 _TRACEPARENT_BYTES = TRACEPARENT.encode()
@@ -46,9 +42,6 @@ _batch_spans: ContextVar[Mapping[tuple[str, str], SpanContext] | None] = Context
     "alliance_batch_spans", default=None
 )
 _NOTHING = contextlib.nullcontext()  # reusable: what every hop gets while tracing is off
-
-
-# ---- configuration ---------------------------------------------------------------------------
 
 
 def tracing_wanted(env: Mapping[str, str] = os.environ) -> bool:
@@ -65,6 +58,8 @@ def tracing_wanted(env: Mapping[str, str] = os.environ) -> bool:
 
 
 def _exporter(name: str, env: Mapping[str, str]) -> SpanExporter:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
     if name == "otlp":
         protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
             "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
@@ -96,6 +91,10 @@ def configure(service: str, env: Mapping[str, str] = os.environ) -> bool:
     exporters = span_exporters(env)
     if not exporters:
         return False
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     # OTEL_SERVICE_NAME, when given, names the service; else alliance-<service>.
     named = {} if env.get("OTEL_SERVICE_NAME") else {"service.name": f"alliance-{service}"}
     provider = TracerProvider(resource=Resource.create(named))
@@ -120,9 +119,6 @@ def provider() -> TracerProvider | None:
 
 def enabled() -> bool:
     return _tracer is not None
-
-
-# ---- context in headers and logs --------------------------------------------------------------
 
 
 def _traceparent(span_context: SpanContext) -> str:
@@ -185,9 +181,6 @@ def _failed(span: Span, exc: BaseException) -> None:
     # The error's type only: messages can quote data (alliance_platform.logs.describe).
     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
     span.set_attribute("error.type", type(exc).__name__)
-
-
-# ---- hops -------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -354,7 +347,13 @@ def _consuming(delivered: Sequence[Consumed]) -> Iterator[None]:
                 span.end()
 
 
-# ---- HTTP -------------------------------------------------------------------------------------
+# ASGI's types, spelt out: use cases import the outbox, which imports this module, and may not
+# depend on a web framework (import-linter).
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class TracedHttp:
