@@ -13,30 +13,18 @@ import contextlib
 import logging
 import timeit
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 
 from alliance_contracts.topics import RESPONSES
 from alliance_platform import tracing
+from alliance_platform.dead_letters import Source
 from alliance_platform.logs import JsonFormatter
 from alliance_platform.outbox import OutboxMessage
+from alliance_platform.tracking import Delivered
 from bench.workload import generate_events
 
 HEADER = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-
-
-@dataclass(frozen=True)
-class _Source:
-    topic: str
-    headers: tuple[tuple[str, bytes], ...]
-
-
-@dataclass(frozen=True)
-class _Delivered:
-    source: _Source
-    event: Any
 
 
 def _entered(make: Callable[[], contextlib.AbstractContextManager[object]]) -> Callable[[], None]:
@@ -52,7 +40,8 @@ def hops() -> dict[str, Callable[[], object]]:
     message = OutboxMessage(RESPONSES, event)
     record = logging.makeLogRecord({"msg": "batch", "levelno": logging.INFO})
     formatter = JsonFormatter("scoring")
-    batch = [_Delivered(_Source(RESPONSES.name, (("traceparent", HEADER),)), event)] * 100
+    source = Source(RESPONSES.name, 0, 0, None, b"{}", (("traceparent", HEADER),))
+    batch = [Delivered(source, event)] * 100
     return {
         "outbox row (OutboxMessage.row)": message.row,
         "trace lookup of a row (traceparent_for)": lambda: tracing.traceparent_for(event),

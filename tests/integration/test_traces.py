@@ -5,13 +5,11 @@ a GraphQL read, in-process apps sharing one tracer provider with the SDK's in-me
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
-import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -20,7 +18,6 @@ from alliance_contracts.topics import NOTICES, RESPONSES, SCORED
 from alliance_gateway.entrypoints.app import create_app as gateway_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_intake.entrypoints.http import create_app as intake_app
-from alliance_platform import tracing
 from alliance_scoring.entrypoints.app import create_app as scoring_app
 from alliance_scoring.settings import ScoringSettings
 from tests.conftest import eventually
@@ -31,19 +28,6 @@ from tests.integration.test_webhooks import settings as alerts_settings
 from tests.stack import Endpoints
 
 ALERTS = """query($clinic: ID!) { alerts(clinicId: $clinic) { edges { node { kind } } } }"""
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use_provider(provider)
-    try:
-        yield exporter
-    finally:
-        tracing.use_provider(None)
-        provider.shutdown()
 
 
 def one(found: Sequence[ReadableSpan], what: str) -> ReadableSpan:

@@ -5,38 +5,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from starlette.types import Receive, Scope, Send
 
 from alliance_contracts.topics import RESPONSES
 from alliance_platform import tracing
+from alliance_platform.dead_letters import Source
 from alliance_platform.logs import JsonFormatter
 from alliance_platform.outbox import OutboxMessage
+from alliance_platform.tracking import Delivered
 from tests.helpers import submitted_event
 
 TRACE, PARENT = 0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331
 HEADER = f"00-{TRACE:032x}-{PARENT:016x}-01"
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use_provider(provider)
-    try:
-        yield exporter
-    finally:
-        tracing.use_provider(None)
 
 
 @pytest.mark.parametrize(
@@ -105,16 +90,8 @@ def test_a_malformed_traceparent_is_ignored(value: bytes) -> None:
     assert tracing.context_in([("traceparent", value)]) is None
 
 
-@dataclass(frozen=True)
-class Source:
-    topic: str
-    headers: tuple[tuple[str, bytes], ...]
-
-
-@dataclass(frozen=True)
-class Delivered:
-    source: Source
-    event: Any
+def record(headers: tuple[tuple[str, bytes], ...]) -> Source:
+    return Source(RESPONSES.name, 0, 0, None, b"{}", headers)
 
 
 def test_a_batch_is_a_root_linked_to_its_records_and_each_record_continues_its_trace(
@@ -124,9 +101,9 @@ def test_a_batch_is_a_root_linked_to_its_records_and_each_record_continues_its_t
     first = submitted_event("clinic-1", "case-1", 1, 8.0)
     second = submitted_event("clinic-1", "case-2", 1, 8.0)
     batch = [
-        Delivered(Source(RESPONSES.name, (("traceparent", HEADER.encode()),)), first),
-        Delivered(Source(RESPONSES.name, (("traceparent", other.encode()),)), second),
-        Delivered(Source(RESPONSES.name, ()), submitted_event("clinic-1", "case-3", 1, 8.0)),
+        Delivered(record((("traceparent", HEADER.encode()),)), first),
+        Delivered(record((("traceparent", other.encode()),)), second),
+        Delivered(record(()), submitted_event("clinic-1", "case-3", 1, 8.0)),
     ]
     with tracing.consuming(batch):
         derived = tracing.traceparent_for(first), tracing.traceparent_for(second)

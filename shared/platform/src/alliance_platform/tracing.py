@@ -288,6 +288,13 @@ def _publishing(rows: Sequence[Record]) -> Iterator[None]:
                     attributes=_kafka(row.topic, "send"),
                 )
             )
+    with _ending(spans):
+        yield
+
+
+@contextlib.contextmanager
+def _ending(spans: Sequence[Span]) -> Iterator[None]:
+    """Ends the spans when the block does; failed, with the error's type, if it raised."""
     try:
         yield
     except BaseException as exc:
@@ -336,15 +343,10 @@ def _consuming(delivered: Sequence[Consumed]) -> Iterator[None]:
             by_case[case] = span.get_span_context()
         token = _batch_spans.set(by_case)
         try:
-            yield
-        except BaseException as exc:
-            for span in spans:
-                _failed(span, exc)
-            raise
+            with _ending(spans):
+                yield
         finally:
             _batch_spans.reset(token)
-            for span in spans:
-                span.end()
 
 
 # ASGI's types, spelt out: use cases import the outbox, which imports this module, and may not
