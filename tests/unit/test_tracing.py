@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
@@ -149,3 +154,36 @@ async def test_an_http_request_continues_its_callers_trace(spans: InMemorySpanEx
     assert span.attributes is not None
     assert span.attributes["http.response.status_code"] == 503
     assert not span.status.is_ok
+
+
+def test_a_process_told_an_otlp_endpoint_exports_its_spans_there() -> None:
+    """`configure` as a service process runs it: the spans reach the collector named by
+    OTEL_EXPORTER_OTLP_ENDPOINT (here a loopback receiver), as OTLP over HTTP/protobuf."""
+    received: list[tuple[str, str]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.path, self.headers["content-type"]))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    script = (
+        "from alliance_platform import tracing\n"
+        "assert tracing.configure('scoring')\n"
+        "with tracing.transaction('scoring_blue'):\n"
+        "    pass\n"
+        "tracing.provider().force_flush()\n"
+    )
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}"}
+    try:
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+    finally:
+        server.shutdown()
+    assert received == [("/v1/traces", "application/x-protobuf")]
