@@ -11,7 +11,11 @@ from typing import TypeVar
 
 import asyncpg
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from alliance_platform import tracing
 from alliance_platform.dbroles import bootstrap
 from alliance_platform.migrate import installed_environments, upgrade
 from alliance_platform.provisioning import provision
@@ -48,6 +52,20 @@ async def pg(stack: Endpoints) -> AsyncIterator[asyncpg.Pool]:
     assert pool is not None
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on for the test, into the SDK's in-memory exporter; off again after it."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use_provider(provider)
+    try:
+        yield exporter
+    finally:
+        tracing.use_provider(None)
+        provider.shutdown()
 
 
 @pytest.fixture

@@ -49,7 +49,8 @@ render --set kafka.securityProtocol=PLAINTEXT,kafka.tls.caSecret.existingSecret=
   --set auth.jwks.existingSecret=,auth.jwksUrl=https://idp.example.org/jwks.json \
   --set intake.autoscaling.enabled=false,gateway.autoscaling.enabled=false \
   --set database.sslmode=require,database.tls.caSecret.existingSecret= \
-  --set hooks.provisionTopics=false > "$work/variant.yaml" || fail "helm template (variant)"
+  --set hooks.provisionTopics=false \
+  --set tracing.otlpEndpoint=http://otel-collector.monitoring:4318 > "$work/variant.yaml" || fail "helm template (variant)"
 
 step "kubernetes-validate --strict, Kubernetes $KUBE_VERSION"
 uv run --frozen kubernetes-validate --strict --quiet -k "$KUBE_VERSION" \

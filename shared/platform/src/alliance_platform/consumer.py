@@ -32,6 +32,7 @@ from faststream.kafka.message import KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
 
 from alliance_contracts.instruments import RuleBroken
+from alliance_platform import tracing
 from alliance_platform.dead_letters import DeadLetters, Source
 from alliance_platform.metrics import BATCH_FAILURES, BATCH_RECORDS, BATCH_SECONDS, CONSUMED
 from alliance_platform.parking import expired, parked_heads, ready_records
@@ -187,7 +188,8 @@ class BatchPipeline(Generic[E]):
         if not delivered:
             return
         try:
-            await self.process(self._consumed(delivered))
+            with tracing.consuming(delivered):  # the batch's span, one per traced record
+                await self.process(self._consumed(delivered))
         except TRANSIENT_ERRORS:
             raise
         except Exception:

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from alliance_contracts.access import Principal, write_refusal
 from alliance_contracts.access import Scope as WriteScope
 from alliance_platform.tokens import InvalidToken, TokenServiceUnavailable
+from alliance_platform.tracing import instrument_http
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ def install(
         authenticate=authenticate,
         limiter=limiter,
     )
+    instrument_http(app)  # outside the door: refused requests are traced too
 
     async def answer_dependency_down(_: Request, exc: Exception) -> JSONResponse:
         return dependency_down(exc)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alliance_contracts.instruments import RuleBroken
+from alliance_platform.tracing import log_ids
 
 _RESERVED = set(vars(logging.makeLogRecord({})))
 
@@ -32,6 +33,8 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
+        if (ids := log_ids()) is not None:  # the active span's, when tracing is on
+            entry["trace_id"], entry["span_id"] = ids
         if record.exc_info and record.exc_info[1] is not None:
             entry["exc"] = describe(record.exc_info[1])
         return json.dumps(entry, default=str)

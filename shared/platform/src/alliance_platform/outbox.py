@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from alliance_contracts.events import EventEnvelope
 from alliance_contracts.topics import TopicSpec
+from alliance_platform import tracing
 from alliance_platform.db import execute_rows, json_rows
 from alliance_platform.kafka import event_headers
 
@@ -92,6 +93,8 @@ class OutboxMessage:
 
     def row(self) -> tuple[str, str, object, bytes, str]:
         headers = {k: v.decode() for k, v in event_headers(self.event)}
+        if (parent := tracing.traceparent_for(self.event)) is not None:  # the trace goes on
+            headers[tracing.TRACEPARENT] = parent
         return (
             self.topic.name,
             self.topic.key_of(self.event),
@@ -112,16 +115,17 @@ async def enqueue(
     `also`: a data-modifying statement run as part of it (a CTE), with its parameters `more`
     from `$2` on: a write and its events in one round trip."""
     before = f"WITH also AS ({also}) " if also else ""
-    await execute_rows(
-        conn,
-        f"{before}INSERT INTO {schema}.outbox (topic, key, event_id, value, headers) "
-        "SELECT r.topic, r.key, r.event_id, r.value, r.headers FROM "
-        + json_rows("topic text", "key text", "event_id uuid", "value bytea", "headers jsonb")
-        + " ORDER BY r.n",
-        # JSON carries text: the value goes as the event's JSON, stored as its UTF-8 bytes.
-        [(t, k, i, v.decode(), h) for t, k, i, v, h in (m.row() for m in messages)],
-        *more,
-    )
+    with tracing.enqueue(schema, len(messages)):  # the rows keep its traceparent
+        await execute_rows(
+            conn,
+            f"{before}INSERT INTO {schema}.outbox (topic, key, event_id, value, headers) "
+            "SELECT r.topic, r.key, r.event_id, r.value, r.headers FROM "
+            + json_rows("topic text", "key text", "event_id uuid", "value bytea", "headers jsonb")
+            + " ORDER BY r.n",
+            # JSON carries text: the value goes as the event's JSON, stored as its UTF-8 bytes.
+            [(t, k, i, v.decode(), h) for t, k, i, v, h in (m.row() for m in messages)],
+            *more,
+        )
 
 
 async def claim_new_events(conn: Connection, schema: str, events: Sequence[E]) -> list[E]:

@@ -32,6 +32,7 @@ from aiokafka.errors import (
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from alliance_platform import tracing
 from alliance_platform.kafka import DEFAULT_MESSAGE_MAX_BYTES, create_producer, partition_of
 from alliance_platform.metrics import (
     OUTBOX_BACKLOG,
@@ -269,7 +270,8 @@ class OutboxRelay:
                     parked[row.id] = f"record of {size} bytes over message.max.bytes ({limit})"
                 else:
                     sendable.append(row)
-            published, refused, stalled = await self._send(sendable)
+            with tracing.publishing(sendable):  # a span per row that carries a trace
+                published, refused, stalled = await self._send(sendable)
             if refused:
                 # A refused record fails its whole producer batch, and the producer's sequence
                 # for that partition is spent: each is tried alone, on a fresh producer.

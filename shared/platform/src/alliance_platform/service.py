@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from alliance_platform import tracing
 from alliance_platform.logs import configure_logging
 from alliance_platform.settings import CommonSettings
 
@@ -89,6 +90,7 @@ def exit_zero_after_a_clean_stop() -> None:
 def serve(service: str, create_app: Callable[[], FastAPI], settings: CommonSettings) -> None:
     configure_logging(service, settings.log_level)
     try:
+        tracing.configure(service)  # off unless the OTEL_* variables ask for it
         app = create_app()
     except ValueError as exc:  # a setting that would leave a door open: refuse to start
         print(f"alliance {service}: refusing to start: {exc}", file=sys.stderr)

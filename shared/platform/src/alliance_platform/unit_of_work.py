@@ -15,6 +15,7 @@ after it is left: each `async with` is a transaction of its own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
@@ -22,6 +23,7 @@ import asyncpg
 from asyncpg.transaction import Transaction
 
 from alliance_contracts.events import ClinicConfigured, EventEnvelope
+from alliance_platform import tracing
 from alliance_platform.config_store import Resolve, configuration_resolver, save_configurations
 from alliance_platform.outbox import Connection, OutboxMessage, claim_new_events, enqueue
 from alliance_platform.tracking import Consumed, claim_consumed, consumed_before
@@ -143,12 +145,19 @@ class PostgresUnitOfWork:
         self.frontier = frontier
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
         self._transaction: Transaction | None = None
+        self._traced: AbstractContextManager[object] | None = None
 
     def bind(self, conn: Connection) -> None:
         """Sets the repositories for this transaction (the outbox is already there)."""
 
     async def __aenter__(self) -> Self:
-        conn = await self.pool.acquire()
+        self._traced = tracing.transaction(self.schema)  # a span while the transaction lasts
+        self._traced.__enter__()
+        try:
+            conn = await self.pool.acquire()
+        except BaseException as exc:
+            self._traced.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         try:
             transaction = conn.transaction()
             await transaction.start()
@@ -156,8 +165,9 @@ class PostgresUnitOfWork:
             frontier, consumed = self.frontier, self.consumed
             if frontier and consumed and await consumed_before(conn, frontier, consumed.ends):
                 self.outbox = PublishedByTheLiveGeneration()
-        except BaseException:
+        except BaseException as exc:
             await self.pool.release(conn)  # its transaction, if any, is rolled back
+            self._traced.__exit__(type(exc), exc, exc.__traceback__)
             raise
         self._conn, self._transaction = conn, transaction
         self.bind(conn)
@@ -183,3 +193,6 @@ class PostgresUnitOfWork:
         finally:
             if conn is not None:
                 await self.pool.release(conn)
+            traced, self._traced = self._traced, None
+            if traced is not None:
+                traced.__exit__(exc_type, exc, tb)

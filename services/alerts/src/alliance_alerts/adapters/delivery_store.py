@@ -23,10 +23,11 @@ Row = Any  # an asyncpg record of a leased delivery
 
 
 async def queue(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """(notice id, clinic, url, body, due): at most once per notice and clinic."""
+    """(notice id, clinic, url, body, due, traceparent): at most once per notice and clinic."""
     await conn.executemany(
-        f"INSERT INTO {S}.delivery (notice_id, clinic_id, url, body, status, next_attempt_at) "
-        "VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
+        f"INSERT INTO {S}.delivery "
+        "(notice_id, clinic_id, url, body, status, next_attempt_at, traceparent) "
+        "VALUES ($1, $2, $3, $4, 'pending', $5, $6) ON CONFLICT DO NOTHING",
         rows,
     )
 
@@ -50,7 +51,7 @@ async def lease_due(conn: Connection, now: datetime, lease_end: datetime, limit:
             "  ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "
             f"UPDATE {S}.delivery d SET next_attempt_at = $3 FROM due, {S}.endpoint e "
             "WHERE d.id = due.id AND e.clinic_id = d.clinic_id "
-            "RETURNING d.id, d.notice_id, d.clinic_id, d.body, d.attempts, e.url, "
+            "RETURNING d.id, d.notice_id, d.clinic_id, d.body, d.attempts, d.traceparent, e.url, "
             "e.secret_key_id, e.secret_sealed, e.previous_key_id, e.previous_sealed, "
             "e.previous_valid_until",
             now,

@@ -59,6 +59,8 @@ delivery = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
+    # The notice's trace (W3C traceparent), which its attempts continue; NULL untraced.
+    Column("traceparent", Text),
     UniqueConstraint("notice_id", "clinic_id"),
 )
 attempt = Table(

@@ -34,6 +34,8 @@ from alliance_alerts.domain.webhooks import (
     signature_headers,
 )
 from alliance_contracts.events import AlertNotice
+from alliance_platform.tracing import traceparent_for
+from alliance_platform.tracing import webhook as webhook_span
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,14 @@ async def enqueue_deliveries(
     async with uow:
         hooks = await uow.deliveries.active_endpoints(list({n.clinic_id for n in live}))
         rows = [
-            (n.event_id, n.clinic_id, hooks[n.clinic_id], n.model_dump_json().encode(), now)
+            (
+                n.event_id,
+                n.clinic_id,
+                hooks[n.clinic_id],
+                n.model_dump_json().encode(),
+                now,
+                traceparent_for(n),  # the notice's trace, which its attempts continue
+            )
             for n in live
             if n.clinic_id in hooks
         ]
@@ -90,22 +99,26 @@ async def attempt(
 ) -> str:
     """One attempt, within `policy.attempt_s` in all (the lookup included): its result."""
     body = bytes(row["body"])
-    try:
-        async with asyncio.timeout(policy.attempt_s):
-            target = await check_endpoint(row["url"], policy)  # again: DNS may have changed
-            signed = signature_headers(
-                str(row["notice_id"]), int(now.timestamp()), body, store.open_secrets(box, row, now)
-            )
-            return str(await send(client, target, body, signed, policy.timeout_s))
-    except EndpointRefused as refused:
-        return f"refused: {refused}"
-    except SecretBoxError:
-        log.error("webhook secret unusable", extra={"clinic_id": row["clinic_id"]})
-        return "error: secret"
-    except (TimeoutError, httpx.TimeoutException):
-        return "timeout"
-    except Exception as exc:  # one endpoint's failure is its result, never the batch's
-        return f"error: {type(exc).__name__}"
+    with webhook_span(row["traceparent"], row["clinic_id"]):  # in the notice's trace
+        try:
+            async with asyncio.timeout(policy.attempt_s):
+                target = await check_endpoint(row["url"], policy)  # again: DNS may have changed
+                signed = signature_headers(
+                    str(row["notice_id"]),
+                    int(now.timestamp()),
+                    body,
+                    store.open_secrets(box, row, now),
+                )
+                return str(await send(client, target, body, signed, policy.timeout_s))
+        except EndpointRefused as refused:
+            return f"refused: {refused}"
+        except SecretBoxError:
+            log.error("webhook secret unusable", extra={"clinic_id": row["clinic_id"]})
+            return "error: secret"
+        except (TimeoutError, httpx.TimeoutException):
+            return "timeout"
+        except Exception as exc:  # one endpoint's failure is its result, never the batch's
+            return f"error: {type(exc).__name__}"
 
 
 async def set_endpoint(

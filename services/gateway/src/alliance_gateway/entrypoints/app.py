@@ -34,6 +34,7 @@ from alliance_platform.migrate import require_at_head
 from alliance_platform.outbox_relay import OutboxRelay
 from alliance_platform.runtime import Runtime
 from alliance_platform.tokens import InvalidToken, TokenServiceUnavailable, TokenVerifier
+from alliance_platform.tracing import instrument_http
 
 TOKEN_EXPIRED = 4401  # WebSocket close code: the token expired; reconnect with a fresh one
 
@@ -158,6 +159,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type"],
         )
+    instrument_http(app)  # outermost: every request's span, when tracing is on
 
     async def db_up() -> bool:
         try:

@@ -1,18 +1,24 @@
 """Schema extensions that run around every operation: its read snapshot with its read audit,
-and error masking. (The limits that refuse a query before it runs are in cost.py.)"""
+error masking, and while tracing is on its spans. (The limits that refuse a query before it runs
+are in cost.py.)"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
+from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from strawberry.extensions import LifecycleStep, MaskErrors, SchemaExtension
+from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import StreamExecutionResult
 
 from alliance_contracts.access import NotAllowed
 from alliance_gateway.application import reads
 from alliance_gateway.application.request import ReadRecord, Request, UserError
+from alliance_platform import tracing
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +63,30 @@ def _should_mask(error: GraphQLError) -> bool:
 
 def mask_errors() -> MaskErrors:
     return MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error.")
+
+
+class TracedOperation(OpenTelemetryExtension):
+    """Strawberry's OpenTelemetry spans (the operation, parsing, validation, each resolver) in
+    the HTTP request's trace, with names and paths only: neither the document nor the
+    arguments, which may quote what a user typed (decision 0025)."""
+
+    def __init__(self, *, execution_context: Any = None) -> None:
+        super().__init__(
+            execution_context=execution_context,
+            arg_filter=lambda _args, _info: {},
+            tracer_provider=tracing.provider(),
+        )
+
+    def on_operation(self) -> Generator[None, None, None]:
+        name = self.execution_context.operation_name
+        span = self._tracer.start_span(f"GraphQL {name or 'operation'}", kind=SpanKind.INTERNAL)
+        self._span_holder[LifecycleStep.OPERATION] = span
+        with trace.use_span(span, end_on_exit=True):
+            yield
+            if not name and self.execution_context.operation_name:
+                span.update_name(f"GraphQL {self.execution_context.operation_name}")
+
+
+def traced() -> list[Any]:
+    """The tracing extension while tracing is on; none at all (no cost) while it is off."""
+    return [TracedOperation] if tracing.enabled() else []

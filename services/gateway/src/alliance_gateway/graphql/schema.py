@@ -14,6 +14,7 @@ from alliance_gateway.graphql.extensions import (
     OneSnapshot,
     is_for_the_client,
     mask_errors,
+    traced,
 )
 from alliance_gateway.graphql.metrics import OperationMetrics
 from alliance_gateway.graphql.mutations import Mutation
@@ -44,6 +45,7 @@ def build_schema(max_cost: int = 20_000, trusted_only: bool = False) -> strawber
         ParserCache,
         OneSnapshot,
         mask_errors,
+        *traced(),
     ]
     return AllianceSchema(
         query=Query,

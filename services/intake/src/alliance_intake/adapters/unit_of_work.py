@@ -14,6 +14,7 @@ from alliance_intake.adapters.repository import (
 from alliance_intake.adapters.tables import SCHEMA
 from alliance_intake.application.ports import Recorded, StaleConfiguration
 from alliance_intake.domain.submission import Accepted
+from alliance_platform import tracing
 from alliance_platform.outbox import Connection, OutboxMessage
 from alliance_platform.unit_of_work import PostgresUnitOfWork
 
@@ -41,5 +42,9 @@ class PostgresIntakeUnitOfWork(PostgresUnitOfWork):
     ) -> Recorded | StaleConfiguration:
         # No BEGIN/COMMIT: one statement outside a transaction block is a transaction of its
         # own (all of it or nothing), committed before PostgreSQL answers it.
-        async with self.pool.acquire() as conn:
-            return await record_submission(conn, clinic_id, key, accepted, message, config_version)
+        # Its span, and the outbox row's within it (the row keeps the latter's traceparent).
+        with tracing.transaction(SCHEMA), tracing.enqueue(SCHEMA, 1):
+            async with self.pool.acquire() as conn:
+                return await record_submission(
+                    conn, clinic_id, key, accepted, message, config_version
+                )

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
+from alliance_platform import tracing
 from alliance_platform.logs import configure_logging
 from alliance_platform.service import exit_zero_after_a_clean_stop, settle_heap
 from alliance_platform.service import server_options as common_server_options
@@ -50,6 +51,7 @@ def worker_app() -> FastAPI:
     logging)."""
     settings = IntakeSettings()
     configure_logging("intake", settings.log_level)
+    tracing.configure("intake")
     app = create_app(settings)
     settle_heap()
     return app
@@ -60,6 +62,7 @@ def run(settings: IntakeSettings) -> None:
     if settings.workers > 1:
         share_metrics_between_workers()
     try:  # a setting that would leave a door open: refuse to start, before any worker does
+        tracing.span_exporters()  # the OTEL_* settings too (each worker configures its own)
         create_app(settings)
     except ValueError as exc:
         print(f"alliance intake: refusing to start: {exc}", file=sys.stderr)
