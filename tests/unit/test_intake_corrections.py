@@ -194,3 +194,26 @@ async def test_a_gateway_request_intake_refuses_raises_its_rule_for_the_dead_let
     with pytest.raises(UnknownResponse, match=r"^response_id: no such response in this clinic"):
         await apply_commands(uow, [void], now)
     assert len(uow.outbox.messages) == 1
+
+
+async def test_an_amendment_leaving_an_item_out_is_refused_by_http_and_by_the_gateway() -> None:
+    """Strict answers (decision 0028): every item of the form, by either door."""
+    uow, original = await submitted()
+    left_out = {1: 9.1, 2: 8.5, 4: 9.9}
+    amendment = AmendResponse(answers=left_out, reason="typo")
+    with pytest.raises(Rejected) as rejected:
+        await correct_response(uow, ByKey(CLINIC, KEY), amendment, "ehr-1", now)
+    assert rejected.value.violations == [Violation("answers.3", "is required")]
+    request = ResponseAmendmentRequested(
+        event_id=uuid.uuid4(),
+        clinic_id=CLINIC,
+        case_id="case-0001",
+        occurred_at=NOW,
+        recorded_at=NOW,
+        payload=ResponseAmendmentRequestedPayload(
+            response_id=original, answers=left_out, reason="typo", requested_by="admin-1"
+        ),
+    )
+    with pytest.raises(Rejected, match=r"answers\.3: is required"):
+        await apply_commands(uow, [request], now)
+    assert len(uow.outbox.messages) == 1  # the original only

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from alliance_contracts.events import CaseInput, IntakeCommand
+from alliance_contracts.events import CaseInput, IntakeCommand, ResponseSubmitted
 from alliance_contracts.instruments import OQ_45, Violation, score_response, validate_response
 from alliance_contracts.vocabulary import RespondentRole
 from alliance_intake.domain.correction import AmendResponse
 from alliance_intake.domain.submission import SubmitResponse
+from alliance_scoring.domain.dyads import score
 
 CLIENT = RespondentRole.CLIENT
 NOT_NUMBERS = [True, False, "9.0", "9", [9], {"value": 9}]
@@ -154,3 +155,24 @@ def test_a_response_already_in_the_log_with_an_item_left_out_scores_it_as_a_blan
     lenient = validate_response("OQ-45.2", "client", CLIENT, too_many, left_out_is_blank=True)
     assert {p.field for p in lenient} == {f"answers.{i}" for i in (1, 2, 3, 4, 14)}
     assert OQ_45.missing.max_missing == 4
+
+
+def test_scoring_folds_a_logged_oq45_item_left_out_as_the_blank_it_was() -> None:
+    """The event as intake published it before 0028: scored, item 14 prorated, as it was."""
+    answers: dict[str, Any] = {str(i): 1 for i in range(1, 46) if i != 14}
+    payload = {
+        "therapist_id": "th-07",
+        "respondent_role": "client",
+        "instrument": "OQ-45.2",
+        "form": "client",
+        "session_number": 1,
+        "administered_at": "2026-11-20T15:00:00Z",
+        "answers": answers,
+    }
+    event = TypeAdapter(CaseInput).validate_json(envelope("response.submitted", payload))
+    assert isinstance(event, ResponseSubmitted)
+    scored = score(event, event.recorded_at)
+    assert scored.payload.prorated_items == [14]
+    as_null = event.payload.model_copy(update={"answers": {**event.payload.answers, 14: None}})
+    same = score(event.model_copy(update={"payload": as_null}), event.recorded_at)
+    assert same.payload.total == scored.payload.total
