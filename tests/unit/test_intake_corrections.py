@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 import pytest
 
@@ -129,18 +130,25 @@ async def test_corrected_answers_follow_the_submission_rules_and_a_reason_is_req
     assert (await response_history(uow, ByKey(CLINIC, KEY))).status is ScoreStatus.CURRENT
 
 
-async def test_gateway_requests_correct_by_event_id_once() -> None:
-    uow, original = await submitted()
-    amend = ResponseAmendmentRequested(
+def amendment_request(
+    original: uuid.UUID, answers: Mapping[int, float | None]
+) -> ResponseAmendmentRequested:
+    """A clinic admin's amendment through the gateway, as intake consumes it."""
+    return ResponseAmendmentRequested(
         event_id=uuid.uuid4(),
         clinic_id=CLINIC,
         case_id="case-0001",
         occurred_at=NOW,
         recorded_at=NOW,
         payload=ResponseAmendmentRequestedPayload(
-            response_id=original, answers=CORRECTED, reason="typo", requested_by="admin-1"
+            response_id=original, answers=dict(answers), reason="typo", requested_by="admin-1"
         ),
     )
+
+
+async def test_gateway_requests_correct_by_event_id_once() -> None:
+    uow, original = await submitted()
+    amend = amendment_request(original, CORRECTED)
     void = ResponseVoidRequested(
         event_id=uuid.uuid4(),
         clinic_id=CLINIC,
@@ -204,16 +212,7 @@ async def test_an_amendment_leaving_an_item_out_is_refused_by_http_and_by_the_ga
     with pytest.raises(Rejected) as rejected:
         await correct_response(uow, ByKey(CLINIC, KEY), amendment, "ehr-1", now)
     assert rejected.value.violations == [Violation("answers.3", "is required")]
-    request = ResponseAmendmentRequested(
-        event_id=uuid.uuid4(),
-        clinic_id=CLINIC,
-        case_id="case-0001",
-        occurred_at=NOW,
-        recorded_at=NOW,
-        payload=ResponseAmendmentRequestedPayload(
-            response_id=original, answers=left_out, reason="typo", requested_by="admin-1"
-        ),
-    )
+    request = amendment_request(original, left_out)
     with pytest.raises(Rejected, match=r"answers\.3: is required"):
         await apply_commands(uow, [request], now)
     assert len(uow.outbox.messages) == 1  # the original only

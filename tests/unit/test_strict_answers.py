@@ -17,24 +17,14 @@ from alliance_contracts.vocabulary import RespondentRole
 from alliance_intake.domain.correction import AmendResponse
 from alliance_intake.domain.submission import SubmitResponse
 from alliance_scoring.domain.dyads import score
+from tests.unit.test_intake_use_cases import body
 
 CLIENT = RespondentRole.CLIENT
 NOT_NUMBERS = [True, False, "9.0", "9", [9], {"value": 9}]
 
 
 def submission(answers: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "clinic_id": "clinic-north",
-        "case_id": "case-0001",
-        "therapist_id": "th-07",
-        "respondent_role": "client",
-        "instrument": "SRS",
-        "form": "client",
-        "session_number": 3,
-        "administered_at": "2026-11-20T15:00:00Z",
-        "answers": answers,
-        "idempotency_key": "ehr-7f3a-2026-11-20-srs",
-    }
+    return body(answers=answers)
 
 
 def srs(item_3: object) -> dict[str, Any]:
