@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
+import httpx
 
 from alliance_contracts.access import Scope
 from alliance_contracts.topics import RESPONSES
@@ -148,6 +149,100 @@ async def test_invalid_input_names_the_field_and_rule(
     assert bad_role.status_code == 422
     assert bad_role.json()["detail"][0]["loc"] == ["body", "respondent_role"]
     assert await pg.fetchval("SELECT count(*) FROM intake.submission WHERE case_id = $1", case) == 0
+
+
+async def test_answers_are_strict_on_every_path(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """A boolean or a string as an answer, or an item left out, is refused naming the item: by
+    the fast path (`application/json`) and the route alike, and by an amendment (decision
+    0028). An OQ-45.2 item left out says how to send a blank."""
+    clinic, case = ids("clinic"), ids("case")
+    key = f"{case}-srs-1"
+    as_string, as_boolean = response_body(clinic, case, 1, 9), response_body(clinic, case, 2, 9)
+    as_string["answers"]["3"], as_boolean["answers"]["3"] = "9.0", True
+    left_out = response_body(clinic, case, 3, 9)
+    del left_out["answers"]["4"]
+    oq = response_body(clinic, case, 4, 2, instrument="OQ-45.2")
+    del oq["answers"]["14"]
+    oq_blank = response_body(clinic, case, 4, 2, instrument="OQ-45.2")
+    oq_blank["answers"]["14"] = None
+    resource = f"/v1/clinics/{clinic}/responses/{key}"
+    answers: dict[str, object] = {"1": 9, "2": 9, "3": 9, "4": 9}
+    async with serving(create_app(settings(stack))) as client:
+        client.headers.update(clinic_system([clinic]))
+
+        async def post(body: dict[str, object], content_type: str) -> httpx.Response:
+            raw = json.dumps(body).encode()
+            return await client.post(
+                "/v1/responses", content=raw, headers={"content-type": content_type}
+            )
+
+        refused = {
+            (name, content_type): await post(body, content_type)
+            for name, body in [
+                ("string", as_string),
+                ("boolean", as_boolean),
+                ("left_out", left_out),
+                ("oq_left_out", oq),
+            ]
+            for content_type in ("application/json", "application/vnd.x+json")
+        }
+        stored_on_refusals = await pg.fetchval(
+            "SELECT count(*) FROM intake.submission WHERE case_id = $1", case
+        )
+        blank = await post(oq_blank, "application/json")
+        submitted = await client.post(
+            "/v1/responses", json=response_body(clinic, case, 1, 9, key=key)
+        )
+        amended_string = await client.put(
+            resource, json={"answers": {**answers, "2": "9"}, "reason": "typo"}
+        )
+        amended_boolean = await client.put(
+            resource, json={"answers": {**answers, "2": False}, "reason": "typo"}
+        )
+        amended_left_out = await client.put(
+            resource, json={"answers": {"1": 9, "3": 9, "4": 9}, "reason": "typo"}
+        )
+    assert stored_on_refusals == 0
+    not_a_number = [
+        {
+            "loc": ["body", "answers", "3"],
+            "msg": "Input should be a valid number",
+            "type": "float_type",
+        }
+    ]
+    for content_type in ("application/json", "application/vnd.x+json"):
+        for name in ("string", "boolean"):
+            assert refused[name, content_type].status_code == 422
+            assert refused[name, content_type].json()["detail"] == not_a_number
+        assert refused["left_out", content_type].status_code == 422
+        assert refused["left_out", content_type].json()["detail"] == [
+            {"loc": ["body", "answers", "4"], "msg": "is required", "type": "rule_violation"}
+        ]
+        assert refused["oq_left_out", content_type].status_code == 422
+        assert refused["oq_left_out", content_type].json()["detail"] == [
+            {
+                "loc": ["body", "answers", "14"],
+                "msg": "is required: send null to leave it blank (in FHIR, the item without an "
+                "answer); OQ-45.2 allows at most 4 blank items",
+                "type": "rule_violation",
+            }
+        ]
+    assert blank.status_code == 202, blank.text
+    assert submitted.status_code == 202
+    for amendment in (amended_string, amended_boolean):
+        assert amendment.status_code == 422
+        assert amendment.json()["detail"] == [{**not_a_number[0], "loc": ["body", "answers", "2"]}]
+    assert amended_left_out.status_code == 422
+    assert amended_left_out.json()["detail"] == [
+        {"loc": ["body", "answers", "2"], "msg": "is required", "type": "rule_violation"}
+    ]
+    assert await pg.fetchval(
+        "SELECT count(*) FROM intake.response_correction c JOIN intake.submission s "
+        "ON s.event_id = c.response_id WHERE s.case_id = $1",
+        case,
+    ) == 0  # fmt: skip
 
 
 async def test_intake_accepts_while_kafka_is_down_and_catches_up(

@@ -71,6 +71,8 @@ class Endpoint:
                 "idempotency_key": key,
             }
             return "PUT", f"/v1/clinics/{clinic}/cases/{case}/demographics", body
+        if self.name == "questionnaires":
+            return "GET", "/fhir/Questionnaire", None
         return "GET", "/v1/outbox", None
 
 
@@ -83,6 +85,7 @@ ENDPOINTS = (
     Endpoint("assignment", "PUT", ADMIN, True),
     Endpoint("demographics", "PUT", ADMIN, True),
     Endpoint("outbox", "GET", None, False),
+    Endpoint("questionnaires", "GET", None, False),  # no client data (docs/fhir.md)
     Endpoint("amend", "PUT", RW, True, corrects=True),
     Endpoint("void", "DELETE", RW, True, corrects=True),
     Endpoint("read-response", "GET", RW, False, corrects=True),
@@ -151,7 +154,7 @@ async def test_every_endpoint_token_and_clinic(
                 written[clinic] += 1
             check(kind, endpoint, clinic == own, allowed, r)
 
-    assert len(results) == 10 * 11 * 2  # 220 combinations: callers x endpoints x clinics
+    assert len(results) == 10 * 12 * 2  # 240 combinations: callers x endpoints x clinics
     for clinic, expected in expected_writes.items():
         # Every accepted write, configuration changes included, is one submission; every
         # amendment or void one correction.

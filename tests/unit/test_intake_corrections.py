@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 import pytest
 
@@ -129,18 +130,25 @@ async def test_corrected_answers_follow_the_submission_rules_and_a_reason_is_req
     assert (await response_history(uow, ByKey(CLINIC, KEY))).status is ScoreStatus.CURRENT
 
 
-async def test_gateway_requests_correct_by_event_id_once() -> None:
-    uow, original = await submitted()
-    amend = ResponseAmendmentRequested(
+def amendment_request(
+    original: uuid.UUID, answers: Mapping[int, float | None]
+) -> ResponseAmendmentRequested:
+    """A clinic admin's amendment through the gateway, as intake consumes it."""
+    return ResponseAmendmentRequested(
         event_id=uuid.uuid4(),
         clinic_id=CLINIC,
         case_id="case-0001",
         occurred_at=NOW,
         recorded_at=NOW,
         payload=ResponseAmendmentRequestedPayload(
-            response_id=original, answers=CORRECTED, reason="typo", requested_by="admin-1"
+            response_id=original, answers=dict(answers), reason="typo", requested_by="admin-1"
         ),
     )
+
+
+async def test_gateway_requests_correct_by_event_id_once() -> None:
+    uow, original = await submitted()
+    amend = amendment_request(original, CORRECTED)
     void = ResponseVoidRequested(
         event_id=uuid.uuid4(),
         clinic_id=CLINIC,
@@ -194,3 +202,17 @@ async def test_a_gateway_request_intake_refuses_raises_its_rule_for_the_dead_let
     with pytest.raises(UnknownResponse, match=r"^response_id: no such response in this clinic"):
         await apply_commands(uow, [void], now)
     assert len(uow.outbox.messages) == 1
+
+
+async def test_an_amendment_leaving_an_item_out_is_refused_by_http_and_by_the_gateway() -> None:
+    """Strict answers (decision 0028): every item of the form, by either door."""
+    uow, original = await submitted()
+    left_out = {1: 9.1, 2: 8.5, 4: 9.9}
+    amendment = AmendResponse(answers=left_out, reason="typo")
+    with pytest.raises(Rejected) as rejected:
+        await correct_response(uow, ByKey(CLINIC, KEY), amendment, "ehr-1", now)
+    assert rejected.value.violations == [Violation("answers.3", "is required")]
+    request = amendment_request(original, left_out)
+    with pytest.raises(Rejected, match=r"answers\.3: is required"):
+        await apply_commands(uow, [request], now)
+    assert len(uow.outbox.messages) == 1  # the original only

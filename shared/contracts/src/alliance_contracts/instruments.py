@@ -220,11 +220,17 @@ def validate_response(
     form: str,
     role: RespondentRole,
     answers: Mapping[int, float | None],
+    *,
+    left_out_is_blank: bool = False,
 ) -> list[Violation]:
+    """The rules a response breaks, each naming its field. Every item must be there: a blank is
+    an explicit null, and only where the instrument allows blanks (decision 0028).
+    `left_out_is_blank` reads an item left out as a blank instead: only for responses already in
+    the log, which intake accepted that way before, so that a replay scores them as they were."""
     instrument = REGISTRY.get(instrument_code)
     if instrument is None:
         return [Violation("instrument", f"must be one of {sorted(REGISTRY)}")]
-    if _breaks_nothing(instrument, form, role, answers):
+    if _breaks_nothing(instrument, form, role, answers, left_out_is_blank):
         return []  # the usual case, in one pass; the checks below name what is broken
     problems: list[Violation] = []
     roles = instrument.forms.get(form)
@@ -241,7 +247,12 @@ def validate_response(
         problems.append(
             Violation(f"answers.{item}", f"{instrument.code} has items 1-{instrument.items}")
         )
-    blanks = sorted(expected - {i for i, v in answers.items() if v is not None})
+    if left_out_is_blank:
+        blanks = sorted(expected - {i for i, v in answers.items() if v is not None})
+    else:
+        rule = left_out_rule(instrument)
+        problems.extend(Violation(f"answers.{i}", rule) for i in sorted(expected - set(answers)))
+        blanks = sorted(i for i, v in answers.items() if v is None and i in expected)
     if len(blanks) > instrument.missing.max_missing:
         allowed_blanks = instrument.missing.max_missing
         rule = (
@@ -271,6 +282,7 @@ def _breaks_nothing(
     form: str,
     role: RespondentRole,
     answers: Mapping[int, float | None],
+    left_out_is_blank: bool,
 ) -> bool:
     """Whether `validate_response` finds nothing, by the same rules in one pass over the answers
     (scoring checks every response it folds)."""
@@ -292,7 +304,19 @@ def _breaks_nothing(
         if not low <= value <= high or round(value, decimals) != value:
             return False
         answered += 1
+    if not left_out_is_blank and len(answers) != items:
+        return False  # an item left out (each key above is one of the items, once)
     return items - answered <= instrument.missing.max_missing
+
+
+def left_out_rule(instrument: Instrument) -> str:
+    """The rule an item left out breaks: required, or to be sent as an explicit blank."""
+    if instrument.missing.max_missing == 0:
+        return "is required"
+    return (
+        f"is required: send null to leave it blank (in FHIR, the item without an answer); "
+        f"{instrument.code} allows at most {instrument.missing.max_missing} blank items"
+    )
 
 
 @dataclass(frozen=True)

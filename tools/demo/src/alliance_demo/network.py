@@ -488,7 +488,7 @@ def _oq_answers(
 ) -> Answers:
     """OQ-45.2, 45 items 0-4 (higher = worse, reversed items keyed 4 - x) adding up to `total`.
     The critical items (substance use, suicidal thoughts, violence) are answered "never",
-    except item 8 once when `critical`; a `blank` item is left out (scoring prorates it)."""
+    except item 8 once when `critical`; a `blank` item is sent as null (scoring prorates it)."""
     critical_items = OQ_45.critical_items
     others = [i for i in range(1, 46) if i not in critical_items]
     keyed = dict(zip(others, _whole_items(round(total), len(others), 0, 4, rng), strict=True))

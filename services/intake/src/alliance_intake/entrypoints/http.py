@@ -55,6 +55,7 @@ from alliance_intake.entrypoints.common import (
 )
 from alliance_intake.entrypoints.corrections import corrections_router
 from alliance_intake.entrypoints.fast_path import SubmissionFastPath
+from alliance_intake.entrypoints.fhir import fhir_router
 from alliance_intake.entrypoints.requests import (
     Assignment,
     CaseDemographics,
@@ -221,6 +222,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         return await submit(submission)
 
     app.include_router(corrections_router(runtime))
+    app.include_router(fhir_router())
 
     @app.post(
         "/v1/episode-endings",

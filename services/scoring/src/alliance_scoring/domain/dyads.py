@@ -60,7 +60,11 @@ def score(
     p = event.payload
     if demographics is None:
         demographics = Demographics(age_group=p.age_group)
-    violations = validate_response(p.instrument, p.form, p.respondent_role, p.answers)
+    # Intake refuses an item left out (decision 0028); one in the log was accepted before that
+    # as a blank, and is scored as one, so a replay gives what the live fold gave.
+    violations = validate_response(
+        p.instrument, p.form, p.respondent_role, p.answers, left_out_is_blank=True
+    )
     if violations:
         raise UnscorableResponse("; ".join(f"{v.field}: {v.rule}" for v in violations))
     result = score_response(p.instrument, p.answers)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictFloat
 
 from alliance_contracts.events.envelope import EventEnvelope, Frozen
 from alliance_contracts.ids import Code, Note, PseudonymousId, TherapistId
@@ -19,6 +19,9 @@ from alliance_contracts.vocabulary import (
 )
 
 ItemNumber = Annotated[int, Field(ge=1, le=200)]
+# An answer is a JSON number or null (a blank): strict, so `true` or "9.0" is refused by name
+# rather than read as 1.0 or 9.0 (decision 0028). Item numbers stay keys of a JSON object.
+Answers = dict[ItemNumber, StrictFloat | None]
 
 
 class ResponseSubmittedPayload(Frozen):
@@ -31,10 +34,11 @@ class ResponseSubmittedPayload(Frozen):
     form: Code = Field(description="Form of the instrument, e.g. client, therapist, child.")
     session_number: int = Field(ge=1, le=1000)
     administered_at: Timestamp
-    answers: dict[ItemNumber, float | None] = Field(
-        description="Item number (1-based) to the answer; null marks a missing item. Each "
-        "instrument's items and answer ranges are in docs/clinical.md; a broken item rule "
-        "answers 422 naming the item.",
+    answers: Answers = Field(
+        description="Item number (1-based) to the answer, a JSON number (not a string or a "
+        "boolean); every item of the form is there, null marking a blank where the instrument "
+        "allows blanks (OQ-45.2). Each instrument's items and answer ranges are in "
+        "docs/clinical.md and docs/fhir.md; a broken item rule answers 422 naming the item.",
         json_schema_extra={
             "propertyNames": {"pattern": "^[1-9][0-9]{0,2}$", "maxLength": 3},
             "maxProperties": 200,
@@ -79,7 +83,6 @@ class EpisodeEnded(EventEnvelope):
 
 
 Reason = Annotated[Note, Field(min_length=1, description="Why, for the audit trail.")]
-Answers = dict[ItemNumber, float | None]
 
 
 class ResponseAmendedPayload(Frozen):

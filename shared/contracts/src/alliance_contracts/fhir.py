@@ -1,0 +1,124 @@
+"""The instruments as FHIR R4 `Questionnaire`s, generated from the instrument registry (one
+source), and Alliance's canonical URLs and code system (docs/fhir.md, decision 0028).
+
+Pure data: JSON-ready dicts, no FHIR library (intake validates each with `fhir.resources` before
+it serves them). Never item wording: the instruments are licensed, so an item is its number,
+its answer type and its constraints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from alliance_contracts.instruments import REGISTRY, Instrument
+
+# Canonical URLs are identifiers, the same in every deployment (a clinic system keeps them in
+# its QuestionnaireResponses): a fixed base under the reserved `.example` domain, not where a
+# deployment serves them.
+CANONICAL_BASE = "https://alliance.example/fhir"
+# None of the instruments has a LOINC code (shared/reference/instruments.md, "FHIR"): each is
+# coded in Alliance's own code system, the registry's instrument code as the code.
+INSTRUMENT_CODE_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/instruments"
+MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
+MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
+MAX_DECIMAL_PLACES = "http://hl7.org/fhir/StructureDefinition/maxDecimalPlaces"
+FHIR_JSON = "application/fhir+json"
+PUBLISHER = "Alliance"
+LICENSED = (
+    "The item wording is licensed by the instrument's publisher and is not reproduced here: "
+    "each item is its number, its answer type and its constraints."
+)
+
+
+def questionnaire_id(instrument: Instrument, form: str) -> str:
+    """`<code>-<form>`, lower case (a FHIR id: letters, digits, `-` and `.`)."""
+    return f"{instrument.code.lower()}-{form}"
+
+
+def questionnaire_url(questionnaire: str) -> str:
+    return f"{CANONICAL_BASE}/Questionnaire/{questionnaire}"
+
+
+def _computable_name(instrument: Instrument, form: str) -> str:
+    letters = "".join(c for c in instrument.code if c.isalnum())
+    return f"{letters}_{form}"
+
+
+def _answer_constraints(instrument: Instrument) -> list[dict[str, Any]]:
+    if instrument.decimals == 0:
+        bounds: list[dict[str, Any]] = [
+            {"url": MIN_VALUE, "valueInteger": int(instrument.item_min)},
+            {"url": MAX_VALUE, "valueInteger": int(instrument.item_max)},
+        ]
+        return bounds
+    return [
+        {"url": MIN_VALUE, "valueDecimal": instrument.item_min},
+        {"url": MAX_VALUE, "valueDecimal": instrument.item_max},
+        {"url": MAX_DECIMAL_PLACES, "valueInteger": instrument.decimals},
+    ]
+
+
+def _description(instrument: Instrument, form: str) -> str:
+    roles = ", ".join(sorted(r.value for r in instrument.forms[form]))
+    blanks = (
+        "Every item is required."
+        if instrument.missing.max_missing == 0
+        else f"At most {instrument.missing.max_missing} items may be left without an answer "
+        f"(a blank), scored as: {instrument.missing.citation}."
+    )
+    return (
+        f"{instrument.code} version {instrument.version}, {form} form, answered by: {roles}. "
+        f"{instrument.items} items, each {instrument.item_min:g}-{instrument.item_max:g}. "
+        f"{blanks} Source: {instrument.citation}."
+    )
+
+
+def questionnaire(instrument: Instrument, form: str) -> dict[str, Any]:
+    """One form of an instrument as a FHIR R4 Questionnaire (JSON)."""
+    ident = questionnaire_id(instrument, form)
+    item_type = "integer" if instrument.decimals == 0 else "decimal"
+    required = instrument.missing.max_missing == 0
+    constraints = _answer_constraints(instrument)
+    return {
+        "resourceType": "Questionnaire",
+        "id": ident,
+        "url": questionnaire_url(ident),
+        "version": instrument.version,
+        "name": _computable_name(instrument, form),
+        "title": f"{instrument.code} ({form} form), version {instrument.version}",
+        "status": "active",
+        "experimental": False,
+        "subjectType": ["Patient"],
+        "publisher": PUBLISHER,
+        "description": _description(instrument, form),
+        "copyright": LICENSED,
+        "code": [{"system": INSTRUMENT_CODE_SYSTEM, "code": instrument.code}],
+        "item": [
+            {
+                "extension": constraints,
+                "linkId": str(number),
+                "text": f"Item {number}",
+                "type": item_type,
+                "required": required,
+            }
+            for number in range(1, instrument.items + 1)
+        ],
+    }
+
+
+QUESTIONNAIRES: Mapping[str, dict[str, Any]] = {
+    questionnaire_id(instrument, form): questionnaire(instrument, form)
+    for instrument in REGISTRY.values()
+    for form in instrument.forms
+}
+
+
+def by_canonical(canonical: str) -> dict[str, Any] | None:
+    """The Questionnaire a canonical reference names (`url`, or `url|version`), if any."""
+    url, _, version = canonical.partition("|")
+    prefix = f"{CANONICAL_BASE}/Questionnaire/"
+    found = QUESTIONNAIRES.get(url[len(prefix) :]) if url.startswith(prefix) else None
+    if found is None or (version and version != found["version"]):
+        return None
+    return found
