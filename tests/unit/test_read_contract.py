@@ -20,7 +20,7 @@ from sqlmodel import SQLModel
 
 from alliance_contracts import readmodels
 from alliance_contracts.access import Caller, Role
-from alliance_contracts.readmodels import CaseView, documents, table_of
+from alliance_contracts.readmodels import CaseView, DyadScore, documents, table_of
 from alliance_contracts.readmodels.tables import Document
 from alliance_gateway.adapters import hot_queries, queries
 
@@ -49,11 +49,20 @@ def qualified_names(statement: ClauseElement) -> list[str]:
     return [".".join(p for p in m if p) for m in _QUALIFIED.findall(_QUOTED.sub("''", sql))]
 
 
+_ALIAS = re.compile(r"\b([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*) AS ([a-z_][a-z0-9_]*)")
+
+
 def outside_contract(statement: ClauseElement) -> list[str]:
-    """The names in the statement's SQL that the contract does not declare."""
+    """The names in the statement's SQL that the contract does not declare (a column of an
+    alias, `alias.column`, is checked against the table it aliases)."""
     declared = contract()
+    sql = str(statement.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+    aliases = dict((alias, table) for table, alias in _ALIAS.findall(_QUOTED.sub("''", sql)))
     wrong = []
     for name in qualified_names(statement):
+        first, *rest = name.split(".")
+        if first in aliases and len(rest) == 1:
+            name = f"{aliases[first]}.{rest[0]}"
         schema, table, *column = name.split(".")
         columns = declared.get(f"{schema}.{table}")
         if columns is None or (column and column[0] not in columns):
@@ -108,6 +117,7 @@ async def every_statement() -> tuple[list[ClauseElement], set[str]]:
             "known_clinics": queries.known_clinics(session),
             "clinic_summary": queries.clinic_summary(session, "c1", T0, T0),
             "dyads_of_cases": queries.dyads_of_cases(session, caller, [("c1", "k1")]),
+            "scores_of_cases": queries.scores_of_cases(session, caller),
         }
         for name, call in calls.items():
             await call
@@ -127,6 +137,10 @@ async def every_statement() -> tuple[list[ClauseElement], set[str]]:
                         session, caller, "c1", phase, therapist, 5, page_after
                     )
         called.add("clinic_cases")
+        await queries.scores_of_cases(
+            session, caller, case_id="k1", instruments=["SRS"], since=T0, before=T0,
+            score_id=ids[0], first=5, after=(T0, ids[1]),
+        )  # fmt: skip
     return capture.statements, called
 
 
@@ -172,6 +186,13 @@ async def test_the_gateway_reads_only_tables_and_columns_the_contract_declares()
                 table_of(CaseView)
             ),
             ["scoring.case_view.episod"],
+        ),
+        # An alias's column is checked against the table it aliases.
+        (
+            select(literal_column("replaced.answers")).select_from(
+                table_of(DyadScore).alias("replaced")
+            ),
+            ["scoring.dyad_score.answers"],
         ),
     ],
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,12 +21,14 @@ from sqlalchemy import (
     Float,
     and_,
     case,
+    exists,
     func,
     literal_column,
     tuple_,
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
@@ -284,3 +287,67 @@ async def dyads_of_cases(
     for dyad in rows.scalars():
         by_case[(dyad.clinic_id, dyad.case_id)].append(dyad)
     return [by_case[k] for k in keys]
+
+
+@dataclass(frozen=True)
+class ScoreOfCase:
+    """A score version with its case, and whether it is an amendment (a current version that
+    replaced earlier ones): a FHIR Observation's data (docs/fhir.md)."""
+
+    score: DyadScore
+    case_id: str
+    amends: bool
+
+
+ScoreKey = tuple[datetime, uuid.UUID]  # (administered_at, source_event_id), ascending
+
+
+async def scores_of_cases(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    case_id: str | None = None,
+    instruments: Sequence[str] | None = None,
+    since: datetime | None = None,
+    before: datetime | None = None,
+    score_id: uuid.UUID | None = None,
+    first: int = 1,
+    after: ScoreKey | None = None,
+) -> tuple[list[ScoreOfCase], bool]:
+    """The current and voided score versions in the caller's scope (a version an amendment
+    replaced is not served: the amendment is), in (administered_at, source_event_id) order,
+    keyset after `after`; administered in [since, before). One page and whether more follow."""
+    replaced = aliased(DyadScore)
+    # Same dyad, instrument and time as the version it replaced: the timeline index finds it.
+    amends = exists().where(
+        col(replaced.dyad_id) == DyadScore.dyad_id,
+        col(replaced.instrument) == DyadScore.instrument,
+        col(replaced.administered_at) == DyadScore.administered_at,
+        col(replaced.replaced_by) == DyadScore.source_event_id,
+        col(replaced.status) == ScoreStatus.AMENDED.value,
+    )
+    query = (
+        select(DyadScore, Dyad.case_id, amends.label("amends"))
+        .join(Dyad, col(Dyad.dyad_id) == DyadScore.dyad_id)
+        .where(col(DyadScore.status).in_([ScoreStatus.CURRENT.value, ScoreStatus.VOIDED.value]))
+        .where(scope(caller, Dyad.clinic_id, Dyad.case_id))
+    )
+    if case_id is not None:
+        query = query.where(Dyad.case_id == case_id)
+    if instruments:
+        query = query.where(col(DyadScore.instrument).in_(instruments))
+    if since is not None:
+        query = query.where(col(DyadScore.administered_at) >= since)
+    if before is not None:
+        query = query.where(col(DyadScore.administered_at) < before)
+    if score_id is not None:
+        query = query.where(DyadScore.source_event_id == score_id)
+    if after is not None:
+        query = query.where(
+            tuple_(DyadScore.administered_at, DyadScore.source_event_id) > tuple_(*after)
+        )
+    query = query.order_by(col(DyadScore.administered_at), col(DyadScore.source_event_id)).limit(
+        first + 1
+    )
+    rows = [ScoreOfCase(s, c, a) for s, c, a in await session.execute(query)]
+    return rows[:first], len(rows) > first

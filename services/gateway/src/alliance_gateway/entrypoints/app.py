@@ -22,6 +22,7 @@ from strawberry.fastapi import GraphQLRouter
 from alliance_gateway.adapters.notices import NoticeHub
 from alliance_gateway.adapters.tables import SCHEMA
 from alliance_gateway.entrypoints.context import Context
+from alliance_gateway.entrypoints.fhir import fhir_router
 from alliance_gateway.graphql.schema import build_schema
 from alliance_gateway.migrations import ENVIRONMENT as MIGRATIONS
 from alliance_gateway.settings import GatewaySettings
@@ -152,6 +153,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         allowed_origins=settings.origins(),
     )
     app.include_router(router, prefix="/graphql")
+    app.include_router(fhir_router(context))  # the same door, scoping and read audit
     if settings.origins():
         app.add_middleware(
             CORSMiddleware,
