@@ -398,3 +398,61 @@ async def test_only_a_clinic_admin_of_the_clinic_may_correct_a_response(
     assert item_zero["errors"][0]["message"].startswith("answers: ")
     assert accepted.get("data"), accepted  # intake checks the response itself
     assert accepted["data"]["voidResponse"]["duplicate"] is False
+
+
+FHIR_DOORS = ("search by subject", "search", "read")
+
+
+async def test_fhir_observations_follow_the_same_matrix(
+    stack: Endpoints, pg: asyncpg.Pool, world: dict[str, Any]
+) -> None:
+    """`/fhir/Observation` (search with and without a subject, read by id) x every role x own
+    or other clinic and caseload: what GraphQL's `case` may show, and nothing else (a search
+    without the case's scores, a read 404)."""
+    a = world["a"]
+    callers = [
+        ("clinician", [a], "th-a"),
+        ("supervisor", [a], "sup-a"),
+        ("clinic_admin", [a], "adm-a"),
+        ("network_admin", [], "net"),
+        ("network_admin", [a], "net-a"),
+    ]
+    scores = {
+        key: str(
+            await pg.fetchval(
+                "SELECT s.source_event_id FROM scoring.dyad_score s JOIN scoring.dyad d "
+                "USING (dyad_id) WHERE d.clinic_id = $1 AND d.case_id = $2 LIMIT 1",
+                clinic,
+                case,
+            )
+        )
+        for key, (clinic, case, _) in world["cases"].items()
+    }
+    app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
+    combos, leaks, shown = 0, [], 0
+    async with serving(app) as client:
+        for (role, clinics, subject), (key, (clinic, case, therapist)), door in itertools.product(
+            callers, world["cases"].items(), FHIR_DOORS
+        ):
+            combos += 1
+            client.headers.update(bearer(role, clinics, subject))
+            if door == "read":
+                r = await client.get(f"/fhir/Observation/{scores[key]}")
+            else:
+                params = {"subject": f"Patient/{case}"} if door == "search by subject" else {}
+                r = await client.get("/fhir/Observation", params=params)
+            assert r.headers["content-type"] == "application/fhir+json"
+            expect = visible(role, clinics, clinic, in_caseload=(therapist == subject), op="case")
+            found = scores[key] in r.text
+            if expect:
+                assert r.status_code == 200, (role, key, door, r.text)
+                assert found, (role, key, door)
+                shown += 1
+            else:
+                assert r.status_code == (404 if door == "read" else 200), r.text
+                entries = str(r.json().get("entry", []))  # not the self link, which echoes it
+                if found or case in entries:
+                    leaks.append((role, clinics, key, door))
+    assert leaks == []
+    assert combos == len(callers) * len(world["cases"]) * len(FHIR_DOORS) == 45
+    assert shown == 3 * (1 + 2 + 2 + 0 + 2)  # clinician: own caseload; others: clinic a
