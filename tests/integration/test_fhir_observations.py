@@ -112,7 +112,7 @@ def client(base: str, headers: dict[str, str]) -> AsyncFHIRClient:
 async def search(fhir: AsyncFHIRClient, **params: Any) -> list[Observation]:
     """Every page (fhirpy follows the Bundles' next links), each resource validated."""
     found = await fhir.resources("Observation").search(**params).limit(2).fetch_all()
-    return [Observation.model_validate(r.serialize()) for r in found]
+    return [Observation.model_validate(serialized(r)) for r in found]
 
 
 async def test_scores_are_read_as_observations_with_a_fhir_client(
@@ -174,7 +174,7 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
         served, payload = by_id[str(event_id)], scored[event_id].payload
         assert served.valueQuantity is not None
         assert served.subject is not None
-        assert float(served.valueQuantity.value or 0) == payload.total
+        assert value(served.valueQuantity) == payload.total
         assert served.subject.reference == f"Patient/{case}"
         assert [c.code for c in served.code.coding or []] == [payload.instrument]
         assert [r.reference for r in served.derivedFrom or []] == [
@@ -198,12 +198,12 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
         "WAI-SR.goal": 20.0,
     }
     ors1 = by_id[str(seeded["ors1"].event_id)]
-    assert float(ors1.valueQuantity.value) == 17.7  # type: ignore[union-attr]
+    assert value(ors1.valueQuantity) == 17.7
     assert [c.code for i in ors1.interpretation or [] for c in i.coding or []] == ["A"]
     assert by_id[str(seeded["wai1"].event_id)].interpretation is None
     assert [o.id for o in ors_only] == [str(seeded[k].event_id) for k in ("ors1", "ors2")]
     assert {o.id for o in second} == {str(seeded[k].event_id) for k in ("wai2_fixed", "ors2")}
-    assert Observation.model_validate(one.serialize()).id == str(seeded["ors1"].event_id)
+    assert Observation.model_validate(serialized(one)).id == str(seeded["ors1"].event_id)
     statement = CapabilityStatement.model_validate(metadata)
     assert statement.fhirVersion == "4.0.1"
 
@@ -239,8 +239,19 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
     assert {r["subject"] for r in records} == {supervisor_id, therapist}
 
 
+def serialized(resource: Any) -> dict[str, Any]:
+    """A fhirpy resource as FHIR JSON (fhirpy is untyped)."""
+    found: dict[str, Any] = resource.serialize()
+    return found
+
+
+def value(quantity: Any) -> float:
+    assert quantity is not None
+    return float(quantity.value)
+
+
 def components_of(observation: Observation) -> dict[str, float]:
     return {
-        (c.code.coding or [])[0].code or "": float(c.valueQuantity.value)  # type: ignore[union-attr]
+        (c.code.coding or [])[0].code or "": value(c.valueQuantity)
         for c in observation.component or []
     }
