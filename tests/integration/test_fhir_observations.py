@@ -151,6 +151,7 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
                 "/fhir/Observation", params={"patient": case}, headers=supervisor
             )
             anonymous = await raw.get("/fhir/Observation")
+            browser = await raw.get("/fhir/Observation", headers={"accept": "text/html"})
         for other in (
             bearer("clinician", [clinic], ids("th-other")),
             bearer("supervisor", [ids("elsewhere")]),
@@ -220,7 +221,11 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
     )
     assert [link.relation for link in second_page.link or []] == ["self"]  # the last page
     assert '"value":17.7,' in bundle.text  # exact tenths in the JSON itself
-    for refused, status_code, code in ((unknown, 400, "not-supported"), (anonymous, 401, "login")):
+    for refused, status_code, code in (
+        (unknown, 400, "not-supported"),
+        (anonymous, 401, "login"),
+        (browser, 401, "login"),
+    ):
         assert refused.status_code == status_code
         assert refused.headers["content-type"] == FHIR_JSON
         outcome = OperationOutcome.model_validate_json(refused.content)

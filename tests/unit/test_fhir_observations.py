@@ -166,6 +166,8 @@ def test_search_parameters_are_read() -> None:
         ([("subject", "Patient/Jane Doe")], "subject"),
         ([("subject", "a"), ("subject", "b")], "subject"),
         ([("code", "http://loinc.org|1234-5")], "code"),
+        ([("code", "X" * 33)], "code"),
+        ([("code", ",".join(["SRS"] * 21))], "code"),
         ([("date", "sa2026-10-01")], "date"),
         ([("date", "2026-10-01T09:00:00")], "date"),  # no time zone
         ([("date", "yesterday")], "date"),

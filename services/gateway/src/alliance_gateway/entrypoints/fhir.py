@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
+from alliance_contracts.access import NotAllowed
 from alliance_contracts.fhir import FHIR_JSON, INSTRUMENT_CODE_SYSTEM
 from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_gateway.adapters.queries import ScoreKey
@@ -32,6 +33,7 @@ from alliance_gateway.graphql.pagination import Keyset
 
 SEARCH_PARAMETERS = frozenset({"subject", "code", "date", "_count", "_cursor"})
 MAX_CODES = 20
+MAX_CODE_LENGTH = 32  # ids.Code
 _ISSUE_OF_STATUS = {401: "login", 403: "forbidden", 429: "throttled", 503: "transient"}
 
 
@@ -79,7 +81,7 @@ def _codes(values: list[str]) -> tuple[str, ...]:
     codes = []
     for token in tokens:
         system, bar, code = token.rpartition("|")
-        if (bar and system != INSTRUMENT_CODE_SYSTEM) or not code:
+        if (bar and system != INSTRUMENT_CODE_SYSTEM) or not 0 < len(code) <= MAX_CODE_LENGTH:
             raise BadSearch(
                 "code", f"an instrument code, alone or as {INSTRUMENT_CODE_SYSTEM}|<code>"
             )
@@ -161,11 +163,16 @@ def fhir_router(context: Callable[[HTTPConnection], Awaitable[Context]]) -> APIR
 
     async def admitted(request: Request) -> Context | Response:
         try:
-            return await context(request)
+            ctx = await context(request)
+            ctx.caller  # noqa: B018 (raises without one: the door lets a browser's page through)
         except HTTPException as refused:
             code = _ISSUE_OF_STATUS.get(refused.status_code, "security")
             headers = dict(refused.headers or {})
             return fhir(outcome(code, str(refused.detail)), refused.status_code, **headers)
+        except NotAllowed:
+            challenge = {"WWW-Authenticate": "Bearer"}
+            return fhir(outcome("login", "a bearer token is required"), 401, **challenge)
+        return ctx
 
     async def audited(ctx: Context, request: Request, operation: str, read: Any) -> Any:
         """Runs `read` as one operation: one snapshot, its audit in the same transaction."""
