@@ -61,9 +61,11 @@ command -v debootstrap > /dev/null || missing+=(debootstrap)
 if (( ${#missing[@]} )); then
   step "installing ${missing[*]} from Debian"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q > "$WORK/apt.log" 2>&1 && \
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >> "$WORK/apt.log" 2>&1 \
-    || { tail -20 "$WORK/apt.log" >&2; fail "apt-get install ${missing[*]} failed"; }
+  if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+    > "$WORK/apt.log" 2>&1; then
+    tail -20 "$WORK/apt.log" >&2
+    fail "apt-get install ${missing[*]} failed"
+  fi
 fi
 step "$(buildah --version); debootstrap $(dpkg-query -W -f '${Version}' debootstrap)"
 
@@ -172,14 +174,40 @@ service_pid() {
   return 1
 }
 
+# One list from an image's configuration (`buildah inspect` JSON), one item a line.
+image_config() { python3 -c "import json, sys; print(*json.load(sys.stdin)['Docker']['config']$2, sep='\n')" <<< "$1"; }
+id_of() { awk '/^Uid:/ { u = $3 } /^Gid:/ { g = $3 } END { print u ":" g }' "/proc/$1/status"; }
+
+IMPORT_ALL='
+import importlib, pkgutil, sys
+failed = []
+for top in (sys.argv[1], "alliance_platform", "alliance_contracts"):
+    for module in pkgutil.walk_packages(importlib.import_module(top).__path__, top + "."):
+        if module.name.endswith(("__main__", "migrations.env")):  # these run, not import
+            continue
+        try:
+            importlib.import_module(module.name)
+        except Exception as exc:
+            failed.append(f"{module.name}: {exc!r}")
+print(*failed, sep="\n")
+sys.exit(1 if failed else 0)
+'
+
 for svc in "${SERVICES[@]}"; do
   image="localhost/alliance/$svc:$TAG"
   ctr=$(buildah from --pull=never --name "alliance-check-$svc-$$" "$image")
   CONTAINERS+=("$ctr")
-  # The image's own command (CMD), as a runtime would run it.
+  # The image's own command (CMD) and healthcheck (["CMD", ...]), as a runtime would run them.
   config=$(buildah inspect --type image "$image") || fail "cannot inspect $image"
-  mapfile -t cmd < <(python3 -c 'import json, sys; print(*json.load(sys.stdin)["Docker"]["config"]["Cmd"] or [], sep="\n")' <<< "$config")
+  mapfile -t cmd < <(image_config "$config" "['Cmd'] or []")
+  mapfile -t healthcheck < <(image_config "$config" ".get('Healthcheck', {}).get('Test', [])[1:]")
   (( ${#cmd[@]} )) || fail "$image has no CMD"
+  (( ${#healthcheck[@]} )) || fail "$image has no HEALTHCHECK (built without --format docker?)"
+  # Every module of the service and of the shared packages imports: the image holds every
+  # dependency, not only those the start-up path touches.
+  buildah run --isolation chroot "$ctr" -- python -c "$IMPORT_ALL" "alliance_$svc" \
+    > "$WORK/imports-$svc.log" 2>&1 \
+    || { cat "$WORK/imports-$svc.log" >&2; fail "$image cannot import all of its modules"; }
   # The environment the launcher gives the service (its own database role, the JWKS file, the
   # webhook key), with the stack's auth directory mounted where that environment points.
   env_args=()
@@ -205,11 +233,16 @@ for svc in "${SERVICES[@]}"; do
 
   pid=$(service_pid "${RUN_PID[$svc]}" "alliance_$svc") \
     || fail "$svc answers /readyz, but no alliance_$svc process under buildah run (pid ${RUN_PID[$svc]})"
-  read -r _ real effective saved fs < <(grep '^Uid:' "/proc/$pid/status")
-  for uid in "$real" "$effective" "$saved" "$fs"; do
-    (( uid != 0 )) || fail "$svc (pid $pid) runs as root: $(grep '^Uid:' "/proc/$pid/status")"
+  for ids in Uid Gid; do
+    read -r _ real effective saved fs < <(grep "^$ids:" "/proc/$pid/status")
+    for id in "$real" "$effective" "$saved" "$fs"; do
+      (( id != 0 )) || fail "$svc (pid $pid) runs as root (uid or gid 0): $(grep "^$ids:" "/proc/$pid/status")"
+    done
   done
-  step "$svc ready from its image, pid $pid runs as uid $effective"
+  buildah run --isolation chroot --network host --env ALLIANCE_HTTP_PORT="$port" "$ctr" \
+    -- "${healthcheck[@]}" > "$WORK/health-$svc.log" 2>&1 \
+    || { cat "$WORK/health-$svc.log" >&2; fail "$svc: the image's HEALTHCHECK failed"; }
+  step "$svc ready from its image, its HEALTHCHECK passes, pid $pid runs as uid:gid $(id_of "$pid")"
 
   kill -TERM "$pid"
   deadline=$((SECONDS + 30))
