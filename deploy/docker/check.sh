@@ -134,7 +134,7 @@ else
   # An image from scratch has no PATH: the Dockerfile extends the base's.
   buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --env LANG=C.UTF-8 --cmd /bin/bash "$ctr"
-  buildah commit -q "$ctr" "$BASE" > /dev/null || fail "could not commit $BASE"
+  buildah commit -q --rm "$ctr" "$BASE" > /dev/null || fail "could not commit $BASE"
 fi
 
 # ---------------------------------------------------------------- 3. the service images
@@ -257,5 +257,4 @@ for svc in "${SERVICES[@]}"; do
   buildah rm "$ctr" > /dev/null
   step "$svc stopped cleanly (exit 0)"
 done
-CONTAINERS=()
 step "OK: base $BASE; ${SERVICES[*]} built, ready from their images as non-root, stopped cleanly"
