@@ -208,17 +208,33 @@ for svc in "${SERVICES[@]}"; do
   buildah run --isolation chroot "$ctr" -- python -c "$IMPORT_ALL" "alliance_$svc" \
     > "$WORK/imports-$svc.log" 2>&1 \
     || { cat "$WORK/imports-$svc.log" >&2; fail "$image cannot import all of its modules"; }
-  # The environment the launcher gives the service (its own database role, the JWKS file, the
-  # webhook key), with the stack's auth directory mounted where that environment points.
+  # The environment the launcher gives the service (its own database role, the JWKS, the
+  # webhook key). Each file it names (`*_FILE`) is handed over as Kubernetes mounts a Secret:
+  # a copy owned by the image's user, read-only at /run/alliance/<variable>. The local identity
+  # provider's private key is never a service's.
+  mapfile -t user < <(image_config "$config" "['User'].split(':')")
+  files="$WORK/files-$svc"
+  mkdir -p "$files"
   env_args=()
-  while IFS= read -r line; do env_args+=(--env "${line#export }"); done \
-    < <(uv run --frozen python -m alliance_devstack env --service "$svc")
+  while IFS= read -r line; do
+    name=${line#export }
+    name=${name%%=*}
+    value=${line#*=}
+    [[ "$name" == ALLIANCE_DEV_SIGNING_KEY_FILE ]] && continue
+    if [[ "$name" == *_FILE && -f "$value" ]]; then
+      install -m 0400 -o "${user[0]}" -g "${user[1]:-${user[0]}}" "$value" "$files/$name"
+      value="/run/alliance/$name"
+    fi
+    env_args+=(--env "$name=$value")
+  done < <(uv run --frozen python -m alliance_devstack env --service "$svc")
+  chown "${user[0]}:${user[1]:-${user[0]}}" "$files"
+  chmod 0500 "$files"
   port=$(free_port)
   log="$ALLIANCE_STACK_DIR/logs/image-$svc.log"
   mkdir -p "$(dirname "$log")"
   step "starting $svc from $image on 127.0.0.1:$port (log: $log)"
   buildah run --isolation chroot --network host \
-    --volume "$ALLIANCE_STACK_DIR/auth:$ALLIANCE_STACK_DIR/auth:ro" \
+    --volume "$files:/run/alliance:ro" \
     "${env_args[@]}" --env ALLIANCE_HTTP_HOST=127.0.0.1 --env ALLIANCE_HTTP_PORT="$port" \
     "$ctr" -- "${cmd[@]}" > "$log" 2>&1 < /dev/null &
   RUN_PID[$svc]=$!
