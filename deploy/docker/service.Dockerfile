@@ -9,25 +9,37 @@
 # (alliance_<service>). Four copies would be identical but for that name and would drift apart
 # (uv pin, base image, user, healthcheck); one file with ARG SERVICE keeps them in lock-step and
 # docker-compose.yml passes the name as a build argument. Build context = the repository root.
+#
+# The base images are build arguments, the official Python image by default. Any base with
+# python3.11 on PATH works, as long as both stages have it at the same path (the venv points at
+# the interpreter) and the builder has its venv module: CI builds a Debian bookworm base with
+# Debian's python3.11 and builds with buildah (deploy/docker/check.sh, docs/operations.md).
 
-ARG PYTHON_IMAGE=python:3.11-slim
+ARG BUILDER_IMAGE=python:3.11-slim
+ARG RUNTIME_IMAGE=python:3.11-slim
 
 # ---------------------------------------------------------------- builder
-FROM ${PYTHON_IMAGE} AS builder
+FROM ${BUILDER_IMAGE} AS builder
 
 # uv: use the image's interpreter (never download one), compile bytecode once at build time,
 # copy (not hard-link) out of the cache mount, and put the environment at /app/.venv.
+# pip and uv trust the image's CA bundle, so a build behind a TLS-inspecting proxy only needs
+# that bundle mounted (deploy/docker/check.sh does; the runtime stage is unaffected).
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     UV_PYTHON_DOWNLOADS=never \
-    UV_PYTHON=/usr/local/bin/python3.11 \
+    UV_PYTHON=python3.11 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 
-# uv comes from PyPI (pinned), like every other tool of this project. Installed before
-# ARG SERVICE is declared, so all four service builds share this cached layer.
-RUN pip install --no-cache-dir uv==0.13.8
+# uv comes from PyPI (pinned), like every other tool of this project, into a venv of its own:
+# Debian's python3.11 has no pip and refuses installs into the system (PEP 668). Installed
+# before ARG SERVICE is declared, so all four service builds share this cached layer.
+RUN python3.11 -m venv /opt/uv \
+    && /opt/uv/bin/pip install --no-cache-dir uv==0.13.8
+ENV PATH="/opt/uv/bin:${PATH}"
 
 WORKDIR /app
 
@@ -58,7 +70,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package "alliance-${SERVICE}" --no-editable
 
 # ---------------------------------------------------------------- runtime
-FROM ${PYTHON_IMAGE} AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 
 ARG SERVICE
 

@@ -3,6 +3,7 @@
     python -m alliance_devstack start [--services] [--brokers 3 [--secure]]   # idempotent
     python -m alliance_devstack status
     python -m alliance_devstack env        # shell exports for the running stack
+    python -m alliance_devstack env --service intake   # ... as that service gets them
     python -m alliance_devstack stop       # stops what this launcher started
     python -m alliance_devstack reset      # stop, then delete data and logs
 
@@ -26,11 +27,21 @@ from alliance_devstack.processes import alive
 from alliance_devstack.services import (
     prepare_database_and_keys,
     provision_topics,
+    service_env,
     stack_env,
     start_services,
     stop_services,
 )
-from alliance_devstack.state import LOGS, STACK_DIR, STATE_FILE, State, load_state, log, save_state
+from alliance_devstack.state import (
+    LOGS,
+    SERVICES,
+    STACK_DIR,
+    STATE_FILE,
+    State,
+    load_state,
+    log,
+    save_state,
+)
 
 
 def start(state: State, services: bool, brokers: int = 1, secure: bool = False) -> None:
@@ -92,12 +103,14 @@ def status(state: State) -> int:
     return rc
 
 
-def env(state: State) -> int:
+def env(state: State, service: str | None = None) -> int:
+    """The stack's exports, or one service's (its own database role, its keys): for running a
+    service elsewhere than the launcher does, e.g. from its image (deploy/docker/check.sh)."""
     k = state.get("kafka", {})
     if not any(alive(n.get("pid")) for n in k.get("nodes", [k])):
         print("# stack is not running", file=sys.stderr)
         return 1
-    for key, value in stack_env(state).items():
+    for key, value in (service_env(state, service) if service else stack_env(state)).items():
         print(f"export {key}={value}")
     return 0
 
@@ -110,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["start", "stop", "status", "env", "reset"])
     parser.add_argument("--services", action="store_true", help="also start the four services")
+    parser.add_argument("--service", choices=SERVICES, help="env: that service's environment")
     parser.add_argument(
         "--brokers",
         type=int,
@@ -135,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             return status(state)
         if args.command == "env":
-            return env(state)
+            return env(state, args.service)
         if args.command == "stop":
             stop(state)
             return 0
