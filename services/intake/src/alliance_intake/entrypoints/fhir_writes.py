@@ -17,7 +17,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
-from alliance_contracts.access import Scope, write_refusal
+from alliance_contracts.access import Scope
 from alliance_contracts.fhir import FHIR_JSON
 from alliance_contracts.timing import utc_now
 from alliance_intake.adapters.unit_of_work import PostgresIntakeUnitOfWork
@@ -179,11 +179,6 @@ def fhir_writes_router(runtime: Runtime) -> APIRouter:
         relay.wake()
         return done
 
-    def refuse_unless_it_may_write(caller: Caller) -> None:
-        """403 before the body is read when no clinic of the token may be written."""
-        if not any(write_refusal(caller, c, Scope.RESPONSES_WRITE) is None for c in caller.clinics):
-            require_write(caller, min(caller.clinics, default=""), Scope.RESPONSES_WRITE, "body")
-
     @router.post(
         "/QuestionnaireResponse",
         response_class=Response,
@@ -199,7 +194,6 @@ def fhir_writes_router(runtime: Runtime) -> APIRouter:
         """A QuestionnaireResponse: `completed` submits a response, `amended` amends and
         `entered-in-error` voids the response of the same key (`identifier.value`, or `id`).
         The mapping of each element: docs/fhir.md. Scope `responses:write`."""
-        refuse_unless_it_may_write(caller)
         try:
             resource = _parsed(await request.body())
             if issues := _structure(QuestionnaireResponse, resource, "QuestionnaireResponse"):
@@ -226,7 +220,6 @@ def fhir_writes_router(runtime: Runtime) -> APIRouter:
         none (any error rejects the Bundle, naming the entry's element). Answers a
         `transaction-response` Bundle: each entry's status (`201 Created`, or `200 OK` for a
         repeat) and location. Scope `responses:write`."""
-        refuse_unless_it_may_write(caller)
         try:
             done = await apply(caller, _entries(_parsed(await request.body())))
         except Outcome as outcome:
