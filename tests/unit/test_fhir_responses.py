@@ -4,9 +4,12 @@ FHIRPath, the domain's rules included."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
@@ -226,3 +229,15 @@ def test_issues_under_a_bundle_entry_and_as_an_operation_outcome() -> None:
     OperationOutcome.model_validate(outcome)
     assert outcome["issue"][0]["expression"] == [under.expression]
     assert "expression" not in outcome["issue"][1]
+
+
+def test_the_example_bundle_in_the_docs_maps() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "fhir.md").read_text()
+    example = text.split("### An example transaction Bundle")[1].split("```json")[1]
+    bundle = json.loads(example.split("```")[0])
+    Bundle.model_validate(bundle)
+    changes = [map_response(e["resource"], CLINICS).change for e in bundle["entry"]]
+    assert all(isinstance(c, SubmitResponse) for c in changes)
+    assert [
+        check_submission(c, T0.replace(year=2030)) for c in changes if isinstance(c, SubmitResponse)
+    ] == [[], []]

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from alliance_contracts.events import Answers
 from alliance_contracts.fhir import (
@@ -23,6 +23,7 @@ from alliance_contracts.fhir import (
     THERAPIST_EXTENSION,
     instrument_form,
 )
+from alliance_contracts.ids import IdempotencyKey
 from alliance_contracts.instruments import Violation
 from alliance_contracts.vocabulary import RespondentRole
 from alliance_intake.application.changes import CorrectByKey, ResponseChange
@@ -39,6 +40,7 @@ DEFAULT_REASON = {
     "entered-in-error": "entered in error (FHIR status entered-in-error)",
 }
 Command = TypeVar("Command", SubmitResponse, AmendResponse, VoidResponse)
+_KEY: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
 _LINK_ID = re.compile(r"^[1-9][0-9]{0,2}$")
 _REFERENCE = re.compile(r"^(Patient|RelatedPerson|Practitioner)/([^/]+)$")
 
@@ -240,6 +242,14 @@ def _clinic(
     return None, [Issue("extension", rule, "required")]
 
 
+def _is_key(key: object) -> bool:
+    try:
+        _KEY.validate_python(key)
+    except ValidationError:
+        return False
+    return True
+
+
 def map_response(resource: Mapping[str, Any], token_clinics: frozenset[str]) -> Mapped:
     """The change a structurally valid QuestionnaireResponse asks for. Raises Refused with
     every issue found (paths relative to the resource)."""
@@ -250,6 +260,8 @@ def map_response(resource: Mapping[str, Any], token_clinics: frozenset[str]) -> 
     key_path = "identifier.value" if (resource.get("identifier") or {}).get("value") else "id"
     key = (resource.get("identifier") or {}).get("value") or resource.get("id")
     paths["idempotency_key"] = key_path
+    if key is not None and not _is_key(key):
+        issues.append(Issue(key_path, "must be 8-128 printable ASCII characters, no spaces"))
     if key is None:
         issues.append(
             Issue("identifier", "is required (or an id): the key of the response", "required")

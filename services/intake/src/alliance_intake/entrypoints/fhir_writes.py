@@ -33,7 +33,12 @@ from alliance_platform.runtime import Runtime
 
 MAX_ENTRIES = 100  # a Bundle's changes are one transaction under the clinic's lock: bounded
 _RESOURCE: dict[str, Any] = {"type": "object", "required": ["resourceType"]}
-_BODY = {"requestBody": {"required": True, "content": {FHIR_JSON: {"schema": _RESOURCE}}}}
+
+
+def _body(resource_type: str) -> dict[str, Any]:
+    """The documented body: a FHIR resource of that type (its structure: fhir.resources)."""
+    schema = {**_RESOURCE, "properties": {"resourceType": {"const": resource_type}}}
+    return {"requestBody": {"required": True, "content": {FHIR_JSON: {"schema": schema}}}}
 
 
 def _answer(description: str) -> dict[str, Any]:
@@ -183,7 +188,7 @@ def fhir_writes_router(runtime: Runtime) -> APIRouter:
         "/QuestionnaireResponse",
         response_class=Response,
         status_code=201,
-        openapi_extra=_BODY,
+        openapi_extra=_body("QuestionnaireResponse"),
         responses={
             201: _answer("Recorded: Location names the response; an OperationOutcome."),
             200: _answer("A repeat of what this key recorded: nothing new."),
@@ -211,7 +216,7 @@ def fhir_writes_router(runtime: Runtime) -> APIRouter:
     @router.post(
         "",
         response_class=Response,
-        openapi_extra=_BODY,
+        openapi_extra=_body("Bundle"),
         responses={200: _answer("A transaction-response Bundle."), **WRITE_ANSWERS},
     )
     async def transaction(request: Request, caller: Caller) -> Response:
