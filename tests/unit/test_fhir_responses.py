@@ -23,9 +23,10 @@ from alliance_contracts.fhir import (
 from alliance_contracts.vocabulary import RespondentRole
 from alliance_intake.application.changes import CorrectByKey
 from alliance_intake.domain.correction import AmendResponse, VoidResponse
-from alliance_intake.domain.submission import SubmitResponse, check_submission
+from alliance_intake.domain.submission import SubmitResponse, check_submission, fingerprint
 from alliance_intake.entrypoints.fhir_mapping import Issue, Refused, fhirpath, map_response
 from alliance_intake.entrypoints.fhir_writes import operation_outcome
+from alliance_intake.entrypoints.requests import ResponseSubmission
 from tests.helpers import T0
 
 CLINICS = frozenset({"clinic-north"})
@@ -66,20 +67,26 @@ def refused(resource: dict[str, Any], clinics: frozenset[str] = CLINICS) -> list
 def test_a_completed_response_is_the_json_submission() -> None:
     mapped = map_response(srs(), CLINICS)
     assert mapped.clinic_id == "clinic-north"
-    assert mapped.change == SubmitResponse.model_validate(
-        {
-            "clinic_id": "clinic-north",
-            "case_id": "case-0001",
-            "therapist_id": "th-07",
-            "respondent_role": "client",
-            "instrument": "SRS",
-            "form": "client",
-            "session_number": 3,
-            "administered_at": "2026-11-20T15:00:00Z",
-            "answers": {"1": 9.1, "2": 8.5, "3": 7.0, "4": 9.9},
-            "idempotency_key": "ehr-qr-0001",
-        }
+    as_json = ResponseSubmission.model_validate_json(
+        json.dumps(
+            {
+                "clinic_id": "clinic-north",
+                "case_id": "case-0001",
+                "therapist_id": "th-07",
+                "respondent_role": "client",
+                "instrument": "SRS",
+                "form": "client",
+                "session_number": 3,
+                "administered_at": "2026-11-20T15:00:00Z",
+                "answers": {"1": 9.1, "2": 8.5, "3": 7, "4": 9.9},
+                "idempotency_key": "ehr-qr-0001",
+            }
+        )
     )
+    assert isinstance(mapped.change, SubmitResponse)
+    assert mapped.change.model_dump() == as_json.model_dump()
+    # The same content by either door is a repeat under the same key, not a conflict.
+    assert fingerprint(mapped.change) == fingerprint(as_json)
 
 
 def test_subject_by_identifier_parent_respondent_and_id_as_key() -> None:
