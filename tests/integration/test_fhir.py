@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -16,12 +15,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 
 from alliance_contracts.access import Scope
-from alliance_contracts.fhir import (
-    QUESTIONNAIRES,
-    REASON_EXTENSION,
-    SESSION_EXTENSION,
-    THERAPIST_EXTENSION,
-)
+from alliance_contracts.fhir import QUESTIONNAIRES, REASON_EXTENSION
 from alliance_contracts.instruments import REGISTRY
 from alliance_contracts.topics import RESPONSES
 from alliance_intake.entrypoints.http import create_app
@@ -29,13 +23,14 @@ from alliance_intake.settings import IntakeSettings
 from tests.conftest import eventually
 from tests.helpers import (
     AUTH_ENV,
-    T0,
     Record,
     bearer,
     clinic_system,
     of_case,
+    questionnaire_response,
     read_topic,
     serving,
+    transaction,
 )
 from tests.stack import Endpoints
 
@@ -100,37 +95,6 @@ async def test_questionnaires_are_served_to_any_valid_token(stack: Endpoints) ->
     for refused in (anonymous, forged):
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"].startswith("Bearer")
-
-
-def questionnaire_response(
-    case: str, session: int, answer: float, *, key: str, status: str = "completed"
-) -> dict[str, Any]:
-    """An SRS client form as a FHIR QuestionnaireResponse, every item answered `answer`."""
-    return {
-        "resourceType": "QuestionnaireResponse",
-        "identifier": {"system": "urn:ehr-test", "value": key},
-        "status": status,
-        "questionnaire": "https://alliance.example/fhir/Questionnaire/srs-client|3.0",
-        "subject": {"reference": f"Patient/{case}"},
-        "source": {"reference": f"Patient/{case}"},
-        "authored": (T0 + timedelta(weeks=session)).isoformat(),
-        "extension": [
-            {"url": THERAPIST_EXTENSION, "valueReference": {"reference": "Practitioner/th-1"}},
-            {"url": SESSION_EXTENSION, "valuePositiveInt": session},
-        ],
-        "item": [{"linkId": str(n), "answer": [{"valueDecimal": answer}]} for n in range(1, 5)],
-    }
-
-
-def transaction(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"resource": r, "request": {"method": "POST", "url": "QuestionnaireResponse"}}
-            for r in resources
-        ],
-    }
 
 
 def intake_settings(stack: Endpoints) -> IntakeSettings:

@@ -14,10 +14,19 @@ import asyncpg
 import httpx
 
 from alliance_contracts.access import Scope
-from alliance_contracts.fhir import CLINIC_EXTENSION, SESSION_EXTENSION, THERAPIST_EXTENSION
+from alliance_contracts.fhir import CLINIC_EXTENSION
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
-from tests.helpers import AUTH_ENV, ISSUER, bearer, clinic_system, response_body, serving
+from tests.helpers import (
+    AUTH_ENV,
+    ISSUER,
+    bearer,
+    clinic_system,
+    questionnaire_response,
+    response_body,
+    serving,
+    transaction,
+)
 from tests.stack import Endpoints
 
 RW, ADMIN = Scope.RESPONSES_WRITE, Scope.CLINIC_ADMIN
@@ -77,12 +86,7 @@ class Endpoint:
         if self.name == "fhir-response":
             return "POST", "/fhir/QuestionnaireResponse", fhir_response(clinic, case, key)
         if self.name == "fhir-transaction":
-            entry = {
-                "resource": fhir_response(clinic, case, key),
-                "request": {"method": "POST", "url": "QuestionnaireResponse"},
-            }
-            return "POST", "/fhir", {"resourceType": "Bundle", "type": "transaction",
-                                     "entry": [entry]}  # fmt: skip
+            return "POST", "/fhir", transaction(fhir_response(clinic, case, key))
         return "GET", "/v1/outbox", None
 
 
@@ -106,21 +110,9 @@ ENDPOINTS = (
 
 def fhir_response(clinic: str, case: str, key: str) -> dict[str, Any]:
     """An SRS QuestionnaireResponse naming its clinic (the token's may differ: refused)."""
-    return {
-        "resourceType": "QuestionnaireResponse",
-        "identifier": {"value": key},
-        "status": "completed",
-        "questionnaire": "https://alliance.example/fhir/Questionnaire/srs-client",
-        "subject": {"reference": f"Patient/{case}"},
-        "source": {"reference": f"Patient/{case}"},
-        "authored": "2026-01-05T15:00:00Z",
-        "extension": [
-            {"url": CLINIC_EXTENSION, "valueString": clinic},
-            {"url": THERAPIST_EXTENSION, "valueReference": {"reference": "Practitioner/th-1"}},
-            {"url": SESSION_EXTENSION, "valuePositiveInt": 1},
-        ],
-        "item": [{"linkId": str(n), "answer": [{"valueDecimal": 9.0}]} for n in range(1, 5)],
-    }
+    resource = questionnaire_response(case, 1, 9.0, key=key)
+    resource["extension"].append({"url": CLINIC_EXTENSION, "valueString": clinic})
+    return resource
 
 
 def tokens(own: str) -> dict[str, tuple[dict[str, str], Callable[[Endpoint, bool], bool]]]:
