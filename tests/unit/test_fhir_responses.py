@@ -162,6 +162,10 @@ def test_identifying_data_in_a_reference_is_refused() -> None:
     # Not Alliance's case system; and the Patient who answered is no longer the subject.
     assert [i.expression for i in issues] == ["subject.identifier", "source.reference"]
     assert all("Jane" not in i.diagnostics for i in issues)
+    # An amendment or a void reads neither reference, and still refuses a name in one.
+    for status in ("amended", "entered-in-error"):
+        named = srs(status=status, source={"reference": "Patient/case-0001", "display": "Jane"})
+        assert [i.expression for i in refused(named)] == ["source.display"]
 
 
 def test_answers_are_numbers_named_by_their_path() -> None:

@@ -269,6 +269,13 @@ def map_response(resource: Mapping[str, Any], token_clinics: frozenset[str]) -> 
     status = resource.get("status")
     reason_path, reason = extensions.get(REASON_EXTENSION, ("status", None))
     paths["reason"] = reason_path
+    if status in DEFAULT_REASON:  # a correction reads no reference, but refuses a name in one
+        issues += [
+            issue
+            for element in ("subject", "source", "author")
+            if isinstance(reference := resource.get(element), dict)
+            for issue in _bare(reference, element, {"reference", "identifier", "type"})
+        ]
     if status == "entered-in-error":
         if issues:
             raise Refused(issues)
