@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 from alliance_contracts.access import Role, Scope
 from alliance_contracts.events import EventEnvelope, ResponseSubmitted
+from alliance_contracts.fhir import SESSION_EXTENSION, THERAPIST_EXTENSION
 from alliance_contracts.instruments import REGISTRY
 from alliance_contracts.topics import DEAD_LETTER
 from alliance_platform.db import create_pool
@@ -170,6 +171,39 @@ AUTH_ENV = {
 def bearer(role: str, clinics: list[str], subject: str = "user-1") -> dict[str, str]:
     """An Authorization header with a person's token."""
     return {"Authorization": f"Bearer {ISSUER.person(subject, Role(role), clinics)}"}
+
+
+def questionnaire_response(
+    case: str, session: int, answer: float, *, key: str, status: str = "completed"
+) -> dict[str, Any]:
+    """An SRS client form as a FHIR QuestionnaireResponse (therapist th-1), every item
+    answered `answer`: `response_body` in FHIR (docs/fhir.md)."""
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "identifier": {"system": "urn:ehr-test", "value": key},
+        "status": status,
+        "questionnaire": "https://alliance.example/fhir/Questionnaire/srs-client|3.0",
+        "subject": {"reference": f"Patient/{case}"},
+        "source": {"reference": f"Patient/{case}"},
+        "authored": (T0 + timedelta(weeks=session)).isoformat(),
+        "extension": [
+            {"url": THERAPIST_EXTENSION, "valueReference": {"reference": "Practitioner/th-1"}},
+            {"url": SESSION_EXTENSION, "valuePositiveInt": session},
+        ],
+        "item": [{"linkId": str(n), "answer": [{"valueDecimal": answer}]} for n in range(1, 5)],
+    }
+
+
+def transaction(*resources: dict[str, Any]) -> dict[str, Any]:
+    """A FHIR transaction Bundle creating each resource."""
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": r, "request": {"method": "POST", "url": "QuestionnaireResponse"}}
+            for r in resources
+        ],
+    }
 
 
 def clinic_system(

@@ -1,18 +1,37 @@
-"""FHIR from intake over HTTP, with real tokens (RS256, the service's own verification): the
-instruments as Questionnaires, each validated with `fhir.resources` (decision 0028)."""
+"""FHIR from intake over HTTP, with real tokens (RS256, the service's own verification), on real
+PostgreSQL and Kafka: the instruments as Questionnaires, each validated with `fhir.resources`;
+QuestionnaireResponses in, alone and in transaction Bundles (decision 0028)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 
 from alliance_contracts.access import Scope
-from alliance_contracts.fhir import QUESTIONNAIRES
+from alliance_contracts.fhir import QUESTIONNAIRES, REASON_EXTENSION
 from alliance_contracts.instruments import REGISTRY
+from alliance_contracts.topics import RESPONSES
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
-from tests.helpers import AUTH_ENV, bearer, clinic_system, serving
+from tests.conftest import eventually
+from tests.helpers import (
+    AUTH_ENV,
+    Record,
+    bearer,
+    clinic_system,
+    of_case,
+    questionnaire_response,
+    read_topic,
+    serving,
+    transaction,
+)
 from tests.stack import Endpoints
 
 FHIR_JSON = "application/fhir+json"
@@ -76,3 +95,159 @@ async def test_questionnaires_are_served_to_any_valid_token(stack: Endpoints) ->
     for refused in (anonymous, forged):
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"].startswith("Bearer")
+
+
+def intake_settings(stack: Endpoints) -> IntakeSettings:
+    return IntakeSettings.model_validate({**stack.service_env("intake"), **AUTH_ENV})
+
+
+async def events_of(stack: Endpoints, case: str, count: int) -> list[dict[str, Any]]:
+    """The case's events on the responses topic, once there are `count`."""
+
+    async def published() -> list[Record] | None:
+        found = of_case(await read_topic(stack.kafka_bootstrap_servers, RESPONSES.name), case)
+        return found if len(found) >= count else None
+
+    return [json.loads(r.value) for r in await eventually(published, within=30)]
+
+
+async def stored(pg: asyncpg.Pool, clinic: str) -> tuple[int, int]:
+    """The clinic's submissions and corrections in intake."""
+    submissions = await pg.fetchval(
+        "SELECT count(*) FROM intake.submission WHERE clinic_id = $1", clinic
+    )
+    corrections = await pg.fetchval(
+        "SELECT count(*) FROM intake.response_correction c JOIN intake.submission s "
+        "ON s.event_id = c.response_id WHERE s.clinic_id = $1",
+        clinic,
+    )
+    return submissions, corrections
+
+
+async def test_a_transaction_of_two_responses_is_recorded_and_published(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    bundle = transaction(
+        questionnaire_response(case, 1, 9.5, key=f"{case}-qr-1"),
+        questionnaire_response(case, 2, 8.0, key=f"{case}-qr-2"),
+    )
+    async with serving(create_app(intake_settings(stack))) as client:
+        client.headers.update(clinic_system([clinic], (Scope.RESPONSES_WRITE,)))
+        first = await client.post("/fhir", json=bundle, headers={"content-type": FHIR_JSON})
+        again = await client.post("/fhir", json=bundle)
+        stored_now = await stored(pg, clinic)
+        events = await events_of(stack, case, 2)
+
+    assert first.status_code == 200, first.text
+    assert first.headers["content-type"] == FHIR_JSON
+    answer = Bundle.model_validate_json(first.content)
+    assert answer.type == "transaction-response"
+    statuses = [e.response.status for e in answer.entry or [] if e.response]
+    assert statuses == ["201 Created", "201 Created"]
+    locations = [e.response.location for e in answer.entry or [] if e.response]
+    assert [e["event_id"] for e in events] == [str(loc).split("/")[1] for loc in locations]
+    assert [e["event_type"] for e in events] == ["response.submitted"] * 2
+    assert [e["payload"]["session_number"] for e in events] == [1, 2]
+    assert events[0]["payload"]["answers"] == {"1": 9.5, "2": 9.5, "3": 9.5, "4": 9.5}
+    assert events[0]["payload"]["respondent_role"] == "client"
+    assert events[0]["payload"]["therapist_id"] == "th-1"
+    # A retry of the Bundle records nothing new: each entry a repeat, at the same location.
+    repeat = Bundle.model_validate_json(again.content)
+    assert [(e.response.status, e.response.location) for e in repeat.entry or [] if e.response] == [
+        ("200 OK", loc) for loc in locations
+    ]
+    assert stored_now == (2, 0)
+
+
+async def test_a_bundle_with_one_bad_entry_stores_nothing_and_names_it(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    good = questionnaire_response(case, 1, 9.5, key=f"{case}-qr-1")
+    out_of_range = questionnaire_response(case, 2, 8.0, key=f"{case}-qr-2")
+    out_of_range["item"][2]["answer"][0]["valueDecimal"] = 12.5
+    unknown = questionnaire_response(case, 3, 8.0, key=f"{case}-never-sent", status="amended")
+    not_a_decimal = questionnaire_response(case, 4, 8.0, key=f"{case}-qr-4")
+    not_a_decimal["item"][1]["answer"][0]["valueDecimal"] = "8,0"
+    named = questionnaire_response(case, 5, 8.0, key=f"{case}-qr-5")
+    named["subject"]["display"] = "A. Client"
+    async with serving(create_app(intake_settings(stack))) as client:
+        client.headers.update(clinic_system([clinic], (Scope.RESPONSES_WRITE,)))
+        rule = await client.post("/fhir", json=transaction(good, out_of_range))
+        not_found = await client.post("/fhir", json=transaction(good, unknown))
+        structure = await client.post("/fhir", json=transaction(good, not_a_decimal))
+        identifying = await client.post("/fhir/QuestionnaireResponse", json=named)
+        not_json = await client.post("/fhir", content=b"{not json")
+    assert await stored(pg, clinic) == (0, 0)  # nothing of any of them
+
+    def issues(answer: httpx.Response) -> list[tuple[str | None, str | None, list[str]]]:
+        assert answer.headers["content-type"] == FHIR_JSON
+        outcome = OperationOutcome.model_validate_json(answer.content)
+        return [(i.severity, i.code, [str(e) for e in i.expression or []]) for i in outcome.issue]
+
+    assert rule.status_code == 422, rule.text
+    path = "Bundle.entry[1].resource.item[2].answer[0].valueDecimal"
+    assert issues(rule) == [("error", "invalid", [path])]
+    assert rule.json()["issue"][0]["diagnostics"] == "must be between 0 and 10"
+    assert not_found.status_code == 422
+    assert issues(not_found) == [
+        ("error", "not-found", ["Bundle.entry[1].resource.identifier.value"])
+    ]
+    assert structure.status_code == 400
+    assert issues(structure) == [
+        ("error", "structure", ["Bundle.entry[1].resource.item[1].answer[0].valueDecimal"])
+    ]
+    assert identifying.status_code == 422
+    assert issues(identifying) == [("error", "security", ["QuestionnaireResponse.subject.display"])]
+    assert "A. Client" not in identifying.text
+    assert not_json.status_code == 400
+    assert issues(not_json) == [("error", "structure", [])]
+
+
+async def test_amended_and_entered_in_error_amend_and_void_the_response(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    key = f"{case}-qr-1"
+    amended = questionnaire_response(case, 1, 7.0, key=key, status="amended")
+    voided = questionnaire_response(case, 1, 7.0, key=key, status="entered-in-error")
+    voided["extension"].append({"url": REASON_EXTENSION, "valueString": "wrong client"})
+    async with serving(create_app(intake_settings(stack))) as client:
+        client.headers.update(clinic_system([clinic], (Scope.RESPONSES_WRITE,)))
+        # The submission and its amendment in one transaction: in order.
+        both = await client.post(
+            "/fhir", json=transaction(questionnaire_response(case, 1, 9.5, key=key), amended)
+        )
+        void = await client.post("/fhir/QuestionnaireResponse", json=voided)
+        void_again = await client.post("/fhir/QuestionnaireResponse", json=voided)
+        after_void = await client.post("/fhir/QuestionnaireResponse", json=amended)
+        events = await events_of(stack, case, 3)
+    assert both.status_code == 200, both.text
+    locations = [e["response"]["location"] for e in both.json()["entry"]]
+    assert void.status_code == 201, void.text
+    assert void.headers["content-type"] == FHIR_JSON
+    OperationOutcome.model_validate_json(void.content)
+    assert void_again.status_code == 200  # a repeat of the latest correction
+    assert void_again.headers["location"] == void.headers["location"]
+    assert after_void.status_code == 409
+    assert after_void.json()["issue"][0]["expression"] == ["QuestionnaireResponse.identifier.value"]
+    submitted, amendment, void_event = events
+    assert [e["event_type"] for e in events] == [
+        "response.submitted",
+        "response.amended",
+        "response.voided",
+    ]
+    response_id = submitted["event_id"]
+    assert amendment["payload"]["amends"] == void_event["payload"]["voids"] == response_id
+    assert amendment["payload"]["answers"] == {"1": 7.0, "2": 7.0, "3": 7.0, "4": 7.0}
+    assert amendment["payload"]["reason"] == "amended by the clinic system (FHIR status amended)"
+    assert void_event["payload"]["reason"] == "wrong client"
+    assert locations == [
+        f"QuestionnaireResponse/{response_id}/_history/{response_id}",
+        f"QuestionnaireResponse/{response_id}/_history/{amendment['event_id']}",
+    ]
+    assert void.headers["location"] == (
+        f"QuestionnaireResponse/{response_id}/_history/{void_event['event_id']}"
+    )
+    assert await stored(pg, clinic) == (1, 2)

@@ -14,9 +14,19 @@ import asyncpg
 import httpx
 
 from alliance_contracts.access import Scope
+from alliance_contracts.fhir import CLINIC_EXTENSION
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
-from tests.helpers import AUTH_ENV, ISSUER, bearer, clinic_system, response_body, serving
+from tests.helpers import (
+    AUTH_ENV,
+    ISSUER,
+    bearer,
+    clinic_system,
+    questionnaire_response,
+    response_body,
+    serving,
+    transaction,
+)
 from tests.stack import Endpoints
 
 RW, ADMIN = Scope.RESPONSES_WRITE, Scope.CLINIC_ADMIN
@@ -73,6 +83,10 @@ class Endpoint:
             return "PUT", f"/v1/clinics/{clinic}/cases/{case}/demographics", body
         if self.name == "questionnaires":
             return "GET", "/fhir/Questionnaire", None
+        if self.name == "fhir-response":
+            return "POST", "/fhir/QuestionnaireResponse", fhir_response(clinic, case, key)
+        if self.name == "fhir-transaction":
+            return "POST", "/fhir", transaction(fhir_response(clinic, case, key))
         return "GET", "/v1/outbox", None
 
 
@@ -86,10 +100,19 @@ ENDPOINTS = (
     Endpoint("demographics", "PUT", ADMIN, True),
     Endpoint("outbox", "GET", None, False),
     Endpoint("questionnaires", "GET", None, False),  # no client data (docs/fhir.md)
+    Endpoint("fhir-response", "POST", RW, True),
+    Endpoint("fhir-transaction", "POST", RW, True),
     Endpoint("amend", "PUT", RW, True, corrects=True),
     Endpoint("void", "DELETE", RW, True, corrects=True),
     Endpoint("read-response", "GET", RW, False, corrects=True),
 )
+
+
+def fhir_response(clinic: str, case: str, key: str) -> dict[str, Any]:
+    """An SRS QuestionnaireResponse naming its clinic (the token's may differ: refused)."""
+    resource = questionnaire_response(case, 1, 9.0, key=key)
+    resource["extension"].append({"url": CLINIC_EXTENSION, "valueString": clinic})
+    return resource
 
 
 def tokens(own: str) -> dict[str, tuple[dict[str, str], Callable[[Endpoint, bool], bool]]]:
@@ -154,7 +177,7 @@ async def test_every_endpoint_token_and_clinic(
                 written[clinic] += 1
             check(kind, endpoint, clinic == own, allowed, r)
 
-    assert len(results) == 10 * 12 * 2  # 240 combinations: callers x endpoints x clinics
+    assert len(results) == 10 * 14 * 2  # 280 combinations: callers x endpoints x clinics
     for clinic, expected in expected_writes.items():
         # Every accepted write, configuration changes included, is one submission; every
         # amendment or void one correction.
@@ -169,14 +192,14 @@ async def test_every_endpoint_token_and_clinic(
         )
         assert corrections == expected_corrections[clinic], (clinic, corrections)
     assert expected_writes[other] == expected_corrections[other] == 0
-    assert expected_writes[own] == 2 + 4 + 6 + 4  # rw, admin, both, a clinic admin
+    assert expected_writes[own] == 4 + 4 + 8 + 4  # rw, admin, both, a clinic admin
     assert expected_corrections[own] == 2 + 2  # rw, both (people correct through the gateway)
 
 
 def check(kind: str, endpoint: Endpoint, mine: bool, allowed: bool, r: httpx.Response) -> None:
     where = f"{kind} {endpoint.name} {'own' if mine else 'other'}: {r.status_code} {r.text}"
     if allowed:
-        assert r.status_code in (200, 202), where
+        assert r.status_code in (200, 201, 202), where
     elif kind in ("none", "garbage"):
         assert r.status_code == 401, where
         assert r.headers["www-authenticate"].startswith("Bearer"), where

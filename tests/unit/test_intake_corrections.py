@@ -19,6 +19,7 @@ from alliance_contracts.events import (
 from alliance_contracts.instruments import Violation
 from alliance_contracts.topics import RESPONSES
 from alliance_contracts.vocabulary import ScoreStatus
+from alliance_intake.application.changes import ChangeRefused, CorrectByKey, change_responses
 from alliance_intake.application.commands import apply_commands
 from alliance_intake.application.corrections import (
     ByEventId,
@@ -216,3 +217,25 @@ async def test_an_amendment_leaving_an_item_out_is_refused_by_http_and_by_the_ga
     with pytest.raises(Rejected, match=r"answers\.3: is required"):
         await apply_commands(uow, [request], now)
     assert len(uow.outbox.messages) == 1  # the original only
+
+
+async def test_a_batch_of_changes_is_one_transaction_all_or_nothing() -> None:
+    """`change_responses` (a FHIR transaction Bundle): in order, so a response and its void
+    may travel together; one refused change leaves nothing, naming its index."""
+    uow = FakeIntakeUnitOfWork()
+    bad = submission(idempotency_key="ehr-batch-0002", answers={"1": 9, "2": 9, "3": 12, "4": 9})
+    with pytest.raises(ChangeRefused) as refused:
+        await change_responses(uow, CLINIC, [submission(), bad], "ehr-1", now)
+    assert refused.value.index == 1
+    assert isinstance(refused.value.refusal, Rejected)
+    assert (uow.submissions.events, uow.outbox.messages) == ([], [])
+
+    done = await change_responses(
+        uow, CLINIC, [submission(), CorrectByKey(KEY, VOID)], "ehr-1", now
+    )
+    assert uow.transactions == 2
+    [submitted, voided] = uow.outbox.events()
+    assert isinstance(voided, ResponseVoided)
+    assert [d.response_id for d in done] == [submitted.event_id] * 2
+    assert [d.receipt.event_id for d in done] == [submitted.event_id, voided.event_id]
+    assert voided.payload.voids == submitted.event_id

@@ -122,3 +122,22 @@ def by_canonical(canonical: str) -> dict[str, Any] | None:
     if found is None or (version and version != found["version"]):
         return None
     return found
+
+
+def instrument_form(canonical: str) -> tuple[str, str] | None:
+    """The (instrument code, form) a canonical reference names, if any."""
+    found = by_canonical(canonical)
+    if found is None:
+        return None
+    code = found["code"][0]["code"]
+    return code, found["id"][len(code) + 1 :]
+
+
+# What a QuestionnaireResponse carries beyond R4's elements (docs/fhir.md): Alliance's
+# extensions, and the identifier system of a case's pseudonymous id.
+EXTENSION_BASE = f"{CANONICAL_BASE}/StructureDefinition"
+CLINIC_EXTENSION = f"{EXTENSION_BASE}/clinic"  # valueString: the clinic's id
+THERAPIST_EXTENSION = f"{EXTENSION_BASE}/therapist"  # valueReference: Practitioner/<id>
+SESSION_EXTENSION = f"{EXTENSION_BASE}/session-number"  # valuePositiveInt
+REASON_EXTENSION = f"{EXTENSION_BASE}/correction-reason"  # valueString: why amended or voided
+CASE_SYSTEM = f"{CANONICAL_BASE}/sid/case"

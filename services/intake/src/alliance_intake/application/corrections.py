@@ -72,24 +72,48 @@ async def correct_response(
     Raises UnknownResponse (no such response), VoidedResponse (it was voided) or Rejected (an
     empty reason, answers that break the instrument's rules). `request_id`: the gateway request
     it applies, so a redelivered request is a duplicate."""
-    violations = blank_reason(change.reason)
-    if violations:
-        raise Rejected(violations)
     recorded_at = now()
     async with uow:
         if request_id is not None and (done := await uow.responses.requested(request_id)):
             return SubmissionReceipt(event_id=done, duplicate=True)
-        record = await find(uow, ref, lock=True)
-        if (same := repeated(record, change)) is not None:
-            return SubmissionReceipt(event_id=same, duplicate=True)
-        refuse_if_voided(record)
-        if isinstance(change, AmendResponse) and (violations := check_amendment(record, change)):
-            raise Rejected(violations)
-        event = correction_event(record, change, by, new_id(), recorded_at)
-        await uow.responses.add_correction(event, request_id)
-        await uow.outbox.add([OutboxMessage(RESPONSES, event)])
+        corrected = await correct_within(uow, ref, change, by, recorded_at, new_id(), request_id)
         await uow.commit()
-    return SubmissionReceipt(event_id=event.event_id, duplicate=False)
+    return corrected.receipt
+
+
+@dataclass(frozen=True)
+class ResponseReceipt:
+    """What a change recorded (`receipt`), and the response it is about: the original
+    response.submitted's event id (a submission's own)."""
+
+    response_id: uuid.UUID
+    receipt: SubmissionReceipt
+
+
+async def correct_within(
+    uow: IntakeUnitOfWork,
+    ref: ResponseRef,
+    change: AmendResponse | VoidResponse,
+    by: str,
+    recorded_at: datetime,
+    event_id: uuid.UUID,
+    request_id: str | None = None,
+) -> ResponseReceipt:
+    """`correct_response` in the caller's transaction (it commits): records the correction and
+    its outbox row unless it repeats the latest one."""
+    if violations := blank_reason(change.reason):
+        raise Rejected(violations)
+    record = await find(uow, ref, lock=True)
+    response_id = record.original.event_id
+    if (same := repeated(record, change)) is not None:
+        return ResponseReceipt(response_id, SubmissionReceipt(event_id=same, duplicate=True))
+    refuse_if_voided(record)
+    if isinstance(change, AmendResponse) and (violations := check_amendment(record, change)):
+        raise Rejected(violations)
+    event = correction_event(record, change, by, event_id, recorded_at)
+    await uow.responses.add_correction(event, request_id)
+    await uow.outbox.add([OutboxMessage(RESPONSES, event)])
+    return ResponseReceipt(response_id, SubmissionReceipt(event_id=event.event_id, duplicate=False))
 
 
 async def response_history(uow: IntakeUnitOfWork, ref: ResponseRef) -> ResponseRecord:

@@ -56,6 +56,7 @@ from alliance_intake.entrypoints.common import (
 from alliance_intake.entrypoints.corrections import corrections_router
 from alliance_intake.entrypoints.fast_path import SubmissionFastPath
 from alliance_intake.entrypoints.fhir import fhir_router
+from alliance_intake.entrypoints.fhir_writes import fhir_writes_router
 from alliance_intake.entrypoints.requests import (
     Assignment,
     CaseDemographics,
@@ -223,6 +224,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     app.include_router(corrections_router(runtime))
     app.include_router(fhir_router())
+    app.include_router(fhir_writes_router(runtime))
 
     @app.post(
         "/v1/episode-endings",

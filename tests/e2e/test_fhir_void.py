@@ -1,0 +1,71 @@
+"""End to end over FHIR (four OS processes): a transaction Bundle of QuestionnaireResponses is
+scored and raises an alert; an `entered-in-error` QuestionnaireResponse voids the response that
+caused it, and the alert resolves saying why (docs/fhir.md, decision 0028)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from alliance_contracts.fhir import REASON_EXTENSION
+from alliance_devstack.processes import ServiceProcess
+from tests.conftest import eventually
+from tests.helpers import bearer, clinic_system, graphql, questionnaire_response, transaction
+
+TIMELINE = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
+  dyads { timeline { sessionNumber total } } } }"""
+ALERTS = """query($clinic: ID!) { alerts(clinicId: $clinic, first: 100) {
+  edges { node { caseId kind status history { action status note } } } } }"""
+
+
+async def test_an_entered_in_error_response_voids_it_and_its_alert_resolves(
+    services: dict[str, ServiceProcess], ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    intake, gateway = services["intake"].url, services["gateway"].url
+    first = questionnaire_response(case, 1, 9.5, key=f"{case}-fhir-1")  # SRS 38
+    low = questionnaire_response(case, 2, 8.0, key=f"{case}-fhir-2")  # SRS 32: below 36
+    async with httpx.AsyncClient(timeout=10, headers=clinic_system([clinic])) as ehr:
+        sent = await ehr.post(f"{intake}/fhir", json=transaction(first, low))
+        assert sent.status_code == 200, sent.text
+        assert [e["response"]["status"] for e in sent.json()["entry"]] == ["201 Created"] * 2
+
+    async with httpx.AsyncClient(timeout=10, headers=bearer("supervisor", [clinic])) as client:
+
+        async def alert(status: str) -> dict[str, Any] | None:
+            data = await graphql(client, gateway, ALERTS, clinic=clinic)
+            return next(
+                (
+                    e["node"]
+                    for e in data["alerts"]["edges"]
+                    if e["node"]["caseId"] == case and e["node"]["status"] == status
+                ),
+                None,
+            )
+
+        raised = await eventually(lambda: alert("OPEN"), within=60)
+        assert raised["kind"] == "EARLY_LOW_ALLIANCE"
+
+        voided = {**low, "status": "entered-in-error"}
+        voided["extension"] = [
+            *low["extension"],
+            {"url": REASON_EXTENSION, "valueString": "another client's form"},
+        ]
+        async with httpx.AsyncClient(timeout=10, headers=clinic_system([clinic])) as ehr:
+            void = await ehr.post(f"{intake}/fhir/QuestionnaireResponse", json=voided)
+        assert void.status_code == 201, void.text
+
+        resolved = await eventually(lambda: alert("RESOLVED"), within=60)
+
+        async def timeline() -> list[Any] | None:
+            data = await graphql(client, gateway, TIMELINE, clinic=clinic, case=case)
+            points = data["case"]["dyads"][0]["timeline"]
+            return points if len(points) == 1 else None
+
+        points = await eventually(timeline, within=60)
+    assert points == [{"sessionNumber": 1, "total": 38.0}]  # session 2 withdrawn
+    last = resolved["history"][-1]
+    assert last["status"] == "RESOLVED"
+    assert "voided" in (last["note"] or ""), last
