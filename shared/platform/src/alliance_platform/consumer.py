@@ -181,7 +181,10 @@ class BatchPipeline(Generic[E]):
                 await self._dead_letter(source, f"invalid event: {_summary(exc)}")
         await self._apply(pending)
         if seen_before:  # none after a clean stop: its last batch and positions were committed
-            log.info("skipped records consumed before", extra={"skipped": seen_before})
+            log.info(
+                "skipped records consumed before",
+                extra={"skipped": seen_before, "topic": sources[0].topic},
+            )
         return seen_before
 
     async def _apply(self, delivered: Sequence[Delivered[E]]) -> None:
