@@ -143,3 +143,25 @@ async def claim_new_events(conn: Connection, schema: str, events: Sequence[E]) -
             new_ids.discard(event.event_id)
             fresh.append(event)
     return fresh
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """What an operator asks of an outbox (`alliance status`, metrics)."""
+
+    backlog: int  # rows waiting to be published
+    oldest_age_s: float | None  # age of the oldest waiting row; None when there is none
+    parked: int  # rows Kafka could not take (outbox_parked)
+
+
+async def outbox_status(conn: Connection, schema: str) -> OutboxStatus:
+    row = await conn.fetchrow(
+        f"SELECT (SELECT count(*) FROM {schema}.outbox) AS backlog, "
+        f"(SELECT extract(epoch FROM now() - min(created_at)) FROM {schema}.outbox) AS oldest, "
+        f"(SELECT count(*) FROM {schema}.outbox_parked) AS parked"
+    )
+    assert row is not None
+    oldest = row["oldest"]
+    return OutboxStatus(
+        int(row["backlog"]), None if oldest is None else float(oldest), int(row["parked"])
+    )

@@ -40,7 +40,7 @@ from alliance_platform.metrics import (
     OUTBOX_PARKED,
     OUTBOX_PUBLISHED,
 )
-from alliance_platform.outbox import Connection
+from alliance_platform.outbox import Connection, OutboxStatus, outbox_status
 
 log = logging.getLogger(__name__)
 
@@ -74,28 +74,6 @@ def record_size(key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]) 
     """The record's size as the broker measures it against `message.max.bytes` (an upper bound:
     a record batch of this one record, with its overhead)."""
     return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers)))
-
-
-@dataclass(frozen=True)
-class OutboxStatus:
-    """What an operator asks of an outbox (`alliance status`, metrics)."""
-
-    backlog: int  # rows waiting to be published
-    oldest_age_s: float | None  # age of the oldest waiting row; None when there is none
-    parked: int  # rows Kafka could not take (outbox_parked)
-
-
-async def outbox_status(conn: Connection, schema: str) -> OutboxStatus:
-    row = await conn.fetchrow(
-        f"SELECT (SELECT count(*) FROM {schema}.outbox) AS backlog, "
-        f"(SELECT extract(epoch FROM now() - min(created_at)) FROM {schema}.outbox) AS oldest, "
-        f"(SELECT count(*) FROM {schema}.outbox_parked) AS parked"
-    )
-    assert row is not None
-    oldest = row["oldest"]
-    return OutboxStatus(
-        int(row["backlog"]), None if oldest is None else float(oldest), int(row["parked"])
-    )
 
 
 @dataclass(frozen=True)
