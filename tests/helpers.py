@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 import httpx
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
@@ -25,6 +26,7 @@ from alliance_contracts.events import EventEnvelope, ResponseSubmitted
 from alliance_contracts.fhir import SESSION_EXTENSION, THERAPIST_EXTENSION
 from alliance_contracts.instruments import REGISTRY
 from alliance_contracts.topics import DEAD_LETTER
+from alliance_devstack.processes import free_port
 from alliance_platform.db import create_pool
 from alliance_platform.dead_letters import Source, dead_letter_headers
 from alliance_platform.devtoken import DevIssuer
@@ -44,6 +46,22 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@contextlib.asynccontextmanager
+async def on_a_socket(app: FastAPI) -> AsyncIterator[str]:
+    """The app served by uvicorn on a free loopback port (for clients that speak real HTTP,
+    and for the services to call back); its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def produce(

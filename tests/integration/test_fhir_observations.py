@@ -5,17 +5,13 @@ of another caseload or clinic gets nothing, and every read is audited (decision 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.observation import Observation
@@ -25,33 +21,17 @@ from fhirpy.base.exceptions import OperationOutcome as OutcomeRaised
 from fhirpy.base.exceptions import ResourceNotFound
 
 from alliance_contracts.events import ResponseScored, ResponseSubmitted
-from alliance_devstack.processes import free_port
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import correct_scores, insert_scores, save_cases
 from alliance_scoring.domain.dyads import score
 from alliance_scoring.domain.history import Correction
-from tests.helpers import AUTH_ENV, bearer, create_projection_tables, on_live_slots
+from tests.helpers import AUTH_ENV, bearer, create_projection_tables, on_a_socket, on_live_slots
 from tests.integration.test_gateway import T0
 from tests.stack import Endpoints
 from tests.unit.clinical import fold, response
 
 FHIR_JSON = "application/fhir+json"
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """The app on a real socket (fhirpy speaks HTTP through aiohttp); its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def amended(original: ResponseSubmitted, answers: dict[int, float | None]) -> ResponseSubmitted:
@@ -126,7 +106,7 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
     supervisor_id = ids("sv")
     supervisor = bearer("supervisor", [clinic], supervisor_id)
     app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
-    async with serve(app) as base:
+    async with on_a_socket(app) as base:
         fhir = client(base, supervisor)
         every = await search(fhir, subject=f"Patient/{case}")
         ors_only = await search(fhir, subject=f"Patient/{case}", code="ORS")

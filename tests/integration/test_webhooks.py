@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -26,9 +25,8 @@ from alliance_alerts.entrypoints.app import create_app
 from alliance_alerts.settings import AlertsSettings
 from alliance_contracts.events import AlertNotice
 from alliance_contracts.topics import DEAD_LETTER, NOTICES, SCORED
-from alliance_devstack.processes import free_port
 from tests.conftest import eventually
-from tests.helpers import AUTH_ENV, bearer, produce, read_topic, serving
+from tests.helpers import AUTH_ENV, bearer, on_a_socket, produce, read_topic, serving
 from tests.stack import Endpoints
 from tests.unit.clinical import srs_series
 from tests.unit.test_alert_rules import outputs
@@ -68,20 +66,6 @@ class Receiver:
         return [json.loads(b) for b, _ in self.received]
 
 
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/hook"
-    finally:
-        server.should_exit = True
-        await task
-
-
 def settings(stack: Endpoints, max_attempts: int) -> AlertsSettings:
     return AlertsSettings.model_validate(
         {
@@ -104,6 +88,13 @@ async def deliveries(pg: asyncpg.Pool, clinic: str) -> list[asyncpg.Record]:
         "WHERE d.clinic_id = $1 GROUP BY d.id ORDER BY d.id",
         clinic,
     )
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[str]:
+    """The receiver on a socket; its webhook URL."""
+    async with on_a_socket(app) as base:
+        yield f"{base}/hook"
 
 
 async def test_signed_delivery_retried_through_failures_and_never_twice(
