@@ -28,6 +28,7 @@ from alliance_intake.entrypoints.fhir_mapping import Issue, Refused, fhirpath, m
 from alliance_intake.entrypoints.fhir_writes import operation_outcome
 from alliance_intake.entrypoints.requests import ResponseSubmission
 from tests.helpers import T0
+from tests.unit.test_intake_use_cases import body
 
 CLINICS = frozenset({"clinic-north"})
 SRS = "https://alliance.example/fhir/Questionnaire/srs-client|3.0"
@@ -69,18 +70,7 @@ def test_a_completed_response_is_the_json_submission() -> None:
     assert mapped.clinic_id == "clinic-north"
     as_json = ResponseSubmission.model_validate_json(
         json.dumps(
-            {
-                "clinic_id": "clinic-north",
-                "case_id": "case-0001",
-                "therapist_id": "th-07",
-                "respondent_role": "client",
-                "instrument": "SRS",
-                "form": "client",
-                "session_number": 3,
-                "administered_at": "2026-11-20T15:00:00Z",
-                "answers": {"1": 9.1, "2": 8.5, "3": 7, "4": 9.9},
-                "idempotency_key": "ehr-qr-0001",
-            }
+            body(answers={"1": 9.1, "2": 8.5, "3": 7, "4": 9.9}, idempotency_key="ehr-qr-0001")
         )
     )
     assert isinstance(mapped.change, SubmitResponse)
