@@ -228,8 +228,14 @@ async def prune_processed(pool: asyncpg.Pool, schema: str, retention: timedelta)
 
 class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
     """Seeks each assigned partition to its stored position, or to its beginning when none is
-    stored, before the first fetch (aiokafka runs this callback before fetching). Kafka's
-    committed offsets are never trusted: the claim fences whatever is delivered."""
+    stored, before anything of it is handed out. Kafka's committed offsets are never trusted:
+    the claim fences whatever is delivered.
+
+    aiokafka awaits this callback, but its fetcher does not wait for it: while the stored
+    positions are read from PostgreSQL, it resets the positions from the committed offsets and
+    fetches from there. So the partitions are paused first, synchronously, and resumed once
+    sought (a paused partition is neither fetched nor handed out; a fetch made before the seek
+    is dropped because its offset no longer matches the position)."""
 
     def __init__(self, tracking: Tracking) -> None:
         self.pool, self.schema, self.forget = tracking.pool, tracking.schema, tracking.forget
@@ -247,18 +253,22 @@ class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
         consumer = self.subscriber.consumer if self.subscriber is not None else None
         if consumer is None or not assigned:
             return
-        stored = await stored_positions(
-            self.pool(), self.schema, [(tp.topic, tp.partition) for tp in assigned]
-        )
-        unread = []
-        for tp in assigned:
-            position = stored.get((tp.topic, tp.partition))
-            if position is not None:
-                consumer.seek(tp, position)
-            else:  # nothing of it consumed into this schema: from the start, whatever Kafka says
-                unread.append(tp)
-        if unread:
-            await consumer.seek_to_beginning(*unread)
+        consumer.pause(*assigned)
+        try:
+            stored = await stored_positions(
+                self.pool(), self.schema, [(tp.topic, tp.partition) for tp in assigned]
+            )
+            unread = []
+            for tp in assigned:
+                position = stored.get((tp.topic, tp.partition))
+                if position is not None:
+                    consumer.seek(tp, position)
+                else:  # nothing of it consumed into this schema: from the start, whatever Kafka has
+                    unread.append(tp)
+            if unread:
+                await consumer.seek_to_beginning(*unread)
+        finally:  # sought, or not (the database failed): the claim fences what comes
+            consumer.resume(*(tp for tp in assigned if tp in consumer.assignment()))
         log.info(
             "partitions assigned; seeking to stored positions",
             extra={"schema": self.schema, "assigned": len(assigned), "stored": len(stored)},
