@@ -7,8 +7,9 @@ egress must still see it: every page loads its scripts and styles from its own o
 
 The API documentation (Swagger UI at `/docs`) is served from the Swagger UI build that the
 `fastapi-offline` package carries; its start-up is a served file (`page_assets/swagger-init.js`),
-not an inline script. FastAPI's own `/docs` and `/redoc` (CDN scripts, an inline start-up) are
-turned off where each service makes its app (`docs_url=None, redoc_url=None`).
+not an inline script, and `page_assets/swagger-contrast.css` darkens its colours to WCAG AA.
+FastAPI's own `/docs` and `/redoc` (CDN scripts, an inline start-up) are turned off where each
+service makes its app (`docs_url=None, redoc_url=None`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ DOCS_ASSETS = {
     f"{DOCS}/swagger-ui-bundle.js": SWAGGER_UI_DIST / "swagger-ui-bundle.js",
     f"{DOCS}/swagger-ui.css": SWAGGER_UI_DIST / "swagger-ui.css",
     f"{DOCS}/swagger-init.js": OWN_ASSETS / "swagger-init.js",
+    f"{DOCS}/swagger-contrast.css": OWN_ASSETS / "swagger-contrast.css",
 }
 # What answers without a token: the page and its assets (the OpenAPI document is public too).
 DOCS_PATHS = frozenset({DOCS, *DOCS_ASSETS})
@@ -82,6 +84,7 @@ def docs_page(title: str, openapi_url: str) -> str:
 <title>{html.escape(title)}: API documentation</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="{DOCS}/swagger-ui.css">
+<link rel="stylesheet" href="{DOCS}/swagger-contrast.css">
 </head>
 <body>
 <main id="swagger-ui" data-openapi-url="{html.escape(openapi_url)}"></main>

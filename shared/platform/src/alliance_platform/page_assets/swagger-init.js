@@ -6,7 +6,10 @@ window.addEventListener("load", function () {
     url: root.dataset.openapiUrl,
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
-    deepLinking: true,
+    // Off: a deep link inside each operation's toggle button nests interactive controls
+    // (axe-core: nested-interactive), and highlighted examples fall short of AA contrast.
+    deepLinking: false,
+    syntaxHighlight: false,
     showExtensions: true,
     showCommonExtensions: true,
     // No badge fetched from the public validator: nothing leaves the service's origin.
