@@ -23,7 +23,7 @@ import sys
 from alliance_devstack.kafka import HOME as KAFKA_HOME
 from alliance_devstack.kafka import start_kafka, stop_kafka
 from alliance_devstack.postgres import postgres_home, start_postgres, stop_postgres
-from alliance_devstack.prerequisites import Missing
+from alliance_devstack.prerequisites import Missing, ensure_chromium
 from alliance_devstack.processes import alive
 from alliance_devstack.services import (
     issuer_url,
@@ -48,6 +48,7 @@ from alliance_devstack.state import (
 
 
 def start(state: State, services: bool, brokers: int = 1, secure: bool = False) -> None:
+    ensure_chromium()
     reserve_issuer(state)
     start_postgres(state)
     start_kafka(state, brokers, secure)
