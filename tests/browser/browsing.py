@@ -79,3 +79,11 @@ async def sign_in(page: Page, issuer_url: str, person: str) -> None:
     await page.wait_for_url(f"{issuer_url}/authorize?**")
     await page.get_by_role("button", name=f"Sign in as {person}", exact=True).click()
     await page.wait_for_url(lambda url: not url.startswith(issuer_url))
+
+
+async def open_signed_in(page: Page, app_url: str, issuer_url: str, person: str) -> None:
+    """Opens an app that signs people in through the dev issuer (the console), signs in as
+    `person` on the issuer's page and waits until the app has loaded again."""
+    await page.goto(app_url)
+    await sign_in(page, issuer_url, person)
+    await page.wait_for_load_state()

@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tests.browser.browsing import BrowserPage, sign_in
+from tests.browser.browsing import BrowserPage, open_signed_in, sign_in
 from tests.helpers import on_a_socket
 from tests.signin import CALLBACK_PATH, DevIssuerEndpoint, Pkce, authorize_url
 
@@ -59,3 +59,24 @@ async def test_sign_in_page_is_accessible_and_a_click_signs_in(
     assert tokens.status_code == 200, tokens.text
     assert browser_page.left_loopback() == []
     assert await browser_page.csp_violations() == []
+
+
+async def test_an_app_signs_in_through_the_issuers_page(
+    browser_page: BrowserPage, dev_issuer: DevIssuerEndpoint
+) -> None:
+    """What the console's tests do (`open_signed_in`), with a stand-in that sends the browser to
+    the issuer when it has no code, as an OIDC client does."""
+    pkce = Pkce.new()
+
+    async def app(request: Request) -> Response:
+        if "code" not in request.query_params:
+            return RedirectResponse(authorize_url(dev_issuer, pkce, state="st-app"))
+        return HTMLResponse("<!doctype html><html lang='en'><title>App</title><main>in</main>")
+
+    async with on_a_socket(Starlette(routes=[Route(CALLBACK_PATH, app)]), dev_issuer.callback_port):
+        await open_signed_in(
+            browser_page.page, dev_issuer.redirect_uri, dev_issuer.url, "sup-south"
+        )
+        assert parse_qs(urlsplit(browser_page.page.url).query)["state"] == ["st-app"]
+        assert await browser_page.page.get_by_text("in", exact=True).is_visible()
+    assert browser_page.left_loopback() == []
