@@ -19,6 +19,7 @@ from alliance_platform import tracing
 from alliance_platform.dbroles import bootstrap
 from alliance_platform.migrate import installed_environments, upgrade
 from alliance_platform.provisioning import provision
+from tests.signin import DevIssuerEndpoint, running_dev_issuer
 from tests.stack import DB_PASSWORDS, Endpoints, real_stack
 
 T = TypeVar("T")
@@ -33,6 +34,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         if "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
+        if "browser" in parts:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +47,12 @@ def stack() -> Iterator[Endpoints]:
         # The schemas of record, as the services' roles (the services only check them).
         upgrade(endpoints.database_url, installed_environments(), DB_PASSWORDS)
         yield endpoints
+
+
+@pytest.fixture(scope="session")
+def dev_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIssuerEndpoint]:
+    """The local stack's dev sign-in issuer, as its own process (tests/signin.py)."""
+    yield from running_dev_issuer(tmp_path_factory.mktemp("dev-issuer"))
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from alliance_contracts.access import Role, Scope
 from alliance_contracts.events import EventEnvelope, ResponseSubmitted
@@ -49,10 +50,10 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @contextlib.asynccontextmanager
-async def on_a_socket(app: FastAPI) -> AsyncIterator[str]:
-    """The app served by uvicorn on a free loopback port (for clients that speak real HTTP,
-    and for the services to call back); its base URL."""
-    port = free_port()
+async def on_a_socket(app: Starlette, port: int | None = None) -> AsyncIterator[str]:
+    """The app served by uvicorn on a loopback port, `port` or a free one (for clients that
+    speak real HTTP, and for the services to call back); its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
@@ -178,6 +179,7 @@ ISSUER.save(_JWKS_DIR / "signing-key.json", _JWKS_DIR / "jwks.json")
 # Prometheus' bearer token for the services' /metrics.
 METRICS_TOKEN = secrets.token_urlsafe(24)
 (_JWKS_DIR / "metrics-token").write_text(METRICS_TOKEN)
+SIGNING_KEY_FILE = _JWKS_DIR / "signing-key.json"  # for the dev sign-in issuer (tests/signin.py)
 AUTH_ENV = {
     "ALLIANCE_JWKS_FILE": str(_JWKS_DIR / "jwks.json"),
     "ALLIANCE_JWT_ISSUER": "https://idp.test.alliance",

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alliance_contracts.access import Principal, write_refusal
 from alliance_contracts.access import Scope as WriteScope
+from alliance_platform.pages import DOCS_PATHS
 from alliance_platform.tokens import InvalidToken, TokenServiceUnavailable
 from alliance_platform.tracing import instrument_http
 
@@ -35,11 +36,10 @@ log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=Principal)
 Authenticate = Callable[[str | None], Awaitable[P]]
-# Paths that answer without a bearer JWT: health probes, the API's own documentation, and the
-# metrics (which check their own scrape token: alliance_platform.metrics).
-PUBLIC_PATHS = frozenset(
-    {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/metrics"}
-)
+# Paths that answer without a bearer JWT: health probes, the API's own documentation (the page
+# and its assets: alliance_platform.pages), and the metrics (which check their own scrape token:
+# alliance_platform.metrics).
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/metrics", *DOCS_PATHS})
 RETRY_AFTER_SECONDS = 5
 # The answers every authenticated endpoint may give, for the OpenAPI documents.
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -26,6 +26,7 @@ from alliance_platform.lag import report_lag
 from alliance_platform.metrics import install_metrics
 from alliance_platform.migrate import MigrationEnvironment, require_at_head
 from alliance_platform.outbox_relay import OutboxRelay
+from alliance_platform.pages import install_api_docs
 from alliance_platform.projector import Projections, ProjectionSettings, ProjectionSpec
 from alliance_platform.settings import CommonSettings
 
@@ -120,7 +121,10 @@ def projection_service_app(
         description=description,
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        docs_url=None,  # Swagger UI from the service's own files: install_api_docs
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.projections = projections
     app.state.runtime = runtime
     if authenticate is not None:

@@ -152,22 +152,19 @@ def generate_submissions(seed: int, now: datetime) -> list[Submission]:
     return list(build_network(seed, now).submissions)
 
 
+def therapist_ids(clinic_id: str) -> tuple[str, ...]:
+    """The clinic's therapists (`th-north-01`, ...): the same in every network."""
+    short = clinic_id.removeprefix("clinic-")
+    return tuple(f"th-{short}-{n:02d}" for n in range(1, THERAPISTS_PER_CLINIC + 1))
+
+
 def build_network(seed: int, now: datetime) -> Network:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     anchor = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
     rng = random.Random(seed)
 
-    clinics = tuple(
-        Clinic(
-            clinic_id,
-            tuple(
-                f"th-{clinic_id.removeprefix('clinic-')}-{n:02d}"
-                for n in range(1, THERAPISTS_PER_CLINIC + 1)
-            ),
-        )
-        for clinic_id in CLINIC_IDS
-    )
+    clinics = tuple(Clinic(clinic_id, therapist_ids(clinic_id)) for clinic_id in CLINIC_IDS)
     slots = {
         clinic.clinic_id: [
             therapist_id for therapist_id in clinic.therapist_ids for _ in range(rng.randint(2, 3))

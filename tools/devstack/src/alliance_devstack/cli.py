@@ -1,6 +1,7 @@
 """Local stack launcher: real Apache Kafka (KRaft) and PostgreSQL without a Docker engine.
 
     python -m alliance_devstack start [--services] [--brokers 3 [--secure]]   # idempotent
+                                           # --services: also the dev sign-in issuer
     python -m alliance_devstack status
     python -m alliance_devstack env        # shell exports for the running stack
     python -m alliance_devstack env --service intake   # ... as that service gets them
@@ -22,11 +23,13 @@ import sys
 from alliance_devstack.kafka import HOME as KAFKA_HOME
 from alliance_devstack.kafka import start_kafka, stop_kafka
 from alliance_devstack.postgres import postgres_home, start_postgres, stop_postgres
-from alliance_devstack.prerequisites import Missing
+from alliance_devstack.prerequisites import Missing, ensure_chromium
 from alliance_devstack.processes import alive
 from alliance_devstack.services import (
+    issuer_url,
     prepare_database_and_keys,
     provision_topics,
+    reserve_issuer,
     service_env,
     stack_env,
     start_services,
@@ -45,6 +48,8 @@ from alliance_devstack.state import (
 
 
 def start(state: State, services: bool, brokers: int = 1, secure: bool = False) -> None:
+    ensure_chromium()
+    reserve_issuer(state)
     start_postgres(state)
     start_kafka(state, brokers, secure)
     provision_topics(state)
@@ -99,6 +104,13 @@ def status(state: State) -> int:
             f"{name:<9} {'running' if up else 'stopped'}  pid={s['pid']} "
             f"http://127.0.0.1:{s['port']}"
         )
+    issuer = state.get("issuer", {})
+    if "pid" in issuer:
+        up = alive(issuer["pid"])
+        print(
+            f"{'issuer':<9} {'running' if up else 'stopped'}  pid={issuer['pid']} "
+            f"{issuer_url(state)}  (dev sign-in, not for real data)"
+        )
     print(f"logs      {LOGS}")
     return rc
 
@@ -122,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawTextHelpFormatter,
     )
     parser.add_argument("command", choices=["start", "stop", "status", "env", "reset"])
-    parser.add_argument("--services", action="store_true", help="also start the four services")
+    parser.add_argument(
+        "--services",
+        action="store_true",
+        help="also start the four services and the dev sign-in issuer",
+    )
     parser.add_argument("--service", choices=SERVICES, help="env: that service's environment")
     parser.add_argument(
         "--brokers",

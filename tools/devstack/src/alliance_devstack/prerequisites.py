@@ -29,3 +29,17 @@ def apt_install(package: str, why: str) -> None:
     )
     if result.returncode != 0:
         raise Missing(f"{why}; apt-get install -y {package} failed:\n{result.stderr[-2000:]}")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def ensure_chromium() -> None:
+    """Debian's Chromium, for the browser tests (tests/browser/); installed when we may. The
+    stack runs without it, so a developer who may not install is told how, not stopped."""
+    if os.path.exists(CHROMIUM):
+        return
+    try:
+        apt_install("chromium", "the browser tests need Chromium")
+    except Missing as exc:
+        log(f"WARNING: {exc}")

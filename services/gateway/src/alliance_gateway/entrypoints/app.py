@@ -33,6 +33,7 @@ from alliance_platform.kafka import kafka_reachable
 from alliance_platform.metrics import install_metrics
 from alliance_platform.migrate import require_at_head
 from alliance_platform.outbox_relay import OutboxRelay
+from alliance_platform.pages import install_api_docs
 from alliance_platform.runtime import Runtime
 from alliance_platform.tokens import InvalidToken, TokenServiceUnavailable, TokenVerifier
 from alliance_platform.tracing import instrument_http
@@ -109,7 +110,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         "Authenticate with `Authorization: Bearer <JWT>`.",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        docs_url=None,  # Swagger UI from the service's own files: install_api_docs
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.runtime = runtime
     limiter = settings.limiter()
     app.state.engine = engine  # tests count the statements a query runs

@@ -78,6 +78,7 @@ from alliance_platform.lag import report_lag
 from alliance_platform.metrics import install_metrics
 from alliance_platform.migrate import require_at_head
 from alliance_platform.outbox_relay import OutboxRelay
+from alliance_platform.pages import install_api_docs
 from alliance_platform.runtime import Runtime
 from alliance_platform.tokens import TokenVerifier
 from alliance_platform.tracking import Consumed
@@ -172,7 +173,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         "an outbox, also when Kafka is down at the time.",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        docs_url=None,  # Swagger UI from the service's own files: install_api_docs
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.runtime = runtime
 
     async def submit(submission: ResponseSubmission) -> SubmissionReceipt | JSONResponse:
