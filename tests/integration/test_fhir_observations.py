@@ -142,6 +142,8 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
                 "/fhir/Observation", params={"patient": case}, headers=supervisor
             )
             anonymous = await raw.get("/fhir/Observation")
+            no_such_type = await raw.get("/fhir/Patient/x", headers=supervisor)
+            wrong_method = await raw.delete("/fhir/Observation", headers=supervisor)
             browser = await raw.get("/fhir/Observation", headers={"accept": "text/html"})
         for other in (
             bearer("clinician", [clinic], ids("th-other")),
@@ -221,12 +223,16 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
         (unknown, 400, "not-supported"),
         (anonymous, 401, "login"),
         (browser, 401, "login"),
+        (no_such_type, 404, "not-found"),  # answered by FhirRefusals, not by a route
+        (wrong_method, 405, "not-supported"),
     ):
         assert refused.status_code == status_code
         assert refused.headers["content-type"] == FHIR_JSON
         outcome = OperationOutcome.model_validate_json(refused.content)
         assert [i.code for i in outcome.issue] == [code]
     assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert anonymous.json()["issue"][0]["diagnostics"].startswith("authorization: invalid")
+    assert wrong_method.headers["allow"] == "GET"
 
     # Every read of client data is audited, in the read's own transaction: the supervisor's
     # searches and read name the case; the strangers read nothing and leave no record.

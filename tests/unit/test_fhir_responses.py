@@ -19,13 +19,14 @@ from alliance_contracts.fhir import (
     REASON_EXTENSION,
     SESSION_EXTENSION,
     THERAPIST_EXTENSION,
+    Issue,
+    operation_outcome,
 )
 from alliance_contracts.vocabulary import RespondentRole
 from alliance_intake.application.changes import CorrectByKey
 from alliance_intake.domain.correction import AmendResponse, VoidResponse
 from alliance_intake.domain.submission import SubmitResponse, check_submission, fingerprint
-from alliance_intake.entrypoints.fhir_mapping import Issue, Refused, fhirpath, map_response
-from alliance_intake.entrypoints.fhir_writes import operation_outcome
+from alliance_intake.entrypoints.fhir_mapping import Refused, fhirpath, map_response
 from alliance_intake.entrypoints.requests import ResponseSubmission
 from tests.helpers import T0
 from tests.unit.test_intake_use_cases import body

@@ -21,6 +21,7 @@ from alliance_contracts.fhir import (
     REASON_EXTENSION,
     SESSION_EXTENSION,
     THERAPIST_EXTENSION,
+    Issue,
     instrument_form,
 )
 from alliance_contracts.ids import IdempotencyKey
@@ -43,23 +44,6 @@ Command = TypeVar("Command", SubmitResponse, AmendResponse, VoidResponse)
 _KEY: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
 _LINK_ID = re.compile(r"^[1-9][0-9]{0,2}$")
 _REFERENCE = re.compile(r"^(Patient|RelatedPerson|Practitioner)/([^/]+)$")
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One broken rule: the FHIRPath of the element (from the resource) and the rule in words,
-    never the value sent. `code`: the OperationOutcome issue type."""
-
-    expression: str
-    diagnostics: str
-    code: str = "invalid"
-
-    def under(self, prefix: str) -> Issue:
-        return Issue(f"{prefix}.{self.expression}" if self.expression else prefix, **self._rest)
-
-    @property
-    def _rest(self) -> dict[str, str]:
-        return {"diagnostics": self.diagnostics, "code": self.code}
 
 
 class Refused(Exception):
