@@ -16,7 +16,12 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 
 from alliance_contracts.access import Scope
-from alliance_contracts.fhir import CLINIC_EXTENSION, QUESTIONNAIRES, REASON_EXTENSION
+from alliance_contracts.fhir import (
+    CLINIC_EXTENSION,
+    QUESTIONNAIRES,
+    REASON_EXTENSION,
+    SESSION_SYSTEM,
+)
 from alliance_contracts.instruments import REGISTRY
 from alliance_contracts.topics import RESPONSES
 from alliance_intake.entrypoints.http import create_app
@@ -333,3 +338,47 @@ async def test_amended_and_entered_in_error_amend_and_void_the_response(
         f"QuestionnaireResponse/{response_id}/_history/{void_event['event_id']}"
     )
     assert await stored(pg, clinic) == (1, 2)
+
+
+async def test_the_session_from_the_encounter_and_an_amendment_of_another_response_refused(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    key = f"{case}-qr-1"
+    # The session as the encounter's identifier, without the session-number extension.
+    original = questionnaire_response(case, 1, 9.5, key=key)
+    original["extension"] = [original["extension"][0]]
+    original["encounter"] = {"identifier": {"system": SESSION_SYSTEM, "value": "7"}}
+    disagreeing = questionnaire_response(case, 2, 9.5, key=f"{case}-qr-2")
+    disagreeing["encounter"] = {"identifier": {"system": SESSION_SYSTEM, "value": "7"}}
+    amended = {**original, "status": "amended"}
+    elsewhere = {
+        **amended,
+        "questionnaire": "https://alliance.example/fhir/Questionnaire/csrs-child",
+        "subject": {"reference": f"Patient/{ids('other-case')}"},
+        "source": {"reference": "RelatedPerson/mother-1"},
+    }
+    async with serving(create_app(intake_settings(stack))) as client:
+        client.headers.update(clinic_system([clinic], (Scope.RESPONSES_WRITE,)))
+        submitted = await client.post("/fhir/QuestionnaireResponse", json=original)
+        refused_session = await client.post("/fhir", json=transaction(disagreeing))
+        refused_amendment = await client.post("/fhir", json=transaction(elsewhere))
+        amendment = await client.post("/fhir/QuestionnaireResponse", json=amended)
+        events = await events_of(stack, case, 2)
+    assert submitted.status_code == 201, submitted.text
+    assert refused_session.status_code == 422, refused_session.text
+    [issue] = OperationOutcome.model_validate_json(refused_session.content).issue
+    assert issue.expression == ["Bundle.entry[0].resource.encounter.identifier.value"]
+    assert refused_amendment.status_code == 422, refused_amendment.text
+    outcome = OperationOutcome.model_validate_json(refused_amendment.content)
+    assert [(i.code, i.expression) for i in outcome.issue] == [
+        ("invalid", ["Bundle.entry[0].resource.questionnaire"]),
+        ("invalid", ["Bundle.entry[0].resource.subject.reference"]),
+        ("invalid", ["Bundle.entry[0].resource.source.reference"]),
+    ]
+    assert all("original" in (i.diagnostics or "") for i in outcome.issue)
+    assert amendment.status_code == 201, amendment.text  # the same resource, amended: accepted
+    submitted_event, amendment_event = events
+    assert submitted_event["payload"]["session_number"] == 7
+    assert amendment_event["event_type"] == "response.amended"
+    assert await stored(pg, clinic) == (1, 1)  # nothing of the refused ones

@@ -142,6 +142,8 @@ THERAPIST_EXTENSION = f"{EXTENSION_BASE}/therapist"  # valueReference: Practitio
 SESSION_EXTENSION = f"{EXTENSION_BASE}/session-number"  # valuePositiveInt
 REASON_EXTENSION = f"{EXTENSION_BASE}/correction-reason"  # valueString: why amended or voided
 CASE_SYSTEM = f"{CANONICAL_BASE}/sid/case"
+# `encounter.identifier` in this system: the session (its number, as a string: "3").
+SESSION_SYSTEM = f"{CANONICAL_BASE}/sid/session-number"
 
 
 # The OperationOutcome issue type (http://hl7.org/fhir/issue-type) of an HTTP refusal.
