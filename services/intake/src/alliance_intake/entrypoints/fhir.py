@@ -72,7 +72,11 @@ def fhir_router() -> APIRouter:
     @router.get(
         "/Questionnaire",
         response_class=Response,
-        responses={200: fhir_answer("A searchset Bundle."), **fhir_refusals(READ_ERRORS)},
+        responses={
+            200: fhir_answer("A searchset Bundle."),
+            422: fhir_answer("A parameter refused (`url` too long): an OperationOutcome."),
+            **fhir_refusals(READ_ERRORS),
+        },
     )
     async def search_questionnaires(
         request: Request,
