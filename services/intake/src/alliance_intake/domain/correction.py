@@ -23,7 +23,8 @@ from alliance_contracts.instruments import RuleBroken, Violation, validate_respo
 from alliance_contracts.vocabulary import RespondentRole, ScoreStatus
 
 Correction = ResponseAmended | ResponseVoided
-_ONLY_ANSWERS = "must be the original response's: an amendment corrects only the answers"
+_ONLY_ANSWERS = "an amendment corrects only the answers"
+_WHAT = {"instrument": "form", "case_id": "case", "respondent_id": "respondent"}
 
 
 class AmendResponse(BaseModel):
@@ -115,20 +116,18 @@ def check_same_response(record: ResponseRecord, sent: AsSent) -> list[Violation]
         RespondentRole.THERAPIST: p.therapist_id,
         RespondentRole.PARENT: p.respondent_id,
     }[p.respondent_role]
-    violations = []
-    if sent.instrument is not None and (sent.instrument, sent.form) != (p.instrument, p.form):
-        violations.append(
-            Violation("instrument", f"{_ONLY_ANSWERS}: the form is {p.instrument} {p.form}")
-        )
-    if sent.case_id is not None and sent.case_id != original.case_id:
-        violations.append(Violation("case_id", f"{_ONLY_ANSWERS}: the case is not the original's"))
-    if sent.respondent_role is not None and (sent.respondent_role, sent.respondent_id) != (
-        p.respondent_role,
-        respondent,
-    ):
-        rule = f"{_ONLY_ANSWERS}: the respondent is not the original's"
-        violations.append(Violation("respondent_id", rule))
-    return violations
+    differs = {
+        "instrument": sent.instrument is not None
+        and (sent.instrument, sent.form) != (p.instrument, p.form),
+        "case_id": sent.case_id is not None and sent.case_id != original.case_id,
+        "respondent_id": sent.respondent_role is not None
+        and (sent.respondent_role, sent.respondent_id) != (p.respondent_role, respondent),
+    }
+    return [
+        Violation(field, f"must be the original response's {_WHAT[field]}: {_ONLY_ANSWERS}")
+        for field, different in differs.items()
+        if different
+    ]
 
 
 def repeated(record: ResponseRecord, change: AmendResponse | VoidResponse) -> uuid.UUID | None:
