@@ -2,7 +2,8 @@
 scored and raises an alert; the scores read back through GraphQL and, with a real FHIR client
 (`fhirpy`), as Observations that validate under `fhir.resources`; an `entered-in-error`
 QuestionnaireResponse voids the response that caused it, its Observation says so, and the alert
-resolves saying why (docs/fhir.md, decision 0028)."""
+resolves saying why; an `amended` one replaces its response's Observation by the amendment's,
+derived from that version of the response (docs/fhir.md, decision 0028)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,25 @@ async def test_an_entered_in_error_response_voids_it_and_its_alert_resolves(
 
         points = await eventually(timeline, within=60)
         after_void = await observations(gateway, supervisor, case)
+
+        # Amend the first response: its Observation is the amendment's, derived from that
+        # version of the response.
+        fixed = {
+            **first,
+            "status": "amended",
+            "item": [{"linkId": str(n), "answer": [{"valueDecimal": 9.8}]} for n in range(1, 5)],
+        }
+        async with httpx.AsyncClient(timeout=10, headers=clinic_system([clinic])) as ehr:
+            amend = await ehr.post(f"{intake}/fhir/QuestionnaireResponse", json=fixed)
+        assert amend.status_code == 201, amend.text
+        location = amend.headers["location"]
+        amendment = location.rsplit("/", 1)[1]
+
+        async def amended() -> list[Observation] | None:
+            found = await observations(gateway, supervisor, case)
+            return found if found and found[0].id == amendment else None
+
+        after_amend = await eventually(amended, within=60)
     # Both scores, the same through GraphQL and as Observations derived from the responses.
     assert graphql_points == [
         {"sessionNumber": 1, "total": 38.0},
@@ -109,6 +129,15 @@ async def test_an_entered_in_error_response_voids_it_and_its_alert_resolves(
         (scored[1].id, "entered-in-error"),
     ]
     assert points == [{"sessionNumber": 1, "total": 38.0}]  # session 2 withdrawn
+    # The amendment: one Observation in the original's place, amended, validated by
+    # `observations`, derived from QuestionnaireResponse/<response>/_history/<amendment>.
+    assert location == f"QuestionnaireResponse/{responses[0]}/_history/{amendment}"
+    assert [(o.id, o.status, value(o.valueQuantity)) for o in after_amend] == [
+        (amendment, "amended", 39.2),
+        (scored[1].id, "entered-in-error", 32.0),
+    ]
+    assert after_amend[0].derivedFrom[0].reference == location  # type: ignore[index]
+    assert after_amend[1].derivedFrom[0].reference == f"QuestionnaireResponse/{responses[1]}"  # type: ignore[index]
     last = resolved["history"][-1]
     assert last["status"] == "RESOLVED"
     assert "voided" in (last["note"] or ""), last

@@ -1,11 +1,12 @@
 """FHIR from intake over HTTP, with real tokens (RS256, the service's own verification), on real
 PostgreSQL and Kafka: the instruments as Questionnaires, each validated with `fhir.resources`;
-QuestionnaireResponses in, alone and in transaction Bundles (decision 0028)."""
+QuestionnaireResponses in, alone and in transaction Bundles; every refusal on the FHIR paths an
+OperationOutcome (decision 0028)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,12 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 
 from alliance_contracts.access import Scope
-from alliance_contracts.fhir import QUESTIONNAIRES, REASON_EXTENSION
+from alliance_contracts.fhir import (
+    CLINIC_EXTENSION,
+    QUESTIONNAIRES,
+    REASON_EXTENSION,
+    SESSION_SYSTEM,
+)
 from alliance_contracts.instruments import REGISTRY
 from alliance_contracts.topics import RESPONSES
 from alliance_intake.entrypoints.http import create_app
@@ -95,6 +101,85 @@ async def test_questionnaires_are_served_to_any_valid_token(stack: Endpoints) ->
     for refused in (anonymous, forged):
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_refusals_on_the_fhir_paths_are_operation_outcomes_and_json_elsewhere(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    resource = questionnaire_response(case, 1, 9.5, key=f"{case}-qr-1")
+    elsewhere = {**resource, "extension": [*resource["extension"], clinic_of(ids("other"))]}
+    settings = intake_settings(stack)
+    too_long = b"{" + b" " * settings.max_body_bytes + b"}"
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: read until the limit
+        for _ in range(settings.max_body_bytes // 65536 + 2):
+            yield b" " * 65536
+
+    writer = clinic_system([clinic], (Scope.RESPONSES_WRITE,))
+    fhir_json = {"content-type": FHIR_JSON}
+    async with serving(create_app(settings)) as client:
+        post = "/fhir/QuestionnaireResponse"
+        answers = {
+            "no token": await client.post(post, json=resource),
+            "forged": await client.post(post, json=resource, headers={"authorization": "Bearer x"}),
+            "no scope": await client.post(
+                post, json=resource, headers=clinic_system([clinic], (Scope.CLINIC_ADMIN,))
+            ),
+            "other clinic": await client.post(post, json=elsewhere, headers=writer),
+            "too long": await client.post(post, content=too_long, headers=writer | fhir_json),
+            "too long, chunked": await client.post(
+                "/fhir", content=chunks(), headers=writer | fhir_json
+            ),
+            "text": await client.post(
+                post, content=json.dumps(resource), headers=writer | {"content-type": "text/plain"}
+            ),
+            "no type": await client.post(post, content=json.dumps(resource), headers=writer),
+            "bad parameter": await client.get(
+                "/fhir/Questionnaire", params={"url": "u" * 300}, headers=writer
+            ),
+            "no such type": await client.get("/fhir/Patient/p-1", headers=writer),
+            "wrong method": await client.delete("/fhir/Questionnaire/srs-client", headers=writer),
+        }
+        json_api = await client.post("/v1/responses", json={})
+        json_api_too_long = await client.post("/v1/responses", content=too_long, headers=writer)
+    assert await stored(pg, clinic) == (0, 0)
+
+    expected = {
+        "no token": (401, "login"),
+        "forged": (401, "login"),
+        "no scope": (403, "forbidden"),
+        "other clinic": (403, "forbidden"),
+        "too long": (413, "too-long"),
+        "too long, chunked": (413, "too-long"),
+        "text": (415, "not-supported"),
+        "no type": (415, "not-supported"),
+        "bad parameter": (422, "invalid"),
+        "no such type": (404, "not-found"),
+        "wrong method": (405, "not-supported"),
+    }
+    for name, answer in answers.items():
+        assert answer.headers["content-type"] == FHIR_JSON, (name, answer.text)
+        outcome = OperationOutcome.model_validate_json(answer.content)
+        assert (answer.status_code, [i.code for i in outcome.issue]) == (
+            expected[name][0],
+            [expected[name][1]],
+        ), name
+        assert all(i.diagnostics and "{" not in i.diagnostics for i in outcome.issue), name
+    assert answers["no token"].headers["www-authenticate"].startswith("Bearer")
+    assert "responses:write" in (answers["no scope"].json()["issue"][0]["diagnostics"])
+    assert answers["bad parameter"].json()["issue"][0]["expression"] == ["url"]
+    assert "DELETE" not in answers["wrong method"].headers["allow"]
+    # The JSON API keeps FastAPI's `detail`.
+    assert json_api.status_code == 401
+    assert json_api.headers["content-type"] == "application/json"
+    assert json_api.json()["detail"][0]["loc"] == ["header", "authorization"]
+    assert json_api_too_long.status_code == 413
+    assert json_api_too_long.headers["content-type"] != FHIR_JSON
+
+
+def clinic_of(clinic: str) -> dict[str, Any]:
+    return {"url": CLINIC_EXTENSION, "valueString": clinic}
 
 
 def intake_settings(stack: Endpoints) -> IntakeSettings:
@@ -178,7 +263,9 @@ async def test_a_bundle_with_one_bad_entry_stores_nothing_and_names_it(
         not_found = await client.post("/fhir", json=transaction(good, unknown))
         structure = await client.post("/fhir", json=transaction(good, not_a_decimal))
         identifying = await client.post("/fhir/QuestionnaireResponse", json=named)
-        not_json = await client.post("/fhir", content=b"{not json")
+        not_json = await client.post(
+            "/fhir", content=b"{not json", headers={"content-type": FHIR_JSON}
+        )
     assert await stored(pg, clinic) == (0, 0)  # nothing of any of them
 
     def issues(answer: httpx.Response) -> list[tuple[str | None, str | None, list[str]]]:
@@ -251,3 +338,47 @@ async def test_amended_and_entered_in_error_amend_and_void_the_response(
         f"QuestionnaireResponse/{response_id}/_history/{void_event['event_id']}"
     )
     assert await stored(pg, clinic) == (1, 2)
+
+
+async def test_the_session_from_the_encounter_and_an_amendment_of_another_response_refused(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    clinic, case = ids("clinic"), ids("case")
+    key = f"{case}-qr-1"
+    # The session as the encounter's identifier, without the session-number extension.
+    original = questionnaire_response(case, 1, 9.5, key=key)
+    original["extension"] = [original["extension"][0]]
+    original["encounter"] = {"identifier": {"system": SESSION_SYSTEM, "value": "7"}}
+    disagreeing = questionnaire_response(case, 2, 9.5, key=f"{case}-qr-2")
+    disagreeing["encounter"] = {"identifier": {"system": SESSION_SYSTEM, "value": "7"}}
+    amended = {**original, "status": "amended"}
+    elsewhere = {
+        **amended,
+        "questionnaire": "https://alliance.example/fhir/Questionnaire/csrs-child",
+        "subject": {"reference": f"Patient/{ids('other-case')}"},
+        "source": {"reference": "RelatedPerson/mother-1"},
+    }
+    async with serving(create_app(intake_settings(stack))) as client:
+        client.headers.update(clinic_system([clinic], (Scope.RESPONSES_WRITE,)))
+        submitted = await client.post("/fhir/QuestionnaireResponse", json=original)
+        refused_session = await client.post("/fhir", json=transaction(disagreeing))
+        refused_amendment = await client.post("/fhir", json=transaction(elsewhere))
+        amendment = await client.post("/fhir/QuestionnaireResponse", json=amended)
+        events = await events_of(stack, case, 2)
+    assert submitted.status_code == 201, submitted.text
+    assert refused_session.status_code == 422, refused_session.text
+    [issue] = OperationOutcome.model_validate_json(refused_session.content).issue
+    assert issue.expression == ["Bundle.entry[0].resource.encounter.identifier.value"]
+    assert refused_amendment.status_code == 422, refused_amendment.text
+    outcome = OperationOutcome.model_validate_json(refused_amendment.content)
+    assert [(i.code, i.expression) for i in outcome.issue] == [
+        ("invalid", ["Bundle.entry[0].resource.questionnaire"]),
+        ("invalid", ["Bundle.entry[0].resource.subject.reference"]),
+        ("invalid", ["Bundle.entry[0].resource.source.reference"]),
+    ]
+    assert all("original" in (i.diagnostics or "") for i in outcome.issue)
+    assert amendment.status_code == 201, amendment.text  # the same resource, amended: accepted
+    submitted_event, amendment_event = events
+    assert submitted_event["payload"]["session_number"] == 7
+    assert amendment_event["event_type"] == "response.amended"
+    assert await stored(pg, clinic) == (1, 1)  # nothing of the refused ones

@@ -20,12 +20,18 @@ from fhirpy import AsyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome as OutcomeRaised
 from fhirpy.base.exceptions import ResourceNotFound
 
-from alliance_contracts.events import ResponseScored, ResponseSubmitted
+from alliance_contracts.events import (
+    ResponseAmended,
+    ResponseAmendedPayload,
+    ResponseScored,
+    ResponseSubmitted,
+)
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.settings import GatewaySettings
 from alliance_scoring.adapters.store import correct_scores, insert_scores, save_cases
+from alliance_scoring.domain import history
 from alliance_scoring.domain.dyads import score
-from alliance_scoring.domain.history import Correction
+from alliance_scoring.domain.history import AmendedVersion, Correction
 from tests.helpers import AUTH_ENV, bearer, create_projection_tables, on_a_socket, on_live_slots
 from tests.integration.test_gateway import T0
 from tests.stack import Endpoints
@@ -34,14 +40,19 @@ from tests.unit.clinical import fold, response
 FHIR_JSON = "application/fhir+json"
 
 
-def amended(original: ResponseSubmitted, answers: dict[int, float | None]) -> ResponseSubmitted:
-    """The amendment's version of a response, as scoring folds it (history.amended)."""
-    return original.model_copy(
-        update={
-            "event_id": uuid.uuid4(),
-            "payload": original.payload.model_copy(update={"answers": answers}),
-        }
+def amended(original: ResponseSubmitted, answers: dict[int, float | None]) -> AmendedVersion:
+    """The amendment's version of a response, as scoring folds it."""
+    amendment = ResponseAmended(
+        event_id=uuid.uuid4(),
+        clinic_id=original.clinic_id,
+        case_id=original.case_id,
+        occurred_at=original.recorded_at,
+        recorded_at=original.recorded_at,
+        payload=ResponseAmendedPayload(
+            amends=original.event_id, answers=answers, reason="keyed wrong", amended_by="ehr"
+        ),
     )
+    return history.amended(original, amendment)
 
 
 async def seed(pg: asyncpg.Pool, clinic: str, case: str, therapist: str) -> dict[str, Any]:
@@ -131,6 +142,8 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
                 "/fhir/Observation", params={"patient": case}, headers=supervisor
             )
             anonymous = await raw.get("/fhir/Observation")
+            no_such_type = await raw.get("/fhir/Patient/x", headers=supervisor)
+            wrong_method = await raw.delete("/fhir/Observation", headers=supervisor)
             browser = await raw.get("/fhir/Observation", headers={"accept": "text/html"})
         for other in (
             bearer("clinician", [clinic], ids("th-other")),
@@ -151,6 +164,13 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
     assert [o.id for o in own] == [o.id for o in every]  # the therapist's own caseload
     assert [o.id for o in everyone] == [o.id for o in every]
     by_id = {o.id: o for o in every}
+    # An amendment's score is derived from that version of the original response.
+    derived_from = {e: f"QuestionnaireResponse/{e}" for e in expected} | {
+        seeded["wai2_fixed"].event_id: (
+            f"QuestionnaireResponse/{seeded['wai2'].event_id}"
+            f"/_history/{seeded['wai2_fixed'].event_id}"
+        )
+    }
     for event_id in expected:
         served, payload = by_id[str(event_id)], scored[event_id].payload
         assert served.valueQuantity is not None
@@ -158,9 +178,7 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
         assert value(served.valueQuantity) == payload.total
         assert served.subject.reference == f"Patient/{case}"
         assert [c.code for c in served.code.coding or []] == [payload.instrument]
-        assert [r.reference for r in served.derivedFrom or []] == [
-            f"QuestionnaireResponse/{event_id}"
-        ]
+        assert [r.reference for r in served.derivedFrom or []] == [derived_from[event_id]]
         assert components_of(served) == {
             f"{payload.instrument}.{k}": v for k, v in payload.subscales.items()
         }
@@ -205,12 +223,16 @@ async def test_scores_are_read_as_observations_with_a_fhir_client(
         (unknown, 400, "not-supported"),
         (anonymous, 401, "login"),
         (browser, 401, "login"),
+        (no_such_type, 404, "not-found"),  # answered by FhirRefusals, not by a route
+        (wrong_method, 405, "not-supported"),
     ):
         assert refused.status_code == status_code
         assert refused.headers["content-type"] == FHIR_JSON
         outcome = OperationOutcome.model_validate_json(refused.content)
         assert [i.code for i in outcome.issue] == [code]
     assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert anonymous.json()["issue"][0]["diagnostics"].startswith("authorization: invalid")
+    assert wrong_method.headers["allow"] == "GET"
 
     # Every read of client data is audited, in the read's own transaction: the supervisor's
     # searches and read name the case; the strangers read nothing and leave no record.

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 
 from alliance_contracts.access import Scope
-from alliance_contracts.fhir import CLINIC_EXTENSION
+from alliance_contracts.fhir import CLINIC_EXTENSION, FHIR_JSON
 from alliance_intake.entrypoints.http import create_app
 from alliance_intake.settings import IntakeSettings
 from tests.helpers import (
@@ -205,5 +205,11 @@ def check(kind: str, endpoint: Endpoint, mine: bool, allowed: bool, r: httpx.Res
         assert r.headers["www-authenticate"].startswith("Bearer"), where
     else:
         assert r.status_code == 403, where
-        msg = r.json()["detail"][0]["msg"]
+        if endpoint.name.startswith("fhir"):  # an OperationOutcome on the FHIR paths
+            assert r.headers["content-type"] == FHIR_JSON, where
+            [issue] = r.json()["issue"]
+            assert issue["code"] == "forbidden", where
+            msg = issue["diagnostics"]
+        else:
+            msg = r.json()["detail"][0]["msg"]
         assert ("clinic" in msg) if not mine else ("scope" in msg), where

@@ -35,9 +35,12 @@ def row(
     status: str = "current",
     amends: bool = False,
     judged: ClinicalRange | None = None,
+    response_id: uuid.UUID | None = None,
 ) -> ScoreOfCase:
+    version = uuid.uuid4()
     score = DyadScore(
-        source_event_id=uuid.uuid4(),
+        source_event_id=version,
+        response_id=response_id or version,
         dyad_id=uuid.uuid4(),
         clinic_id="c1",
         instrument=instrument,
@@ -108,6 +111,17 @@ def test_the_status_follows_the_responses_corrections(
     assert (
         Observation.model_validate(observation(row(status=status, amends=amends))).status == served
     )
+
+
+def test_an_amendments_score_is_derived_from_that_version_of_the_original_response() -> None:
+    original = uuid.uuid4()
+    found = row(amends=True, response_id=original)
+    resource = observation(found)
+    parsed = Observation.model_validate(resource)
+    assert parsed.status == "amended"
+    assert resource["derivedFrom"] == [
+        {"reference": f"QuestionnaireResponse/{original}/_history/{found.score.source_event_id}"}
+    ]
 
 
 def test_the_capability_statement_and_outcomes_validate() -> None:

@@ -18,14 +18,16 @@ from alliance_contracts.fhir import (
     CLINIC_EXTENSION,
     REASON_EXTENSION,
     SESSION_EXTENSION,
+    SESSION_SYSTEM,
     THERAPIST_EXTENSION,
+    Issue,
+    operation_outcome,
 )
 from alliance_contracts.vocabulary import RespondentRole
 from alliance_intake.application.changes import CorrectByKey
-from alliance_intake.domain.correction import AmendResponse, VoidResponse
+from alliance_intake.domain.correction import AmendResponse, AsSent, VoidResponse
 from alliance_intake.domain.submission import SubmitResponse, check_submission, fingerprint
-from alliance_intake.entrypoints.fhir_mapping import Issue, Refused, fhirpath, map_response
-from alliance_intake.entrypoints.fhir_writes import operation_outcome
+from alliance_intake.entrypoints.fhir_mapping import Refused, fhirpath, map_response
 from alliance_intake.entrypoints.requests import ResponseSubmission
 from tests.helpers import T0
 from tests.unit.test_intake_use_cases import body
@@ -137,7 +139,14 @@ def test_amended_and_entered_in_error_are_corrections_of_the_key() -> None:
             answers={1: 9.1, 2: 8.5, 3: 7.0, 4: 9.9},
             reason="amended by the clinic system (FHIR status amended)",
         ),
+        # What it says of the response, to be checked against the original's.
+        AsSent("SRS", "client", "case-0001", RespondentRole.CLIENT, "case-0001"),
     )
+    answers_only = srs(status="amended")
+    del answers_only["subject"], answers_only["source"]
+    change = map_response(answers_only, CLINICS).change
+    assert isinstance(change, CorrectByKey)
+    assert change.sent == AsSent("SRS", "client")
     reason = {"url": REASON_EXTENSION, "valueString": "keyed against the wrong client"}
     voided = map_response(srs(status="entered-in-error", extension=[reason]), CLINICS).change
     assert voided == CorrectByKey("ehr-qr-0001", VoidResponse(reason=reason["valueString"]))
@@ -152,7 +161,8 @@ def test_identifying_data_in_a_reference_is_refused() -> None:
     # Not Alliance's case system; and the Patient who answered is no longer the subject.
     assert [i.expression for i in issues] == ["subject.identifier", "source.reference"]
     assert all("Jane" not in i.diagnostics for i in issues)
-    # An amendment or a void reads neither reference, and still refuses a name in one.
+    # A void reads neither reference, an amendment reads both (they must be the original's):
+    # each refuses a name in one.
     for status in ("amended", "entered-in-error"):
         named = srs(status=status, source={"reference": "Patient/case-0001", "display": "Jane"})
         assert [i.expression for i in refused(named)] == ["source.display"]
@@ -210,6 +220,40 @@ def test_what_is_missing_is_named() -> None:
         ("authored", "required"),
         ("extension", "required"),
     }
+
+
+def session(mapped: Any) -> int:
+    change = map_response(mapped, CLINICS).change
+    assert isinstance(change, SubmitResponse)
+    return change.session_number
+
+
+def test_the_session_number_from_the_encounter_or_the_extension() -> None:
+    by_encounter = {"identifier": {"system": SESSION_SYSTEM, "value": "4"}}
+    therapist = srs()["extension"][0]
+    assert session(srs(encounter=by_encounter, extension=[therapist])) == 4
+    typed = {**by_encounter, "type": "Encounter"}
+    assert session(srs(encounter=typed, extension=[therapist])) == 4
+    both = srs(encounter={"identifier": {"system": SESSION_SYSTEM, "value": "3"}})
+    assert session(both) == 3  # the encounter and the extension agree
+    # The clinic system's own Encounter says nothing of the session: the extension does.
+    assert session(srs(encounter={"reference": "Encounter/visit-81"})) == 3
+    disagree = refused(srs(encounter=by_encounter))
+    assert [(i.expression, i.code) for i in disagree] == [("encounter.identifier.value", "invalid")]
+    assert SESSION_EXTENSION in disagree[0].diagnostics
+    for value in ("three", "0", "3.0"):
+        not_a_number = {"identifier": {"system": SESSION_SYSTEM, "value": value}}
+        issues = refused(srs(encounter=not_a_number, extension=[therapist]))
+        assert [i.expression for i in issues] == ["encounter.identifier.value"]
+    out_of_range = {"identifier": {"system": SESSION_SYSTEM, "value": "5000"}}
+    issues = refused(srs(encounter=out_of_range, extension=[therapist]))
+    assert [i.expression for i in issues] == ["encounter.identifier.value"]
+    named = {**by_encounter, "display": "Visit of J. Doe"}
+    issues = refused(srs(encounter=named, extension=[therapist]))
+    assert [(i.expression, i.code) for i in issues] == [("encounter.display", "security")]
+    neither = refused(srs(encounter={"reference": "Encounter/visit-81"}, extension=[therapist]))
+    assert [(i.expression, i.code) for i in neither] == [("extension", "required")]
+    assert SESSION_SYSTEM in neither[0].diagnostics
 
 
 def test_the_clinic_from_the_token_or_the_extension() -> None:

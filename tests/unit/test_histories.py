@@ -243,6 +243,39 @@ def test_a_voided_response_takes_its_signals_with_it() -> None:
     assert uow.cases.states[case] == run([[s1, s2]]).cases.states[case]
 
 
+def test_an_amendments_score_names_the_response_it_is_a_version_of() -> None:
+    s1, s2 = srs("case-a", 1, 38), srs("case-a", 2, 30)
+    fix = amend(s2, 36, 1)
+    uow = run([[s1, s2], [fix], [amend(s1, 39, 2)], [amend(s1, 40, 3)]])
+    scored = [e.payload for e in uow.outbox.events() if isinstance(e, ResponseScored)]
+    response_of = {p.source_event_id: p.response_id for p in scored}
+    assert response_of[s1.event_id] == s1.event_id  # a submission's score: its own
+    assert response_of[s2.event_id] == s2.event_id
+    assert response_of[fix.event_id] == s2.event_id  # an amendment's: the original's
+    assert {p.response_id for p in scored} == {s1.event_id, s2.event_id}
+
+
+def test_a_score_logged_before_it_named_its_response_reads_and_folds_as_before() -> None:
+    s1, s2, s3 = (srs("case-a", s, t) for s, t in ((1, 38), (2, 38), (3, 24)))
+    published = run([[s1, s2, s3]]).outbox.events()
+    logged = []  # as logged before the amendment of decision 0028: no response_id
+    for event in published:
+        if isinstance(event, ResponseScored):
+            old = event.model_dump(mode="json")
+            del old["payload"]["response_id"]
+            event = ResponseScored.model_validate(old)
+            assert event.payload.response_id is None
+            assert event.payload.response == event.payload.source_event_id
+        logged.append(event)
+    assert open_alerts(alerts_of(logged)) == open_alerts(alerts_of(published)) != set()
+
+
+def alerts_of(published: Sequence[object]) -> FakeAlertsUnitOfWork:
+    uow = FakeAlertsUnitOfWork()
+    asyncio.run(apply_scoring(uow, list(published)))  # type: ignore[arg-type]
+    return uow
+
+
 def open_alerts(uow: FakeAlertsUnitOfWork) -> set[tuple[str, str, str]]:
     """What is open, and about what. Not its wording, which may be that of another detection
     of the same thing (the first the service saw), nor whether it was escalated: an escalation

@@ -18,7 +18,7 @@ from alliance_contracts.events import (
 )
 from alliance_contracts.instruments import Violation
 from alliance_contracts.topics import RESPONSES
-from alliance_contracts.vocabulary import ScoreStatus
+from alliance_contracts.vocabulary import RespondentRole, ScoreStatus
 from alliance_intake.application.changes import ChangeRefused, CorrectByKey, change_responses
 from alliance_intake.application.commands import apply_commands
 from alliance_intake.application.corrections import (
@@ -30,6 +30,7 @@ from alliance_intake.application.corrections import (
 from alliance_intake.application.submit import Rejected, record_episode_ending, submit_response
 from alliance_intake.domain.correction import (
     AmendResponse,
+    AsSent,
     UnknownResponse,
     VoidedResponse,
     VoidResponse,
@@ -239,3 +240,45 @@ async def test_a_batch_of_changes_is_one_transaction_all_or_nothing() -> None:
     assert [d.response_id for d in done] == [submitted.event_id] * 2
     assert [d.receipt.event_id for d in done] == [submitted.event_id, voided.event_id]
     assert voided.payload.voids == submitted.event_id
+
+
+@pytest.mark.parametrize(
+    ("sent", "fields"),
+    [
+        (AsSent("SRS", "client", "case-0001", RespondentRole.CLIENT, "case-0001"), []),
+        (AsSent(), []),  # nothing sent besides the answers: nothing to compare
+        (AsSent("CSRS", "child"), ["instrument"]),
+        (AsSent("SRS", "client", "case-0002"), ["case_id"]),
+        (
+            AsSent(respondent_role=RespondentRole.THERAPIST, respondent_id="th-07"),
+            ["respondent_id"],
+        ),
+        (
+            AsSent(respondent_role=RespondentRole.CLIENT, respondent_id="case-0002"),
+            ["respondent_id"],
+        ),
+        (
+            AsSent("WAI-SR", "client", "case-0002", RespondentRole.PARENT, "mother-1"),
+            ["instrument", "case_id", "respondent_id"],
+        ),
+    ],
+    ids=["the same", "nothing", "form", "case", "role", "respondent", "all"],
+)
+async def test_an_amendment_sent_whole_must_be_of_the_original_response(
+    sent: AsSent, fields: list[str]
+) -> None:
+    """A FHIR amendment carries its questionnaire, subject and respondent: the original's, or
+    it is refused naming each that differs, and nothing is recorded."""
+    uow, _ = await submitted()
+    change = CorrectByKey(KEY, AMEND, sent)
+    if not fields:
+        await change_responses(uow, CLINIC, [change], "ehr-1", now)
+        assert isinstance(uow.outbox.events()[-1], ResponseAmended)
+        return
+    with pytest.raises(ChangeRefused) as refused:
+        await change_responses(uow, CLINIC, [change], "ehr-1", now)
+    rejected = refused.value.refusal
+    assert isinstance(rejected, Rejected)
+    assert [v.field for v in rejected.violations] == fields
+    assert all("original" in v.rule for v in rejected.violations)
+    assert len(uow.outbox.events()) == 1  # the submission only

@@ -8,7 +8,8 @@ its answer type and its constraints.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from alliance_contracts.instruments import REGISTRY, Instrument
@@ -141,3 +142,54 @@ THERAPIST_EXTENSION = f"{EXTENSION_BASE}/therapist"  # valueReference: Practitio
 SESSION_EXTENSION = f"{EXTENSION_BASE}/session-number"  # valuePositiveInt
 REASON_EXTENSION = f"{EXTENSION_BASE}/correction-reason"  # valueString: why amended or voided
 CASE_SYSTEM = f"{CANONICAL_BASE}/sid/case"
+# `encounter.identifier` in this system: the session (its number, as a string: "3").
+SESSION_SYSTEM = f"{CANONICAL_BASE}/sid/session-number"
+
+
+# The OperationOutcome issue type (http://hl7.org/fhir/issue-type) of an HTTP refusal.
+ISSUE_OF_STATUS = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    413: "too-long",
+    415: "not-supported",
+    422: "invalid",
+    429: "throttled",
+    500: "exception",
+    503: "transient",
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One issue of an OperationOutcome: the FHIRPath of the element ("": none), the rule in
+    words (never the value sent) and the issue type."""
+
+    expression: str
+    diagnostics: str
+    code: str = "invalid"
+
+    def under(self, prefix: str) -> Issue:
+        """The same issue, its element under `prefix` (a Bundle entry's resource)."""
+        path = f"{prefix}.{self.expression}" if self.expression else prefix
+        return Issue(path, self.diagnostics, self.code)
+
+
+def operation_outcome(issues: Sequence[Issue], severity: str = "error") -> dict[str, Any]:
+    """An OperationOutcome (JSON) of `issues`: every FHIR answer that is not a resource asked
+    for, on intake and on the gateway."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": severity,
+                "code": i.code,
+                "diagnostics": i.diagnostics,
+                **({"expression": [i.expression]} if i.expression else {}),
+            }
+            for i in issues
+        ],
+    }

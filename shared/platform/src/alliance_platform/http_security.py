@@ -1,5 +1,6 @@
 """The doors of the HTTP services: bearer authentication before anything is read, per-client
-rate limits, and JSON answers for every refusal (401, 403, 429, 503) that name the rule.
+rate limits, and JSON answers for every refusal (401, 403, 429, 503) that name the rule (on the
+FHIR paths, rendered as OperationOutcomes by `fhir_refusals`).
 Body sizes are capped by FastAPI's `max_body_size` (413) before anything is parsed.
 
 Authentication is ASGI middleware rather than a FastAPI dependency so that it runs first: a

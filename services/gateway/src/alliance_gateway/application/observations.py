@@ -5,7 +5,7 @@ the read audit, and a score version as an Observation (pure mapping).
 One Observation per score version in the caller's scope that still counts or was voided: a
 response as submitted is `final`, its latest amendment `amended` (the version it replaced is no
 longer served), a voided one `entered-in-error`. Its id is the version's event id (the
-response's, or the amendment's), the id of the `QuestionnaireResponse` it is derived from.
+response's, or the amendment's); it is derived from that version of the `QuestionnaireResponse`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from alliance_contracts.exact import from_tenths, tenths
 from alliance_contracts.fhir import CANONICAL_BASE, INSTRUMENT_CODE_SYSTEM
+from alliance_contracts.readmodels import DyadScore
 from alliance_contracts.vocabulary import ScoreStatus
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.queries import ScoreKey, ScoreOfCase
@@ -104,6 +105,14 @@ def subscale_code(instrument: str, subscale: str) -> str:
     return f"{instrument}.{subscale}"
 
 
+def derived_from(score: DyadScore) -> str:
+    """The QuestionnaireResponse version scored: the response as submitted, or an amendment's
+    version of it (`<response>/_history/<amendment>`, as intake's `Location` named it)."""
+    if score.response_id == score.source_event_id:
+        return f"QuestionnaireResponse/{score.response_id}"
+    return f"QuestionnaireResponse/{score.response_id}/_history/{score.source_event_id}"
+
+
 def observation(row: ScoreOfCase) -> dict[str, Any]:
     """A score version as a FHIR R4 Observation (JSON)."""
     score = row.score
@@ -119,7 +128,7 @@ def observation(row: ScoreOfCase) -> dict[str, Any]:
         "subject": {"reference": f"Patient/{row.case_id}"},
         "effectiveDateTime": score.administered_at.isoformat(),
         "valueQuantity": _quantity(score.total),
-        "derivedFrom": [{"reference": f"QuestionnaireResponse/{score.source_event_id}"}],
+        "derivedFrom": [{"reference": derived_from(score)}],
     }
     if interpretation := _interpretation(row):
         resource["interpretation"] = interpretation

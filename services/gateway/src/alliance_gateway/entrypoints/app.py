@@ -27,6 +27,7 @@ from alliance_gateway.graphql.schema import build_schema
 from alliance_gateway.migrations import ENVIRONMENT as MIGRATIONS
 from alliance_gateway.settings import GatewaySettings
 from alliance_platform.db import create_engine, create_pool
+from alliance_platform.fhir_refusals import answer_fhir_refusals
 from alliance_platform.health import health_router
 from alliance_platform.http_security import Refused, admit
 from alliance_platform.kafka import kafka_reachable
@@ -158,6 +159,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(fhir_router(context))  # the same door, scoping and read audit
+    answer_fhir_refusals(app)  # what the FHIR routes do not answer: an OperationOutcome
     if settings.origins():
         app.add_middleware(
             CORSMiddleware,

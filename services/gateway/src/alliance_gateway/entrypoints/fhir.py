@@ -4,7 +4,8 @@
 Beside GraphQL, through the same door (the bearer token, the rate limit), the same use cases'
 scoping and the same read audit: each request is one operation, its reads one REPEATABLE READ
 snapshot (adapters/snapshot.py) whose transaction also writes the audit record of the cases it
-read. Answers and errors are `application/fhir+json`; an error is an `OperationOutcome`.
+read. Answers and errors are `application/fhir+json`; an error is an `OperationOutcome` (what
+the routes do not answer themselves, an unknown path or an error: `FhirRefusals`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
 from alliance_contracts.access import NotAllowed
-from alliance_contracts.fhir import FHIR_JSON, INSTRUMENT_CODE_SYSTEM
+from alliance_contracts.fhir import FHIR_JSON, INSTRUMENT_CODE_SYSTEM, Issue, operation_outcome
 from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_gateway.adapters.queries import ScoreKey
 from alliance_gateway.application import observations, reads
@@ -30,11 +31,11 @@ from alliance_gateway.application.request import UserError
 from alliance_gateway.entrypoints.context import Context
 from alliance_gateway.entrypoints.fhir_capabilities import CAPABILITY_STATEMENT
 from alliance_gateway.graphql.pagination import Keyset
+from alliance_platform.fhir_refusals import refusal_issues
 
 SEARCH_PARAMETERS = frozenset({"subject", "code", "date", "_count", "_cursor"})
 MAX_CODES = 20
 MAX_CODE_LENGTH = 32  # ids.Code
-_ISSUE_OF_STATUS = {401: "login", 403: "forbidden", 429: "throttled", 503: "transient"}
 
 
 def _read_key(key: list[str]) -> ScoreKey:
@@ -60,11 +61,8 @@ def fhir(resource: dict[str, Any], status_code: int = 200, **headers: str) -> Re
     return Response(body, status_code, headers or None, media_type=FHIR_JSON)
 
 
-def outcome(code: str, diagnostics: str, expression: str | None = None) -> dict[str, Any]:
-    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": diagnostics}
-    if expression is not None:
-        issue["expression"] = [expression]
-    return {"resourceType": "OperationOutcome", "issue": [issue]}
+def outcome(code: str, diagnostics: str, expression: str = "") -> dict[str, Any]:
+    return operation_outcome([Issue(expression, diagnostics, code)])
 
 
 def _subject(value: str) -> str:
@@ -165,10 +163,10 @@ def fhir_router(context: Callable[[HTTPConnection], Awaitable[Context]]) -> APIR
         try:
             ctx = await context(request)
             ctx.caller  # noqa: B018 (raises without one: the door lets a browser's page through)
-        except HTTPException as refused:
-            code = _ISSUE_OF_STATUS.get(refused.status_code, "security")
+        except HTTPException as refused:  # the door's: 401, 429, 503
+            issues = refusal_issues(refused.status_code, refused.detail)
             headers = dict(refused.headers or {})
-            return fhir(outcome(code, str(refused.detail)), refused.status_code, **headers)
+            return fhir(operation_outcome(issues), refused.status_code, **headers)
         except NotAllowed:
             challenge = {"WWW-Authenticate": "Bearer"}
             return fhir(outcome("login", "a bearer token is required"), 401, **challenge)

@@ -15,6 +15,7 @@ from alliance_intake.application.ports import IntakeUnitOfWork
 from alliance_intake.application.submit import Rejected, receipt
 from alliance_intake.domain.correction import (
     AmendResponse,
+    AsSent,
     UnknownResponse,
     VoidedResponse,
     VoidResponse,
@@ -34,6 +35,7 @@ class CorrectByKey:
 
     key: str
     change: AmendResponse | VoidResponse
+    sent: AsSent | None = None  # what else the request says of the response: the original's
 
 
 ResponseChange = SubmitResponse | CorrectByKey
@@ -72,7 +74,9 @@ async def change_responses(
                 if isinstance(change, CorrectByKey):
                     ref = ByKey(clinic_id, change.key)
                     done.append(
-                        await correct_within(uow, ref, change.change, by, recorded_at, new_id())
+                        await correct_within(
+                            uow, ref, change.change, by, recorded_at, new_id(), sent=change.sent
+                        )
                     )
                     continue
                 if violations := check_submission(change, recorded_at):

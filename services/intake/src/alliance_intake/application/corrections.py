@@ -14,11 +14,13 @@ from alliance_intake.application.ports import IntakeUnitOfWork
 from alliance_intake.application.submit import Rejected
 from alliance_intake.domain.correction import (
     AmendResponse,
+    AsSent,
     ResponseRecord,
     UnknownResponse,
     VoidResponse,
     blank_reason,
     check_amendment,
+    check_same_response,
     correction_event,
     refuse_if_voided,
     repeated,
@@ -98,12 +100,16 @@ async def correct_within(
     recorded_at: datetime,
     event_id: uuid.UUID,
     request_id: str | None = None,
+    sent: AsSent | None = None,
 ) -> ResponseReceipt:
     """`correct_response` in the caller's transaction (it commits): records the correction and
-    its outbox row unless it repeats the latest one."""
+    its outbox row unless it repeats the latest one. `sent`: what the request says of the
+    response besides the correction (a FHIR resource is sent whole): it must be the original's."""
     if violations := blank_reason(change.reason):
         raise Rejected(violations)
     record = await find(uow, ref, lock=True)
+    if sent is not None and (violations := check_same_response(record, sent)):
+        raise Rejected(violations)
     response_id = record.original.event_id
     if (same := repeated(record, change)) is not None:
         return ResponseReceipt(response_id, SubmissionReceipt(event_id=same, duplicate=True))

@@ -20,9 +20,11 @@ from alliance_contracts.events import (
     ResponseVoidedPayload,
 )
 from alliance_contracts.instruments import RuleBroken, Violation, validate_response
-from alliance_contracts.vocabulary import ScoreStatus
+from alliance_contracts.vocabulary import RespondentRole, ScoreStatus
 
 Correction = ResponseAmended | ResponseVoided
+_ONLY_ANSWERS = "an amendment corrects only the answers"
+_WHAT = {"instrument": "form", "case_id": "case", "respondent_id": "respondent"}
 
 
 class AmendResponse(BaseModel):
@@ -90,6 +92,42 @@ def check_amendment(record: ResponseRecord, amendment: AmendResponse) -> list[Vi
     return validate_response(
         original.instrument, original.form, original.respondent_role, amendment.answers
     )
+
+
+@dataclass(frozen=True)
+class AsSent:
+    """What an amendment sent as a whole resource (FHIR) says of the response it corrects,
+    each None when not sent: an amendment corrects the answers, so the rest must be the
+    original's. The respondent is the client's case, the therapist or the parent's id."""
+
+    instrument: str | None = None
+    form: str | None = None
+    case_id: str | None = None
+    respondent_role: RespondentRole | None = None
+    respondent_id: str | None = None
+
+
+def check_same_response(record: ResponseRecord, sent: AsSent) -> list[Violation]:
+    """The fields `sent` names that differ from the original response's, each named."""
+    original = record.original
+    p = original.payload
+    respondent = {
+        RespondentRole.CLIENT: original.case_id,
+        RespondentRole.THERAPIST: p.therapist_id,
+        RespondentRole.PARENT: p.respondent_id,
+    }[p.respondent_role]
+    differs = {
+        "instrument": sent.instrument is not None
+        and (sent.instrument, sent.form) != (p.instrument, p.form),
+        "case_id": sent.case_id is not None and sent.case_id != original.case_id,
+        "respondent_id": sent.respondent_role is not None
+        and (sent.respondent_role, sent.respondent_id) != (p.respondent_role, respondent),
+    }
+    return [
+        Violation(field, f"must be the original response's {_WHAT[field]}: {_ONLY_ANSWERS}")
+        for field, different in differs.items()
+        if different
+    ]
 
 
 def repeated(record: ResponseRecord, change: AmendResponse | VoidResponse) -> uuid.UUID | None:

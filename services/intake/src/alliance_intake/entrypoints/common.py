@@ -9,6 +9,7 @@ from fastapi import Depends, Path
 from fastapi.responses import JSONResponse
 
 from alliance_contracts.access import Principal
+from alliance_contracts.fhir import FHIR_JSON
 from alliance_contracts.ids import PSEUDONYMOUS_ID_PATTERN
 from alliance_intake.application.submit import Rejected
 from alliance_platform.http_security import ERRORS as DOOR_ERRORS
@@ -17,7 +18,9 @@ from alliance_platform.http_security import principal
 ClinicPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 IdPath = Annotated[str, Path(pattern=PSEUDONYMOUS_ID_PATTERN, max_length=64)]
 Caller = Annotated[Principal, Depends(principal)]
-READ_ERRORS = {k: v for k, v in DOOR_ERRORS.items() if k not in (413, 422)}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    k: v for k, v in DOOR_ERRORS.items() if k not in (413, 422)
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
     **DOOR_ERRORS,
     409: {"description": "The idempotency key was used for a different submission."},
@@ -31,3 +34,16 @@ def rejection(rejected: Rejected) -> JSONResponse:
         for v in rejected.violations
     ]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+FHIR_RESOURCE: dict[str, Any] = {"type": "object", "required": ["resourceType"]}
+
+
+def fhir_answer(description: str) -> dict[str, Any]:
+    """An answer of a FHIR route, for the OpenAPI document: a resource in FHIR JSON."""
+    return {"description": description, "content": {FHIR_JSON: {"schema": FHIR_RESOURCE}}}
+
+
+def fhir_refusals(errors: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The door's answers on a FHIR route: OperationOutcomes (alliance_platform.fhir_refusals)."""
+    return {s: fhir_answer(f"{e['description']} An OperationOutcome.") for s, e in errors.items()}

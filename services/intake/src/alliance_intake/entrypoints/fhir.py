@@ -18,21 +18,25 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 
-from alliance_contracts.fhir import CANONICAL_BASE, FHIR_JSON, QUESTIONNAIRES, by_canonical
-from alliance_intake.entrypoints.common import READ_ERRORS, Caller
+from alliance_contracts.fhir import (
+    CANONICAL_BASE,
+    FHIR_JSON,
+    QUESTIONNAIRES,
+    Issue,
+    by_canonical,
+    operation_outcome,
+)
+from alliance_intake.entrypoints.common import READ_ERRORS, Caller, fhir_answer, fhir_refusals
 
-_RESOURCE: dict[str, Any] = {"type": "object", "required": ["resourceType"]}
-_FHIR_ANSWER: dict[str, Any] = {"content": {FHIR_JSON: {"schema": _RESOURCE}}}
-_NOT_FOUND = {
-    "resourceType": "OperationOutcome",
-    "issue": [
-        {
-            "severity": "error",
-            "code": "not-found",
-            "diagnostics": "id: no Questionnaire with this id (GET /fhir/Questionnaire lists them)",
-        }
-    ],
-}
+_NOT_FOUND = operation_outcome(
+    [
+        Issue(
+            "",
+            "id: no Questionnaire with this id (GET /fhir/Questionnaire lists them)",
+            "not-found",
+        )
+    ]
+)
 
 
 def searchset(resources: Sequence[Mapping[str, Any]], self_url: str) -> dict[str, Any]:
@@ -68,7 +72,11 @@ def fhir_router() -> APIRouter:
     @router.get(
         "/Questionnaire",
         response_class=Response,
-        responses={200: {"description": "A searchset Bundle.", **_FHIR_ANSWER}, **READ_ERRORS},
+        responses={
+            200: fhir_answer("A searchset Bundle."),
+            422: fhir_answer("A parameter refused (`url` too long): an OperationOutcome."),
+            **fhir_refusals(READ_ERRORS),
+        },
     )
     async def search_questionnaires(
         request: Request,
@@ -90,9 +98,9 @@ def fhir_router() -> APIRouter:
         "/Questionnaire/{questionnaire_id}",
         response_class=Response,
         responses={
-            200: {"description": "The Questionnaire.", **_FHIR_ANSWER},
-            404: {"description": "No such Questionnaire: an OperationOutcome.", **_FHIR_ANSWER},
-            **READ_ERRORS,
+            200: fhir_answer("The Questionnaire."),
+            404: fhir_answer("No such Questionnaire: an OperationOutcome."),
+            **fhir_refusals(READ_ERRORS),
         },
     )
     async def read_questionnaire(questionnaire_id: str, _: Caller) -> Response:

@@ -18,7 +18,7 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
 from alliance_contracts.access import Scope
-from alliance_contracts.fhir import FHIR_JSON
+from alliance_contracts.fhir import FHIR_JSON, Issue, operation_outcome
 from alliance_contracts.timing import utc_now
 from alliance_intake.adapters.unit_of_work import PostgresIntakeUnitOfWork
 from alliance_intake.application.changes import ChangeRefused, change_responses
@@ -26,30 +26,34 @@ from alliance_intake.application.commands import GATEWAY_KEY_PREFIX
 from alliance_intake.application.corrections import ResponseReceipt
 from alliance_intake.application.submit import Rejected
 from alliance_intake.domain.correction import UnknownResponse, VoidedResponse
-from alliance_intake.entrypoints.common import ERRORS, Caller
-from alliance_intake.entrypoints.fhir_mapping import Issue, Mapped, Refused, fhirpath, map_response
+from alliance_intake.entrypoints.common import (
+    ERRORS,
+    FHIR_RESOURCE,
+    Caller,
+    fhir_answer,
+    fhir_refusals,
+)
+from alliance_intake.entrypoints.fhir_mapping import Mapped, Refused, fhirpath, map_response
 from alliance_platform.http_security import require_write
 from alliance_platform.runtime import Runtime
 
 MAX_ENTRIES = 100  # a Bundle's changes are one transaction under the clinic's lock: bounded
-_RESOURCE: dict[str, Any] = {"type": "object", "required": ["resourceType"]}
+# FHIR R4's JSON media type, plain JSON, and R3's spelling that clients still send.
+FHIR_MEDIA_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir"})
 
 
 def _body(resource_type: str) -> dict[str, Any]:
     """The documented body: a FHIR resource of that type (its structure: fhir.resources)."""
-    schema = {**_RESOURCE, "properties": {"resourceType": {"const": resource_type}}}
+    schema = {**FHIR_RESOURCE, "properties": {"resourceType": {"const": resource_type}}}
     return {"requestBody": {"required": True, "content": {FHIR_JSON: {"schema": schema}}}}
 
 
-def _answer(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {FHIR_JSON: {"schema": _RESOURCE}}}
-
-
 WRITE_ANSWERS: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    400: _answer("Not a valid resource (structure, per fhir.resources): an OperationOutcome."),
-    409: _answer("A key used for other content, or a voided response: an OperationOutcome."),
-    422: _answer("A rule broken (item, reference, unknown key): an OperationOutcome."),
+    **fhir_refusals(ERRORS),
+    400: fhir_answer("Not a valid resource (structure, per fhir.resources): an OperationOutcome."),
+    409: fhir_answer("A key used for other content, or a voided response: an OperationOutcome."),
+    415: fhir_answer("Not declared as FHIR JSON (`Content-Type`): an OperationOutcome."),
+    422: fhir_answer("A rule broken (item, reference, unknown key): an OperationOutcome."),
 }
 
 
@@ -59,21 +63,6 @@ class Outcome(Exception):
     def __init__(self, status: int, issues: Sequence[Issue]) -> None:
         super().__init__(status)
         self.status, self.issues = status, list(issues)
-
-
-def operation_outcome(issues: Sequence[Issue], severity: str = "error") -> dict[str, Any]:
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {
-                "severity": severity,
-                "code": i.code,
-                "diagnostics": i.diagnostics,
-                **({"expression": [i.expression]} if i.expression else {}),
-            }
-            for i in issues
-        ],
-    }
 
 
 def _fhir(body: Mapping[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
@@ -90,6 +79,14 @@ def _structure(model: Any, resource: Any, prefix: str) -> list[Issue]:
             for e in invalid.errors()
         ]
     return []
+
+
+def _fhir_body(request: Request) -> None:
+    """415 unless the body is declared FHIR JSON (or JSON): what else would be read as it?"""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in FHIR_MEDIA_TYPES:
+        rule = f"Content-Type: must be {FHIR_JSON} (or application/json)"
+        raise Outcome(415, [Issue("", rule, "not-supported")])
 
 
 def _parsed(body: bytes) -> Any:
@@ -190,8 +187,8 @@ def fhir_writes_router(runtime: Runtime) -> APIRouter:
         status_code=201,
         openapi_extra=_body("QuestionnaireResponse"),
         responses={
-            201: _answer("Recorded: Location names the response; an OperationOutcome."),
-            200: _answer("A repeat of what this key recorded: nothing new."),
+            201: fhir_answer("Recorded: Location names the response; an OperationOutcome."),
+            200: fhir_answer("A repeat of what this key recorded: nothing new."),
             **WRITE_ANSWERS,
         },
     )
@@ -200,6 +197,7 @@ def fhir_writes_router(runtime: Runtime) -> APIRouter:
         `entered-in-error` voids the response of the same key (`identifier.value`, or `id`).
         The mapping of each element: docs/fhir.md. Scope `responses:write`."""
         try:
+            _fhir_body(request)
             resource = _parsed(await request.body())
             if issues := _structure(QuestionnaireResponse, resource, "QuestionnaireResponse"):
                 raise Outcome(400, issues)
@@ -217,7 +215,7 @@ def fhir_writes_router(runtime: Runtime) -> APIRouter:
         "",
         response_class=Response,
         openapi_extra=_body("Bundle"),
-        responses={200: _answer("A transaction-response Bundle."), **WRITE_ANSWERS},
+        responses={200: fhir_answer("A transaction-response Bundle."), **WRITE_ANSWERS},
     )
     async def transaction(request: Request, caller: Caller) -> Response:
         """A `transaction` Bundle of QuestionnaireResponse creates (each `request` POST
@@ -226,6 +224,7 @@ def fhir_writes_router(runtime: Runtime) -> APIRouter:
         `transaction-response` Bundle: each entry's status (`201 Created`, or `200 OK` for a
         repeat) and location. Scope `responses:write`."""
         try:
+            _fhir_body(request)
             done = await apply(caller, _entries(_parsed(await request.body())))
         except Outcome as outcome:
             return _fhir(operation_outcome(outcome.issues), outcome.status)

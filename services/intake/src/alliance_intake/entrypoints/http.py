@@ -71,6 +71,7 @@ from alliance_platform.broker import batch_subscriber, create_broker, subscripti
 from alliance_platform.consumer import BatchPipeline, documented_as
 from alliance_platform.db import create_pool, ping
 from alliance_platform.dead_letters import DeadLetters
+from alliance_platform.fhir_refusals import answer_fhir_refusals
 from alliance_platform.health import health_router
 from alliance_platform.http_security import error_body, install, require_write
 from alliance_platform.kafka import kafka_reachable
@@ -190,6 +191,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     # FastAPI's routing; every other request, and every error, is the routes' (fast_path.py).
     app.add_middleware(SubmissionFastPath, submit=submit)
     install(app, authenticate=verifier.principal, limiter=settings.limiter())
+    answer_fhir_refusals(app)  # outside the door: its refusals on /fhir are FHIR too
     scrape = install_metrics(app, settings.metrics_token_file)
 
     async def consumer_lag() -> None:

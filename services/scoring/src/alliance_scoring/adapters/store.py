@@ -214,14 +214,15 @@ def _int_array(items: Sequence[int]) -> str:
 async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> None:
     await execute_rows(
         conn,
-        "INSERT INTO dyad_score (source_event_id, dyad_id, clinic_id, instrument, form, "
-        "session_number, administered_at, total, subscales, normalized, scoring_key, "
+        "INSERT INTO dyad_score (source_event_id, response_id, dyad_id, clinic_id, instrument, "
+        "form, session_number, administered_at, total, subscales, normalized, scoring_key, "
         "prorated_items, critical_items, clinical_range) "
-        "SELECT r.source_event_id, r.dyad_id, r.clinic_id, r.instrument, r.form, "
+        "SELECT r.source_event_id, r.response_id, r.dyad_id, r.clinic_id, r.instrument, r.form, "
         "r.session_number, r.administered_at, r.total, r.subscales, r.normalized, "
         "r.scoring_key, r.prorated_items, r.critical_items, r.clinical_range FROM "
         + json_rows(
             "source_event_id uuid",
+            "response_id uuid",
             "dyad_id uuid",
             "clinic_id text",
             "instrument text",
@@ -242,6 +243,7 @@ async def insert_scores(conn: Connection, scored: Sequence[ResponseScored]) -> N
         [
             (
                 e.payload.source_event_id,
+                e.payload.response,
                 e.payload.dyad.dyad_id,
                 e.clinic_id,
                 e.payload.instrument,

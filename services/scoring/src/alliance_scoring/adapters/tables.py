@@ -14,7 +14,8 @@ SCHEMA = "scoring"
 # Bump when the tables or the fold change: a new generation is then built beside the live one
 # from the start of the log and switched to once caught up (decision 0011). 10: sudden loss
 # takes one administration per session (a session rated twice had dead-lettered its event).
-PROJECTION_VERSION = 10
+# 11: `dyad_score.response_id`, the response each version belongs to (FHIR derivedFrom).
+PROJECTION_VERSION = 11
 _plumbing = MetaData(schema=SCHEMA)
 outbox, outbox_parked, processed_event = plumbing_tables(_plumbing)
 # The fold state of each case (private to scoring; the read models are derived from it).

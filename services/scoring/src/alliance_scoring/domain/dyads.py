@@ -14,6 +14,7 @@ from alliance_contracts.events import (
     derived_event_id,
 )
 from alliance_contracts.instruments import REGISTRY, RuleBroken, score_response, validate_response
+from alliance_scoring.domain.history import response_of
 from alliance_scoring.domain.rules.outcome import clinical_range
 from alliance_scoring.domain.state import CaseState, Demographics, copy_with
 
@@ -77,6 +78,7 @@ def score(
         config_version=event.config_version,
         payload=ResponseScoredPayload(
             source_event_id=event.event_id,
+            response_id=response_of(event),
             dyad=dyad_of(event),
             instrument=p.instrument,
             form=p.form,

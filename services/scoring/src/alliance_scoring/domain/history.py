@@ -62,12 +62,26 @@ def sorts_after(folded_through: OrderKey | None, event: CaseInput) -> bool:
     return folded_through is None or order_key(event) > folded_through
 
 
-def amended(original: ResponseSubmitted, amendment: ResponseAmended) -> ResponseSubmitted:
+class AmendedVersion(ResponseSubmitted):
+    """A response as its latest amendment left it (never published: folded and scored). Its
+    event id is the amendment's; `response_id` the original's, which its score carries."""
+
+    response_id: uuid.UUID
+
+
+def response_of(event: ResponseSubmitted) -> uuid.UUID:
+    """The response a version folded belongs to: the original response.submitted's event id."""
+    return event.response_id if isinstance(event, AmendedVersion) else event.event_id
+
+
+def amended(original: ResponseSubmitted, amendment: ResponseAmended) -> AmendedVersion:
     """The original administration with the corrected answers, in the original's place. It
     takes the amendment's id, so its score and the signals it causes are new events that
     replace the original's."""
-    return original.model_copy(
-        update={
+    return AmendedVersion.model_construct(  # of a valid event: nothing to check again
+        **{
+            **dict(original),
+            "response_id": original.event_id,
             "event_id": amendment.event_id,
             "payload": original.payload.model_copy(
                 update={"answers": dict(amendment.payload.answers)}

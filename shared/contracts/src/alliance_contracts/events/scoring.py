@@ -43,7 +43,16 @@ class ClinicalRange(Frozen):
 
 
 class ResponseScoredPayload(Frozen):
-    source_event_id: uuid.UUID
+    source_event_id: uuid.UUID = Field(
+        description="The response version scored: the response.submitted's event id, or the "
+        "response.amended's whose answers it scores."
+    )
+    response_id: uuid.UUID | None = Field(
+        None,
+        description="The response this is a version of: its response.submitted's event id "
+        "(source_event_id itself, unless the score is an amendment's). Absent on events scored "
+        "before it was recorded: read `response` (source_event_id then).",
+    )
     dyad: DyadRef
     instrument: str
     form: str
@@ -66,6 +75,13 @@ class ResponseScoredPayload(Frozen):
         description="The cut-off it was judged against (outcome instruments; none for "
         "instruments without one, and on events scored before it was recorded).",
     )
+
+    @property
+    def response(self) -> uuid.UUID:
+        """The response scored. An event from before `response_id` was recorded falls back to
+        the version scored: exact for a submission's score; an amendment's score then names the
+        amendment (its original is in scoring's read model, which folds the responses again)."""
+        return self.response_id or self.source_event_id
 
 
 class ResponseScored(EventEnvelope):
