@@ -1,5 +1,6 @@
-"""Gateway process: FastAPI with the GraphQL router (GraphiQL at /graphql), bearer-token
-authentication, CORS, its own audit/command store with an outbox relay, and health."""
+"""Gateway process: FastAPI with the GraphQL router (GraphiQL at /graphql, self-hosted),
+bearer-token authentication, CORS, the clinician console (/console), its own audit/command store
+with an outbox relay, and health."""
 
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
 from alliance_gateway.adapters.notices import NoticeHub
 from alliance_gateway.adapters.tables import SCHEMA
+from alliance_gateway.entrypoints.console import ConsolePages, console_router
 from alliance_gateway.entrypoints.context import Context
 from alliance_gateway.entrypoints.fhir import fhir_router
 from alliance_gateway.graphql.schema import build_schema
+from alliance_gateway.graphql.trusted import PersistedOverWebSocket
 from alliance_gateway.migrations import ENVIRONMENT as MIGRATIONS
 from alliance_gateway.settings import GatewaySettings
 from alliance_platform.db import create_engine, create_pool
@@ -126,7 +130,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             raise HTTPException(refused.status, refused.body["detail"], refused.headers) from None
         return Context(sessions, caller, pool, relay, hub)
 
+    pages = ConsolePages(settings)
+
     class Router(GraphQLRouter[Context, None]):
+        graphql_transport_ws_handler_class = PersistedOverWebSocket
+
+        async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+            # Self-hosted GraphiQL (the console's build), never strawberry's CDN page.
+            return pages.page("graphiql.html", "GraphiQL page")
+
         def encode_json(self, data: object) -> bytes:
             return pydantic_core.to_json(data)  # the stdlib's json costs three times as much
 
@@ -154,6 +166,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(fhir_router(context))  # the same door, scoping and read audit
+    app.include_router(console_router(pages))
     if settings.origins():
         app.add_middleware(
             CORSMiddleware,
