@@ -7,7 +7,6 @@ import type { AlertKind, CaseloadQuery, Phase } from "../generated/graphql";
 import { href } from "../router";
 import { KIND_LABEL, Status, titleCase, useOperation } from "./load";
 
-const PAGE_SIZE = 25;
 const PHASES: Phase[] = ["FOUNDATION", "WORK", "TERMINATION", "CLOSED"];
 const ALLIANCE = new Set(["SRS", "CSRS", "WAI-SR", "TASC-R"]);
 type CaseRow = CaseloadQuery["clinic"]["cases"]["edges"][number]["node"];
@@ -32,7 +31,7 @@ export function CaseloadPage({ clinic }: { clinic: string }) {
   const [kind, setKind] = useState<AlertKind | "">("");
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const after = cursors[cursors.length - 1] ?? null;
-  const loaded = useOperation(Caseload, { clinicId: clinic, first: PAGE_SIZE, after, phase: phase || null });
+  const loaded = useOperation(Caseload, { clinicId: clinic, after, phase: phase || null });
   const data = loaded.data;
   const alerts = new Map<string, AlertRow[]>();
   for (const { node } of [...(data?.open.edges ?? []), ...(data?.acknowledged.edges ?? [])]) {

@@ -13,7 +13,7 @@ import { KIND_LABEL, Status, titleCase, useOperation, when } from "./load";
 type Alert = InboxQuery["open"]["edges"][number]["node"];
 
 export function InboxPage({ clinic, session }: { clinic: string; session: Session }) {
-  const loaded = useOperation(Inbox, { clinicId: clinic, first: 100 });
+  const loaded = useOperation(Inbox, { clinicId: clinic });
   const [live, setLive] = useState<"connecting" | "live" | "lost">("connecting");
   const [announcement, setAnnouncement] = useState("");
 
