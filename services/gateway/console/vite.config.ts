@@ -16,6 +16,11 @@ export default defineConfig({
     // GraphiQL (its own page, editor and all) is one large chunk; the console stays small.
     chunkSizeWarningLimit: 1100,
     rollupOptions: {
+      // GraphiQL's React dependencies mark modules "use client" (a server-components hint that
+      // means nothing in a static bundle): not worth a warning per module.
+      onwarn(warning, warn) {
+        if (warning.code !== "MODULE_LEVEL_DIRECTIVE") warn(warning);
+      },
       input: {
         console: resolve(import.meta.dirname, "index.html"),
         graphiql: resolve(import.meta.dirname, "graphiql.html"),
