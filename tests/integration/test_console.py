@@ -1,8 +1,8 @@
 """The clinician console as the gateway serves it: the pages and config with their CSP and cache
 headers, a clear 503 without a build (no Node needed), and every console operation accepted by
 its hash from a gateway that accepts only trusted documents, the subscription over WebSocket
-too. The build here is a stand-in directory shaped like `npm run build`'s output; the real
-build is exercised by the browser tests."""
+too (in text frames, which a browser's client reads). The build here is a stand-in directory
+shaped like `npm run build`'s output; the real build is exercised by the browser tests."""
 
 from __future__ import annotations
 
@@ -171,7 +171,10 @@ async def test_every_console_operation_runs_by_hash_on_a_trusted_only_gateway(
         ) as ws:
             init = {"authorization": f"Bearer {token}"}
             await ws.send(json.dumps({"type": "connection_init", "payload": init}))
-            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+            ack = await asyncio.wait_for(ws.recv(), 10)
+            # Text frames: a browser's graphql-ws client cannot read binary ones.
+            assert isinstance(ack, str)
+            assert json.loads(ack)["type"] == "connection_ack"
             by_hash = {"query": "", **persisted("AlertNotices", {"clinicId": clinic})}
             as_text = {"query": "subscription { alertNotices { alertId } }"}
             for n, payload in (("1", as_text), ("2", by_hash)):

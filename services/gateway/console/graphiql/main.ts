@@ -5,6 +5,7 @@ import { GraphiQL } from "graphiql";
 import { createElement } from "react";
 import { createRoot } from "react-dom/client";
 import "graphiql/style.css";
+import "./page.css";
 
 const url = new URL("/graphql", location.href);
 const socket = new URL(url);

@@ -25,6 +25,18 @@ interface Credentials {
 }
 
 let credentials: Credentials = { token: () => null, expired: () => undefined };
+export type SocketState = "connecting" | "live" | "lost";
+const socketListeners = new Set<(state: SocketState) => void>();
+
+/** Follows the WebSocket: live once the gateway acknowledged the token, lost when closed. */
+export function onSocketState(listener: (state: SocketState) => void): () => void {
+  socketListeners.add(listener);
+  return () => socketListeners.delete(listener);
+}
+
+function announce(state: SocketState): void {
+  for (const listener of socketListeners) listener(state);
+}
 let socket: Client | null = null;
 const ENDPOINT = "/graphql";
 
@@ -88,6 +100,11 @@ function client(): Client {
       // The gateway checks the token in connection_init (and closes with 4401 when it expires).
       connectionParams: () => ({ authorization: bearer() }),
       shouldRetry: () => credentials.token() !== null,
+      on: {
+        connecting: () => announce("connecting"),
+        connected: () => announce("live"),
+        closed: () => announce("lost"),
+      },
     });
   }
   return socket;

@@ -75,7 +75,7 @@ export function Chart({ chart, id }: { chart: ChartModel; id: string }) {
       {
         width,
         height: 280,
-        legend: { show: true },
+        legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: false }, y: { range: yRange(chart) } },
         axes: [{ label: "Session", incrs: [1, 2, 5, 10] }, { label: chart.construct === "alliance" ? "Alliance total" : "Outcome total" }],

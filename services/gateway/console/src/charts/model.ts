@@ -122,10 +122,11 @@ export function buildCharts(data: CaseData): ChartModel[] {
     ...data.dyads.flatMap((d) => d.ruptures.map((r) => [r.instrument, r.evidence] as const)),
     ...data.signals.map((s) => [s.instrument ?? "", s.evidence] as const),
   ];
-  const splitThreshold = data.signals
-    .filter((s) => s.kind === "SPLIT_DETECTED")
-    .flatMap((s) => s.evidence)
-    .find((e) => e.rule === "split_alliance")?.threshold ?? null;
+  const splitSignals = data.signals.filter((s) => s.kind === "SPLIT_DETECTED");
+  const splitThreshold = splitSignals.flatMap((s) => s.evidence).find((e) => e.rule === "split_alliance")?.threshold ?? null;
+  // The rule compares the latest ratings on any alliance instrument: bands go on the charts of
+  // the instruments a split was detected on.
+  const splitFamilies = new Set(splitSignals.map((s) => (s.instrument ? familyOf(s.instrument) : "*")));
 
   for (const dyad of data.dyads) {
     const byInstrument = new Map<string, Point[]>();
@@ -188,7 +189,7 @@ export function buildCharts(data: CaseData): ChartModel[] {
   for (const chart of families.values()) {
     chart.sessions = [...new Set(chart.series.flatMap((s) => s.points.map((p) => p.session)))].sort((a, b) => a - b);
     chart.series.sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.label.localeCompare(b.label));
-    if (chart.construct === "alliance") {
+    if (chart.construct === "alliance" && (splitFamilies.has(chart.family) || splitFamilies.has("*"))) {
       chart.splits = splitBands(chart.series.filter((s) => s.role !== "THERAPIST"), splitThreshold);
     }
   }

@@ -8,14 +8,17 @@ import { href } from "../router";
 import { KIND_LABEL, Status, titleCase, useOperation } from "./load";
 
 const PHASES: Phase[] = ["FOUNDATION", "WORK", "TERMINATION", "CLOSED"];
-const ALLIANCE = new Set(["SRS", "CSRS", "WAI-SR", "TASC-R"]);
+// Alliance instruments, the session-by-session ones first (the ones a caseload compares).
+const ALLIANCE = ["SRS", "CSRS", "WAI-SR", "TASC-R"];
 type CaseRow = CaseloadQuery["clinic"]["cases"]["edges"][number]["node"];
 type AlertRow = CaseloadQuery["open"]["edges"][number]["node"];
 
 function latestAlliance(row: CaseRow): string {
   const client = row.dyads.find((d) => d.respondentRole === "CLIENT");
-  const scores = (client?.latest ?? []).filter((s) => ALLIANCE.has(s.instrument));
-  const latest = scores.sort((a, b) => b.administeredAt.localeCompare(a.administeredAt))[0];
+  const scores = (client?.latest ?? []).filter((s) => ALLIANCE.includes(s.instrument));
+  const latest = scores.sort(
+    (a, b) => b.sessionNumber - a.sessionNumber || ALLIANCE.indexOf(a.instrument) - ALLIANCE.indexOf(b.instrument),
+  )[0];
   return latest ? `${latest.instrument} ${latest.total} (session ${latest.sessionNumber})` : "–";
 }
 

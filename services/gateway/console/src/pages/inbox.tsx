@@ -6,7 +6,7 @@ import type { Session } from "../auth";
 import { EvidenceList } from "../evidence";
 import { AcknowledgeAlert, AlertNotices, Inbox, ReassignAlert, ResolveAlert, SnoozeAlert } from "../generated/documents";
 import type { InboxQuery } from "../generated/graphql";
-import { execute, subscribe } from "../graphql";
+import { execute, onSocketState, subscribe } from "../graphql";
 import { href } from "../router";
 import { KIND_LABEL, Status, titleCase, useOperation, when } from "./load";
 
@@ -19,23 +19,19 @@ export function InboxPage({ clinic, session }: { clinic: string; session: Sessio
 
   useEffect(() => {
     setLive("connecting");
-    let first = true;
+    const unfollow = onSocketState(setLive);
     const stop = subscribe(
       AlertNotices,
       { clinicId: clinic },
       (data) => {
         const n = data.alertNotices;
-        setLive("live");
         setAnnouncement(`${KIND_LABEL[n.kind] ?? n.kind} alert on case ${n.caseId}: ${n.action}, now ${titleCase(n.status)}.`);
         loaded.reload();
       },
       () => setLive("lost"),
     );
-    // graphql-ws gives no "subscribed" event: the socket is up once the first frame could go.
-    const timer = setTimeout(() => first && setLive((l) => (l === "connecting" ? "live" : l)), 1500);
     return () => {
-      first = false;
-      clearTimeout(timer);
+      unfollow();
       stop();
     };
   }, [clinic]);
@@ -64,6 +60,7 @@ function AlertCard({ alert, clinic, session }: { alert: Alert; clinic: string; s
   const [sent, setSent] = useState<string | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
   const titleId = `alert-${alert.alertId}`;
+  useEffect(() => setSent(null), [alert.status, alert.therapistId, alert.snoozedUntil]); // applied
 
   async function send(what: string, run: (id: string) => Promise<unknown>) {
     setFailed(null);

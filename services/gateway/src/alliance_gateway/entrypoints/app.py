@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import pydantic_core
@@ -17,9 +17,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from alliance_gateway.adapters.notices import NoticeHub
 from alliance_gateway.adapters.tables import SCHEMA
@@ -61,6 +63,17 @@ def close_when_expired(websocket: object, expires_at: int | None) -> None:
 
 
 _expiry_tasks: set[asyncio.Task[None]] = set()
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages go as text frames: strawberry sends the bytes our
+    `encode_json` makes as binary frames, which browsers' clients (graphql-ws) cannot read."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(pydantic_core.to_json(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 def _is_ide_page(connection: HTTPConnection) -> bool:
@@ -134,6 +147,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     class Router(GraphQLRouter[Context, None]):
         graphql_transport_ws_handler_class = PersistedOverWebSocket
+        websocket_adapter_class = TextFrames
 
         async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
             # Self-hosted GraphiQL (the console's build), never strawberry's CDN page.

@@ -28,12 +28,13 @@ BUILD_HINT = (
 
 
 def content_security_policy(connect: Iterable[str] = ()) -> str:
-    """Only this origin: no inline script, no other site's script or style, never framed.
+    """Only this origin: no inline script, no other site's script or style, never framed
+    (images and fonts may also be data: URLs, as GraphiQL's stylesheet embeds its fonts).
     `connect` adds origins the page may fetch from (the OpenID issuer's token exchange)."""
     sources = " ".join(["'self'", *connect])
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"font-src 'self'; connect-src {sources}; worker-src 'self'; manifest-src 'self'; "
+        f"font-src 'self' data:; connect-src {sources}; worker-src 'self'; manifest-src 'self'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 
