@@ -114,7 +114,7 @@ function SignedIn({ session, route, onSignOut }: { session: Session; route: Rout
       case "case":
         return <CasePage clinic={route.clinic} caseId={route.caseId} />;
       case "inbox":
-        return <InboxPage clinic={route.clinic} session={session} />;
+        return <InboxPage clinic={route.clinic} />;
       case "clinic-summary":
         return <ClinicSummaryPage clinic={route.clinic} />;
       case "network":

@@ -2,7 +2,6 @@
 // subscription; acknowledge, resolve with a note, snooze and reassign are mutations (commands:
 // the alerts service applies them, and the notice of the change updates the list).
 import { useEffect, useState } from "preact/hooks";
-import type { Session } from "../auth";
 import { EvidenceList } from "../evidence";
 import { AcknowledgeAlert, AlertNotices, Inbox, ReassignAlert, ResolveAlert, SnoozeAlert } from "../generated/documents";
 import type { InboxQuery } from "../generated/graphql";
@@ -12,7 +11,7 @@ import { KIND_LABEL, Status, titleCase, useOperation, when } from "./load";
 
 type Alert = InboxQuery["open"]["edges"][number]["node"];
 
-export function InboxPage({ clinic, session }: { clinic: string; session: Session }) {
+export function InboxPage({ clinic }: { clinic: string }) {
   const loaded = useOperation(Inbox, { clinicId: clinic });
   const [live, setLive] = useState<"connecting" | "live" | "lost">("connecting");
   const [announcement, setAnnouncement] = useState("");
@@ -50,13 +49,13 @@ export function InboxPage({ clinic, session }: { clinic: string; session: Sessio
       <Status loaded={loaded} what="the alerts" />
       {loaded.data && alerts.length === 0 && <p>No open alerts.</p>}
       <ul class="alerts">
-        {alerts.map((a) => <AlertCard key={a.alertId} alert={a} clinic={clinic} session={session} />)}
+        {alerts.map((a) => <AlertCard key={a.alertId} alert={a} clinic={clinic} />)}
       </ul>
     </>
   );
 }
 
-function AlertCard({ alert, clinic, session }: { alert: Alert; clinic: string; session: Session }) {
+function AlertCard({ alert, clinic }: { alert: Alert; clinic: string }) {
   const [sent, setSent] = useState<string | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
   const titleId = `alert-${alert.alertId}`;
@@ -112,16 +111,14 @@ function AlertCard({ alert, clinic, session }: { alert: Alert; clinic: string; s
               <button type="submit">Snooze</button>
             </form>
           </details>
-          {session.role !== "clinician" && (
-            <details>
-              <summary>Reassign</summary>
-              <form onSubmit={(e) => { e.preventDefault(); const f = form(e); void send("Reassign", (id) => execute(ReassignAlert, { input: { alertId: alert.alertId, clientMutationId: id, assigneeId: String(f.get("assignee")), note: String(f.get("note") ?? "") || null } })); }}>
-                <label>Therapist id <input name="assignee" required pattern="[A-Za-z0-9._:-]{1,64}" /></label>
-                <label>Note <input name="note" /></label>
-                <button type="submit">Reassign</button>
-              </form>
-            </details>
-          )}
+          <details>
+            <summary>Reassign</summary>
+            <form onSubmit={(e) => { e.preventDefault(); const f = form(e); void send("Reassign", (id) => execute(ReassignAlert, { input: { alertId: alert.alertId, clientMutationId: id, assigneeId: String(f.get("assignee")), note: String(f.get("note") ?? "") || null } })); }}>
+              <label>Therapist id <input name="assignee" required pattern="[A-Za-z0-9._:-]{1,64}" /></label>
+              <label>Note <input name="note" /></label>
+              <button type="submit">Reassign</button>
+            </form>
+          </details>
         </div>
         {sent && <p role="status">{sent}</p>}
         {failed && <p role="alert" class="error">{failed}</p>}
