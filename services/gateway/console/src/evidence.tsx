@@ -18,9 +18,11 @@ export function EvidenceList({ evidence }: { evidence: Evidence[] }) {
             <dd>{e.threshold}</dd>
             <dt>Inputs</dt>
             <dd>
-              {Object.entries(e.inputs).map(([k, v]) => (
-                <span class="input" key={k}>{k}: {show(v)}</span>
-              ))}
+              <ul class="inputs">
+                {Object.entries(e.inputs).map(([k, v]) => (
+                  <li key={k}>{k}: {show(v)}</li>
+                ))}
+              </ul>
             </dd>
             <dt>Source</dt>
             <dd>{e.citation}</dd>

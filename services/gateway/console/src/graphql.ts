@@ -60,7 +60,10 @@ function request<R, V>(op: Operation<R, V>, variables: V) {
 
 function bearer(): string {
   const token = credentials.token();
-  if (!token) throw new SignedOut();
+  if (!token) {
+    credentials.expired(); // expired in memory: the sign-in page, not a page stuck loading
+    throw new SignedOut();
+  }
   return `Bearer ${token}`;
 }
 

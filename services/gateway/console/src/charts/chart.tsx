@@ -66,6 +66,7 @@ export function Chart({ chart, id }: { chart: ChartModel; id: string }) {
   const host = useRef<HTMLDivElement>(null);
   const [plot, setPlot] = useState<uPlot | null>(null);
   const [chosen, setChosen] = useState<Marker | null>(null);
+  const [, setWidth] = useState(0); // a new width places the markers again
 
   useEffect(() => {
     const element = host.current;
@@ -96,7 +97,17 @@ export function Chart({ chart, id }: { chart: ChartModel; id: string }) {
       element,
     );
     setPlot(u);
+    // Follow the page's width; the markers are placed again from the new scales.
+    const resized = new ResizeObserver(() => {
+      const next = Math.max(320, Math.min(element.clientWidth, 960));
+      if (next !== u.width) {
+        u.setSize({ width: next, height: u.height });
+        setWidth(next);
+      }
+    });
+    resized.observe(element);
     return () => {
+      resized.disconnect();
       u.destroy();
       setPlot(null);
     };
