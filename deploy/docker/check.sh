@@ -138,6 +138,16 @@ else
 fi
 
 # ---------------------------------------------------------------- 3. the service images
+# The gateway's image carries the clinician console when it is built (service.Dockerfile).
+CONSOLE_BUILT=false
+if [[ -f services/gateway/console/dist/index.html ]]; then
+  CONSOLE_BUILT=true
+elif command -v npm > /dev/null; then
+  step "building the clinician console (npm ci, npm run build)"
+  (cd services/gateway/console && npm ci --no-audit --no-fund --loglevel=error && npm run build) \
+    > "$WORK/console.log" 2>&1 || { tail -40 "$WORK/console.log" >&2; fail "the console did not build"; }
+  CONSOLE_BUILT=true
+fi
 # The build reaches PyPI through the machine's trust (a TLS-inspecting proxy's CA included):
 # its CA bundle is mounted for the RUN steps only and never lands in an image.
 ca_bundle=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
@@ -255,6 +265,15 @@ for svc in "${SERVICES[@]}"; do
       (( id != 0 )) || fail "$svc (pid $pid) runs as root (uid or gid 0): $(grep "^$ids:" "/proc/$pid/status")"
     done
   done
+  if [[ "$svc" == gateway ]]; then
+    # The console from the image: 200 when it was built into it, else the 503 saying how.
+    want=503
+    [[ "$CONSOLE_BUILT" == true ]] && want=200
+    got=$(python3 -c "import urllib.error as e, urllib.request as u
+try: print(u.urlopen('http://127.0.0.1:$port/console/', timeout=5).status)
+except e.HTTPError as x: print(x.code)")
+    [[ "$got" == "$want" ]] || fail "gateway image: /console/ answered $got, not $want"
+  fi
   buildah run --isolation chroot --network host --env ALLIANCE_HTTP_PORT="$port" "$ctr" \
     -- "${healthcheck[@]}" > "$WORK/health-$svc.log" 2>&1 \
     || { cat "$WORK/health-$svc.log" >&2; fail "$svc: the image's HEALTHCHECK failed"; }

@@ -69,6 +69,18 @@ COPY services/${SERVICE}/src services/${SERVICE}/src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package "alliance-${SERVICE}" --no-editable
 
+# Layer 3: static files a service serves: the gateway's clinician console and GraphiQL, when
+# services/gateway/console/dist was built before the image (`npm run build` there; CI and
+# deploy/docker/check.sh do it). Node never enters an image; without a build, /console answers
+# 503 and says how to build it. The service directory minus its sources is small: .dockerignore
+# drops node_modules.
+COPY services/${SERVICE}/ /tmp/service/
+RUN mkdir -p /app/static \
+    && if [ -f /tmp/service/console/dist/index.html ]; then \
+         cp -r /tmp/service/console/dist /app/static/console; \
+       fi \
+    && rm -rf /tmp/service
+
 # ---------------------------------------------------------------- runtime
 FROM ${RUNTIME_IMAGE} AS runtime
 
@@ -83,15 +95,18 @@ RUN groupadd --gid 10001 alliance \
     && useradd --no-log-init --uid 10001 --gid 10001 --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin alliance
 
-# Only the virtualenv travels; it stays owned by root, so the service cannot modify its own code.
+# Only the virtualenv and the static files travel; they stay owned by root, so the service
+# cannot modify its own code.
 COPY --from=builder /app/.venv /app/.venv
+COPY --from=builder /app/static /app/static
 
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     ALLIANCE_SERVICE=${SERVICE} \
     ALLIANCE_HTTP_HOST=0.0.0.0 \
-    ALLIANCE_HTTP_PORT=8000
+    ALLIANCE_HTTP_PORT=8000 \
+    ALLIANCE_CONSOLE_DIR=/app/static/console
 
 WORKDIR /app
 USER 10001:10001

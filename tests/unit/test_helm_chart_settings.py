@@ -21,6 +21,7 @@ NOT_IN_CHART = {
     "ALLIANCE_DEV_JWT_SECRET": "development only: never in a cluster",
     "ALLIANCE_WEBHOOK_KEYS": "a literal secret: the chart mounts ALLIANCE_WEBHOOK_KEYS_FILE",
     "KAFKA_SASL_PASSWORD": "a literal secret: the chart mounts KAFKA_SASL_PASSWORD_FILE",
+    "ALLIANCE_CONSOLE_DIR": "where the image holds the built console: the image sets it",
 }
 # Read by the hook Jobs' commands (alliance_platform.dbroles), not by a settings class.
 HOOK_ONLY = {"ALLIANCE_DB_ADMIN_URL"}

@@ -1,5 +1,6 @@
-"""Trusted documents without a database: the registry holds the bench's operations under
-their hashes, and the refusals come before anything runs (subscriptions included)."""
+"""Trusted documents without a database: the registry holds the bench's and the console's
+operations under their hashes, and the refusals come before anything runs (subscriptions
+included)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from alliance_gateway.graphql.schema import build_schema
 from alliance_gateway.graphql.trusted import ONLY_TRUSTED, UNKNOWN, sha256
 
 BENCH = Path(__file__).parents[2] / "bench" / "queries"
+CONSOLE = Path(__file__).parents[2] / "services" / "gateway" / "console" / "src" / "operations"
 
 
 def test_the_registry_holds_the_bench_operations_under_their_hashes() -> None:
@@ -24,6 +26,18 @@ def test_the_registry_holds_the_bench_operations_under_their_hashes() -> None:
     for name in ("case", "alerts"):
         text = (BENCH / f"{name}.graphql").read_text()
         assert bodies[sha256(text)] == text
+
+
+def test_the_registry_holds_exactly_the_console_operations() -> None:
+    """The console sends each operation by the hash of its file (tools/contracts.py writes
+    them): one missing here would be refused by a trusted-documents-only gateway."""
+    manifest = json.loads(
+        resources.files("alliance_gateway.graphql").joinpath("trusted_documents.json").read_text()
+    )
+    registered = {op["id"]: op["body"] for op in manifest["operations"] if op.get("client")}
+    files = {sha256(path.read_text()): path.read_text() for path in CONSOLE.glob("*.graphql")}
+    assert len(files) >= 10
+    assert registered == files
 
 
 async def test_refusals_come_before_anything_runs() -> None:

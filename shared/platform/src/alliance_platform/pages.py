@@ -43,17 +43,19 @@ def content_security_policy(
     connect_src: Sequence[str] = (),
     form_action: Sequence[str] = (),
     img_src: Sequence[str] = ("data:",),
+    font_src: Sequence[str] = (),
 ) -> str:
     """The policy of every page: scripts, styles, fonts and frames from its own origin only,
     no inline script, never framed. `connect_src` adds origins the page may fetch from (an
     identity provider's token endpoint), `form_action` origins a form may post or redirect to
-    (Chromium checks a form's redirects against it too)."""
+    (Chromium checks a form's redirects against it too), `font_src` other font sources
+    (GraphiQL's stylesheet embeds its fonts as `data:` URLs)."""
     directives = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
         "img-src": [SELF, *img_src],
-        "font-src": [SELF],
+        "font-src": [SELF, *font_src],
         "connect-src": [SELF, *connect_src],
         "object-src": ["'none'"],
         "frame-ancestors": ["'none'"],

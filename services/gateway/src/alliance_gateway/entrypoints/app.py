@@ -1,12 +1,13 @@
-"""Gateway process: FastAPI with the GraphQL router (GraphiQL at /graphql), bearer-token
-authentication, CORS, its own audit/command store with an outbox relay, and health."""
+"""Gateway process: FastAPI with the GraphQL router (GraphiQL at /graphql, self-hosted),
+bearer-token authentication, CORS, the clinician console (/console), its own audit/command store
+with an outbox relay, and health."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import pydantic_core
@@ -14,16 +15,21 @@ from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.requests import HTTPConnection
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from alliance_gateway.adapters.notices import NoticeHub
 from alliance_gateway.adapters.tables import SCHEMA
+from alliance_gateway.entrypoints.console import ConsolePages, console_router
 from alliance_gateway.entrypoints.context import Context
 from alliance_gateway.entrypoints.fhir import fhir_router
 from alliance_gateway.graphql.schema import build_schema
+from alliance_gateway.graphql.trusted import PersistedOverWebSocket
 from alliance_gateway.migrations import ENVIRONMENT as MIGRATIONS
 from alliance_gateway.settings import GatewaySettings
 from alliance_platform.db import create_engine, create_pool
@@ -59,6 +65,17 @@ def close_when_expired(websocket: object, expires_at: int | None) -> None:
 
 
 _expiry_tasks: set[asyncio.Task[None]] = set()
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages go as text frames: strawberry sends the bytes our
+    `encode_json` makes as binary frames, which browsers' clients (graphql-ws) cannot read."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(pydantic_core.to_json(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 def _is_ide_page(connection: HTTPConnection) -> bool:
@@ -131,7 +148,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             raise HTTPException(refused.status, refused.body["detail"], refused.headers) from None
         return Context(sessions, caller, pool, relay, hub)
 
+    pages = ConsolePages(settings)
+
     class Router(GraphQLRouter[Context, None]):
+        graphql_transport_ws_handler_class = PersistedOverWebSocket
+        websocket_adapter_class = TextFrames
+
+        async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+            # Self-hosted GraphiQL (the console's build), never strawberry's CDN page.
+            return pages.page("graphiql.html", "GraphiQL page")
+
         def encode_json(self, data: object) -> bytes:
             return pydantic_core.to_json(data)  # the stdlib's json costs three times as much
 
@@ -159,6 +185,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(fhir_router(context))  # the same door, scoping and read audit
+    app.include_router(console_router(pages))
     answer_fhir_refusals(app)  # what the FHIR routes do not answer: an OperationOutcome
     if settings.origins():
         app.add_middleware(

@@ -7,6 +7,8 @@ runs the registered text, which the parser cache and `ValidateOnce` parse and va
 The registry is `trusted_documents.json` (Apollo's persisted-query manifest: id = SHA-256 of
 the body). A hash it does not hold is refused; so is a document whose text does not match the
 hash sent with it; and, when only trusted documents are accepted, any document sent as text.
+Over a WebSocket (graphql-transport-ws) the `extensions` of the subscribe message carry the
+hash the same way (`PersistedOverWebSocket`), so subscriptions are trusted documents too.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from importlib import resources
 from typing import Any
 
 from graphql import GraphQLError, parse
 from strawberry.extensions import SchemaExtension
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types.graphql import OperationType
 
 from alliance_gateway.application.request import UserError
@@ -59,6 +66,24 @@ def load_registry() -> dict[str, str]:
     return registry
 
 
+# The extensions of the WebSocket subscribe message being run (see PersistedOverWebSocket).
+_socket_extensions: ContextVar[Mapping[str, Any] | None] = ContextVar(
+    "socket_extensions", default=None
+)
+
+
+class PersistedOverWebSocket(BaseGraphQLTransportWSHandler[Any, None]):
+    """Strawberry runs a subscribe message without its `extensions`; this hands them to
+    `TrustedDocuments` through the operation's task, which copies the context it starts in."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        token = _socket_extensions.set(message["payload"].get("extensions"))
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            _socket_extensions.reset(token)
+
+
 def _requested_hash(extensions: Mapping[str, Any] | None) -> str | None:
     persisted = (extensions or {}).get("persistedQuery")
     if isinstance(persisted, Mapping) and isinstance(persisted.get("sha256Hash"), str):
@@ -78,7 +103,7 @@ class TrustedDocuments(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        key = _requested_hash(context.operation_extensions)
+        key = _requested_hash(context.operation_extensions or _socket_extensions.get())
         if key is not None:
             text = self.registry.get(key)
             if text is None:
