@@ -75,6 +75,13 @@ async def test_generations_switch_views_atomically_and_fence_old_writers(
         with pytest.raises(CatalogError, match="building"):
             await projections.begin(conn, name, 2, Purpose.REBUILD, TOPICS)
         await _fill(conn, upgrade.schema, 100, extra=True)
+        # While it builds, the live views show its new column as NULL and keep the old ones.
+        await projections.repoint(conn, name, first.slot, READ_MODELS, adding_from=upgrade.slot)
+        widened = await conn.fetch(
+            f'SELECT dyad_id, score, note, pg_typeof(note)::text AS kind FROM "{name}".dyad'
+        )
+        assert len(widened) == 100
+        assert {(r["note"], r["kind"]) for r in widened} == {(None, "text")}
 
     # Readers in a loop see the old generation or the new one, never an error or an empty view.
     seen: list[int] = []

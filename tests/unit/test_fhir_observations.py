@@ -124,6 +124,17 @@ def test_an_amendments_score_is_derived_from_that_version_of_the_original_respon
     ]
 
 
+def test_a_score_of_a_generation_without_the_response_column_is_derived_from_its_source() -> None:
+    # While scoring's version 11 builds beside a live 10, the views show response_id as NULL.
+    found = row()
+    score = found.score.model_copy(update={"response_id": None})
+    resource = observation(ScoreOfCase(score, found.case_id, found.amends))
+    Observation.model_validate(resource)
+    assert resource["derivedFrom"] == [
+        {"reference": f"QuestionnaireResponse/{score.source_event_id}"}
+    ]
+
+
 def test_the_capability_statement_and_outcomes_validate() -> None:
     statement = CapabilityStatement.model_validate(CAPABILITY_STATEMENT)
     [rest] = statement.rest or []

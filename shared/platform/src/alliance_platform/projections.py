@@ -313,12 +313,22 @@ async def begin(
 
 
 async def point_views(
-    conn: Connection, projection: str, slot: str, read_models: Sequence[str]
+    conn: Connection,
+    projection: str,
+    slot: str,
+    read_models: Sequence[str],
+    *,
+    adding_from: str | None = None,
 ) -> None:
     """(Re)creates the stable views over a slot's read models, readable by the reader role.
     Call it in a transaction: readers then see the old views or the new ones, never none.
     Under the projection's lock: replicas starting together each point the views, and two
-    concurrent GRANTs on one schema fail ("tuple concurrently updated")."""
+    concurrent GRANTs on one schema fail ("tuple concurrently updated").
+
+    `adding_from`: the slot of a newer version building beside this one. Its tables' columns
+    that this slot's lack are added to the views as typed NULLs, so readers of the new release
+    work before the switch (and readers of the old one still do: no column is taken away until
+    the switch points the views at the new slot)."""
     await conn.execute(_lock(projection))
     stable, source = _ident(projection), _ident(slot_schema(projection, slot))
     existing = await conn.fetch(
@@ -334,11 +344,33 @@ async def point_views(
         await conn.execute(f"GRANT USAGE ON SCHEMA {stable} TO {READER_ROLE}")
     for name in read_models:
         view = f"{stable}.{_ident(name)}"
+        added = "".join(
+            f", NULL::{kind} AS {_ident(column)}"
+            for column, kind in await _columns_missing(conn, projection, name, slot, adding_from)
+        )
         # DROP + CREATE, not CREATE OR REPLACE: a new version may change the columns.
         await conn.execute(f"DROP VIEW IF EXISTS {view}")
-        await conn.execute(f"CREATE VIEW {view} AS SELECT * FROM {source}.{_ident(name)}")
+        await conn.execute(f"CREATE VIEW {view} AS SELECT *{added} FROM {source}.{_ident(name)}")
         if has_reader:
             await conn.execute(f"GRANT SELECT ON {view} TO {READER_ROLE}")
+
+
+async def _columns_missing(
+    conn: Connection, projection: str, table: str, slot: str, newer: str | None
+) -> list[tuple[str, str]]:
+    """The columns (name, SQL type) of `table` in the `newer` slot that it lacks in `slot`."""
+    if newer is None:
+        return []
+    rows = await conn.fetch(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS kind "
+        "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
+        "AND NOT a.attisdropped AND a.attname NOT IN (SELECT b.attname FROM pg_attribute b "
+        "WHERE b.attrelid = to_regclass($2) AND b.attnum > 0 AND NOT b.attisdropped) "
+        "ORDER BY a.attnum",
+        f"{_ident(slot_schema(projection, newer))}.{_ident(table)}",
+        f"{_ident(slot_schema(projection, slot))}.{_ident(table)}",
+    )
+    return [(r["attname"], r["kind"]) for r in rows]
 
 
 async def switch(
@@ -385,9 +417,19 @@ async def _switch(
     return _generation(projection, row)
 
 
-async def repoint(conn: Connection, projection: str, slot: str, read_models: Sequence[str]) -> None:
+async def repoint(
+    conn: Connection,
+    projection: str,
+    slot: str,
+    read_models: Sequence[str],
+    *,
+    adding_from: str | None = None,
+) -> None:
     """`point_views` in a transaction of its own (tried again while readers hold the views)."""
-    await _between_readers(conn, lambda: point_views(conn, projection, slot, read_models))
+    await _between_readers(
+        conn,
+        lambda: point_views(conn, projection, slot, read_models, adding_from=adding_from),
+    )
 
 
 async def cancel(conn: Connection, projection: str, number: int) -> None:

@@ -269,7 +269,10 @@ class Projections:
 
     async def _tables(self, generation: Generation) -> str | None:
         """Creates the generation's tables; points the views at them when it is live, else
-        returns the live generation's slot (its frontier)."""
+        returns the live generation's slot (its frontier). A newer version building beside
+        the live one adds its new columns to the live views, as NULLs, until its switch: the
+        gateway of the same release reads them meanwhile (CONTRIBUTING, "Change a projection's
+        shape")."""
         schema = generation.schema
         await create_schema(self.settings.database_url, schema, in_slot(self.spec.tables, schema))
         async with self._require_catalog().acquire() as conn:
@@ -279,7 +282,17 @@ class Projections:
                 )
                 return None
             live = await projections.live_generation(conn, self.spec.name)
-            return live.schema if live is not None else None
+            if live is None:
+                return None
+            if live.version < generation.version:
+                await projections.repoint(
+                    conn,
+                    self.spec.name,
+                    live.slot,
+                    self.spec.read_models,
+                    adding_from=generation.slot,
+                )
+            return live.schema
 
     async def _run(self, generation: Generation) -> None:
         schema = generation.schema

@@ -108,8 +108,9 @@ def subscale_code(instrument: str, subscale: str) -> str:
 def derived_from(score: DyadScore) -> str:
     """The QuestionnaireResponse version scored: the response as submitted, or an amendment's
     version of it (`<response>/_history/<amendment>`, as intake's `Location` named it)."""
-    if score.response_id == score.source_event_id:
-        return f"QuestionnaireResponse/{score.response_id}"
+    if score.response_id is None or score.response_id == score.source_event_id:
+        # (None: scored by a generation older than the column; its source is the response's id)
+        return f"QuestionnaireResponse/{score.response_id or score.source_event_id}"
     return f"QuestionnaireResponse/{score.response_id}/_history/{score.source_event_id}"
 
 

@@ -118,7 +118,9 @@ class DyadScore(SQLModel, table=True):
     source_event_id: uuid.UUID = Field(primary_key=True)
     # The response this version belongs to: its response.submitted's event id (source_event_id
     # itself unless the version is an amendment's): what a FHIR Observation is derived from.
-    response_id: uuid.UUID
+    # None only while a generation older than scoring's version 11 is live (its views show the
+    # column as NULL: `projections.point_views(adding_from=...)`).
+    response_id: uuid.UUID | None = None
     dyad_id: uuid.UUID
     clinic_id: str = Field(sa_type=Text)
     instrument: str = Field(sa_type=Text)
