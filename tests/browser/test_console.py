@@ -153,6 +153,8 @@ async def test_a_clinician_sees_the_split_case_and_an_acknowledgement_arrives_li
     await expect(page.get_by_role("heading", name=f"Alerts in {clinic}")).to_be_visible()
     await expect(page.get_by_text("Live: changes appear as they happen.")).to_be_visible()
     card = page.locator("article.alert").filter(has=page.get_by_role("button", name="Acknowledge"))
+    await expect(page.locator("ul.alerts > li").first).to_be_visible()
+    assert await card.count() > 0, "no open alert left: earlier runs acknowledged them; reset"
     first = card.first
     alert_id = (await first.get_attribute("aria-labelledby") or "").removeprefix("alert-")
     assert alert_id in {a["alertId"] for a in alerts if a["status"] == "OPEN"}
