@@ -15,10 +15,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from alliance_devstack.processes import ServiceProcess
+from alliance_devstack.state import SERVICES
 from alliance_platform import tracing
 from alliance_platform.dbroles import bootstrap
 from alliance_platform.migrate import installed_environments, upgrade
 from alliance_platform.provisioning import provision
+from tests.helpers import AUTH_ENV
 from tests.signin import DevIssuerEndpoint, running_dev_issuer
 from tests.stack import DB_PASSWORDS, Endpoints, real_stack
 
@@ -53,6 +56,35 @@ def stack() -> Iterator[Endpoints]:
 def dev_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIssuerEndpoint]:
     """The local stack's dev sign-in issuer, as its own process (tests/signin.py)."""
     yield from running_dev_issuer(tmp_path_factory.mktemp("dev-issuer"))
+
+
+@pytest.fixture(scope="session")
+def services(
+    stack: Endpoints, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services as separate OS processes, running until the session ends: for the
+    end-to-end tests, and the console's browser tests (after the integration tests, whose
+    in-process services use the same consumer groups; see testpaths)."""
+    log_dir = tmp_path_factory.mktemp("service-logs")
+    env = {
+        **os.environ,
+        **AUTH_ENV,
+        "ALLIANCE_SCORING_BATCH": "25",
+        "ALLIANCE_SCORING_REBUILD_BATCH": "25",
+    }
+    running = {
+        name: ServiceProcess(name, {**env, **stack.service_env(name)}, log_dir / f"{name}.log")
+        for name in SERVICES
+    }
+    try:
+        for service in running.values():
+            service.start()
+        for service in running.values():
+            service.wait_ready()
+        yield running
+    finally:
+        for service in running.values():
+            service.stop()
 
 
 @pytest.fixture(scope="session")

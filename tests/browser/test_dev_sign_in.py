@@ -34,7 +34,7 @@ async def test_sign_in_page_is_accessible_and_a_click_signs_in(
         assert answer.status == 200
         assert "script-src 'self';" in answer.headers["content-security-policy"]
         await page.get_by_role("heading", name="Dev sign-in").wait_for()
-        assert await page.get_by_role("button").count() == 10  # the demo network's people
+        assert await page.get_by_role("button").count() == 12  # the demo network's people
         assert await browser_page.serious_accessibility_violations() == []
         assert await browser_page.csp_violations() == []
         await browser_page.screenshot("dev-sign-in")

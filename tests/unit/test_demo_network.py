@@ -434,6 +434,27 @@ async def test_driver_fails_loudly_on_4xx() -> None:
     assert raised.value.status_code == 422
 
 
+async def test_driver_waits_out_intakes_rate_limit() -> None:
+    """A 429 is retried after its Retry-After (a re-run's duplicates outpace intake's limit)."""
+    answered = intake_stub({})
+    calls = {"n": 0}
+
+    async def throttle_twice(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            return httpx.Response(429, headers={"retry-after": "0"}, json={"detail": []})
+        return await answered.handle_async_request(request)
+
+    sent = await send_all(
+        generate_submissions(7, NOW)[:3],
+        "http://intake",
+        transport=httpx.MockTransport(throttle_twice),
+        concurrency=1,
+        backoff=0,
+    )
+    assert (sent.sent, sent.accepted, calls["n"]) == (3, 3, 5)
+
+
 async def test_driver_gives_up_after_retries() -> None:
     attempts = {"n": 0}
 

@@ -4,8 +4,9 @@
 Each case's submissions go out one after another: its responses in administration order, then
 its episode ending, so the case's events reach Kafka (one partition per case) in that order; up
 to `concurrency` cases are sent at the same time. Connection errors, timeouts and 5xx answers
-are retried with backoff; that is safe because every submission has an idempotency key. A 4xx
-answer stops the run with the body intake sent.
+are retried with backoff, and 429 (intake's rate limit) after its `Retry-After`; that is safe
+because every submission has an idempotency key. Any other 4xx answer stops the run with the
+body intake sent.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import httpx
 
 from alliance_demo.network import submitted_at
 from alliance_demo.requests import EpisodeEndingRequest, Submission, path_of, request_body
+
+TOO_MANY_REQUESTS = 429
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ async def _post(
     """Posts one submission; returns whether intake saw it before."""
     key, path, body = submission.idempotency_key, path_of(submission), request_body(submission)
     for attempt in range(retries + 1):
+        wait = 0.0
         try:
             response = await client.post(path, json=body)
         except httpx.TransportError as exc:  # connect/read errors and timeouts
@@ -118,12 +122,23 @@ async def _post(
         else:
             if response.is_success:
                 return bool(response.json()["duplicate"])
-            if not response.is_server_error:  # 4xx (or an unexpected 1xx/3xx): no retry
+            throttled = response.status_code == TOO_MANY_REQUESTS
+            if not (response.is_server_error or throttled):  # 4xx, 1xx/3xx: no retry
                 raise IntakeRejected(response.status_code, response.text, key)
             problem = f"{response.status_code}: {response.text[:500]}"
+            # Intake's rate limit (a re-run's duplicates come back faster than it allows).
+            wait = _retry_after(response) if throttled else 0.0
         if attempt < retries:
-            await asyncio.sleep(backoff * 2**attempt)
+            await asyncio.sleep(max(backoff * 2**attempt, wait))
     raise IntakeUnavailable(f"{key}: gave up after {retries + 1} attempts, last: {problem}")
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The seconds `Retry-After` asks for (intake sends whole seconds), at most a minute."""
+    try:
+        return min(float(response.headers.get("retry-after", "1")), 60.0)
+    except ValueError:
+        return 1.0
 
 
 def _first(errors: Sequence[Exception]) -> Exception:

@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from alliance_contracts.access import Role
 from alliance_demo.network import CLINIC_IDS, therapist_ids
 
-# Shown on the page: a therapist or two per clinic is enough to try a clinician's view.
-THERAPISTS_SHOWN = 2
-
 
 @dataclass(frozen=True)
 class Person:
@@ -21,7 +18,9 @@ class Person:
 
 def demo_people() -> tuple[Person, ...]:
     """Both clinics' supervisor (the one `./dev up` prints a token for) and network admin, then
-    per clinic its supervisor, its clinic admin and its first therapists."""
+    per clinic its supervisor, its clinic admin and every therapist: each holds other demo
+    patterns (with the default seed the split-alliance case is `th-north-03`'s), and a
+    clinician sees only their own caseload."""
     people = [
         Person("demo-supervisor", Role.SUPERVISOR, CLINIC_IDS),
         Person("demo-network-admin", Role.NETWORK_ADMIN, CLINIC_IDS),
@@ -33,7 +32,7 @@ def demo_people() -> tuple[Person, ...]:
             Person(f"admin-{short}", Role.CLINIC_ADMIN, (clinic_id,)),
             *(
                 Person(therapist, Role.CLINICIAN, (clinic_id,))
-                for therapist in therapist_ids(clinic_id)[:THERAPISTS_SHOWN]
+                for therapist in therapist_ids(clinic_id)
             ),
         ]
     return tuple(people)
