@@ -100,8 +100,8 @@ CASE = """query ($clinicId: ID!, $caseId: ID!) { case(clinicId: $clinicId, caseI
 ALERTS = """query ($clinicId: ID!, $status: AlertStatus!) {
   alerts(clinicId: $clinicId, status: $status, first: 100) {
     edges { node { alertId kind caseId status therapistId } } } }"""
-CASELOAD = """query ($clinicId: ID!) { clinic(clinicId: $clinicId) {
-  cases(first: 100) { edges { node { caseId } } } } }"""
+CASELOAD = """query ($clinicId: ID!, $kind: AlertKind) { clinic(clinicId: $clinicId) {
+  cases(first: 100, openAlertKind: $kind) { edges { node { caseId } } } } }"""
 
 
 @dataclass
@@ -139,8 +139,10 @@ class Api:
         data = await self.data(ALERTS, clinicId=clinic_id, status=status)
         return [edge["node"] for edge in data["alerts"]["edges"]]
 
-    async def caseload(self, clinic_id: str) -> list[str]:
-        data = await self.data(CASELOAD, clinicId=clinic_id)
+    async def caseload(self, clinic_id: str, open_alert_kind: str | None = None) -> list[str]:
+        """The cases (ids, in order) the person may see, optionally only those with an active
+        alert of a kind."""
+        data = await self.data(CASELOAD, clinicId=clinic_id, kind=open_alert_kind)
         return [edge["node"]["caseId"] for edge in data["clinic"]["cases"]["edges"]]
 
 

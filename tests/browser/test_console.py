@@ -22,6 +22,7 @@ from tests.browser.console_stack import (
     Demo,
     entry_script_sizes,
     js_number,
+    supervisor_api,
 )
 from tests.conftest import eventually
 from tests.signin import DevIssuerEndpoint
@@ -154,6 +155,16 @@ async def test_a_clinician_sees_the_split_case_and_an_acknowledgement_arrives_li
     await expect(page.get_by_text("Live: changes appear as they happen.")).to_be_visible()
     card = page.locator("article.alert").filter(has=page.get_by_role("button", name="Acknowledge"))
     await expect(page.locator("ul.alerts > li").first).to_be_visible()
+    # Two lists, each the API's page of its status, newest first; no "More" when none follow.
+    for listed, heading in (("OPEN", "Open"), ("ACKNOWLEDGED", "Acknowledged")):
+        section = page.get_by_role("region", name=heading, exact=True)
+        await expect(section.locator("p.shown")).to_be_visible()
+        shown = await section.locator("article.alert").evaluate_all(
+            "cards => cards.map((card) => card.getAttribute('aria-labelledby').slice(6))"
+        )
+        assert shown == [a["alertId"] for a in alerts if a["status"] == listed], listed
+        more = section.get_by_role("button", name=f"More {heading.lower()} alerts")
+        await expect(more).to_have_count(0)  # the demo's lists fit in one page of 50
     assert await card.count() > 0, "no open alert left: earlier runs acknowledged them; reset"
     first = card.first
     alert_id = (await first.get_attribute("aria-labelledby") or "").removeprefix("alert-")
@@ -216,6 +227,55 @@ async def test_a_clinician_cannot_open_another_clinics_case_by_its_url(
     api = Api.of(services["gateway"].url, "clinician", [clinic], therapist)
     body = await api.answer(CASE, clinicId=other_clinic, caseId=other)
     assert (body.get("data") or {}).get("case") is None
+
+
+async def test_the_caseloads_alert_kind_filter_shows_the_apis_cases_of_that_kind(
+    browser_page: BrowserPage,
+    console_url: str,
+    dev_issuer: DevIssuerEndpoint,
+    demo: Demo,
+    services: dict[str, ServiceProcess],
+) -> None:
+    """A supervisor filters the caseload by each alert kind: the page lists exactly the cases the
+    API gives for `openAlertKind` (the filter is the query's, not the page's), which are exactly
+    the cases with an open or acknowledged alert of that kind."""
+    page = browser_page.page
+    api = supervisor_api(services["gateway"].url)
+    await open_console(page, console_url, dev_issuer, "demo-supervisor")
+    table = page.locator("table.caseload")
+    await table.locator("tbody tr").first.wait_for()
+    clinic = (await page.get_by_role("heading", level=1).inner_text()).removeprefix("Caseload of ")
+    active = [*await api.alerts(clinic, "OPEN"), *await api.alerts(clinic, "ACKNOWLEDGED")]
+    everyone = await api.caseload(clinic)
+    filter_by_kind = page.get_by_role("combobox", name=re.compile("^Open alert"))
+    kinds_seen = 0
+    for kind, label in [*KIND_LABEL.items(), ("", "")]:  # every kind, then none again
+        async with page.expect_response(lambda r: r.url.endswith("/graphql")) as answered:
+            await filter_by_kind.select_option(kind)
+        # The kind goes to the gateway (a variable of the query), from the first page.
+        body = (await answered.value).request.post_data_json
+        assert body is not None
+        sent = body["variables"]
+        assert (sent["openAlertKind"], sent["after"]) == (kind or None, None)
+        await expect(table).to_have_attribute("aria-busy", "false")
+        expected = await api.caseload(clinic, kind or None)
+        shown = await table.locator("tbody th").all_inner_texts()
+        assert shown == expected, kind
+        if not kind:
+            assert shown == everyone  # "Any or none": every case again
+            continue
+        assert set(expected) == {a["caseId"] for a in active if a["kind"] == kind}, kind
+        caption = f"{len(expected)} case{'' if len(expected) == 1 else 's'} on this page"
+        await expect(table.locator("caption")).to_have_text(
+            f"{caption} with an open {label} alert (page 1)"
+        )
+        assert len(expected) < len(everyone), kind  # the filter leaves cases out
+        if expected and not kinds_seen:
+            await assert_clean(browser_page)
+            await browser_page.screenshot("console-caseload-filtered")
+        kinds_seen += bool(expected)
+    # The demo's clinics have alerts of several kinds, each on some of their cases only.
+    assert kinds_seen >= 2
 
 
 async def test_graphiql_renders_under_the_csp_from_the_gateway_alone(

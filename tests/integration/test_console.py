@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,24 @@ import asyncpg
 import websockets
 from websockets.typing import Subprotocol
 
+from alliance_alerts.adapters.store import save_alerts
+from alliance_alerts.domain.rules import Cause
 from alliance_contracts.access import Role
 from alliance_gateway.entrypoints.app import create_app
 from alliance_gateway.entrypoints.console import HASHED_ASSET
 from alliance_gateway.graphql.trusted import MISMATCH, ONLY_TRUSTED, UNKNOWN, sha256
 from alliance_gateway.settings import GatewaySettings
-from tests.helpers import AUTH_ENV, ISSUER, bearer, create_projection_tables, on_a_socket, serving
-from tests.integration.test_gateway_reads import seed
+from tests.helpers import (
+    AUTH_ENV,
+    ISSUER,
+    bearer,
+    create_projection_tables,
+    on_a_socket,
+    on_live_slots,
+    serving,
+)
+from tests.integration.test_gateway import T0
+from tests.integration.test_gateway_reads import rupture_alert, seed
 from tests.stack import Endpoints
 
 OPERATIONS = Path(__file__).parents[2] / "services" / "gateway" / "console" / "src" / "operations"
@@ -107,9 +119,9 @@ async def test_without_a_build_the_pages_say_how_to_build_and_sign_in_is_not_con
 
 
 VARIABLES: dict[str, Callable[[str, str], dict[str, Any]]] = {
-    "Caseload": lambda clinic, case: {"clinicId": clinic},
+    "Caseload": lambda clinic, case: {"clinicId": clinic, "openAlertKind": None},
     "CaseDetail": lambda clinic, case: {"clinicId": clinic, "caseId": case},
-    "Inbox": lambda clinic, case: {"clinicId": clinic},
+    "Inbox": lambda clinic, case: {"clinicId": clinic, "status": "OPEN", "after": None},
     "ClinicSummary": lambda clinic, case: {"clinicId": clinic},
     "NetworkSummary": lambda clinic, case: {},
 }
@@ -188,3 +200,46 @@ async def test_every_console_operation_runs_by_hash_on_a_trusted_only_gateway(
     # notices: nothing of it arrives.
     assert {m["id"] for m in received} == {"1"}
     assert ONLY_TRUSTED in json.dumps(received[0]["payload"])
+
+
+async def test_the_inbox_and_the_caseload_page_by_hash_as_the_console_sends_them(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str], tmp_path: Path
+) -> None:
+    """The inbox's "More": `Inbox` of one status gives 50 alerts and a cursor, the same operation
+    after it the rest; the caseload's alert-kind filter: `Caseload` with `openAlertKind`."""
+    await create_projection_tables(stack, "scoring")
+    await create_projection_tables(stack, "alerts")
+    clinic, base = ids("clinic"), ids("case")
+    cases = [f"{base}-{i}" for i in range(53)]
+    for case in cases[:2]:
+        await seed(pg, clinic, case)
+    raised = [
+        rupture_alert(clinic, case, T0 + timedelta(minutes=n)).raised(Cause(at=T0, key="raise"))
+        for n, case in enumerate(cases)
+    ]
+    async with on_live_slots(pg, "alerts") as conn:
+        await save_alerts(conn, raised)
+    newest_first = [str(a.alert_id) for a in reversed(raised)]
+    settings = gateway(stack, tmp_path, ALLIANCE_GATEWAY_TRUSTED_DOCUMENTS_ONLY="true")
+
+    async def run(client: Any, name: str, **variables: Any) -> dict[str, Any]:
+        answer = (await client.post("/graphql", json=persisted(name, variables))).json()
+        assert "errors" not in answer, answer
+        data: dict[str, Any] = answer["data"]
+        return data
+
+    async with serving(create_app(settings)) as client:
+        client.headers.update(bearer("supervisor", [clinic], "sv-console"))
+        first = (await run(client, "Inbox", clinicId=clinic, status="OPEN"))["alerts"]
+        after = first["pageInfo"]["endCursor"]
+        more = (await run(client, "Inbox", clinicId=clinic, status="OPEN", after=after))["alerts"]
+        none = (await run(client, "Inbox", clinicId=clinic, status="ACKNOWLEDGED"))["alerts"]
+        filtered = await run(client, "Caseload", clinicId=clinic, openAlertKind="RUPTURE")
+        other_kind = await run(client, "Caseload", clinicId=clinic, openAlertKind="OFF_TRACK")
+    assert [e["node"]["alertId"] for e in first["edges"]] == newest_first[:50]
+    assert first["pageInfo"]["hasNextPage"]
+    assert [e["node"]["alertId"] for e in more["edges"]] == newest_first[50:]
+    assert not more["pageInfo"]["hasNextPage"]
+    assert none == {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+    assert [e["node"]["caseId"] for e in filtered["clinic"]["cases"]["edges"]] == cases[:2]
+    assert other_kind["clinic"]["cases"]["edges"] == []

@@ -35,10 +35,19 @@ READERS = 3
 READS_EACH = 40
 
 
-async def seed(pg: asyncpg.Pool, clinic: str, case: str) -> None:
+async def seed(pg: asyncpg.Pool, clinic: str, case: str, therapist: str = "th-1") -> None:
     """A case with a client's and two parents' dyads, through scoring's own writer."""
-    events = [response(case, 1, "SRS", 38, clinic=clinic)] + [
-        response(case, 1, "SRS", 36, clinic=clinic, role="parent", respondent_id=f"p{i}")
+    events = [response(case, 1, "SRS", 38, clinic=clinic, therapist=therapist)] + [
+        response(
+            case,
+            1,
+            "SRS",
+            36,
+            clinic=clinic,
+            therapist=therapist,
+            role="parent",
+            respondent_id=f"p{i}",
+        )
         for i in range(2)
     ]
     async with on_live_slots(pg, "scoring") as conn:
@@ -299,3 +308,92 @@ async def test_an_escalation_recorded_after_a_later_acknowledgement_takes_its_pl
         (1, "escalated", "open"),
         (2, "acknowledged", "acknowledged"),
     ]
+
+
+CASES_WITH_ALERT = """query($clinic: ID!, $kind: AlertKind!, $after: String) {
+  clinic(clinicId: $clinic) { cases(first: 1, after: $after, openAlertKind: $kind) {
+    edges { node { caseId } } pageInfo { hasNextPage endCursor } } } }"""
+CASELOAD_WITH_ALERT = """query($clinic: ID!, $therapist: ID!, $kind: AlertKind!, $after: String) {
+  clinic: therapist(clinicId: $clinic, therapistId: $therapist) {
+    cases: caseload(first: 1, after: $after, openAlertKind: $kind) {
+      edges { node { caseId } } pageInfo { hasNextPage endCursor } } } }"""
+
+
+async def every_page(client: Any, query: str, **variables: Any) -> list[list[str]]:
+    """The case ids of every page of a case listing, following its cursors to the end."""
+    pages: list[list[str]] = []
+    after = None
+    while True:
+        cases = (await gql(client, query, after=after, **variables))["clinic"]["cases"]
+        pages.append([edge["node"]["caseId"] for edge in cases["edges"]])
+        if not cases["pageInfo"]["hasNextPage"]:
+            return pages
+        after = cases["pageInfo"]["endCursor"]
+
+
+async def test_cases_with_an_active_alert_of_a_kind_are_paged_in_sql_within_the_callers_scope(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """`openAlertKind`: exactly the cases with an open or acknowledged alert of that kind, one a
+    page, every page full (the filter is in SQL, before the page is cut); a resolved alert, an
+    alert of another kind, or another clinic's alert on a case of the same id does not count,
+    and a clinician gets only the matching cases of their caseload."""
+    await create_projection_tables(stack, "scoring")
+    await create_projection_tables(stack, "alerts")
+    clinic, other_clinic, base = ids("clinic"), ids("other-clinic"), ids("case")
+    case = [f"{base}-{i}" for i in range(7)]  # in case-id order
+    for c in case:
+        await seed(pg, clinic, c, therapist="th-2" if c == case[5] else "th-1")
+    await seed(pg, other_clinic, case[1])
+
+    def alert(
+        clinic_id: str, case_id: str, kind: AlertKind = AlertKind.RUPTURE, subject: str = "s"
+    ) -> Alert:
+        new = rupture_alert(clinic_id, case_id, T0)
+        return new.model_copy(update={"kind": kind, "subject": subject}).raised(
+            Cause(at=T0, key="raise")
+        )
+
+    later = Cause(at=T0 + timedelta(days=1), key="later", actor_id="th-1", note="talked")
+    alerts = [
+        alert(clinic, case[0]),  # open
+        alert(clinic, case[2]).acknowledged(later),
+        alert(clinic, case[3]).resolved(later),  # resolved: not active
+        alert(clinic, case[4], AlertKind.DETERIORATION),  # another kind
+        alert(clinic, case[5]),  # th-2's case
+        alert(clinic, case[6]),
+        alert(clinic, case[6], subject="parent"),  # two of the kind: the case once
+        alert(other_clinic, case[1]),  # the same case id in another clinic
+    ]
+    async with on_live_slots(pg, "alerts") as conn:
+        await save_alerts(conn, alerts)
+    ruptures = {"kind": "RUPTURE"}
+    app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
+    async with serving(app) as client:
+        client.headers.update(bearer("supervisor", [clinic, other_clinic], "sv-1"))
+        supervisor = await every_page(client, CASES_WITH_ALERT, clinic=clinic, **ruptures)
+        deteriorations = await every_page(
+            client, CASES_WITH_ALERT, clinic=clinic, kind="DETERIORATION"
+        )
+        in_other_clinic = await every_page(
+            client, CASES_WITH_ALERT, clinic=other_clinic, **ruptures
+        )
+        client.headers.update(bearer("clinician", [clinic], "th-1"))
+        clinician = await every_page(client, CASES_WITH_ALERT, clinic=clinic, **ruptures)
+        caseload = await every_page(
+            client, CASELOAD_WITH_ALERT, clinic=clinic, therapist="th-1", **ruptures
+        )
+    assert supervisor == [[case[0]], [case[2]], [case[5]], [case[6]]]
+    assert deteriorations == [[case[4]]]
+    assert in_other_clinic == [[case[1]]]
+    assert clinician == caseload == [[case[0]], [case[2]], [case[6]]]
+    # What the filter promises, read from the alerts themselves.
+    active = {
+        (r["clinic_id"], r["case_id"])
+        for r in await pg.fetch(
+            "SELECT clinic_id, case_id FROM alerts.alert WHERE kind = 'rupture' "
+            "AND status <> 'resolved' AND clinic_id = ANY($1::text[])",
+            [clinic, other_clinic],
+        )
+    }
+    assert {(clinic, c) for [c] in supervisor} == {k for k in active if k[0] == clinic}

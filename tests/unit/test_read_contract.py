@@ -133,9 +133,10 @@ async def every_statement() -> tuple[list[ClauseElement], set[str]]:
         for phase in (None, "foundation"):
             for therapist in (None, "th-2"):
                 for page_after in (None, "k0"):
-                    await queries.clinic_cases(
-                        session, caller, "c1", phase, therapist, 5, page_after
-                    )
+                    for alert_kind in (None, "rupture"):
+                        await queries.clinic_cases(
+                            session, caller, "c1", phase, therapist, 5, page_after, alert_kind
+                        )
         called.add("clinic_cases")
         await queries.scores_of_cases(
             session, caller, case_id="k1", instruments=["SRS"], since=T0, before=T0,

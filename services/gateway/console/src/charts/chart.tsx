@@ -120,7 +120,7 @@ export function Chart({ chart, id }: { chart: ChartModel; id: string }) {
         {chart.cutoff !== null && <span>Dashed grey line: cut-off {chart.cutoff}. </span>}
         {chart.splits.length > 0 && <span class="key-split">Shaded pink: split alliance (parent above child). </span>}
         {chart.expected.length > 0 && <span class="key-expected">Shaded blue: expected change from intake. </span>}
-        Markers: ▲ open, ● repaired, ■ escalated rupture, ◆ signal.
+        Markers: ▲ open, ● repaired, ■ escalated rupture, ◆ signal (several at one point: stacked upwards).
       </p>
       <div class="plot-wrap">
         <div class="plot" ref={host} role="img" aria-label={`${chart.title}: ${chart.series.map((s) => s.label).join(", ")}; the table below has the values`} />
@@ -131,7 +131,11 @@ export function Chart({ chart, id }: { chart: ChartModel; id: string }) {
                 type="button"
                 key={m.id}
                 class={`marker marker-${m.kind}`}
-                style={{ left: `${plot.valToPos(m.session, "x") + plot.bbox.left / devicePixelRatio}px`, top: `${plot.valToPos(m.value, "y") + plot.bbox.top / devicePixelRatio}px` }}
+                style={{
+                  left: `${plot.valToPos(m.session, "x") + plot.bbox.left / devicePixelRatio}px`,
+                  top: `${plot.valToPos(m.value, "y") + plot.bbox.top / devicePixelRatio}px`,
+                  transform: `translate(-50%, ${-50 - 100 * m.stack}%)`, // stacked above the point
+                }}
                 aria-label={`${MARKER_NAME[m.kind]}: ${m.title}`}
                 aria-pressed={chosen?.id === m.id}
                 aria-controls={`${id}-explain`}

@@ -47,6 +47,17 @@ describe("buildCharts", () => {
     expect(aligned(chart!)).toEqual([[1, 2, 3, 4], [38, 30, 28, 37], [39, 39, 38, null]]);
   });
 
+  it("stacks a signal above the rupture opened at the same point, each still its own marker", () => {
+    const low = { signalId: "s2", kind: "EARLY_LOW_ALLIANCE" as const, severity: "MODERATE" as const, dyadId: "d-child", instrument: "CSRS", sessionNumber: 2, summary: "low", occurredAt: "2026-01-02T10:00:00Z", evidence: [evidence("below_cutoff", 36)] };
+    const critical = { ...low, signalId: "s3", kind: "CRITICAL_ITEM" as const, sessionNumber: 3 };
+    const [chart] = buildCharts({ ...split, signals: [...split.signals, low, critical] });
+    expect(chart!.markers).toMatchObject([
+      { id: "r1", kind: "repaired", session: 2, value: 30, stack: 0 },
+      { id: "s2", kind: "signal", session: 2, value: 30, stack: 1 },
+      { id: "s3", kind: "signal", session: 3, value: 28, stack: 0 }, // alone on its point
+    ]);
+  });
+
   it("draws no split band when no split was detected", () => {
     const [chart] = buildCharts({ ...split, signals: [] });
     expect(chart!.splits).toEqual([]);

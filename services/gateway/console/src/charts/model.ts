@@ -28,6 +28,9 @@ export interface Marker {
   value: number;
   title: string;
   evidence: Evidence[];
+  /** Its place among the markers of the same point, from 0 (ruptures first, then signals):
+   * drawn that many marker heights above the point, so that none covers another. */
+  stack: number;
 }
 export interface Band {
   from: number;
@@ -168,6 +171,7 @@ export function buildCharts(data: CaseData): ChartModel[] {
         const kind = RUPTURE_KIND[rupture.status];
         chart.markers.push({
           id: rupture.ruptureId,
+          stack: 0,
           kind,
           session: rupture.openedSession,
           value: at?.total ?? rupture.target,
@@ -182,11 +186,12 @@ export function buildCharts(data: CaseData): ChartModel[] {
         if (!SIGNAL_MARKERS.has(signal.kind)) continue;
         const at = points.find((p) => p.session === signal.sessionNumber);
         if (!at) continue;
-        chart.markers.push({ id: signal.signalId, kind: "signal", session: at.session, value: at.total, title: `${signal.summary} (session ${at.session})`, evidence: signal.evidence });
+        chart.markers.push({ id: signal.signalId, stack: 0, kind: "signal", session: at.session, value: at.total, title: `${signal.summary} (session ${at.session})`, evidence: signal.evidence });
       }
     }
   }
   for (const chart of families.values()) {
+    stackMarkers(chart.markers);
     chart.sessions = [...new Set(chart.series.flatMap((s) => s.points.map((p) => p.session)))].sort((a, b) => a - b);
     chart.series.sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.label.localeCompare(b.label));
     if (chart.construct === "alliance" && (splitFamilies.has(chart.family) || splitFamilies.has("*"))) {
@@ -197,6 +202,17 @@ export function buildCharts(data: CaseData): ChartModel[] {
 }
 
 const ROLE_ORDER: Record<RespondentRole, number> = { CLIENT: 0, PARENT: 1, THERAPIST: 2 };
+
+/** Numbers the markers of each point (session and value) in the order they were added, ruptures
+ * before signals: a signal at the session a rupture opened sits above the rupture's marker. */
+function stackMarkers(markers: Marker[]): void {
+  const placed = new Map<string, number>();
+  for (const marker of markers) {
+    const point = `${marker.session}:${marker.value}`;
+    marker.stack = placed.get(point) ?? 0;
+    placed.set(point, marker.stack + 1);
+  }
+}
 
 /** The chart's values aligned on its sessions, one array per series (null: not rated then). */
 export function aligned(chart: ChartModel): [number[], ...(number | null)[][]] {

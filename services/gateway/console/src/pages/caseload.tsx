@@ -1,6 +1,6 @@
 // Caseload: a clinic's cases the caller may see, a page at a time (keyset cursors), with the
-// phase, the latest alliance and outcome and a badge per open alert; filters by phase (in the
-// query) and by alert kind (on the page shown).
+// phase, the latest alliance and outcome and a badge per open alert; filters by phase and by the
+// kind of an open alert, both in the query (so every page holds only matching cases).
 import { useState } from "preact/hooks";
 import { Caseload } from "../generated/documents";
 import type { AlertKind, CaseloadQuery, Phase } from "../generated/graphql";
@@ -34,13 +34,13 @@ export function CaseloadPage({ clinic }: { clinic: string }) {
   const [kind, setKind] = useState<AlertKind | "">("");
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const after = cursors[cursors.length - 1] ?? null;
-  const loaded = useOperation(Caseload, { clinicId: clinic, after, phase: phase || null });
+  const loaded = useOperation(Caseload, { clinicId: clinic, after, phase: phase || null, openAlertKind: kind || null });
   const data = loaded.data;
   const alerts = new Map<string, AlertRow[]>();
   for (const { node } of [...(data?.open.edges ?? []), ...(data?.acknowledged.edges ?? [])]) {
     alerts.set(node.caseId, [...(alerts.get(node.caseId) ?? []), node]);
   }
-  const rows = (data?.clinic.cases.edges ?? []).map((e) => e.node).filter((row) => !kind || (alerts.get(row.caseId) ?? []).some((a) => a.kind === kind));
+  const rows = (data?.clinic.cases.edges ?? []).map((e) => e.node);
   const page = data?.clinic.cases.pageInfo;
 
   return (
@@ -56,7 +56,7 @@ export function CaseloadPage({ clinic }: { clinic: string }) {
         </label>
         <label>
           Open alert{" "}
-          <select value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value as AlertKind | "")}>
+          <select value={kind} onChange={(e) => { setKind((e.target as HTMLSelectElement).value as AlertKind | ""); setCursors([null]); }}>
             <option value="">Any or none</option>
             {Object.entries(KIND_LABEL).map(([k, label]) => <option key={k} value={k}>{label}</option>)}
           </select>
@@ -64,7 +64,7 @@ export function CaseloadPage({ clinic }: { clinic: string }) {
       </form>
       <Status loaded={loaded} what="the caseload" />
       {data && (
-        <table class="caseload">
+        <table class="caseload" aria-busy={loaded.loading}>
           <caption>
             {rows.length} case{rows.length === 1 ? "" : "s"} on this page{kind ? ` with an open ${KIND_LABEL[kind]} alert` : ""} (page {cursors.length})
           </caption>

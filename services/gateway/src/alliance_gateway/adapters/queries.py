@@ -42,7 +42,7 @@ from alliance_contracts.readmodels import (
     DyadScore,
     Signal,
 )
-from alliance_contracts.vocabulary import ScoreStatus
+from alliance_contracts.vocabulary import AlertStatus, ScoreStatus
 
 
 def caseload(subject: Any) -> Any:
@@ -152,6 +152,12 @@ async def alert_histories(
     return [by_alert[a] for a in alert_ids]
 
 
+# An active alert: the predicate of the alerts' partial unique index (clinic, case, kind,
+# subject) written as a literal, so that the planner can prove the index applies (a bound
+# parameter would hide it from a generic plan).
+ACTIVE_ALERT = col(Alert.status) != literal_column(f"'{AlertStatus.RESOLVED.value}'")
+
+
 # Most urgent first (the priorities do not sort alphabetically).
 _URGENCY = case(
     (col(Alert.priority) == "same_day", 0), (col(Alert.priority) == "urgent", 1), else_=2
@@ -179,7 +185,7 @@ async def therapist_alerts(
     )
     active = await session.execute(
         select(Alert)
-        .where(*mine, Alert.status != "resolved")
+        .where(*mine, ACTIVE_ALERT)
         .order_by(_URGENCY, col(Alert.raised_at), col(Alert.alert_id))
         .limit(500)
     )
@@ -242,6 +248,16 @@ async def clinic_summary(
     }
 
 
+def active_alert_of_kind(kind: str) -> ColumnElement[bool]:
+    """The case view's row has an active alert of `kind`: one probe of the partial index."""
+    return exists().where(
+        col(Alert.clinic_id) == CaseView.clinic_id,
+        col(Alert.case_id) == CaseView.case_id,
+        col(Alert.kind) == kind,
+        ACTIVE_ALERT,
+    )
+
+
 async def clinic_cases(
     session: AsyncSession,
     caller: Caller,
@@ -250,10 +266,12 @@ async def clinic_cases(
     therapist_id: str | None,
     first: int,
     after: str | None,
+    open_alert_kind: str | None,
 ) -> tuple[list[CaseView], bool]:
     """A page of a clinic's cases in case-id order (keyset, in SQL, after the previous page's
-    last case id), optionally one phase or one therapist's caseload. Returns the page and
-    whether there is a next one."""
+    last case id), optionally one phase, one therapist's caseload, or only the cases with an
+    active (open or acknowledged) alert of a kind. Returns the page and whether there is a
+    next one."""
     query = (
         select(CaseView)
         .where(CaseView.clinic_id == clinic_id)
@@ -261,6 +279,8 @@ async def clinic_cases(
     )
     if phase is not None:
         query = query.where(CaseView.phase == phase)
+    if open_alert_kind is not None:
+        query = query.where(active_alert_of_kind(open_alert_kind))
     if therapist_id is not None:
         query = query.where(
             tuple_(CaseView.clinic_id, CaseView.case_id).in_(caseload(therapist_id))

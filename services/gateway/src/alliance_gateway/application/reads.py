@@ -134,14 +134,23 @@ async def case_page(
     therapist_id: str | None,
     first: int,
     after: CaseKey | None,
+    open_alert_kind: AlertKind | None = None,
 ) -> Page[CaseRead]:
-    """A page of a clinic's cases in case-id order, optionally one phase or one therapist's
-    caseload, with their dyads."""
+    """A page of a clinic's cases in case-id order, optionally one phase, one therapist's
+    caseload, or only the cases with an active (open or acknowledged) alert of a kind, with
+    their dyads."""
     require_clients(request, clinic_id)
     caller = request.caller
     async with request.snapshot() as session:
         views, has_next = await queries.clinic_cases(
-            session, caller, clinic_id, phase.value if phase else None, therapist_id, first, after
+            session,
+            caller,
+            clinic_id,
+            phase.value if phase else None,
+            therapist_id,
+            first,
+            after,
+            open_alert_kind.value if open_alert_kind else None,
         )
     # One query for the dyads of the whole page (DataLoader), not one per case.
     dyads = await request.dyads_loader().load_many([(v.clinic_id, v.case_id) for v in views])

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
-from alliance_contracts.vocabulary import Phase
+from alliance_contracts.vocabulary import AlertKind, Phase
 from alliance_gateway.application import reads
 from alliance_gateway.application.request import Request
 from alliance_gateway.graphql.pagination import CASES, check_page
 from alliance_gateway.graphql.types.cases import CaseConnection
+
+# Filters a page of cases in SQL, before the page is cut: every page holds only such cases.
+OPEN_ALERT_KIND = Annotated[
+    AlertKind | None,
+    strawberry.argument(
+        description="Only the cases with an active (open or acknowledged) alert of this kind."
+    ),
+]
 
 
 @strawberry.type
@@ -74,13 +83,17 @@ class Therapist:
 
     @strawberry.field(description="The cases they rate or are assigned, in case-id order.")
     async def caseload(
-        self, info: strawberry.Info[Request, None], first: int = 50, after: str | None = None
+        self,
+        info: strawberry.Info[Request, None],
+        first: int = 50,
+        after: str | None = None,
+        open_alert_kind: OPEN_ALERT_KIND = None,
     ) -> CaseConnection:
         reads.require_caseload(info.context, str(self.therapist_id))
         check_page(first)
         clinic, therapist = str(self.clinic_id), str(self.therapist_id)
         page = await reads.case_page(
-            info.context, clinic, None, therapist, first, CASES.after(after)
+            info.context, clinic, None, therapist, first, CASES.after(after), open_alert_kind
         )
         return CaseConnection.of_cases(page)
 
@@ -96,10 +109,17 @@ class Clinic:
         first: int = 50,
         after: str | None = None,
         phase: Phase | None = None,
+        open_alert_kind: OPEN_ALERT_KIND = None,
     ) -> CaseConnection:
         check_page(first)
         page = await reads.case_page(
-            info.context, str(self.clinic_id), phase, None, first, CASES.after(after)
+            info.context,
+            str(self.clinic_id),
+            phase,
+            None,
+            first,
+            CASES.after(after),
+            open_alert_kind,
         )
         return CaseConnection.of_cases(page)
 
