@@ -536,8 +536,8 @@ async def test_every_case_of_a_page_gets_exactly_its_own_active_alerts_in_one_qu
     # none of the other clinic's case of the same id.
     assert [len(page) for page, _, _ in supervisor] == [25, 5]
     assert shown(supervisor) == want
-    # Per page: the page of cases and its cases' active alerts, one statement each.
-    assert [(selects, of_alerts) for _, selects, of_alerts in supervisor] == [(2, 1), (2, 1)]
+    # Per page: the page of cases, its cases' dyads and their active alerts, one statement each.
+    assert [(selects, of_alerts) for _, selects, of_alerts in supervisor] == [(3, 1), (3, 1)]
     # The same alerts as the clinic's `alerts` query shows the same caller.
     assert {c: set(a) for c, a in shown(supervisor).items()} == supervisor_sees
     # Filtered by a kind: each case shows its alerts, among them one of the kind it matched.
@@ -552,6 +552,6 @@ async def test_every_case_of_a_page_gets_exactly_its_own_active_alerts_in_one_qu
     # their `alerts` query shows them; another therapist's case is not found.
     assert shown(clinician) == {c: want[c] for c in case if c not in theirs}
     assert {c: set(a) for c, a in shown(clinician).items()} == clinician_sees
-    assert [(selects, of_alerts) for _, selects, of_alerts in clinician] == [(2, 1)]
+    assert [(selects, of_alerts) for _, selects, of_alerts in clinician] == [(3, 1)]
     assert not_theirs == {"case": None}
     assert [a["alertId"] for a in own["case"]["activeAlerts"]] == want[case[0]]
