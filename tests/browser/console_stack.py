@@ -102,6 +102,8 @@ ALERTS = """query ($clinicId: ID!, $status: AlertStatus!) {
     edges { node { alertId kind caseId status therapistId } } } }"""
 CASELOAD = """query ($clinicId: ID!, $kind: AlertKind) { clinic(clinicId: $clinicId) {
   cases(first: 100, openAlertKind: $kind) { edges { node { caseId } } } } }"""
+ACTIVE_ALERTS = """query ($clinicId: ID!) { clinic(clinicId: $clinicId) {
+  cases(first: 100) { edges { node { caseId activeAlerts { alertId kind caseId } } } } } }"""
 
 
 @dataclass
@@ -138,6 +140,12 @@ class Api:
     async def alerts(self, clinic_id: str, status: str) -> list[dict[str, Any]]:
         data = await self.data(ALERTS, clinicId=clinic_id, status=status)
         return [edge["node"] for edge in data["alerts"]["edges"]]
+
+    async def active_alerts(self, clinic_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Each case's active alerts (`Case.activeAlerts`: the caseload's badges), in order."""
+        data = await self.data(ACTIVE_ALERTS, clinicId=clinic_id)
+        edges = data["clinic"]["cases"]["edges"]
+        return {edge["node"]["caseId"]: edge["node"]["activeAlerts"] for edge in edges}
 
     async def caseload(self, clinic_id: str, open_alert_kind: str | None = None) -> list[str]:
         """The cases (ids, in order) the person may see, optionally only those with an active

@@ -121,10 +121,15 @@ async def test_a_clinician_sees_the_split_case_and_an_acknowledgement_arrives_li
     assert sorted(shown_cases) == sorted(caseload)
     alerts = [*await api.alerts(clinic, "OPEN"), *await api.alerts(clinic, "ACKNOWLEDGED")]
     assert any(a["caseId"] == split for a in alerts)
+    active = await api.active_alerts(clinic)
     for case_id in caseload:
+        # The case's own active alerts, the same as the clinic's alert lists have of it.
+        assert sorted(a["alertId"] for a in active[case_id]) == sorted(
+            a["alertId"] for a in alerts if a["caseId"] == case_id
+        ), case_id
         badges = page.get_by_role("list", name=f"Open alerts of {case_id}").locator("li")
-        expected = sorted(KIND_LABEL[a["kind"]] for a in alerts if a["caseId"] == case_id)
-        assert sorted(await badges.all_inner_texts()) == expected, case_id
+        expected = [KIND_LABEL[a["kind"]] for a in active[case_id]]
+        assert await badges.all_inner_texts() == expected, case_id
     await assert_clean(browser_page)
     await browser_page.screenshot("console-caseload")
 
@@ -276,6 +281,9 @@ async def test_the_caseloads_alert_kind_filter_shows_the_apis_cases_of_that_kind
             assert shown == everyone  # "Any or none": every case again
             continue
         assert set(expected) == {a["caseId"] for a in active if a["kind"] == kind}, kind
+        for case_id in shown:  # each case shows a badge of the kind it matched
+            badges = table.get_by_role("list", name=f"Open alerts of {case_id}").locator("li")
+            assert label in await badges.all_inner_texts(), (kind, case_id)
         caption = f"{len(expected)} case{'' if len(expected) == 1 else 's'} on this page"
         await expect(table.locator("caption")).to_have_text(
             f"{caption} with an open {label} alert (page 1)"

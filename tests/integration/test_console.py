@@ -206,7 +206,8 @@ async def test_the_inbox_and_the_caseload_page_by_hash_as_the_console_sends_them
     stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str], tmp_path: Path
 ) -> None:
     """The inbox's "More": `Inbox` of one status gives 50 alerts and a cursor, the same operation
-    after it the rest; the caseload's alert-kind filter: `Caseload` with `openAlertKind`."""
+    after it the rest; the caseload's alert-kind filter: `Caseload` with `openAlertKind`, each
+    case with its own active alerts."""
     await create_projection_tables(stack, "scoring")
     await create_projection_tables(stack, "alerts")
     clinic, base = ids("clinic"), ids("case")
@@ -242,4 +243,9 @@ async def test_the_inbox_and_the_caseload_page_by_hash_as_the_console_sends_them
     assert not more["pageInfo"]["hasNextPage"]
     assert none == {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
     assert [e["node"]["caseId"] for e in filtered["clinic"]["cases"]["edges"]] == cases[:2]
+    # Each case's badges: its own alert (of the 53 in the clinic), whatever the clinic's size.
+    assert [
+        [(a["alertId"], a["kind"], a["status"]) for a in e["node"]["activeAlerts"]]
+        for e in filtered["clinic"]["cases"]["edges"]
+    ] == [[(str(a.alert_id), "RUPTURE", "OPEN")] for a in raised[:2]]
     assert other_kind["clinic"]["cases"]["edges"] == []

@@ -39,7 +39,8 @@ QUERIES: dict[str, str] = {
     "network": """{ network { clinics { clinicId casesByPhase { key count } } } }""",
     "auditTrail": """query($clinic: ID!) { auditTrail(clinicId: $clinic) { subject caseIds } }""",
     "clinicCases": """query($clinic: ID!) { clinic(clinicId: $clinic) { cases(first: 5) {
-        edges { node { caseId dyads { dyadId timeline { total } } } } } } }""",
+        edges { node { caseId dyads { dyadId timeline { total } }
+        activeAlerts { alertId caseId } } } } } }""",
     "caseload": """query($clinic: ID!, $therapist: ID!) { therapist(clinicId: $clinic,
         therapistId: $therapist) { caseload { edges { node { caseId } } } } }""",
     "acknowledgeAlert": """mutation($alert: ID!, $id: String!) { acknowledgeAlert(
@@ -244,6 +245,7 @@ async def test_nested_lists_run_a_fixed_number_of_statements(
     from sqlalchemy import event
 
     await create_projection_tables(stack, "scoring")
+    await create_projection_tables(stack, "alerts")
     clinic = ids("clinic")
     small, large = ids("case-small"), ids("case-large")
     for case, parents in ((small, 0), (large, 6)):
@@ -283,7 +285,8 @@ async def test_nested_lists_run_a_fixed_number_of_statements(
     # The case with its dyads and their timelines (one statement), and its signals.
     assert counts[small] == counts[large] == 2
     assert len(edges) == 2
-    assert page_statements == 3  # the page, its cases' dyads, their timelines: one query each
+    # The page, its cases' dyads, their timelines, their active alerts: one query each.
+    assert page_statements == 4
 
 
 async def test_mutations_are_idempotent_and_stay_in_their_clinic(

@@ -397,3 +397,161 @@ async def test_cases_with_an_active_alert_of_a_kind_are_paged_in_sql_within_the_
         )
     }
     assert {(clinic, c) for [c] in supervisor} == {k for k in active if k[0] == clinic}
+
+
+PAGE_WITH_ALERTS = """query($clinic: ID!, $kind: AlertKind, $after: String) {
+  clinic(clinicId: $clinic) { cases(first: 25, after: $after, openAlertKind: $kind) {
+    edges { node { caseId activeAlerts { alertId caseId kind status snoozedUntil } } }
+    pageInfo { hasNextPage endCursor } } } }"""
+CASE_ALERTS = """query($clinic: ID!, $case: ID!) { case(clinicId: $clinic, caseId: $case) {
+  activeAlerts { alertId } } }"""
+CLINIC_ALERTS = """query($clinic: ID!, $after: String) {
+  alerts(clinicId: $clinic, first: 200, after: $after) {
+    edges { node { alertId caseId status } } pageInfo { hasNextPage endCursor } } }"""
+URGENCY = [AlertPriority.SAME_DAY, AlertPriority.URGENT, AlertPriority.ROUTINE]
+
+
+async def active_by_case(client: Any, clinic: str) -> dict[str, set[str]]:
+    """What the clinic's `alerts` query shows the caller, every page: the ids of each case's
+    active alerts."""
+    by_case: dict[str, set[str]] = {}
+    after = None
+    while True:
+        alerts = (await gql(client, CLINIC_ALERTS, clinic=clinic, after=after))["alerts"]
+        for edge in alerts["edges"]:
+            if edge["node"]["status"] != "RESOLVED":
+                by_case.setdefault(edge["node"]["caseId"], set()).add(edge["node"]["alertId"])
+        if not alerts["pageInfo"]["hasNextPage"]:
+            return by_case
+        after = alerts["pageInfo"]["endCursor"]
+
+
+async def test_every_case_of_a_page_gets_exactly_its_own_active_alerts_in_one_query(
+    stack: Endpoints, pg: asyncpg.Pool, ids: Callable[[str], str]
+) -> None:
+    """`Case.activeAlerts` in a clinic with 120 active alerts (more than the console's former
+    clinic-wide fetch of 100): every case of every page has exactly its open and acknowledged
+    alerts (snoozed ones too), most urgent first, as the clinic's `alerts` query shows them to
+    the same caller; no resolved alert, no other clinic's alert on a case of the same id; a
+    clinician sees only their caseload's cases; a page's alerts are one statement."""
+    await create_projection_tables(stack, "scoring")
+    await create_projection_tables(stack, "alerts")
+    clinic, other_clinic, base = ids("clinic"), ids("other-clinic"), ids("case")
+    case = [f"{base}-{i:02d}" for i in range(30)]  # in case-id order
+    theirs = [c for i, c in enumerate(case) if i % 4 == 3]  # th-2's cases; the others th-1's
+    for c in case:
+        await seed(pg, clinic, c, therapist="th-2" if c in theirs else "th-1")
+    for c in case[:3]:
+        await seed(pg, other_clinic, c)
+    times = iter(T0 + timedelta(minutes=n) for n in range(1000))
+
+    def alert(clinic_id: str, case_id: str, n: int, subject: str = "s") -> Alert:
+        at = next(times)
+        new = rupture_alert(clinic_id, case_id, at).model_copy(
+            update={
+                "kind": list(AlertKind)[n % len(AlertKind)],
+                "subject": subject,
+                "priority": URGENCY[n % 3],
+            }
+        )
+        return new.raised(Cause(at=at, key="raise"))
+
+    later = Cause(at=T0 + timedelta(days=1), key="later", actor_id="th-1", note="talked")
+    active: list[Alert] = []
+    inactive: list[Alert] = []
+    for i, c in enumerate(case):
+        for n in range(2 + i % 5):  # 2 to 6 alerts a case (kinds differ), 120 in all
+            made = alert(clinic, c, n + i)
+            if n % 3 == 1:
+                made = made.acknowledged(later)
+            elif n % 3 == 2:
+                made = made.snoozed(later, later.at + timedelta(days=3))
+            active.append(made)
+        inactive.append(alert(clinic, c, i, subject="resolved").resolved(later))
+    inactive += [alert(other_clinic, c, 0) for c in case[:3]]  # same case ids, another clinic
+    async with on_live_slots(pg, "alerts") as conn:
+        await save_alerts(conn, active + inactive)
+    assert len(active) == 120
+    # Each case's active alerts, most urgent first, then oldest first.
+    want: dict[str, list[str]] = {c: [] for c in case}
+    for a in sorted(active, key=lambda a: (URGENCY.index(a.priority), a.raised_at)):
+        want[a.case_id].append(str(a.alert_id))
+    shape = {
+        str(a.alert_id): (a.case_id, a.kind.name, a.status.name, a.snoozed_until is not None)
+        for a in active
+    }
+    assert {(status, snoozed) for _, _, status, snoozed in shape.values()} == {
+        ("OPEN", False),
+        ("OPEN", True),
+        ("ACKNOWLEDGED", False),
+    }
+
+    app = create_app(GatewaySettings.model_validate({**stack.service_env("gateway"), **AUTH_ENV}))
+    statements: list[str] = []
+    event.listen(
+        app.state.engine.sync_engine,
+        "before_cursor_execute",
+        lambda *args: statements.append(args[2]),
+    )
+
+    async def pages(kind: str | None = None) -> list[tuple[list[dict[str, Any]], int, int]]:
+        """Every page of the clinic's cases, with its SELECT statements: all, and those that
+        read the alerts."""
+        found, after = [], None
+        while True:
+            statements.clear()
+            data = await gql(client, PAGE_WITH_ALERTS, clinic=clinic, kind=kind, after=after)
+            selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+            cases = data["clinic"]["cases"]
+            nodes = [edge["node"] for edge in cases["edges"]]
+            found.append((nodes, len(selects), sum("FROM alerts.alert" in s for s in selects)))
+            if not cases["pageInfo"]["hasNextPage"]:
+                return found
+            after = cases["pageInfo"]["endCursor"]
+
+    async with serving(app) as client:
+        client.headers.update(bearer("supervisor", [clinic, other_clinic], "sv-1"))
+        supervisor = await pages()
+        with_critical_item = await pages("CRITICAL_ITEM")
+        supervisor_sees = await active_by_case(client, clinic)
+        client.headers.update(bearer("clinician", [clinic], "th-1"))
+        clinician = await pages()
+        clinician_sees = await active_by_case(client, clinic)
+        not_theirs = await gql(client, CASE_ALERTS, clinic=clinic, case=theirs[0])
+        own = await gql(client, CASE_ALERTS, clinic=clinic, case=case[0])
+
+    def shown(listing: list[tuple[list[dict[str, Any]], int, int]]) -> dict[str, list[str]]:
+        nodes = [node for page, _, _ in listing for node in page]
+        for node in nodes:
+            for a in node["activeAlerts"]:
+                assert shape[a["alertId"]] == (
+                    node["caseId"],
+                    a["kind"],
+                    a["status"],
+                    a["snoozedUntil"] is not None,
+                ), a
+        return {node["caseId"]: [a["alertId"] for a in node["activeAlerts"]] for node in nodes}
+
+    # Every case, on two pages, each with exactly its active alerts in order: none resolved,
+    # none of the other clinic's case of the same id.
+    assert [len(page) for page, _, _ in supervisor] == [25, 5]
+    assert shown(supervisor) == want
+    # Per page: the page of cases, its cases' dyads and their active alerts, one statement each.
+    assert [(selects, of_alerts) for _, selects, of_alerts in supervisor] == [(3, 1), (3, 1)]
+    # The same alerts as the clinic's `alerts` query shows the same caller.
+    assert {c: set(a) for c, a in shown(supervisor).items()} == supervisor_sees
+    # Filtered by a kind: each case shows its alerts, among them one of the kind it matched.
+    filtered = shown(with_critical_item)
+    assert filtered
+    assert filtered == {c: want[c] for c in filtered}
+    assert all("CRITICAL_ITEM" in [shape[a][1] for a in filtered[c]] for c in filtered)
+    assert {c for c in want if any(shape[a][1] == "CRITICAL_ITEM" for a in want[c])} == set(
+        filtered
+    )
+    # A clinician: only the cases of their caseload, each with exactly its active alerts, as
+    # their `alerts` query shows them; another therapist's case is not found.
+    assert shown(clinician) == {c: want[c] for c in case if c not in theirs}
+    assert {c: set(a) for c, a in shown(clinician).items()} == clinician_sees
+    assert [(selects, of_alerts) for _, selects, of_alerts in clinician] == [(3, 1)]
+    assert not_theirs == {"case": None}
+    assert [a["alertId"] for a in own["case"]["activeAlerts"]] == want[case[0]]

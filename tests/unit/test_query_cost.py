@@ -56,3 +56,13 @@ async def test_a_document_is_validated_once_and_the_limits_still_refuse(
         assert too_deep is not None
         assert "depth" in too_deep[0].message
     assert len(validated) == 3  # once per distinct document
+
+
+def test_a_cases_active_alerts_count_as_a_list_on_every_case_of_the_page() -> None:
+    """`Case.activeAlerts` has no `first`: each case's list counts DEFAULT_LIST_SIZE alerts."""
+    page = 'query { clinic(clinicId: "c") { cases(first: 25) { edges { node { caseId %s } } } } }'
+    alerts = page % "activeAlerts { kind status }"
+    per_case = 1 + cost.DEFAULT_LIST_SIZE * 2  # the field, and its alerts' two fields each
+    assert query_cost(parse(alerts), None, 200) - query_cost(parse(page % ""), None, 200) == (
+        25 * per_case
+    )

@@ -117,6 +117,9 @@ async def every_statement() -> tuple[list[ClauseElement], set[str]]:
             "known_clinics": queries.known_clinics(session),
             "clinic_summary": queries.clinic_summary(session, "c1", T0, T0),
             "dyads_of_cases": queries.dyads_of_cases(session, caller, [("c1", "k1")]),
+            "active_alerts_of_cases": queries.active_alerts_of_cases(
+                session, caller, [("c1", "k1"), ("c2", "k1")]
+            ),
             "scores_of_cases": queries.scores_of_cases(session, caller),
         }
         for name, call in calls.items():

@@ -1,6 +1,7 @@
 // Caseload: a clinic's cases the caller may see, a page at a time (keyset cursors), with the
-// phase, the latest alliance and outcome and a badge per open alert; filters by phase and by the
-// kind of an open alert, both in the query (so every page holds only matching cases).
+// phase, the latest alliance and outcome and a badge per active (open or acknowledged) alert,
+// each case's own (`Case.activeAlerts`); filters by phase and by the kind of an active alert,
+// both in the query (so every page holds only matching cases).
 import { useState } from "preact/hooks";
 import { Caseload } from "../generated/documents";
 import type { AlertKind, CaseloadQuery, Phase } from "../generated/graphql";
@@ -11,7 +12,6 @@ const PHASES: Phase[] = ["FOUNDATION", "WORK", "TERMINATION", "CLOSED"];
 // Alliance instruments, the session-by-session ones first (the ones a caseload compares).
 const ALLIANCE = ["SRS", "CSRS", "WAI-SR", "TASC-R"];
 type CaseRow = CaseloadQuery["clinic"]["cases"]["edges"][number]["node"];
-type AlertRow = CaseloadQuery["open"]["edges"][number]["node"];
 
 function latestAlliance(row: CaseRow): string {
   const client = row.dyads.find((d) => d.respondentRole === "CLIENT");
@@ -36,10 +36,6 @@ export function CaseloadPage({ clinic }: { clinic: string }) {
   const after = cursors[cursors.length - 1] ?? null;
   const loaded = useOperation(Caseload, { clinicId: clinic, after, phase: phase || null, openAlertKind: kind || null });
   const data = loaded.data;
-  const alerts = new Map<string, AlertRow[]>();
-  for (const { node } of [...(data?.open.edges ?? []), ...(data?.acknowledged.edges ?? [])]) {
-    alerts.set(node.caseId, [...(alerts.get(node.caseId) ?? []), node]);
-  }
   const rows = (data?.clinic.cases.edges ?? []).map((e) => e.node);
   const page = data?.clinic.cases.pageInfo;
 
@@ -88,8 +84,8 @@ export function CaseloadPage({ clinic }: { clinic: string }) {
                 <td>{latestOutcome(row)}</td>
                 <td>
                   <ul class="badges" aria-label={`Open alerts of ${row.caseId}`}>
-                    {(alerts.get(row.caseId) ?? []).map((a) => (
-                      <li key={a.alertId} class={`badge kind-${a.kind.toLowerCase()}`}>{KIND_LABEL[a.kind] ?? a.kind}</li>
+                    {row.activeAlerts.map((a) => (
+                      <li key={a.alertId} class={`badge kind-${a.kind.toLowerCase()}`} title={titleCase(a.status)}>{KIND_LABEL[a.kind] ?? a.kind}</li>
                     ))}
                   </ul>
                 </td>

@@ -164,6 +164,24 @@ _URGENCY = case(
 )
 
 
+async def active_alerts_of_cases(
+    session: AsyncSession, caller: Caller, keys: Sequence[tuple[str, str]]
+) -> list[list[Alert]]:
+    """The active alerts of several (clinic, case) pairs in one query (a DataLoader's batch
+    function), most urgent first, in the caller's scope: what the `alerts` query shows them of
+    each case (pairs, because case ids are only unique within a clinic)."""
+    rows = await session.execute(
+        select(Alert)
+        .where(tuple_(Alert.clinic_id, Alert.case_id).in_(list(keys)), ACTIVE_ALERT)
+        .where(scope(caller, Alert.clinic_id, Alert.case_id))
+        .order_by(_URGENCY, col(Alert.raised_at), col(Alert.alert_id))
+    )
+    by_case: dict[tuple[str, str], list[Alert]] = defaultdict(list)
+    for alert in rows.scalars():
+        by_case[(alert.clinic_id, alert.case_id)].append(alert)
+    return [by_case[k] for k in keys]
+
+
 async def therapist_alerts(
     session: AsyncSession,
     caller: Caller,

@@ -178,6 +178,18 @@ async def alert_page(
     return Page(rows, has_next)
 
 
+async def active_alerts(request: Request, clinic_id: str, case_id: str) -> list[Alert]:
+    """A case's active (open or acknowledged, snoozed or not) alerts, most urgent first: what
+    the clinic's `alerts` query shows the caller of that case (its rule: the clinic's client-level
+    data, and the query's scope). One query for every case in the response (a DataLoader);
+    each alert is a read of its case, audited."""
+    require_clients(request, clinic_id)
+    rows = await request.active_alerts_loader().load((clinic_id, case_id))
+    for row in rows:
+        request.reads.read(row.clinic_id, row.case_id)
+    return rows
+
+
 async def digest(request: Request, clinic_id: str, therapist_id: str, day: date) -> Digest:
     """A therapist's alerts raised on one UTC day, their active alerts, and counts per kind."""
     require_clients(request, clinic_id)

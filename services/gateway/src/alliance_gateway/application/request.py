@@ -16,7 +16,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alliance_contracts.access import Caller
-from alliance_contracts.readmodels import AlertTransition, Dyad, DyadScore
+from alliance_contracts.readmodels import Alert, AlertTransition, Dyad, DyadScore
 from alliance_gateway.adapters.notices import NoticeHub
 
 K = TypeVar("K")
@@ -93,3 +93,5 @@ class Request(Protocol):
     def timeline_loader(self) -> Loader[uuid.UUID, list[DyadScore]]: ...
 
     def history_loader(self) -> Loader[uuid.UUID, list[AlertTransition]]: ...
+
+    def active_alerts_loader(self) -> Loader[tuple[str, str], list[Alert]]: ...

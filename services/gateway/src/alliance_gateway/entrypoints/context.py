@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from alliance_contracts.access import Caller, NotAllowed
-from alliance_contracts.readmodels import AlertTransition, Dyad, DyadScore
+from alliance_contracts.readmodels import Alert, AlertTransition, Dyad, DyadScore
 from alliance_gateway.adapters import queries
 from alliance_gateway.adapters.notices import NoticeHub
 from alliance_gateway.adapters.snapshot import (
@@ -115,3 +115,6 @@ class Context(BaseContext, Request):
 
     def history_loader(self) -> DataLoader[uuid.UUID, list[AlertTransition]]:
         return self._loader("history", queries.alert_histories)
+
+    def active_alerts_loader(self) -> DataLoader[tuple[str, str], list[Alert]]:
+        return self._loader("active_alerts", queries.active_alerts_of_cases)

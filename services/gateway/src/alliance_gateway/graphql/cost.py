@@ -57,6 +57,7 @@ LIST_FIELDS = frozenset(
         "history",
         "raised",
         "active",
+        "activeAlerts",
         "latest",
         "subscales",
         "reasons",

@@ -21,6 +21,7 @@ from alliance_gateway.application import reads
 from alliance_gateway.application.reads import CaseRead, Page
 from alliance_gateway.application.request import Request
 from alliance_gateway.graphql.pagination import CASES, Connection, check_page
+from alliance_gateway.graphql.types.alerts import Alert
 from alliance_gateway.graphql.types.dyads import Dyad
 from alliance_gateway.graphql.types.evidence import RuleEvidence
 
@@ -163,6 +164,15 @@ class Case:
             info.context, str(self.clinic_id), str(self.case_id), kinds, first
         )
         return [Signal.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="Its alerts that are not resolved (open or acknowledged, snoozed ones too), "
+        "most urgent first: those the clinic's `alerts` query shows you of this case. One query "
+        "for every case of a page."
+    )
+    async def active_alerts(self, info: strawberry.Info[Request, None]) -> list[Alert]:
+        rows = await reads.active_alerts(info.context, str(self.clinic_id), str(self.case_id))
+        return [Alert.from_row(r) for r in rows]
 
     @classmethod
     def from_read(cls, read: CaseRead) -> Case:
