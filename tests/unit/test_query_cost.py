@@ -66,3 +66,29 @@ def test_a_cases_active_alerts_count_as_a_list_on_every_case_of_the_page() -> No
     assert query_cost(parse(alerts), None, 200) - query_cost(parse(page % ""), None, 200) == (
         25 * per_case
     )
+
+
+def test_every_list_of_objects_counts_as_a_list() -> None:
+    """A field that returns objects in a list is counted as a page (`first`) or as a list of
+    `DEFAULT_LIST_SIZE`: a list counted as one object would let a query through at a tenth or
+    less of its cost (e.g. every clinic of a network, each with its summaries)."""
+    from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
+
+    schema = build_schema()._schema
+    uncounted = []
+    for type_name, kind in schema.type_map.items():
+        if type_name.startswith("__") or not isinstance(kind, GraphQLObjectType):
+            continue
+        for name, field in kind.fields.items():
+            returned = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+            if not isinstance(returned, GraphQLList):
+                continue
+            item = returned.of_type
+            item = item.of_type if isinstance(item, GraphQLNonNull) else item
+            if not isinstance(item, GraphQLObjectType):
+                continue  # scalars: no selection below, nothing to multiply
+            paged = name in cost.PAGED_FIELDS and "first" in field.args
+            paged = paged or (name == "edges" and type_name.endswith("Connection"))  # its page
+            if not paged and name not in cost.LIST_FIELDS:
+                uncounted.append(f"{type_name}.{name}")
+    assert not uncounted, uncounted

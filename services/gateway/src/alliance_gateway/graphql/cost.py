@@ -62,6 +62,10 @@ LIST_FIELDS = frozenset(
         "subscales",
         "reasons",
         "raisedByKind",
+        "casesByPhase",
+        "endings",
+        "srsDistribution",
+        "clinics",
     }
 )
 
