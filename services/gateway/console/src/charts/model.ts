@@ -106,7 +106,7 @@ function expectedBands(data: CaseData, family: string): ExpectedBand[] {
       const expected = o.baselineTotal + better * (o.expectedImprovement ?? 0);
       const r = o.reliableChange;
       return {
-        label: `${ROLE_LABEL[o.respondentRole]} · ${o.instrument}: expected change ${o.expectedImprovement} ± ${r}`,
+        label: `${ROLE_LABEL[o.respondentRole]} · ${o.instrument}: expected change ${(o.expectedImprovement ?? 0).toFixed(1)} ± ${r}`,
         from: o.baselineSession,
         to: o.latestSession,
         low: [o.baselineTotal - r, expected - r],

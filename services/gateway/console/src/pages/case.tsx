@@ -85,7 +85,7 @@ export function CasePage({ clinic, caseId }: { clinic: string; caseId: string })
                     <td>{o.latestTotal} (session {o.latestSession})</td>
                     <td>{o.improvement > 0 ? "+" : ""}{o.improvement} (reliable: {o.reliableChange}; cut-off {o.cutoff})</td>
                     <td>{titleCase(o.outcomeClass)}</td>
-                    <td>{o.expectedImprovement ?? "–"}{o.onTrack === null ? "" : o.onTrack ? ", on track" : ", not on track"}</td>
+                    <td>{o.expectedImprovement === null ? "–" : o.expectedImprovement.toFixed(1)}{o.onTrack === null ? "" : o.onTrack ? ", on track" : ", not on track"}</td>
                   </tr>
                 ))}
               </tbody>
