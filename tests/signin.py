@@ -49,12 +49,8 @@ def running_dev_issuer(log_dir: Path) -> Iterator[DevIssuerEndpoint]:
         port=free_port(),
         redirect_uris=[f"http://127.0.0.1:{callback_port}{CALLBACK_PATH}"],
     )
-    process.start()
-    try:
-        process.wait_ready()
-        yield DevIssuerEndpoint(process.url, CONSOLE_CLIENT_ID, callback_port)
-    finally:
-        process.stop()
+    with process.running() as url:
+        yield DevIssuerEndpoint(url, CONSOLE_CLIENT_ID, callback_port)
 
 
 @dataclass(frozen=True)

@@ -81,13 +81,8 @@ def console_gateway(
         "ALLIANCE_CONSOLE_OIDC_ISSUER": issuer.url,
         "ALLIANCE_CONSOLE_OIDC_CLIENT_ID": issuer.client_id,
     }
-    process = ServiceProcess("gateway", env, log, port=issuer.callback_port)
-    process.start()
-    try:
-        process.wait_ready()
-        yield process.url
-    finally:
-        process.stop()
+    with ServiceProcess("gateway", env, log, port=issuer.callback_port).running() as url:
+        yield url
 
 
 CASE = """query ($clinicId: ID!, $caseId: ID!) { case(clinicId: $clinicId, caseId: $caseId) {

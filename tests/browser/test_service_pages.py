@@ -18,15 +18,9 @@ from tests.stack import Endpoints
 def intake(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Intake as its own process, as the launcher runs it."""
     log = tmp_path_factory.mktemp("browser-intake") / "intake.log"
-    process = ServiceProcess(
-        "intake", {**os.environ, **AUTH_ENV, **stack.service_env("intake")}, log
-    )
-    process.start()
-    try:
-        process.wait_ready()
-        yield process.url
-    finally:
-        process.stop()
+    env = {**os.environ, **AUTH_ENV, **stack.service_env("intake")}
+    with ServiceProcess("intake", env, log).running() as url:
+        yield url
 
 
 async def test_intake_docs_render_from_the_service_alone(

@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -162,6 +163,16 @@ class ServiceProcess:
 
     def wait_ready(self, timeout: float = 60) -> None:
         wait_until_ready(self.name, self.url, self.pid, self.log_path, timeout)
+
+    @contextmanager
+    def running(self) -> Iterator[str]:
+        """Started and ready, its URL; stopped on leaving."""
+        self.start()
+        try:
+            self.wait_ready()
+            yield self.url
+        finally:
+            self.stop()
 
     def kill9(self) -> None:
         assert self.proc is not None
